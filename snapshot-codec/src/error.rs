@@ -1,0 +1,188 @@
+//! The codec's one error type.
+
+use alloc::string::String;
+
+/// Everything that can go wrong while encoding or decoding a snapshot.
+///
+/// Each way a snapshot can be malformed has its own variant, so callers (and tests) can
+/// tell a truncated file from a corrupted one from one written by a newer version.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input does not start with the snapshot magic bytes.
+    #[error("not a snapshot: the magic bytes are missing")]
+    NotASnapshot,
+    /// The header names a format version this build cannot read.
+    #[error("unsupported snapshot format version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// The version byte found in the header.
+        found: u8,
+        /// The version this build reads and writes.
+        supported: u8,
+    },
+    /// The header sets flag bits this build does not know.
+    #[error("unsupported header flags {flags:#04x}")]
+    UnsupportedFlags {
+        /// The flags byte found in the header.
+        flags: u8,
+    },
+    /// The input ended before the snapshot did.
+    #[error("snapshot is truncated")]
+    Truncated,
+    /// Bytes follow the end of the snapshot (or the end of its body).
+    #[error("unexpected bytes after the end of the snapshot")]
+    TrailingBytes,
+    /// The checksum trailer does not match the bytes before it: the snapshot is corrupt.
+    #[error("checksum mismatch: stored {stored:#018x}, computed {computed:#018x}")]
+    ChecksumMismatch {
+        /// The checksum stored in the trailer.
+        stored: u64,
+        /// The checksum computed over the bytes read.
+        computed: u64,
+    },
+    /// A value starts with a tag byte that the format does not define.
+    #[error("invalid value tag {tag:#04x}")]
+    InvalidTag {
+        /// The offending byte.
+        tag: u8,
+    },
+    /// A map key starts with a byte that the format does not define for keys.
+    #[error("invalid map key tag {tag:#04x}")]
+    InvalidKeyTag {
+        /// The offending byte.
+        tag: u8,
+    },
+    /// A map key refers to an entry of the key table that was never defined.
+    #[error("map key refers to undefined key table entry {index}")]
+    UndefinedKeyRef {
+        /// The index referred to.
+        index: u64,
+    },
+    /// A new key was added to a key table that is already full.
+    #[error("key table overflow: more than {limit} interned keys")]
+    KeyTableOverflow {
+        /// The largest number of interned keys allowed.
+        limit: usize,
+    },
+    /// A string or map key is not valid UTF-8.
+    #[error("invalid UTF-8 in a string")]
+    InvalidUtf8,
+    /// A map holds the same key twice.
+    #[error("duplicate map key {key:?}")]
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+    },
+    /// A length or count is larger than the input that could still hold it.
+    #[error("declared length {declared} exceeds the {available} bytes available")]
+    LengthExceedsInput {
+        /// The length or count found.
+        declared: u64,
+        /// How many bytes (or items) could still follow.
+        available: u64,
+    },
+    /// A variable-length integer is longer than 10 bytes or overflows 64 bits.
+    #[error("malformed variable-length integer")]
+    InvalidVarint,
+    /// Values are nested deeper than the configured limit.
+    #[error("nesting deeper than the limit of {limit}")]
+    DepthLimitExceeded {
+        /// The configured depth limit.
+        limit: usize,
+    },
+    /// Decompression would produce more bytes than the configured limit.
+    #[error("decompressed body exceeds the limit of {limit} bytes")]
+    DecompressedSizeLimitExceeded {
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+    /// The snapshot is compressed but this build has no zstd support.
+    #[error("snapshot body is zstd-compressed, but the `zstd` feature is not enabled")]
+    CompressionUnsupported,
+    /// The compressed body could not be decompressed (or compression failed).
+    #[error("zstd: {0}")]
+    Compression(String),
+    /// An extension value's payload was rejected by its registered type.
+    #[error("invalid payload for extension type {type_id} ({name}): {reason}")]
+    InvalidExtension {
+        /// The extension type identifier.
+        type_id: u64,
+        /// The registered name of the type.
+        name: &'static str,
+        /// Why the payload was rejected.
+        reason: String,
+    },
+    /// A type handler was registered under an identifier that is already taken.
+    #[error("extension type id {type_id} is already registered to {existing}")]
+    ExtensionIdTaken {
+        /// The contested identifier.
+        type_id: u64,
+        /// The name of the type that holds it.
+        existing: &'static str,
+    },
+    /// A number does not fit the type asked for.
+    #[error("integer {value} out of range for {target}")]
+    IntegerOutOfRange {
+        /// The value, as text.
+        value: String,
+        /// The type it was to fit in.
+        target: &'static str,
+    },
+    /// A map key was not a string (or a type that can be written as one).
+    #[error("map keys must be strings, found {found}")]
+    KeyMustBeString {
+        /// What was found instead.
+        found: &'static str,
+    },
+    /// A serde error: a type mismatch, a missing field, or a custom message.
+    #[error("{0}")]
+    Message(String),
+    /// An I/O error from the underlying reader or writer.
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The codec's result type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(feature = "std")]
+pub(crate) fn from_io(err: std::io::Error) -> Error {
+    if err.kind() == std::io::ErrorKind::UnexpectedEof {
+        Error::Truncated
+    } else {
+        // Errors raised inside our own io::Read adapters travel wrapped in an io::Error;
+        // unwrap them so callers see the real variant.
+        match err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<CodecIoError>())
+        {
+            Some(_) => match err.into_inner().map(|b| b.downcast::<CodecIoError>()) {
+                Some(Ok(wrapped)) => wrapped.0,
+                _ => Error::Truncated,
+            },
+            None => Error::Io(err),
+        }
+    }
+}
+
+/// A codec error carried through an `io::Error` by the crate's reader adapters.
+#[cfg(feature = "std")]
+#[derive(Debug)]
+pub(crate) struct CodecIoError(pub(crate) Error);
+
+#[cfg(feature = "std")]
+impl core::fmt::Display for CodecIoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for CodecIoError {}
+
+#[cfg(feature = "std")]
+pub(crate) fn to_io(err: Error) -> std::io::Error {
+    std::io::Error::other(CodecIoError(err))
+}

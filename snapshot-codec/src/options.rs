@@ -1,0 +1,159 @@
+//! Encoding and decoding settings.
+
+use alloc::sync::Arc;
+
+use crate::Registry;
+
+/// The default nesting-depth limit for encoding and decoding.
+pub const DEFAULT_MAX_DEPTH: usize = 128;
+
+/// The default cap on a decompressed body: 1 GiB.
+pub const DEFAULT_MAX_DECOMPRESSED_SIZE: u64 = 1 << 30;
+
+/// The zstd level used unless another is asked for.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+
+/// How to compress a snapshot's body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Store the body as it is.
+    None,
+    /// Compress the body with zstd at `level` (1 ..= 22; negative levels are faster),
+    /// keeping the compressed form only when it is smaller.
+    Zstd {
+        /// The zstd compression level.
+        level: i32,
+    },
+}
+
+impl Default for Compression {
+    /// zstd at [`DEFAULT_ZSTD_LEVEL`] when the `zstd` feature is on, else none.
+    fn default() -> Self {
+        if cfg!(feature = "zstd") {
+            Compression::Zstd {
+                level: DEFAULT_ZSTD_LEVEL,
+            }
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Settings for writing snapshots.
+///
+/// ```
+/// use snapshot_codec::{Compression, EncodeOptions, value};
+///
+/// let opts = EncodeOptions::new().with_compression(Compression::None);
+/// let bytes = opts.encode(&value!({"a": 1}))?;
+/// assert_eq!(snapshot_codec::decode(&bytes)?, value!({"a": 1}));
+/// # Ok::<(), snapshot_codec::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EncodeOptions {
+    pub(crate) compression: Compression,
+    pub(crate) max_depth: usize,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        Self {
+            compression: Compression::default(),
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+impl EncodeOptions {
+    /// The defaults: [`Compression::default()`], depth limit [`DEFAULT_MAX_DEPTH`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets how the body is compressed.
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets the deepest nesting the encoder writes; deeper values fail with
+    /// [`Error::DepthLimitExceeded`](crate::Error::DepthLimitExceeded), so nothing is
+    /// written that a default reader would refuse.
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// The compression setting.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+}
+
+/// Settings for reading snapshots.
+///
+/// ```
+/// use snapshot_codec::{DecodeOptions, Error, EncodeOptions, value};
+///
+/// let deep = value!([[[["bottom"]]]]);
+/// let bytes = snapshot_codec::encode(&deep)?;
+/// let strict = DecodeOptions::new().with_max_depth(3);
+/// assert!(matches!(strict.decode(&bytes), Err(Error::DepthLimitExceeded { limit: 3 })));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct DecodeOptions {
+    pub(crate) max_depth: usize,
+    pub(crate) max_decompressed_size: u64,
+    pub(crate) registry: Option<Arc<Registry>>,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
+            registry: None,
+        }
+    }
+}
+
+impl DecodeOptions {
+    /// The defaults: depth limit [`DEFAULT_MAX_DEPTH`], decompressed-size limit
+    /// [`DEFAULT_MAX_DECOMPRESSED_SIZE`], no registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the deepest nesting of lists and maps accepted.
+    ///
+    /// Decoding recurses once per level; limits in the thousands need a thread with a
+    /// larger stack than the default.
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    /// Sets the largest decompressed body accepted, in bytes.
+    pub fn with_max_decompressed_size(mut self, bytes: u64) -> Self {
+        self.max_decompressed_size = bytes;
+        self
+    }
+
+    /// Checks every extension value of a registered type while decoding.
+    pub fn with_registry(mut self, registry: Arc<Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The depth limit.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// The decompressed-size limit.
+    pub fn max_decompressed_size(&self) -> u64 {
+        self.max_decompressed_size
+    }
+}

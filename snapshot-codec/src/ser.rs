@@ -1,0 +1,585 @@
+//! serde serialization into the snapshot body encoding.
+
+use alloc::string::ToString;
+
+use serde::ser::{self, Serialize};
+
+use crate::wire::{Output, Writer};
+use crate::{Error, Result};
+
+/// The newtype-struct name through which [`Ext`](crate::Ext) values pass serde: our
+/// serializer and deserializer turn it into the extension encoding.
+pub(crate) const EXT_NEWTYPE: &str = "$snapshot_codec::Ext";
+
+impl ser::Error for Error {
+    fn custom<T: core::fmt::Display>(msg: T) -> Self {
+        Error::Message(msg.to_string())
+    }
+}
+
+/// A list or map being written.
+pub(crate) struct Compound<'a, O> {
+    w: &'a mut Writer<O>,
+    /// `Some(count)` when the length was unknown up front and the contents are deferred.
+    deferred: Option<usize>,
+}
+
+impl<'a, O: Output> Compound<'a, O> {
+    fn list(w: &'a mut Writer<O>, len: Option<usize>) -> Result<Self> {
+        Self::start(w, len, false)
+    }
+
+    fn map(w: &'a mut Writer<O>, len: Option<usize>) -> Result<Self> {
+        Self::start(w, len, true)
+    }
+
+    fn start(w: &'a mut Writer<O>, len: Option<usize>, is_map: bool) -> Result<Self> {
+        match len {
+            Some(len) if is_map => w.begin_map(len)?,
+            Some(len) => w.begin_list(len)?,
+            None => w.begin_deferred()?,
+        }
+        Ok(Compound {
+            w,
+            deferred: len.is_none().then_some(0),
+        })
+    }
+
+    fn count(&mut self) {
+        if let Some(n) = &mut self.deferred {
+            *n += 1;
+        }
+    }
+
+    fn end(self, is_map: bool) -> Result<()> {
+        match self.deferred {
+            Some(len) => self.w.end_deferred(is_map, len),
+            None => {
+                self.w.leave();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'a, O>;
+    type SerializeTuple = Compound<'a, O>;
+    type SerializeTupleStruct = Compound<'a, O>;
+    type SerializeTupleVariant = Compound<'a, O>;
+    type SerializeMap = Compound<'a, O>;
+    type SerializeStruct = Compound<'a, O>;
+    type SerializeStructVariant = Compound<'a, O>;
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    fn serialize_bool(self, v: bool) -> Result<()> {
+        self.write_bool(v)
+    }
+    fn serialize_i8(self, v: i8) -> Result<()> {
+        self.write_i64(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<()> {
+        self.write_i64(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<()> {
+        self.write_i64(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<()> {
+        self.write_i64(v)
+    }
+    fn serialize_i128(self, v: i128) -> Result<()> {
+        match crate::Integer::try_from(v)?.split() {
+            Ok(u) => self.write_u64(u),
+            Err(i) => self.write_i64(i),
+        }
+    }
+    fn serialize_u8(self, v: u8) -> Result<()> {
+        self.write_u64(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<()> {
+        self.write_u64(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<()> {
+        self.write_u64(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result<()> {
+        self.write_u64(v)
+    }
+    fn serialize_u128(self, v: u128) -> Result<()> {
+        let v = u64::try_from(v).map_err(|_| Error::IntegerOutOfRange {
+            value: v.to_string(),
+            target: "u64",
+        })?;
+        self.write_u64(v)
+    }
+    fn serialize_f32(self, v: f32) -> Result<()> {
+        self.write_f64(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> Result<()> {
+        self.write_f64(v)
+    }
+    fn serialize_char(self, v: char) -> Result<()> {
+        self.write_str(v.encode_utf8(&mut [0; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result<()> {
+        self.write_str(v)
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<()> {
+        self.write_bytes(v)
+    }
+    fn serialize_none(self) -> Result<()> {
+        self.write_null()
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<()> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<()> {
+        self.write_null()
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<()> {
+        self.write_null()
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<()> {
+        self.write_str(variant)
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        if name == EXT_NEWTYPE {
+            let mut ext = ExtCapture::default();
+            value.serialize(&mut ext)?;
+            let (Some(type_id), Some(data)) = (ext.type_id, ext.data) else {
+                return Err(Error::Message("malformed extension value".into()));
+            };
+            return self.write_ext(type_id, &data);
+        }
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        self.begin_map(1)?;
+        self.write_key(variant)?;
+        value.serialize(&mut *self)?;
+        self.leave();
+        Ok(())
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq> {
+        Compound::list(self, len)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple> {
+        Compound::list(self, Some(len))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
+        Compound::list(self, Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        self.begin_map(1)?;
+        self.write_key(variant)?;
+        Compound::list(self, Some(len))
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap> {
+        Compound::map(self, len)
+    }
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Self::SerializeStruct> {
+        Compound::map(self, Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        self.begin_map(1)?;
+        self.write_key(variant)?;
+        Compound::map(self, Some(len))
+    }
+}
+
+impl<O: Output> ser::SerializeSeq for Compound<'_, O> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        self.count();
+        value.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<()> {
+        Compound::end(self, false)
+    }
+}
+
+impl<O: Output> ser::SerializeTuple for Compound<'_, O> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<()> {
+        Compound::end(self, false)
+    }
+}
+
+impl<O: Output> ser::SerializeTupleStruct for Compound<'_, O> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<()> {
+        Compound::end(self, false)
+    }
+}
+
+impl<O: Output> ser::SerializeTupleVariant for Compound<'_, O> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<()> {
+        let Compound { w, deferred } = self;
+        Compound {
+            w: &mut *w,
+            deferred,
+        }
+        .end(false)?;
+        w.leave();
+        Ok(())
+    }
+}
+
+impl<O: Output> ser::SerializeMap for Compound<'_, O> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<()> {
+        self.count();
+        key.serialize(KeySerializer { w: &mut *self.w })
+    }
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        value.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<()> {
+        Compound::end(self, true)
+    }
+}
+
+impl<O: Output> ser::SerializeStruct for Compound<'_, O> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        self.w.write_key(key)?;
+        value.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<()> {
+        Compound::end(self, true)
+    }
+}
+
+impl<O: Output> ser::SerializeStructVariant for Compound<'_, O> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        ser::SerializeStruct::serialize_field(self, key, value)
+    }
+    fn end(self) -> Result<()> {
+        let Compound { w, deferred } = self;
+        Compound {
+            w: &mut *w,
+            deferred,
+        }
+        .end(true)?;
+        w.leave();
+        Ok(())
+    }
+}
+
+/// Writes map keys: strings as they are; chars, integers and unit variants as text.
+struct KeySerializer<'a, O> {
+    w: &'a mut Writer<O>,
+}
+
+fn key_error(found: &'static str) -> Error {
+    Error::KeyMustBeString { found }
+}
+
+macro_rules! int_key {
+    ($($f:ident $t:ty)*) => {$(
+        fn $f(self, v: $t) -> Result<()> {
+            self.w.write_key(&v.to_string())
+        }
+    )*};
+}
+
+impl<O: Output> ser::Serializer for KeySerializer<'_, O> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<(), Error>;
+    type SerializeTuple = ser::Impossible<(), Error>;
+    type SerializeTupleStruct = ser::Impossible<(), Error>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    fn serialize_str(self, v: &str) -> Result<()> {
+        self.w.write_key(v)
+    }
+    fn serialize_char(self, v: char) -> Result<()> {
+        self.w.write_key(v.encode_utf8(&mut [0; 4]))
+    }
+    int_key!(serialize_i8 i8 serialize_i16 i16 serialize_i32 i32 serialize_i64 i64 serialize_i128 i128
+             serialize_u8 u8 serialize_u16 u16 serialize_u32 u32 serialize_u64 u64 serialize_u128 u128);
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<()> {
+        self.w.write_key(variant)
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        value.serialize(self)
+    }
+    fn serialize_bool(self, _: bool) -> Result<()> {
+        Err(key_error("bool"))
+    }
+    fn serialize_f32(self, _: f32) -> Result<()> {
+        Err(key_error("float"))
+    }
+    fn serialize_f64(self, _: f64) -> Result<()> {
+        Err(key_error("float"))
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<()> {
+        Err(key_error("bytes"))
+    }
+    fn serialize_none(self) -> Result<()> {
+        Err(key_error("none"))
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<()> {
+        Err(key_error("option"))
+    }
+    fn serialize_unit(self) -> Result<()> {
+        Err(key_error("unit"))
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<()> {
+        Err(key_error("unit struct"))
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<()> {
+        Err(key_error("enum variant"))
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+        Err(key_error("list"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+        Err(key_error("tuple"))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
+        Err(key_error("tuple struct"))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(key_error("enum variant"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+        Err(key_error("map"))
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+        Err(key_error("struct"))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(key_error("enum variant"))
+    }
+}
+
+/// Collects the `(type_id, payload)` pair that an [`Ext`](crate::Ext) serializes as.
+#[derive(Default)]
+struct ExtCapture {
+    type_id: Option<u64>,
+    data: Option<alloc::vec::Vec<u8>>,
+}
+
+fn not_ext() -> Error {
+    Error::Message("malformed extension value".into())
+}
+
+impl ser::Serializer for &mut ExtCapture {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<(), Error>;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = ser::Impossible<(), Error>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    fn serialize_u64(self, v: u64) -> Result<()> {
+        self.type_id = Some(v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<()> {
+        self.data = Some(v.to_vec());
+        Ok(())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self> {
+        Ok(self)
+    }
+    fn serialize_bool(self, _: bool) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_i8(self, _: i8) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_i16(self, _: i16) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_i32(self, _: i32) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_i64(self, _: i64) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_u8(self, _: u8) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_u16(self, _: u16) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_u32(self, _: u32) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_f32(self, _: f32) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_f64(self, _: f64) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_char(self, _: char) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_str(self, _: &str) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_none(self) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_unit(self) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, _: &T) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<()> {
+        Err(not_ext())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+        Err(not_ext())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
+        Err(not_ext())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(not_ext())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+        Err(not_ext())
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+        Err(not_ext())
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(not_ext())
+    }
+}
+
+impl ser::SerializeTuple for &mut ExtCapture {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result<()> {
+        Ok(())
+    }
+}

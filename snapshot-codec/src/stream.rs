@@ -1,0 +1,458 @@
+//! Streaming snapshots to `io::Write` and from `io::Read`, holding at most a chunk of
+//! the encoded form in memory (std only).
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::string::ToString;
+use std::vec;
+use std::vec::Vec;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::error::{CodecIoError, from_io, to_io};
+use crate::frame::{self, FLAG_ZSTD, HEADER_LEN};
+use crate::options::{Compression, DecodeOptions, EncodeOptions};
+use crate::wire::{Bytes, Input, Output, Reader, Writer};
+use crate::{Error, Result};
+
+/// Body bytes gathered before they are passed on as one chunk.
+const CHUNK_SIZE: usize = 128 * 1024;
+
+/// Hashes and counts everything written through it.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Xxh3,
+    written: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Frames every write as one or more chunks.
+struct ChunkWriter<W>(W);
+
+impl<W: Write> Write for ChunkWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(u32::MAX as usize);
+        if n > 0 {
+            self.0.write_all(&(n as u32).to_le_bytes())?;
+            self.0.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+enum Sink<W: Write> {
+    /// Nothing written yet: the body so far sits in the buffer after the prefix, so a
+    /// small snapshot can still choose compression by size.
+    Pending(W),
+    Plain(ChunkWriter<HashingWriter<W>>),
+    #[cfg(feature = "zstd")]
+    Zstd(zstd::stream::write::Encoder<'static, ChunkWriter<HashingWriter<W>>>),
+    Poisoned,
+}
+
+/// An [`Output`] that passes the body downstream a chunk at a time.
+pub(crate) struct StreamOutput<W: Write> {
+    buf: Vec<u8>,
+    sink: Sink<W>,
+    compression: Compression,
+}
+
+impl<W: Write> StreamOutput<W> {
+    pub(crate) fn new(writer: W, compression: Compression) -> Self {
+        let mut buf = Vec::with_capacity(CHUNK_SIZE + 64);
+        buf.extend_from_slice(&frame::prefix(0));
+        Self {
+            buf,
+            sink: Sink::Pending(writer),
+            compression,
+        }
+    }
+
+    fn downstream(&mut self) -> Result<&mut dyn Write> {
+        if let Sink::Pending(_) = self.sink {
+            let Sink::Pending(w) = std::mem::replace(&mut self.sink, Sink::Poisoned) else {
+                unreachable!("checked above")
+            };
+            let mut hashing = HashingWriter {
+                inner: w,
+                hasher: Xxh3::new(),
+                written: 0,
+            };
+            let compress = !matches!(self.compression, Compression::None);
+            let flags = if compress { FLAG_ZSTD } else { 0 };
+            hashing.write_all(&frame::prefix(flags)[..HEADER_LEN])?;
+            // Drop the placeholder prefix; what remains is body.
+            self.buf.drain(..frame::prefix(0).len());
+            self.sink = match self.compression {
+                Compression::None => Sink::Plain(ChunkWriter(hashing)),
+                #[cfg(feature = "zstd")]
+                Compression::Zstd { level } => Sink::Zstd(
+                    zstd::stream::write::Encoder::new(ChunkWriter(hashing), level)
+                        .map_err(|e| Error::Compression(e.to_string()))?,
+                ),
+                #[cfg(not(feature = "zstd"))]
+                Compression::Zstd { .. } => return Err(Error::CompressionUnsupported),
+            };
+        }
+        match &mut self.sink {
+            Sink::Plain(w) => Ok(w),
+            #[cfg(feature = "zstd")]
+            Sink::Zstd(w) => Ok(w),
+            _ => Err(Error::Io(io::Error::other(
+                "snapshot writer failed earlier",
+            ))),
+        }
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        // Start the stream first: that writes the header and drops the prefix.
+        self.downstream()?;
+        let buf = std::mem::take(&mut self.buf);
+        let result = self.downstream().and_then(|w| Ok(w.write_all(&buf)?));
+        self.buf = buf;
+        self.buf.clear();
+        result
+    }
+
+    /// Writes the rest of the snapshot and returns its total size in bytes.
+    pub(crate) fn finish(mut self, opts: &EncodeOptions) -> Result<u64> {
+        match std::mem::replace(&mut self.sink, Sink::Poisoned) {
+            Sink::Pending(mut w) => {
+                let bytes = frame::finish_frame(std::mem::take(&mut self.buf), opts)?;
+                w.write_all(&bytes)?;
+                w.flush()?;
+                Ok(bytes.len() as u64)
+            }
+            sink => {
+                self.sink = sink;
+                if !self.buf.is_empty() {
+                    self.spill()?;
+                }
+                let chunked = match std::mem::replace(&mut self.sink, Sink::Poisoned) {
+                    Sink::Plain(w) => w,
+                    #[cfg(feature = "zstd")]
+                    Sink::Zstd(enc) => enc.finish()?,
+                    _ => {
+                        return Err(Error::Io(io::Error::other(
+                            "snapshot writer failed earlier",
+                        )));
+                    }
+                };
+                let mut hashing = chunked.0;
+                hashing.write_all(&[0; 4])?;
+                let checksum = hashing.hasher.digest();
+                hashing.inner.write_all(&checksum.to_le_bytes())?;
+                hashing.inner.flush()?;
+                Ok(hashing.written + 8)
+            }
+        }
+    }
+}
+
+impl<W: Write> Output for StreamOutput<W> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.buf.len() + bytes.len() > CHUNK_SIZE {
+            self.spill()?;
+            if bytes.len() >= CHUNK_SIZE {
+                // Large strings and byte strings go straight through, uncopied.
+                return Ok(self.downstream()?.write_all(bytes)?);
+            }
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    #[inline]
+    fn put_u8(&mut self, byte: u8) -> Result<()> {
+        if self.buf.len() >= CHUNK_SIZE {
+            self.spill()?;
+        }
+        self.buf.push(byte);
+        Ok(())
+    }
+}
+
+/// Encodes a body through `write` to `writer`; returns the snapshot's size.
+pub(crate) fn encode_to_writer<W: Write>(
+    writer: W,
+    opts: &EncodeOptions,
+    write: impl FnOnce(&mut Writer<StreamOutput<W>>) -> Result<()>,
+) -> Result<u64> {
+    let mut w = Writer::new(StreamOutput::new(writer, opts.compression), opts.max_depth);
+    write(&mut w)?;
+    w.out.finish(opts)
+}
+
+/// Yields the body bytes of a chunked frame, hashing everything it consumes, and ends
+/// at the terminating empty chunk.
+struct ChunkReader<'a, R> {
+    inner: &'a mut R,
+    hasher: &'a mut Xxh3,
+    left_in_chunk: usize,
+    done: bool,
+}
+
+impl<R: BufRead> ChunkReader<'_, R> {
+    fn read_hashed(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.inner.read_exact(buf).map_err(|e| to_io(from_io(e)))?;
+        self.hasher.update(buf);
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for ChunkReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.left_in_chunk == 0 {
+            let mut len = [0u8; 4];
+            self.read_hashed(&mut len)?;
+            self.left_in_chunk = u32::from_le_bytes(len) as usize;
+            if self.left_in_chunk == 0 {
+                self.done = true;
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.left_in_chunk);
+        let n = match self.inner.read(&mut buf[..n]) {
+            Ok(0) => return Err(to_io(Error::Truncated)),
+            Ok(n) => n,
+            Err(e) => return Err(to_io(from_io(e))),
+        };
+        self.hasher.update(&buf[..n]);
+        self.left_in_chunk -= n;
+        Ok(n)
+    }
+}
+
+/// Refuses to yield more than `limit` bytes; maps the decompressor's own errors.
+#[cfg(feature = "zstd")]
+struct LimitReader<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+#[cfg(feature = "zstd")]
+impl<R: Read> Read for LimitReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want]).map_err(|e| {
+            if e.get_ref().is_some_and(|i| i.is::<CodecIoError>()) {
+                e
+            } else {
+                to_io(Error::Compression(e.to_string()))
+            }
+        })?;
+        if n as u64 > self.left {
+            return Err(to_io(Error::DecompressedSizeLimitExceeded {
+                limit: self.limit,
+            }));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A buffered [`Input`] over any reader.
+pub(crate) struct StreamInput<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    scratch: Vec<u8>,
+}
+
+impl<R: Read> StreamInput<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: vec![0; 64 * 1024],
+            pos: 0,
+            end: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Refills the buffer if it is empty; returns whether any byte is available.
+    #[inline]
+    fn fill(&mut self) -> Result<bool> {
+        if self.pos < self.end {
+            return Ok(true);
+        }
+        loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => {
+                    self.pos = 0;
+                    self.end = n;
+                    return Ok(n > 0);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(from_io(e)),
+            }
+        }
+    }
+}
+
+impl<'de, R: Read> Input<'de> for StreamInput<R> {
+    #[inline]
+    fn next_u8(&mut self) -> Result<u8> {
+        if !self.fill()? {
+            return Err(Error::Truncated);
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(b)
+    }
+
+    #[inline]
+    fn peek_u8(&mut self) -> Result<Option<u8>> {
+        Ok(if self.fill()? {
+            Some(self.buf[self.pos])
+        } else {
+            None
+        })
+    }
+
+    fn read_bytes(&mut self, len: usize) -> Result<Bytes<'de, '_>> {
+        self.scratch.clear();
+        // Grow with the data actually read, so a hostile length costs nothing up front.
+        while self.scratch.len() < len {
+            if !self.fill()? {
+                return Err(Error::Truncated);
+            }
+            let take = (len - self.scratch.len()).min(self.end - self.pos);
+            self.scratch
+                .extend_from_slice(&self.buf[self.pos..self.pos + take]);
+            self.pos += take;
+        }
+        Ok(Bytes::Copied(&self.scratch))
+    }
+
+    fn read_array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut out = [0u8; N];
+        for b in &mut out {
+            *b = self.next_u8()?;
+        }
+        Ok(out)
+    }
+
+    #[inline]
+    fn remaining(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Reads one snapshot from `reader` through `read`, verifying it as it goes; the value
+/// is returned only once the checksum has matched.
+pub(crate) fn decode_from_reader<R: Read, T>(
+    reader: R,
+    opts: &DecodeOptions,
+    read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    let mut raw = BufReader::with_capacity(64 * 1024, reader);
+    let mut header = [0u8; HEADER_LEN];
+    let mut got = 0;
+    while got < HEADER_LEN {
+        match raw.read(&mut header[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+    let flags = frame::check_header(&header[..got])?;
+    let mut hasher = Xxh3::new();
+    hasher.update(&header);
+    let mut chunks = ChunkReader {
+        inner: &mut raw,
+        hasher: &mut hasher,
+        left_in_chunk: 0,
+        done: false,
+    };
+    let result = if flags & FLAG_ZSTD != 0 {
+        decode_compressed(&mut chunks, opts, read)
+    } else {
+        read_body(&mut chunks, opts, read)
+    };
+    if result.is_err() {
+        // The body did not decode. If the rest of the frame can be read, let the
+        // checksum say whether the cause is corruption.
+        let mut sink = [0u8; 8192];
+        while !chunks.done {
+            if chunks.read(&mut sink).is_err() {
+                return result;
+            }
+        }
+    }
+    let mut stored = [0u8; 8];
+    if let Err(e) = raw.read_exact(&mut stored) {
+        return result.and(Err(from_io(e)));
+    }
+    let stored = u64::from_le_bytes(stored);
+    let computed = hasher.digest();
+    if stored != computed {
+        return Err(Error::ChecksumMismatch { stored, computed });
+    }
+    let value = result?;
+    if !raw.fill_buf()?.is_empty() {
+        return Err(Error::TrailingBytes);
+    }
+    Ok(value)
+}
+
+#[cfg(feature = "zstd")]
+fn decode_compressed<R: BufRead, T>(
+    chunks: &mut ChunkReader<'_, R>,
+    opts: &DecodeOptions,
+    read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    let decoder =
+        zstd::stream::read::Decoder::new(chunks).map_err(|e| Error::Compression(e.to_string()))?;
+    let mut limited = LimitReader {
+        inner: decoder,
+        left: opts.max_decompressed_size,
+        limit: opts.max_decompressed_size,
+    };
+    read_body(&mut limited, opts, read)
+}
+
+#[cfg(not(feature = "zstd"))]
+fn decode_compressed<R: BufRead, T>(
+    _chunks: &mut ChunkReader<'_, R>,
+    _opts: &DecodeOptions,
+    _read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    Err(Error::CompressionUnsupported)
+}
+
+fn read_body<T>(
+    body: &mut dyn Read,
+    opts: &DecodeOptions,
+    read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    let mut reader = Reader::new(StreamInput::new(body), opts.max_depth);
+    let value = read(&mut reader)?;
+    // Reaching the body's end also consumes (and hashes) the terminating chunk.
+    if reader.input.peek_u8()?.is_some() {
+        return Err(Error::TrailingBytes);
+    }
+    Ok(value)
+}
