@@ -307,8 +307,3 @@ impl DecodeOptions {
         }
     }
 }
-
-// The README's code blocks are compiled and run as doctests.
-#[cfg(all(doctest, feature = "std", feature = "serde", feature = "chrono"))]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -1,0 +1,15 @@
+//! Arbitrary bytes as a whole snapshot: decoding returns a value or an error, and a
+//! value that decodes re-encodes to something that decodes to itself.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use snapshot_codec::DecodeOptions;
+
+fuzz_target!(|data: &[u8]| {
+    let opts = DecodeOptions::new().with_max_decompressed_size(1 << 24);
+    if let Ok(value) = opts.decode(data) {
+        let again = snapshot_codec::encode(&value).expect("a decoded value re-encodes");
+        assert_eq!(snapshot_codec::decode(&again).expect("re-decodes"), value);
+    }
+    let _ = opts.decode_from_reader(data);
+});

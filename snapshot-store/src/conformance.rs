@@ -1,0 +1,822 @@
+//! The behaviour suite every [`SnapshotStore`] runs (feature `conformance`).
+//!
+//! Each function checks one behaviour on the store it is given and panics with a clear
+//! message when the store gets it wrong. Each starts by deleting every snapshot in the
+//! store (objects that are not snapshots are left alone), so one store can run them
+//! all in turn; [`run_all`] does exactly that. Timelines are made with chosen keys, so
+//! nothing here sleeps.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use snapshot_store::{conformance, MemoryStore};
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! let store = Arc::new(MemoryStore::new());
+//! conformance::run_all(store.clone(), store.as_ref()).await;
+//! # });
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::TimeDelta;
+use serde::{Deserialize, Serialize};
+use snapshot_codec::{Value, value};
+
+use crate::{
+    Error, KeepReason, KeyRange, Lookup, MemoryStore, Period, RetentionPolicy, SnapshotKey,
+    SnapshotManager, SnapshotMeta, SnapshotStore,
+};
+
+/// A shared store, as the suite takes it.
+pub type DynStore = Arc<dyn SnapshotStore>;
+
+/// How the suite places objects that are not snapshots beside a store's snapshots, to
+/// check that listing ignores them and that nothing deletes them.
+#[async_trait]
+pub trait ForeignObjects: Send + Sync {
+    /// Writes an object named `name` (a file name, an object key below the prefix).
+    async fn put_foreign(&self, name: &str, bytes: &[u8]);
+    /// Whether the object named `name` still exists.
+    async fn foreign_exists(&self, name: &str) -> bool;
+}
+
+#[async_trait]
+impl ForeignObjects for MemoryStore {
+    async fn put_foreign(&self, name: &str, bytes: &[u8]) {
+        self.insert_foreign(name, Bytes::copy_from_slice(bytes));
+    }
+    async fn foreign_exists(&self, name: &str) -> bool {
+        self.contains_object(name)
+    }
+}
+
+/// Names that look almost like snapshots, or not at all, and must be ignored.
+pub const FOREIGN_NAMES: &[&str] = &[
+    "README.txt",
+    "2024-01-15_10-30-00-000000.tmp",
+    ".2024-01-15_10-30-00-000001.partial",
+    "2024-01-15_10-30-00-000002_1",
+    "2024-01-15_10-30-00-00000",
+    "2024-13-15_10-30-00-000000",
+];
+
+fn key(text: &str) -> SnapshotKey {
+    SnapshotKey::parse(text).unwrap_or_else(|e| panic!("test key {text:?}: {e}"))
+}
+
+fn keys(metas: &[SnapshotMeta]) -> Vec<String> {
+    metas.iter().map(|m| m.key.to_string()).collect()
+}
+
+/// Deletes every snapshot, so a behaviour starts from an empty store.
+async fn fresh(store: &DynStore) -> SnapshotManager {
+    let manager = SnapshotManager::from_arc(store.clone());
+    manager
+        .delete_all()
+        .await
+        .unwrap_or_else(|e| panic!("clearing the store failed: {e}"));
+    let left = manager.list().await.expect("list after clearing");
+    assert!(
+        left.is_empty(),
+        "snapshots left after delete_all: {:?}",
+        keys(&left)
+    );
+    manager
+}
+
+/// Stores one small snapshot per key, each holding its own key as `{"at": key}`.
+async fn timeline(manager: &SnapshotManager, texts: &[&str]) {
+    for t in texts {
+        let info = manager
+            .dump_at(key(t), &value!({"at": (*t)}))
+            .await
+            .unwrap_or_else(|e| panic!("dump_at {t}: {e}"));
+        assert_eq!(info.key.to_string(), *t, "dump_at took another key");
+    }
+}
+
+async fn loaded_at(manager: &SnapshotManager, lookup: Lookup) -> Option<String> {
+    manager
+        .load(lookup)
+        .await
+        .unwrap_or_else(|e| panic!("{lookup:?}: {e}"))
+        .map(|v| v["at"].as_str().unwrap_or("<no at>").to_owned())
+}
+
+/// `put` is create-only: a second put under a key fails with `AlreadyExists` and leaves
+/// the first snapshot's bytes in place.
+pub async fn create_only(store: DynStore) {
+    fresh(&store).await;
+    let k = key("2024-01-15_10-30-00-000000");
+    let first = Bytes::from(snapshot_codec::encode(&value!("first")).expect("encode"));
+    let second = Bytes::from(snapshot_codec::encode(&value!("second")).expect("encode"));
+    store.put(k, first.clone()).await.expect("first put");
+    let err = store
+        .put(k, second)
+        .await
+        .expect_err("second put must fail");
+    assert!(
+        matches!(err, Error::AlreadyExists { key } if key == k),
+        "second put: {err:?}"
+    );
+    assert_eq!(
+        store.get(k).await.expect("get"),
+        first,
+        "the first snapshot was overwritten"
+    );
+    let listed = store.list(KeyRange::all(), None).await.expect("list");
+    assert_eq!(
+        listed,
+        vec![SnapshotMeta {
+            key: k,
+            size: first.len() as u64
+        }]
+    );
+}
+
+/// Reading or deleting a key that holds nothing is `NotFound`.
+pub async fn missing_keys_are_not_found(store: DynStore) {
+    let manager = fresh(&store).await;
+    let k = key("2024-01-15_10-30-00-000000");
+    let err = store.get(k).await.expect_err("get of a missing key");
+    assert!(
+        matches!(err, Error::NotFound { key } if key == k),
+        "get: {err:?}"
+    );
+    let err = store.delete(k).await.expect_err("delete of a missing key");
+    assert!(
+        matches!(err, Error::NotFound { key } if key == k),
+        "delete: {err:?}"
+    );
+    let err = manager
+        .delete(k)
+        .await
+        .expect_err("manager delete of a missing key");
+    assert!(err.is_not_found(), "manager delete: {err:?}");
+}
+
+/// An empty store answers every lookup with `None`, lists nothing and prunes nothing.
+pub async fn empty_store_is_not_an_error(store: DynStore) {
+    let manager = fresh(&store).await;
+    let t = key("2024-01-15_10-30-00-000000");
+    for lookup in [
+        Lookup::Latest,
+        Lookup::Exact(t),
+        Lookup::Nearest(t),
+        Lookup::AtOrBefore(t),
+        Lookup::AtOrAfter(t),
+    ] {
+        assert_eq!(
+            manager.load(lookup).await.expect("load"),
+            None,
+            "{lookup:?}"
+        );
+        assert_eq!(
+            manager.resolve(lookup).await.expect("resolve"),
+            None,
+            "{lookup:?}"
+        );
+    }
+    assert_eq!(
+        manager
+            .load_as::<Value>(Lookup::Latest)
+            .await
+            .expect("load_as"),
+        None
+    );
+    assert!(manager.list().await.expect("list").is_empty());
+    assert!(
+        manager
+            .list_nearest(t)
+            .await
+            .expect("list_nearest")
+            .is_empty()
+    );
+    assert!(manager.prune(10).await.expect("prune").is_empty());
+    let plan = manager
+        .plan(&RetentionPolicy::new().keep_last(1))
+        .await
+        .expect("plan");
+    assert!(plan.keep.is_empty() && plan.remove.is_empty());
+}
+
+const TEN: [&str; 10] = [
+    "2024-01-01_00-00-00-000000",
+    "2024-01-01_00-00-00-000001",
+    "2024-01-01_00-00-01-000000",
+    "2024-01-02_00-00-00-000000",
+    "2024-02-01_00-00-00-000000",
+    "2024-03-01_12-00-00-000000",
+    "2025-01-01_00-00-00-000000",
+    "2025-06-30_23-59-59-999999",
+    "2026-01-01_00-00-00-000000",
+    "2026-11-26_00-00-00-000000",
+];
+
+/// `list` returns keys in ascending order, honours inclusive and exclusive bounds, and
+/// stops at the limit.
+pub async fn list_ranges_and_limits(store: DynStore) {
+    let manager = fresh(&store).await;
+    // Stored out of order on purpose.
+    let mut shuffled = TEN;
+    shuffled.reverse();
+    shuffled.swap(2, 7);
+    timeline(&manager, &shuffled).await;
+    let list = |range: KeyRange, limit: Option<usize>| {
+        let store = store.clone();
+        async move { keys(&store.list(range, limit).await.expect("list")) }
+    };
+    assert_eq!(
+        list(KeyRange::all(), None).await,
+        TEN,
+        "full listing, ascending"
+    );
+    assert_eq!(list(KeyRange::all(), Some(3)).await, TEN[..3], "limit 3");
+    assert_eq!(
+        list(KeyRange::new(key(TEN[3])..), None).await,
+        TEN[3..],
+        "from, inclusive"
+    );
+    assert_eq!(
+        list(
+            KeyRange::new((
+                std::ops::Bound::Excluded(key(TEN[3])),
+                std::ops::Bound::Unbounded
+            )),
+            None
+        )
+        .await,
+        TEN[4..],
+        "from, exclusive"
+    );
+    assert_eq!(
+        list(KeyRange::new(..key(TEN[5])), None).await,
+        TEN[..5],
+        "to, exclusive"
+    );
+    assert_eq!(
+        list(KeyRange::new(..=key(TEN[5])), None).await,
+        TEN[..6],
+        "to, inclusive"
+    );
+    assert_eq!(
+        list(KeyRange::new(key(TEN[2])..=key(TEN[4])), Some(2)).await,
+        TEN[2..4],
+        "range with limit"
+    );
+    assert_eq!(
+        list(KeyRange::new(key(TEN[1])..=key(TEN[1])), None).await,
+        TEN[1..2],
+        "single key"
+    );
+    let gap = key("2024-01-01_00-00-00-500000");
+    assert!(
+        list(KeyRange::new(gap..=gap), None).await.is_empty(),
+        "no key in range"
+    );
+    let sizes = store.list(KeyRange::all(), None).await.expect("list");
+    for meta in sizes {
+        let bytes = store.get(meta.key).await.expect("get");
+        assert_eq!(meta.size, bytes.len() as u64, "listed size of {}", meta.key);
+    }
+}
+
+/// Every lookup mode on a timeline, with ties and misses.
+pub async fn lookups_on_a_timeline(store: DynStore) {
+    let manager = fresh(&store).await;
+    let times = [
+        "2024-01-15_10-00-00-000000",
+        "2024-01-15_10-00-10-000000",
+        "2024-01-15_11-00-00-000000",
+    ];
+    timeline(&manager, &times).await;
+    let at = |lookup| loaded_at(&manager, lookup);
+    let t = |s: &str| key(s);
+    assert_eq!(
+        at(Lookup::Latest).await.as_deref(),
+        Some(times[2]),
+        "latest"
+    );
+    assert_eq!(
+        at(Lookup::Exact(t(times[1]))).await.as_deref(),
+        Some(times[1]),
+        "exact hit"
+    );
+    assert_eq!(
+        at(Lookup::Exact(t("2024-01-15_10-00-10-000001"))).await,
+        None,
+        "exact miss"
+    );
+    // Nearest: closer one wins; a tie goes to the earlier; outside the range, the end.
+    assert_eq!(
+        at(Lookup::Nearest(t("2024-01-15_10-00-04-000000")))
+            .await
+            .as_deref(),
+        Some(times[0])
+    );
+    assert_eq!(
+        at(Lookup::Nearest(t("2024-01-15_10-00-06-000000")))
+            .await
+            .as_deref(),
+        Some(times[1])
+    );
+    assert_eq!(
+        at(Lookup::Nearest(t("2024-01-15_10-00-05-000000")))
+            .await
+            .as_deref(),
+        Some(times[0]),
+        "tie"
+    );
+    assert_eq!(
+        at(Lookup::Nearest(t(times[1]))).await.as_deref(),
+        Some(times[1]),
+        "exact"
+    );
+    assert_eq!(
+        at(Lookup::Nearest(t("2000-01-01_00-00-00-000000")))
+            .await
+            .as_deref(),
+        Some(times[0])
+    );
+    assert_eq!(
+        at(Lookup::Nearest(t("2099-01-01_00-00-00-000000")))
+            .await
+            .as_deref(),
+        Some(times[2])
+    );
+    // At or before: point-in-time restore.
+    assert_eq!(
+        at(Lookup::AtOrBefore(t(times[1]))).await.as_deref(),
+        Some(times[1]),
+        "at"
+    );
+    assert_eq!(
+        at(Lookup::AtOrBefore(t("2024-01-15_10-59-59-999999")))
+            .await
+            .as_deref(),
+        Some(times[1])
+    );
+    assert_eq!(
+        at(Lookup::AtOrBefore(t("2024-01-15_09-59-59-999999"))).await,
+        None,
+        "before all"
+    );
+    // At or after.
+    assert_eq!(
+        at(Lookup::AtOrAfter(t(times[1]))).await.as_deref(),
+        Some(times[1]),
+        "at"
+    );
+    assert_eq!(
+        at(Lookup::AtOrAfter(t("2024-01-15_10-00-10-000001")))
+            .await
+            .as_deref(),
+        Some(times[2])
+    );
+    assert_eq!(
+        at(Lookup::AtOrAfter(t("2024-01-15_11-00-00-000001"))).await,
+        None,
+        "after all"
+    );
+    // Targets as text and as DateTime.
+    let by_text = Lookup::nearest("2024-01-15_10-59-00-000000").expect("valid text");
+    assert_eq!(at(by_text).await.as_deref(), Some(times[2]));
+    let by_time = Lookup::at_or_before(t(times[0]).to_datetime()).expect("valid time");
+    assert_eq!(at(by_time).await.as_deref(), Some(times[0]));
+    let snapshot = manager
+        .load_snapshot(Lookup::Latest)
+        .await
+        .expect("load")
+        .expect("some");
+    assert_eq!(snapshot.meta.key, t(times[2]));
+}
+
+/// `list` is newest first; `list_nearest` is by distance, the earlier first on ties.
+pub async fn list_orders(store: DynStore) {
+    let manager = fresh(&store).await;
+    let times = [
+        "2024-01-15_10-00-00-000000",
+        "2024-01-15_10-00-10-000000",
+        "2024-01-15_10-00-20-000000",
+        "2024-01-15_10-00-40-000000",
+    ];
+    timeline(&manager, &times).await;
+    let newest_first: Vec<&str> = times.iter().rev().copied().collect();
+    assert_eq!(keys(&manager.list().await.expect("list")), newest_first);
+    let nearest = manager
+        .list_nearest("2024-01-15_10-00-15-000000")
+        .await
+        .expect("list_nearest");
+    assert_eq!(keys(&nearest), [times[1], times[2], times[0], times[3]]);
+}
+
+/// Dumps in the same microsecond take the next free microseconds; none is lost.
+pub async fn dump_never_overwrites(store: DynStore) {
+    let manager = fresh(&store).await;
+    let t = key("2024-01-15_10-30-00-000000");
+    let mut got = Vec::new();
+    for i in 0..3 {
+        got.push(
+            manager
+                .dump_at(t, &value!({"n": i}))
+                .await
+                .expect("dump")
+                .key,
+        );
+    }
+    assert_eq!(got, [t, t.next(), t.next().next()]);
+    for (i, k) in got.iter().enumerate() {
+        let v = manager
+            .load(Lookup::Exact(*k))
+            .await
+            .expect("load")
+            .expect("present");
+        assert_eq!(v, value!({"n": i}), "snapshot {k}");
+    }
+    // A dump at the current time works too and lands in the store.
+    let info = manager.dump(&value!("now")).await.expect("dump now");
+    assert_eq!(
+        manager
+            .resolve(Lookup::Latest)
+            .await
+            .expect("resolve")
+            .map(|m| m.key),
+        Some(info.key)
+    );
+    assert_eq!(
+        info.size,
+        store.get(info.key).await.expect("get").len() as u64
+    );
+}
+
+/// `prune(n)` deletes the n oldest, and never the newest.
+pub async fn prune_deletes_oldest_never_newest(store: DynStore) {
+    let manager = fresh(&store).await;
+    timeline(&manager, &TEN[..5]).await;
+    let deleted = manager.prune(2).await.expect("prune 2");
+    assert_eq!(
+        keys(
+            &deleted
+                .iter()
+                .map(|k| SnapshotMeta { key: *k, size: 0 })
+                .collect::<Vec<_>>()
+        ),
+        TEN[..2]
+    );
+    let deleted = manager.prune(100).await.expect("prune 100");
+    assert_eq!(deleted.len(), 2, "only the newest stays");
+    assert_eq!(keys(&manager.list().await.expect("list")), [TEN[4]]);
+    assert!(
+        manager.prune(1).await.expect("prune").is_empty(),
+        "the newest is never pruned"
+    );
+    assert_eq!(manager.delete_all().await.expect("delete_all"), 1);
+    assert!(manager.list().await.expect("list").is_empty());
+}
+
+const RETENTION_TIMELINE: [&str; 10] = [
+    "2022-06-01_12-00-00-000000",
+    "2023-03-01_12-00-00-000000",
+    "2023-12-31_23-00-00-000000",
+    "2024-01-01_00-30-00-000000",
+    "2024-01-01_09-00-00-000000",
+    "2024-01-01_09-30-00-000000",
+    "2024-01-02_10-00-00-000000",
+    "2024-01-07_23-59-00-000000",
+    "2024-01-08_00-00-00-000000",
+    "2024-01-08_00-10-00-000000",
+];
+
+/// Each retention rule on a hand-made timeline, combined rules, the newest-is-kept and
+/// no-rules-keeps-all invariants, and a dry run that deletes nothing.
+pub async fn retention_rules(store: DynStore) {
+    let manager = fresh(&store).await;
+    timeline(&manager, &RETENTION_TIMELINE).await;
+    let r = &RETENTION_TIMELINE;
+    let kept = |policy: RetentionPolicy| {
+        let manager = manager.clone();
+        async move {
+            let plan = manager.plan(&policy).await.expect("plan");
+            assert_eq!(
+                plan.keep.len() + plan.remove.len(),
+                10,
+                "every snapshot is in the plan"
+            );
+            plan.keep
+                .iter()
+                .map(|k| k.meta.key.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_last(3)).await,
+        [r[9], r[8], r[7]],
+        "last 3"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_hourly(3)).await,
+        [r[9], r[7], r[6]],
+        "hourly 3"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_daily(3)).await,
+        [r[9], r[7], r[6]],
+        "daily 3"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_daily(5)).await,
+        [r[9], r[7], r[6], r[5], r[2]],
+        "daily 5"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_weekly(2)).await,
+        [r[9], r[7]],
+        "weekly 2"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_weekly(3)).await,
+        [r[9], r[7], r[2]],
+        "weekly 3"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_monthly(2)).await,
+        [r[9], r[2]],
+        "monthly 2"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_yearly(3)).await,
+        [r[9], r[2], r[0]],
+        "yearly 3"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_within(TimeDelta::hours(24))).await,
+        [r[9], r[8], r[7]],
+        "within a day of the newest"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_within(TimeDelta::minutes(10))).await,
+        [r[9], r[8]],
+        "the window's edge is inclusive"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_last(0)).await,
+        [r[9]],
+        "the newest is always kept"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new()).await.len(),
+        10,
+        "no rules keep everything"
+    );
+    let combined = RetentionPolicy::new()
+        .keep_last(1)
+        .keep_yearly(3)
+        .keep_hourly(2);
+    assert_eq!(
+        kept(combined.clone()).await,
+        [r[9], r[7], r[2], r[0]],
+        "rules combine"
+    );
+
+    let plan = manager.plan(&combined).await.expect("plan");
+    let newest = &plan.keep[0];
+    assert!(
+        newest.reasons.contains(&KeepReason::Newest),
+        "{:?}",
+        newest.reasons
+    );
+    assert!(
+        newest.reasons.contains(&KeepReason::Last { rank: 1 }),
+        "{:?}",
+        newest.reasons
+    );
+    assert!(
+        plan.keep[2].reasons.contains(&KeepReason::Calendar {
+            period: Period::Yearly,
+            bucket: "2023".into()
+        }),
+        "{:?}",
+        plan.keep[2].reasons
+    );
+    assert!(
+        plan.to_string()
+            .contains("remove 2024-01-08_00-00-00-000000"),
+        "{plan}"
+    );
+    assert_eq!(
+        manager.list().await.expect("list").len(),
+        10,
+        "a plan deletes nothing"
+    );
+
+    let applied = manager.apply(&combined).await.expect("apply");
+    assert_eq!(applied, plan);
+    let left: Vec<String> = keys(&manager.list().await.expect("list"));
+    assert_eq!(left, [r[9], r[7], r[2], r[0]]);
+}
+
+/// A manager with a retention policy applies it after every dump.
+pub async fn retention_after_each_dump(store: DynStore) {
+    let manager = fresh(&store)
+        .await
+        .with_retention(RetentionPolicy::new().keep_last(2));
+    let mut removed = Vec::new();
+    for t in &TEN[..4] {
+        removed.extend(
+            manager
+                .dump_at(key(t), &value!(*t))
+                .await
+                .expect("dump")
+                .removed,
+        );
+    }
+    assert_eq!(keys(&manager.list().await.expect("list")), [TEN[3], TEN[2]]);
+    removed.sort();
+    assert_eq!(removed, [key(TEN[0]), key(TEN[1])]);
+}
+
+/// Objects that are not snapshots are never listed, loaded, pruned or deleted.
+pub async fn foreign_objects_are_ignored(store: DynStore, foreign: &dyn ForeignObjects) {
+    let manager = fresh(&store).await;
+    for name in FOREIGN_NAMES {
+        foreign.put_foreign(name, b"not a snapshot").await;
+    }
+    timeline(&manager, &TEN[..3]).await;
+    assert_eq!(
+        keys(&store.list(KeyRange::all(), None).await.expect("list")),
+        TEN[..3]
+    );
+    assert_eq!(
+        loaded_at(&manager, Lookup::Latest).await.as_deref(),
+        Some(TEN[2])
+    );
+    manager.prune(10).await.expect("prune");
+    manager
+        .apply(&RetentionPolicy::new().keep_last(1))
+        .await
+        .expect("apply");
+    manager.delete_all().await.expect("delete_all");
+    for name in FOREIGN_NAMES {
+        assert!(
+            foreign.foreign_exists(name).await,
+            "foreign object {name:?} was removed"
+        );
+    }
+    assert!(manager.list().await.expect("list").is_empty());
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+struct Session {
+    user: String,
+    visits: u32,
+    cart: Vec<(u64, f64)>,
+}
+
+/// Typed state goes in and out through serde, and reads as a `Value` too.
+pub async fn typed_state_round_trips(store: DynStore) {
+    let manager = fresh(&store).await;
+    let session = Session {
+        user: "ada".into(),
+        visits: 3,
+        cart: vec![(1, 29.99), (7, 0.5)],
+    };
+    let info = manager.dump(&session).await.expect("dump");
+    let back: Session = manager
+        .load_as(Lookup::Exact(info.key))
+        .await
+        .expect("load")
+        .expect("some");
+    assert_eq!(back, session);
+    let dynamic = manager.load_latest().await.expect("load").expect("some");
+    assert_eq!(dynamic["visits"].as_u64(), Some(3));
+}
+
+/// A corrupt snapshot is reported with its key, is still listed, and is not deleted.
+pub async fn corrupt_snapshots_are_reported(store: DynStore) {
+    let manager = fresh(&store).await;
+    timeline(&manager, &TEN[..1]).await;
+    let bad = key(TEN[1]);
+    let mut bytes = snapshot_codec::encode(&value!({"at": "x"})).expect("encode");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    store.put(bad, Bytes::from(bytes)).await.expect("put");
+    let err = manager
+        .load_latest()
+        .await
+        .expect_err("a corrupt snapshot must not load");
+    assert!(
+        matches!(&err, Error::Codec { key: Some(k), source: snapshot_codec::Error::ChecksumMismatch { .. } } if *k == bad),
+        "{err:?}"
+    );
+    assert_eq!(
+        manager.list().await.expect("list").len(),
+        2,
+        "nothing is deleted"
+    );
+    assert_eq!(
+        loaded_at(&manager, Lookup::Exact(key(TEN[0])))
+            .await
+            .as_deref(),
+        Some(TEN[0])
+    );
+    let err = manager
+        .dump_encoded_at(TEN[2], Bytes::from_static(b"junk"))
+        .await
+        .expect_err("junk");
+    assert!(matches!(err, Error::Codec { key: None, .. }), "{err:?}");
+    assert_eq!(
+        manager.list().await.expect("list").len(),
+        2,
+        "junk is never stored"
+    );
+}
+
+/// A multi-megabyte snapshot survives the trip.
+pub async fn large_snapshot_round_trips(store: DynStore) {
+    let manager = fresh(&store)
+        .await
+        .with_compression(snapshot_codec::Compression::None);
+    let rows: Vec<Value> = (0..60_000u64)
+        .map(|i| value!({"id": i, "name": (format!("row {i}")), "score": ((i as f64) / 7.0)}))
+        .collect();
+    let state = Value::List(rows);
+    let info = manager.dump(&state).await.expect("dump");
+    assert!(info.size > 1 << 20, "only {} bytes", info.size);
+    assert_eq!(
+        manager.load(Lookup::Exact(info.key)).await.expect("load"),
+        Some(state)
+    );
+}
+
+/// 8 tasks dumping 50 times each into one store end with 400 distinct, loadable
+/// snapshots. Four use the clock; four aim every dump at the same instants as each
+/// other, so that they collide on keys for certain.
+pub async fn concurrent_dumps_all_survive(store: DynStore) {
+    let manager = fresh(&store).await;
+    let base = key("2030-01-01_00-00-00-000000");
+    let mut tasks = Vec::new();
+    for writer in 0..8u64 {
+        let manager = manager.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for i in 0..50u64 {
+                let state = value!({"writer": writer, "i": i});
+                let result = if writer < 4 {
+                    manager.dump(&state).await
+                } else {
+                    let at = SnapshotKey::from_micros(base.as_micros() + i as i64 * 1000)
+                        .expect("in range");
+                    manager.dump_at(at, &state).await
+                };
+                let info = result.unwrap_or_else(|e| panic!("writer {writer} dump {i}: {e}"));
+                got.push((info.key, writer, i));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("writer task panicked"));
+    }
+    let distinct: BTreeSet<SnapshotKey> = all.iter().map(|(k, _, _)| *k).collect();
+    assert_eq!(distinct.len(), 400, "dumps shared keys");
+    let listed: BTreeSet<SnapshotKey> = manager
+        .list()
+        .await
+        .expect("list")
+        .iter()
+        .map(|m| m.key)
+        .collect();
+    assert_eq!(listed, distinct, "listing differs from what was dumped");
+    for (k, writer, i) in all {
+        let v = manager
+            .load(Lookup::Exact(k))
+            .await
+            .expect("load")
+            .expect("present");
+        assert_eq!(v, value!({"writer": writer, "i": i}), "snapshot {k}");
+    }
+}
+
+/// Runs every behaviour in turn on one store.
+pub async fn run_all(store: DynStore, foreign: &dyn ForeignObjects) {
+    create_only(store.clone()).await;
+    missing_keys_are_not_found(store.clone()).await;
+    empty_store_is_not_an_error(store.clone()).await;
+    list_ranges_and_limits(store.clone()).await;
+    lookups_on_a_timeline(store.clone()).await;
+    list_orders(store.clone()).await;
+    dump_never_overwrites(store.clone()).await;
+    prune_deletes_oldest_never_newest(store.clone()).await;
+    retention_rules(store.clone()).await;
+    retention_after_each_dump(store.clone()).await;
+    foreign_objects_are_ignored(store.clone(), foreign).await;
+    typed_state_round_trips(store.clone()).await;
+    corrupt_snapshots_are_reported(store.clone()).await;
+    large_snapshot_round_trips(store.clone()).await;
+    concurrent_dumps_all_survive(store.clone()).await;
+    fresh(&store).await;
+}

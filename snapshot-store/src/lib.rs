@@ -1,0 +1,38 @@
+//! Timestamp-keyed snapshot storage, independent of where the bytes live.
+//!
+//! - [`SnapshotKey`]: a UTC instant with microsecond precision; text form
+//!   `YYYY-MM-DD_HH-MM-SS-ffffff`, fixed width so text order is time order.
+//! - [`SnapshotStore`]: the four operations a backend provides (create-only `put`,
+//!   `get`, ranged `list`, `delete`). [`MemoryStore`] is a complete one in memory; disk
+//!   and S3 backends live in their own crates.
+//! - [`SnapshotManager`]: what applications call: `dump`, `load` by [`Lookup`] (latest,
+//!   exact, nearest, at-or-before, at-or-after), `list`, `prune`, `delete`, retention
+//!   ([`RetentionPolicy`]) with dry-run plans, and buffer I/O.
+//! - `conformance` (feature): the behaviour suite every backend runs.
+//!
+//! An empty store is a normal state: lookups return `Ok(None)`, never an empty value.
+#![warn(missing_docs)]
+
+mod error;
+mod key;
+mod manager;
+mod memory;
+mod retention;
+mod store;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::{BoxError, Error, Result};
+pub use key::{KEY_LEN, KeyError, SnapshotKey};
+pub use manager::{DumpInfo, IntoKey, Lookup, Snapshot, SnapshotManager};
+pub use memory::MemoryStore;
+pub use retention::{KeepReason, Kept, Period, RetentionPlan, RetentionPolicy};
+pub use store::{KeyRange, SnapshotMeta, SnapshotStore};
+
+pub use snapshot_codec;
+
+// The README's code blocks are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,51 @@
+//! MemoryStore runs the whole conformance suite: one test per behaviour on a fresh
+//! store, and the whole suite once more through a boxed trait object.
+
+use std::sync::Arc;
+
+use snapshot_store::conformance::{self, DynStore};
+use snapshot_store::{MemoryStore, SnapshotStore};
+
+fn store() -> (DynStore, Arc<MemoryStore>) {
+    let memory = Arc::new(MemoryStore::new());
+    (memory.clone(), memory)
+}
+
+macro_rules! behaviours {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            conformance::$name(store().0).await;
+        }
+    )*};
+}
+
+behaviours!(
+    create_only,
+    missing_keys_are_not_found,
+    empty_store_is_not_an_error,
+    list_ranges_and_limits,
+    lookups_on_a_timeline,
+    list_orders,
+    dump_never_overwrites,
+    prune_deletes_oldest_never_newest,
+    retention_rules,
+    retention_after_each_dump,
+    typed_state_round_trips,
+    corrupt_snapshots_are_reported,
+    large_snapshot_round_trips,
+    concurrent_dumps_all_survive,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_objects_are_ignored() {
+    let (dynamic, memory) = store();
+    conformance::foreign_objects_are_ignored(dynamic, memory.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_suite_through_a_boxed_trait_object() {
+    let memory = Arc::new(MemoryStore::new());
+    let boxed: Box<dyn SnapshotStore> = Box::new(memory.clone());
+    conformance::run_all(Arc::new(boxed), memory.as_ref()).await;
+}
