@@ -87,6 +87,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| snapshot_codec::decode(black_box(&bytes)).expect("decodes"))
         });
         let small_bytes = opts.encode(&small).expect("encodes");
+        g.throughput(Throughput::Bytes(small_bytes.len() as u64));
         g.bench_function(BenchmarkId::new("encode_value", "example"), |b| {
             b.iter(|| opts.encode(black_box(&small)).expect("encodes"))
         });
