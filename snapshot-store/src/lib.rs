@@ -31,8 +31,3 @@ pub use retention::{KeepReason, Kept, Period, RetentionPlan, RetentionPolicy};
 pub use store::{KeyRange, SnapshotMeta, SnapshotStore};
 
 pub use snapshot_codec;
-
-// The README's code blocks are compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

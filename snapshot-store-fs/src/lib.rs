@@ -1,0 +1,429 @@
+//! [`FsStore`]: snapshots as files in a local directory, crash-safe.
+//!
+//! Each snapshot is one file named by its key (`2024-01-15_10-30-00-000000`). A write
+//! goes to a temporary file in the same directory, is flushed and fsynced, and is then
+//! published under its final name with a no-clobber link or rename, after which the
+//! directory itself is fsynced. So a reader never sees a half-written snapshot, an
+//! existing snapshot is never replaced, and a crash at any moment leaves either the
+//! state before the write or the complete new snapshot (plus, at worst, a temporary
+//! file that is never listed and is removed later).
+//!
+//! ```
+//! use snapshot_store::SnapshotManager;
+//! use snapshot_store_fs::FsStore;
+//! use snapshot_codec::value;
+//!
+//! # let dir = tempfile::tempdir()?;
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let store = FsStore::new(dir.path().join("checkpoints"))?;
+//! let manager = SnapshotManager::new(store);
+//! let info = manager.dump(&value!({"level": 5, "inventory": ["sword"]})).await?;
+//! assert!(dir.path().join("checkpoints").join(info.key.to_string()).is_file());
+//! assert_eq!(manager.load_latest().await?, Some(value!({"level": 5, "inventory": ["sword"]})));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! All file I/O runs on tokio's blocking thread pool (`spawn_blocking`), never on the
+//! runtime's worker threads, so the store needs a tokio runtime. [`FsStore::new`] does
+//! its own (brief) I/O on the calling thread; [`FsStoreBuilder::open`] is the async form.
+#![warn(missing_docs)]
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use snapshot_store::{Error, KeyRange, Result, SnapshotKey, SnapshotMeta, SnapshotStore};
+
+/// The backend's name in [`Error::Backend`].
+pub const BACKEND: &str = "fs";
+
+/// Temporary files start with this prefix (a dot: hidden from `ls`)...
+pub const TEMP_PREFIX: &str = ".snapshot-";
+/// ...and end with this suffix.
+pub const TEMP_SUFFIX: &str = ".partial";
+
+/// The default file mode: readable and writable by the owner only.
+pub const DEFAULT_FILE_MODE: u32 = 0o600;
+
+/// Temporary files older than this are taken to be left by a killed process.
+pub const DEFAULT_STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
+
+/// What went wrong inside the disk backend; reaches callers as the source of
+/// [`Error::Backend`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsError {
+    /// The path exists but is not a directory.
+    #[error("{path} exists and is not a directory")]
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// An I/O operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A blocking task was cancelled or panicked.
+    #[error("file task failed: {0}")]
+    Task(String),
+}
+
+impl FsError {
+    fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        FsError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// The underlying I/O error kind, if this is an I/O error.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            FsError::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
+}
+
+impl From<FsError> for Error {
+    fn from(e: FsError) -> Self {
+        Error::backend(BACKEND, e)
+    }
+}
+
+/// Configures and opens an [`FsStore`].
+///
+/// ```
+/// use std::time::Duration;
+/// use snapshot_store_fs::FsStore;
+///
+/// # let dir = tempfile::tempdir()?;
+/// let store = FsStore::builder(dir.path())
+///     .with_file_mode(0o640)
+///     .with_stale_temp_age(Duration::from_secs(600))
+///     .build()?;
+/// assert_eq!(store.dir(), dir.path());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FsStoreBuilder {
+    dir: PathBuf,
+    file_mode: u32,
+    stale_temp_age: Duration,
+    sync: bool,
+}
+
+impl FsStoreBuilder {
+    /// Sets the permission bits of snapshot files (Unix), [`DEFAULT_FILE_MODE`] by
+    /// default. They are set exactly, whatever the process umask.
+    pub fn with_file_mode(mut self, mode: u32) -> Self {
+        self.file_mode = mode;
+        self
+    }
+
+    /// Sets how old a temporary file must be to count as left by a killed process and
+    /// be removed on open or by [`FsStore::remove_stale_temp_files`].
+    pub fn with_stale_temp_age(mut self, age: Duration) -> Self {
+        self.stale_temp_age = age;
+        self
+    }
+
+    /// Turns fsync off (on by default). Without it a power loss can lose recent
+    /// snapshots or leave them empty; a process crash still cannot. For tests and
+    /// scratch data only.
+    pub fn with_fsync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// Creates the directory (and its parents) if missing, removes stale temporary
+    /// files, and returns the store. Blocking; see [`open`](Self::open).
+    ///
+    /// # Errors
+    /// [`Error::Backend`] with [`FsError::NotADirectory`] if the path exists but is not
+    /// a directory, or with [`FsError::Io`] if it cannot be created or read.
+    pub fn build(self) -> Result<FsStore> {
+        let inner = Inner {
+            dir: self.dir,
+            file_mode: self.file_mode,
+            stale_temp_age: self.stale_temp_age,
+            sync: self.sync,
+        };
+        inner.prepare()?;
+        inner.remove_stale_temp_files()?;
+        Ok(FsStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// [`build`](Self::build), run on the blocking thread pool.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub async fn open(self) -> Result<FsStore> {
+        blocking(move || self.build()).await
+    }
+}
+
+/// Snapshots as files in one local directory.
+///
+/// Files in the directory whose names are not snapshot keys are never listed, loaded or
+/// deleted. Snapshot files are created with mode `0600` unless configured otherwise,
+/// since snapshots often hold secrets.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    file_mode: u32,
+    stale_temp_age: Duration,
+    sync: bool,
+}
+
+impl FsStore {
+    /// Opens (creating if needed) the store in `dir`, with default settings.
+    ///
+    /// # Errors
+    /// As [`FsStoreBuilder::build`].
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
+        Self::builder(dir).build()
+    }
+
+    /// A builder for a store in `dir`.
+    pub fn builder(dir: impl Into<PathBuf>) -> FsStoreBuilder {
+        FsStoreBuilder {
+            dir: dir.into(),
+            file_mode: DEFAULT_FILE_MODE,
+            stale_temp_age: DEFAULT_STALE_TEMP_AGE,
+            sync: true,
+        }
+    }
+
+    /// The directory holding the snapshots.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The path of the file for `key`.
+    pub fn path_of(&self, key: SnapshotKey) -> PathBuf {
+        self.inner.path_of(key)
+    }
+
+    /// Removes temporary files older than the configured age (left by processes killed
+    /// mid-write); returns how many were removed.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] if the directory cannot be read.
+    pub async fn remove_stale_temp_files(&self) -> Result<usize> {
+        let inner = self.inner.clone();
+        blocking(move || inner.remove_stale_temp_files()).await
+    }
+}
+
+/// Runs blocking file work off the runtime's worker threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::from(FsError::Task(e.to_string())))?
+}
+
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+}
+
+impl Inner {
+    fn path_of(&self, key: SnapshotKey) -> PathBuf {
+        self.dir.join(key.to_string())
+    }
+
+    fn prepare(&self) -> Result<()> {
+        match fs::metadata(&self.dir) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(FsError::NotADirectory {
+                path: self.dir.clone(),
+            }
+            .into()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&self.dir)
+                .map_err(|e| FsError::io("creating directory", &self.dir, e).into()),
+            Err(e) => Err(FsError::io("reading", &self.dir, e).into()),
+        }
+    }
+
+    fn remove_stale_temp_files(&self) -> Result<usize> {
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in self.read_dir()? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !is_temp_name(name) {
+                continue;
+            }
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok());
+            if age.is_some_and(|age| age >= self.stale_temp_age) {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    // Another process cleaned it up first.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(FsError::io("removing", &entry.path(), e).into()),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    fn read_dir(&self) -> Result<fs::ReadDir> {
+        fs::read_dir(&self.dir).map_err(|e| FsError::io("listing", &self.dir, e).into())
+    }
+
+    fn sync_dir(&self) -> Result<()> {
+        if !self.sync {
+            return Ok(());
+        }
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| FsError::io("syncing directory", &self.dir, e).into())
+    }
+
+    fn put(&self, key: SnapshotKey, bytes: &[u8]) -> Result<()> {
+        let target = self.path_of(key);
+        // Refuse early when the key is taken, without writing anything; the no-clobber
+        // publish below is what guarantees it under races.
+        if fs::symlink_metadata(&target).is_ok() {
+            return Err(Error::AlreadyExists { key });
+        }
+        let mut temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(&self.dir)
+            .map_err(|e| FsError::io("creating a temporary file in", &self.dir, e))?;
+        let temp_path = temp.path().to_owned();
+        let io_err = |action: &'static str| {
+            let path = &temp_path;
+            move |e| Error::from(FsError::io(action, path, e))
+        };
+        set_mode(temp.as_file(), self.file_mode).map_err(io_err("setting permissions of"))?;
+        temp.write_all(bytes).map_err(io_err("writing"))?;
+        if self.sync {
+            temp.as_file().sync_all().map_err(io_err("syncing"))?;
+        }
+        // On any error above, dropping `temp` deletes the temporary file.
+        match temp.persist_noclobber(&target) {
+            Ok(_) => {}
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::AlreadyExists { key });
+            }
+            Err(e) => return Err(FsError::io("publishing", &target, e.error).into()),
+        }
+        self.sync_dir()
+    }
+
+    fn get(&self, key: SnapshotKey) -> Result<Bytes> {
+        let path = self.path_of(key);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Bytes::from(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound { key }),
+            Err(e) => Err(FsError::io("reading", &path, e).into()),
+        }
+    }
+
+    fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
+        let mut metas = Vec::new();
+        for entry in self.read_dir()? {
+            let entry = entry.map_err(|e| FsError::io("listing", &self.dir, e))?;
+            let name = entry.file_name();
+            let Some(key) = name.to_str().and_then(|n| SnapshotKey::parse(n).ok()) else {
+                continue;
+            };
+            if !range.contains(key) {
+                continue;
+            }
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                // Deleted between listing and stat: it is gone, so it is not listed.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(FsError::io("reading", &entry.path(), e).into()),
+            };
+            if meta.is_file() {
+                metas.push(SnapshotMeta {
+                    key,
+                    size: meta.len(),
+                });
+            }
+        }
+        metas.sort_unstable();
+        if let Some(limit) = limit {
+            metas.truncate(limit);
+        }
+        Ok(metas)
+    }
+
+    fn delete(&self, key: SnapshotKey) -> Result<()> {
+        let path = self.path_of(key);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound { key }),
+            Err(e) => Err(FsError::io("deleting", &path, e).into()),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
+    Ok(())
+}
+
+#[async_trait]
+impl SnapshotStore for FsStore {
+    async fn put(&self, key: SnapshotKey, bytes: Bytes) -> Result<()> {
+        let inner = self.inner.clone();
+        blocking(move || inner.put(key, &bytes)).await
+    }
+
+    async fn get(&self, key: SnapshotKey) -> Result<Bytes> {
+        let inner = self.inner.clone();
+        blocking(move || inner.get(key)).await
+    }
+
+    async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
+        let inner = self.inner.clone();
+        blocking(move || inner.list(range, limit)).await
+    }
+
+    async fn delete(&self, key: SnapshotKey) -> Result<()> {
+        let inner = self.inner.clone();
+        blocking(move || inner.delete(key)).await
+    }
+}
+
+// The README's code blocks are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,227 @@
+//! FsStore runs the conformance suite in a temporary directory, and the behaviour only
+//! a disk backend has: directory creation, file modes, temporary files.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use snapshot_codec::value;
+use snapshot_store::conformance::{self, DynStore, ForeignObjects};
+use snapshot_store::{Error, KeyRange, SnapshotKey, SnapshotManager, SnapshotStore};
+use snapshot_store_fs::{FsError, FsStore, TEMP_PREFIX, TEMP_SUFFIX};
+
+/// Writes plain files beside the snapshots.
+struct Files(std::path::PathBuf);
+
+#[async_trait]
+impl ForeignObjects for Files {
+    async fn put_foreign(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.0.join(name), bytes).expect("write foreign file");
+    }
+    async fn foreign_exists(&self, name: &str) -> bool {
+        self.0.join(name).exists()
+    }
+}
+
+fn open(dir: &Path) -> FsStore {
+    FsStore::new(dir).expect("open store")
+}
+
+macro_rules! behaviours {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            conformance::$name(Arc::new(open(dir.path()))).await;
+        }
+    )*};
+}
+
+behaviours!(
+    create_only,
+    missing_keys_are_not_found,
+    empty_store_is_not_an_error,
+    list_ranges_and_limits,
+    lookups_on_a_timeline,
+    list_orders,
+    dump_never_overwrites,
+    prune_deletes_oldest_never_newest,
+    retention_rules,
+    retention_after_each_dump,
+    typed_state_round_trips,
+    corrupt_snapshots_are_reported,
+    large_snapshot_round_trips,
+    concurrent_dumps_all_survive,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_objects_are_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = Files(dir.path().to_owned());
+    conformance::foreign_objects_are_ignored(Arc::new(open(dir.path())), &files).await;
+    // Directories named like snapshots are not snapshots either.
+    std::fs::create_dir(dir.path().join("2024-01-15_10-30-00-000000")).expect("mkdir");
+    let store = open(dir.path());
+    assert!(
+        store
+            .list(KeyRange::all(), None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_suite_through_a_trait_object() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: DynStore = Arc::new(open(dir.path()));
+    conformance::run_all(store, &Files(dir.path().to_owned())).await;
+}
+
+#[test]
+fn missing_directories_are_created_with_their_parents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nested = dir.path().join("a/b/c");
+    let store = FsStore::new(&nested).expect("open");
+    assert!(nested.is_dir());
+    assert_eq!(store.dir(), nested);
+}
+
+#[test]
+fn a_file_in_the_way_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").expect("write");
+    let err = FsStore::new(&file).expect_err("must fail");
+    let Error::Backend {
+        backend: "fs",
+        source,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(
+        matches!(
+            source.downcast_ref::<FsError>(),
+            Some(FsError::NotADirectory { .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("is not a directory"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_files_are_private_by_default_and_configurable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let private = SnapshotManager::new(open(dir.path()));
+    let info = private
+        .dump(&value!({"api_key": "sk_live_..."}))
+        .await
+        .expect("dump");
+    let mode = std::fs::metadata(dir.path().join(info.key.to_string()))
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let shared_dir = tempfile::tempdir().expect("tempdir");
+    let shared = FsStore::builder(shared_dir.path())
+        .with_file_mode(0o644)
+        .build()
+        .expect("open");
+    let shared = SnapshotManager::new(shared);
+    let info = shared.dump(&value!(1)).await.expect("dump");
+    let mode = std::fs::metadata(shared_dir.path().join(info.key.to_string()))
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_files_are_never_listed_and_stale_ones_are_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let manager = SnapshotManager::new(store.clone());
+    manager.dump(&value!("real")).await.expect("dump");
+    // What a process killed mid-write leaves behind.
+    let temp = dir.path().join(format!("{TEMP_PREFIX}abc123{TEMP_SUFFIX}"));
+    std::fs::write(&temp, b"half a snapshot").expect("write");
+    assert_eq!(
+        store.list(KeyRange::all(), None).await.expect("list").len(),
+        1
+    );
+    // Too fresh to be stale under the default age.
+    assert_eq!(store.remove_stale_temp_files().await.expect("cleanup"), 0);
+    assert!(temp.exists());
+    // With a zero age, opening the store removes it; other files stay.
+    std::fs::write(dir.path().join("notes.txt"), b"mine").expect("write");
+    let eager = FsStore::builder(dir.path())
+        .with_stale_temp_age(Duration::ZERO)
+        .build()
+        .expect("open");
+    assert!(!temp.exists(), "stale temporary file left after open");
+    assert!(dir.path().join("notes.txt").exists());
+    std::fs::write(&temp, b"again").expect("write");
+    assert_eq!(eager.remove_stale_temp_files().await.expect("cleanup"), 1);
+    assert_eq!(
+        SnapshotManager::new(eager)
+            .load_latest()
+            .await
+            .expect("load"),
+        Some(value!("real"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_put_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let key = SnapshotKey::parse("2024-01-15_10-30-00-000000").expect("key");
+    store
+        .put(key, Bytes::from_static(b"first"))
+        .await
+        .expect("put");
+    let err = store
+        .put(key, Bytes::from_static(b"second"))
+        .await
+        .expect_err("taken");
+    assert!(err.is_already_exists());
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["2024-01-15_10-30-00-000000"]);
+    assert_eq!(
+        store.get(key).await.expect("get"),
+        Bytes::from_static(b"first")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_directory_is_a_backend_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let store = open(&path);
+    std::fs::remove_dir(&path).expect("rmdir");
+    let err = store
+        .list(KeyRange::all(), None)
+        .await
+        .expect_err("listing a missing dir");
+    assert!(
+        matches!(err, Error::Backend { backend: "fs", .. }),
+        "{err:?}"
+    );
+    let key = SnapshotKey::now();
+    let err = store
+        .put(key, Bytes::from_static(b"x"))
+        .await
+        .expect_err("writing into a missing dir");
+    assert!(
+        matches!(err, Error::Backend { backend: "fs", .. }),
+        "{err:?}"
+    );
+}
