@@ -422,8 +422,3 @@ impl SnapshotStore for FsStore {
         blocking(move || inner.delete(key)).await
     }
 }
-
-// The README's code blocks are compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -1,0 +1,76 @@
+//! The conformance suite against MinIO in a container, through testcontainers, where a
+//! Docker engine is available. Where none is (our CI machines have none), the test says
+//! so and passes without running: the SeaweedFS suite (`tests/seaweedfs.rs`) is the one
+//! CI relies on, and it never skips.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use snapshot_store::conformance;
+use snapshot_store_s3::S3Store;
+use testcontainers::core::ExecCommand;
+use testcontainers::runners::AsyncRunner;
+use testcontainers_modules::minio::MinIO;
+
+fn docker_available() -> bool {
+    std::process::Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite_against_minio() {
+    if !docker_available() {
+        eprintln!(
+            "SKIPPED conformance_suite_against_minio: no Docker engine here (`docker info` failed). \
+             The S3 backend is tested against SeaweedFS in tests/seaweedfs.rs instead."
+        );
+        return;
+    }
+    let minio = MinIO::default().start().await.expect("start MinIO");
+    minio
+        .exec(ExecCommand::new([
+            "sh",
+            "-c",
+            "mc alias set local http://127.0.0.1:9000 minioadmin minioadmin && mc mb local/snapshots",
+        ]))
+        .await
+        .expect("create bucket");
+    let port = minio.get_host_port_ipv4(9000).await.expect("port");
+    let store = S3Store::builder()
+        .with_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_bucket_name("snapshots")
+        .with_prefix("conformance")
+        .with_access_key_id("minioadmin")
+        .with_secret_access_key("minioadmin")
+        .with_allow_http(true)
+        .with_timeout(Duration::from_secs(30))
+        .build()
+        .expect("store");
+    let raw = Raw(store.object_store().clone());
+    conformance::run_all(Arc::new(store), &raw).await;
+}
+
+struct Raw(Arc<dyn snapshot_store_s3::object_store::ObjectStore>);
+
+#[async_trait::async_trait]
+impl conformance::ForeignObjects for Raw {
+    async fn put_foreign(&self, name: &str, bytes: &[u8]) {
+        use snapshot_store_s3::object_store::{ObjectStoreExt, PutPayload, path::Path};
+        let path = Path::from(format!("conformance/{name}"));
+        self.0
+            .put(&path, PutPayload::from(bytes.to_vec()))
+            .await
+            .expect("put foreign object");
+    }
+    async fn foreign_exists(&self, name: &str) -> bool {
+        use snapshot_store_s3::object_store::{ObjectStoreExt, path::Path};
+        self.0
+            .head(&Path::from(format!("conformance/{name}")))
+            .await
+            .is_ok()
+    }
+}
