@@ -11,3 +11,6 @@ cargo build -p snapshot-codec --no-default-features --target thumbv7em-none-eabi
 cargo build -p snapshot-codec --no-default-features --features serde,chrono --target thumbv7em-none-eabi
 
 cargo test --workspace --all-features
+
+# The facade without the s3 feature: s3:// URLs must name the missing feature.
+cargo test -p snapshot --no-default-features --features fs --test open

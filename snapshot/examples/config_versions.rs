@@ -1,0 +1,43 @@
+//! Configuration versions: save the configuration before each change, list the
+//! versions, and restore the previous one.
+
+use snapshot::{Lookup, value};
+
+#[tokio::main]
+/// Runs the example.
+pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let manager = snapshot::open(dir.path().to_str().ok_or("non-UTF-8 path")?)?;
+
+    let mut config = value!({
+        "database": {"host": "localhost", "port": 5432, "name": "myapp"},
+        "features": {"new_ui": true, "beta_features": false},
+    });
+    manager.dump(&config).await?;
+
+    // A change goes wrong...
+    config.as_map_mut().ok_or("config is a map")?.insert(
+        "database",
+        value!({"host": "db.internal", "port": 6543, "name": "myapp"}),
+    );
+    manager.dump(&config).await?;
+
+    // List the versions, newest first.
+    let versions = manager.list().await?;
+    for (i, v) in versions.iter().enumerate() {
+        println!(
+            "version {i}: saved at {} ({} bytes)",
+            v.key.to_datetime(),
+            v.size
+        );
+    }
+
+    // Restore the previous one by its key.
+    let previous = manager
+        .load(Lookup::Exact(versions[1].key))
+        .await?
+        .ok_or("gone")?;
+    println!("restored database host: {}", previous["database"]["host"]);
+    assert_eq!(previous["database"]["port"].as_u64(), Some(5432));
+    Ok(())
+}

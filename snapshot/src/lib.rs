@@ -1,0 +1,203 @@
+//! Save in-memory state as compact, checksummed binary snapshots, keep them on local
+//! disk or in S3 keyed by UTC time, and load the latest, an exact, the nearest or the
+//! last-before-a-time snapshot; prune old ones by retention rules.
+//!
+//! This crate is the one dependency applications need. It re-exports the format
+//! ([`codec`], with [`Value`] and the [`value!`] macro), the store core
+//! ([`SnapshotManager`], [`Lookup`], [`RetentionPolicy`], ...) and the backends chosen
+//! with Cargo features, and opens a store from a URL with [`open`]:
+//!
+//! | URL | store | feature |
+//! |---|---|---|
+//! | `/var/lib/app/snapshots`, `./snaps`, `file:///var/lib/app/snapshots` | [`FsStore`] | `fs` (default) |
+//! | `s3://bucket/prefix` (endpoint and credentials from `AWS_*`) | [`S3Store`] | `s3` |
+//! | `memory:` | [`MemoryStore`] | always |
+//!
+//! ```
+//! use snapshot::{value, Lookup};
+//!
+//! # let dir = tempfile::tempdir()?;
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let manager = snapshot::open(dir.path().to_str().unwrap())?;
+//! manager.dump(&value!({"level": 5, "inventory": ["sword", "shield"]})).await?;
+//! let restored = manager.load(Lookup::Latest).await?;
+//! assert_eq!(restored.unwrap()["inventory"][1].as_str(), Some("shield"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+pub use snapshot_codec as codec;
+pub use snapshot_codec::{
+    Compression, DecodeOptions, EncodeOptions, Ext, ExtType, Map, Registry, Value, value,
+};
+pub use snapshot_store::{
+    DumpInfo, Error, IntoKey, KeepReason, Kept, KeyError, KeyRange, Lookup, MemoryStore, Period,
+    Result, RetentionPlan, RetentionPolicy, Snapshot, SnapshotKey, SnapshotManager, SnapshotMeta,
+    SnapshotStore,
+};
+#[cfg(feature = "fs")]
+pub use snapshot_store_fs::{self as fs, FsStore};
+#[cfg(feature = "s3")]
+pub use snapshot_store_s3::{self as s3, S3Store};
+
+/// Why a store could not be opened from a URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The URL names a kind of store this crate does not know.
+    #[error(
+        "unsupported store URL scheme {scheme:?} in {url:?} (use a path, file://, s3:// or memory:)"
+    )]
+    UnsupportedScheme {
+        /// The scheme found.
+        scheme: String,
+        /// The whole URL.
+        url: String,
+    },
+    /// The URL names a backend whose Cargo feature is not compiled in.
+    #[error(
+        "{url:?} needs the `{feature}` feature of the `snapshot` crate, which this build does not have"
+    )]
+    FeatureDisabled {
+        /// The feature to enable.
+        feature: &'static str,
+        /// The URL.
+        url: String,
+    },
+    /// The URL is malformed.
+    #[error("invalid store URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The backend could not be set up.
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+/// Where a URL points, before the store is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreUrl {
+    /// A local directory.
+    Dir(std::path::PathBuf),
+    /// An S3 bucket and key prefix.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The prefix inside it (may be empty).
+        prefix: String,
+    },
+    /// A fresh in-memory store.
+    Memory,
+}
+
+impl StoreUrl {
+    /// Parses a store URL: a path, `file://PATH`, `s3://BUCKET[/PREFIX]` or `memory:`.
+    ///
+    /// ```
+    /// use snapshot::StoreUrl;
+    ///
+    /// assert_eq!(
+    ///     StoreUrl::parse("s3://pipelines/nightly/ckpt")?,
+    ///     StoreUrl::S3 { bucket: "pipelines".into(), prefix: "nightly/ckpt".into() }
+    /// );
+    /// assert_eq!(StoreUrl::parse("file:///var/snap")?, StoreUrl::Dir("/var/snap".into()));
+    /// assert_eq!(StoreUrl::parse("./snaps")?, StoreUrl::Dir("./snaps".into()));
+    /// assert!(StoreUrl::parse("gs://bucket").is_err());
+    /// # Ok::<(), snapshot::OpenError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`OpenError::UnsupportedScheme`] or [`OpenError::InvalidUrl`].
+    pub fn parse(url: &str) -> Result<Self, OpenError> {
+        let invalid = |reason| OpenError::InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        if url.is_empty() {
+            return Err(invalid("empty"));
+        }
+        if url == "memory:" || url == "memory://" {
+            return Ok(StoreUrl::Memory);
+        }
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Ok(StoreUrl::Dir(url.into()));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "file" => {
+                if rest.is_empty() {
+                    return Err(invalid("no path after file://"));
+                }
+                Ok(StoreUrl::Dir(rest.into()))
+            }
+            "s3" | "s3a" => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(invalid("no bucket after s3://"));
+                }
+                Ok(StoreUrl::S3 {
+                    bucket: bucket.to_owned(),
+                    prefix: prefix.trim_matches('/').to_owned(),
+                })
+            }
+            _ => Err(OpenError::UnsupportedScheme {
+                scheme: scheme.to_owned(),
+                url: url.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Opens the store a URL names (see the crate docs for the forms).
+///
+/// `s3://` URLs take the endpoint, region and credentials from the standard `AWS_*`
+/// variables (`AWS_ENDPOINT` and `AWS_ALLOW_HTTP=true` for a local MinIO).
+///
+/// # Errors
+/// [`OpenError::FeatureDisabled`] naming the feature when the backend is not compiled
+/// in; otherwise as [`StoreUrl::parse`] and the backend's constructor.
+pub fn open_store(url: &str) -> Result<Arc<dyn SnapshotStore>, OpenError> {
+    match StoreUrl::parse(url)? {
+        StoreUrl::Memory => Ok(Arc::new(MemoryStore::new())),
+        #[cfg(feature = "fs")]
+        StoreUrl::Dir(path) => Ok(Arc::new(FsStore::new(path)?)),
+        #[cfg(not(feature = "fs"))]
+        StoreUrl::Dir(_) => Err(OpenError::FeatureDisabled {
+            feature: "fs",
+            url: url.to_owned(),
+        }),
+        #[cfg(feature = "s3")]
+        StoreUrl::S3 { bucket, prefix } => Ok(Arc::new(
+            S3Store::from_env()
+                .with_bucket_name(bucket)
+                .with_prefix(prefix)
+                .build()?,
+        )),
+        #[cfg(not(feature = "s3"))]
+        StoreUrl::S3 { .. } => Err(OpenError::FeatureDisabled {
+            feature: "s3",
+            url: url.to_owned(),
+        }),
+    }
+}
+
+/// Opens the store a URL names and returns a [`SnapshotManager`] over it with default
+/// settings.
+///
+/// # Errors
+/// As [`open_store`].
+pub fn open(url: &str) -> Result<SnapshotManager, OpenError> {
+    Ok(SnapshotManager::from_arc(open_store(url)?))
+}
+
+// The README's code blocks are compiled and run as doctests.
+#[cfg(all(doctest, feature = "fs", feature = "s3"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,67 @@
+//! Opening stores from URLs.
+
+use snapshot::{OpenError, StoreUrl};
+
+#[tokio::test]
+async fn paths_and_file_urls_open_directories() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a");
+    let url = format!("file://{}", path.display());
+    let manager = snapshot::open(&url).expect("open");
+    manager.dump(&snapshot::value!(1)).await.expect("dump");
+    assert!(path.is_dir());
+    let again = snapshot::open(path.to_str().expect("utf-8")).expect("open");
+    assert_eq!(again.list().await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn memory_urls_open_empty_stores() {
+    let manager = snapshot::open("memory:").expect("open");
+    assert_eq!(manager.load_latest().await.expect("load"), None);
+}
+
+#[test]
+fn bad_urls_are_clear_errors() {
+    assert!(
+        matches!(snapshot::open("gs://bucket/x"), Err(OpenError::UnsupportedScheme { scheme, .. }) if scheme == "gs")
+    );
+    assert!(matches!(
+        snapshot::open("s3://"),
+        Err(OpenError::InvalidUrl { .. })
+    ));
+    assert!(matches!(
+        snapshot::open(""),
+        Err(OpenError::InvalidUrl { .. })
+    ));
+    assert_eq!(
+        StoreUrl::parse("s3://b").expect("parse"),
+        StoreUrl::S3 {
+            bucket: "b".into(),
+            prefix: String::new()
+        }
+    );
+    let file = tempfile::NamedTempFile::new().expect("file");
+    let err = snapshot::open(file.path().to_str().expect("utf-8"))
+        .expect_err("a file is not a directory");
+    assert!(err.to_string().contains("not a directory"), "{err}");
+}
+
+#[cfg(feature = "s3")]
+#[test]
+fn s3_urls_build_an_s3_store() {
+    // No request is made when opening; the bucket and prefix come from the URL.
+    let store = snapshot::open_store("s3://bucket/some/prefix").expect("open");
+    let shown = format!("{store:?}");
+    assert!(shown.contains("s3://bucket/some/prefix"), "{shown}");
+}
+
+#[cfg(not(feature = "s3"))]
+#[test]
+fn s3_urls_without_the_feature_name_it() {
+    let err = snapshot::open("s3://bucket/prefix").expect_err("no s3 feature");
+    assert!(matches!(
+        err,
+        OpenError::FeatureDisabled { feature: "s3", .. }
+    ));
+    assert!(err.to_string().contains("`s3` feature"), "{err}");
+}
