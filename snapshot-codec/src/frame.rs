@@ -116,8 +116,32 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<u8> {
     Ok(flags)
 }
 
-/// Verifies a complete snapshot in memory and returns its (compressed) body and flags.
-pub(crate) fn open_frame(bytes: &[u8]) -> Result<(u8, Cow<'_, [u8]>)> {
+/// The layout of a complete snapshot in memory, before its checksum is judged.
+pub(crate) struct Layout {
+    pub(crate) flags: u8,
+    pub(crate) chunks: Vec<(usize, usize)>,
+    pub(crate) stored: u64,
+    pub(crate) computed: u64,
+}
+
+impl Layout {
+    /// The (possibly compressed) body: borrowed when it is one chunk.
+    pub(crate) fn body<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        match self.chunks.as_slice() {
+            [] => Cow::Borrowed(&[][..]),
+            [(start, end)] => Cow::Borrowed(&bytes[*start..*end]),
+            many => Cow::Owned(
+                many.iter()
+                    .flat_map(|(s, e)| &bytes[*s..*e])
+                    .copied()
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Reads the header, the chunk lengths and the trailer of a snapshot in memory.
+pub(crate) fn scan_frame(bytes: &[u8]) -> Result<Layout> {
     let flags = check_header(bytes)?;
     let mut pos = HEADER_LEN;
     let mut chunks: Vec<(usize, usize)> = Vec::new();
@@ -143,22 +167,24 @@ pub(crate) fn open_frame(bytes: &[u8]) -> Result<(u8, Cow<'_, [u8]>)> {
     }
     let mut s = [0u8; 8];
     s.copy_from_slice(stored);
-    let stored = u64::from_le_bytes(s);
-    let computed = xxhash_rust::xxh3::xxh3_64(&bytes[..pos]);
-    if stored != computed {
-        return Err(Error::ChecksumMismatch { stored, computed });
+    Ok(Layout {
+        flags,
+        chunks,
+        stored: u64::from_le_bytes(s),
+        computed: xxhash_rust::xxh3::xxh3_64(&bytes[..pos]),
+    })
+}
+
+/// Verifies a complete snapshot in memory and returns its (compressed) body and flags.
+pub(crate) fn open_frame(bytes: &[u8]) -> Result<(u8, Cow<'_, [u8]>)> {
+    let layout = scan_frame(bytes)?;
+    if layout.stored != layout.computed {
+        return Err(Error::ChecksumMismatch {
+            stored: layout.stored,
+            computed: layout.computed,
+        });
     }
-    let body = match chunks.as_slice() {
-        [] => Cow::Borrowed(&[][..]),
-        [(start, end)] => Cow::Borrowed(&bytes[*start..*end]),
-        many => Cow::Owned(
-            many.iter()
-                .flat_map(|(s, e)| &bytes[*s..*e])
-                .copied()
-                .collect(),
-        ),
-    };
-    Ok((flags, body))
+    Ok((layout.flags, layout.body(bytes)))
 }
 
 /// Verifies a snapshot in memory and reads its body through `read`.
@@ -182,7 +208,7 @@ pub(crate) fn decode_slice<T>(
 }
 
 #[cfg(feature = "zstd")]
-fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
     use std::io::Read;
     // A frame that declares its size lets a bomb be refused before any work.
     if let Ok(Some(declared)) = zstd::zstd_safe::get_frame_content_size(body)
@@ -204,6 +230,6 @@ fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
 }
 
 #[cfg(not(feature = "zstd"))]
-fn decompress(_body: &[u8], _limit: u64) -> Result<Vec<u8>> {
+pub(crate) fn decompress(_body: &[u8], _limit: u64) -> Result<Vec<u8>> {
     Err(Error::CompressionUnsupported)
 }

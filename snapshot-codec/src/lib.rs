@@ -59,6 +59,7 @@ mod de;
 mod error;
 mod ext;
 mod frame;
+mod inspect;
 mod map;
 mod options;
 #[cfg(feature = "serde")]
@@ -75,6 +76,7 @@ use alloc::vec::Vec;
 pub use error::{Error, Result};
 pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtType, FIRST_USER_TYPE_ID, Registry};
 pub use frame::{FLAG_ZSTD, FORMAT_VERSION, MAGIC};
+pub use inspect::{Inspection, ValueCounts, inspect};
 pub use map::Map;
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_ZSTD_LEVEL,

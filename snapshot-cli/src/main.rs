@@ -1,0 +1,590 @@
+//! `snapshot`: look inside and manage snapshot stores on disk or S3.
+//!
+//! Stores are given as a path, `file://PATH`, `s3://BUCKET/PREFIX` (endpoint and
+//! credentials from the `AWS_*` variables) or `memory:`. Errors are one line on stderr
+//! and a non-zero exit code.
+
+mod json;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use snapshot::{
+    DecodeOptions, Lookup, Registry, RetentionPolicy, SnapshotKey, SnapshotManager, SnapshotMeta,
+};
+
+const AFTER_HELP: &str = "STORE is a directory path, file://PATH, s3://BUCKET/PREFIX or memory:.
+For s3:// the endpoint, region and credentials come from AWS_ENDPOINT, AWS_REGION,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_ALLOW_HTTP=true for plain http).
+TIME is a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z).";
+
+#[derive(Parser)]
+#[command(name = "snapshot", version, about = "Look inside and manage snapshot stores", after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List snapshots, newest first: key, time, size.
+    #[command(
+        after_help = "Examples:\n  snapshot list ./checkpoints\n  snapshot list s3://pipelines/nightly --json | jq '.[0].key'"
+    )]
+    List {
+        /// The store.
+        store: String,
+        /// One JSON array for machines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one snapshot as pretty JSON (or its raw bytes).
+    #[command(
+        after_help = "Examples:\n  snapshot show ./checkpoints --latest\n  snapshot show ./checkpoints 2024-01-15_10-30-00-000000\n  snapshot show ./checkpoints --before 2024-01-15T12:00:00Z\n  snapshot show ./checkpoints --latest --raw > latest.snap"
+    )]
+    Show {
+        /// The store.
+        store: String,
+        #[command(flatten)]
+        which: Which,
+        /// Write the snapshot's bytes unchanged instead of JSON.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Describe a snapshot file: header, sizes, compression, checksum, value counts.
+    #[command(after_help = "Example:\n  snapshot inspect ./checkpoints/2024-01-15_10-30-00-000000")]
+    Inspect {
+        /// A snapshot file (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Read and verify every snapshot; exit non-zero if any is bad.
+    #[command(after_help = "Example:\n  snapshot verify s3://pipelines/nightly")]
+    Verify {
+        /// The store.
+        store: String,
+    },
+    /// Delete snapshots a retention policy does not keep (shows what and why first).
+    #[command(
+        after_help = "Examples:\n  snapshot prune ./checkpoints --keep-last 5 --keep-daily 7 --dry-run\n  snapshot prune s3://pipelines/nightly --keep-within 48h --keep-weekly 4 --yes"
+    )]
+    Prune {
+        /// The store.
+        store: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Show the plan only; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Store a JSON document as a new snapshot (keyed now); prints its key.
+    #[command(after_help = "Example:\n  snapshot put ./config-backups config.json")]
+    Put {
+        /// The store.
+        store: String,
+        /// The JSON file (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Write one snapshot as JSON to a file (or standard output).
+    #[command(
+        after_help = "Example:\n  snapshot get ./config-backups 2024-01-15_09-00-00-000000 -o previous.json"
+    )]
+    Get {
+        /// The store.
+        store: String,
+        /// The snapshot's key.
+        key: String,
+        /// The output file; standard output if omitted.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Copy every snapshot from one store to another, verifying each.
+    #[command(after_help = "Example:\n  snapshot copy ./checkpoints s3://backups/checkpoints")]
+    Copy {
+        /// Where to copy from.
+        src: String,
+        /// Where to copy to.
+        dst: String,
+    },
+}
+
+#[derive(Args)]
+#[group(required = false, multiple = false)]
+struct Which {
+    /// The snapshot's key.
+    key: Option<String>,
+    /// The newest snapshot (the default).
+    #[arg(long)]
+    latest: bool,
+    /// The snapshot nearest to TIME.
+    #[arg(long, value_name = "TIME")]
+    nearest: Option<String>,
+    /// The newest snapshot at or before TIME.
+    #[arg(long, value_name = "TIME")]
+    before: Option<String>,
+    /// The oldest snapshot at or after TIME.
+    #[arg(long, value_name = "TIME")]
+    after: Option<String>,
+}
+
+#[derive(Args)]
+struct PolicyArgs {
+    /// Keep the N newest snapshots.
+    #[arg(long, value_name = "N")]
+    keep_last: Option<usize>,
+    /// Keep every snapshot within DURATION of the newest (e.g. 90m, 48h, 14d, 2w).
+    #[arg(long, value_name = "DURATION")]
+    keep_within: Option<String>,
+    /// Keep the newest snapshot of each of the last N hours.
+    #[arg(long, value_name = "N")]
+    keep_hourly: Option<usize>,
+    /// Keep the newest snapshot of each of the last N days.
+    #[arg(long, value_name = "N")]
+    keep_daily: Option<usize>,
+    /// Keep the newest snapshot of each of the last N ISO weeks.
+    #[arg(long, value_name = "N")]
+    keep_weekly: Option<usize>,
+    /// Keep the newest snapshot of each of the last N months.
+    #[arg(long, value_name = "N")]
+    keep_monthly: Option<usize>,
+    /// Keep the newest snapshot of each of the last N years.
+    #[arg(long, value_name = "N")]
+    keep_yearly: Option<usize>,
+}
+
+type CliResult<T = ()> = Result<T, String>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(message) => {
+            // One line, even when a server's reply inside the message spans several.
+            let line: Vec<&str> = message.split_whitespace().collect();
+            eprintln!("error: {}", line.join(" "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(url: &str) -> CliResult<SnapshotManager> {
+    let mut manager = snapshot::open(url).map_err(|e| e.to_string())?;
+    manager.register_replacing::<chrono::DateTime<chrono::Utc>>();
+    Ok(manager)
+}
+
+fn registry() -> Registry {
+    Registry::with_builtin_types()
+}
+
+fn parse_time(text: &str) -> CliResult<SnapshotKey> {
+    if let Ok(key) = SnapshotKey::parse(text) {
+        return Ok(key);
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
+        format!("invalid time {text:?}: expected a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z)")
+    })?;
+    SnapshotKey::from_datetime(time.with_timezone(&chrono::Utc)).map_err(|e| e.to_string())
+}
+
+fn parse_duration(text: &str) -> CliResult<chrono::TimeDelta> {
+    let bad = || {
+        format!("invalid duration {text:?}: expected a number and a unit (s, m, h, d, w), e.g. 48h")
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = text.split_at(split);
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(secs)
+        .and_then(chrono::TimeDelta::try_seconds)
+        .ok_or_else(bad)
+}
+
+fn lookup(which: &Which) -> CliResult<Lookup> {
+    Ok(if let Some(key) = &which.key {
+        Lookup::Exact(SnapshotKey::parse(key).map_err(|e| e.to_string())?)
+    } else if let Some(t) = &which.nearest {
+        Lookup::Nearest(parse_time(t)?)
+    } else if let Some(t) = &which.before {
+        Lookup::AtOrBefore(parse_time(t)?)
+    } else if let Some(t) = &which.after {
+        Lookup::AtOrAfter(parse_time(t)?)
+    } else {
+        Lookup::Latest
+    })
+}
+
+fn progress(len: usize, what: &str) -> ProgressBar {
+    // Drawn on stderr, and only when it is a terminal.
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn write_out(mut out: impl Write, bytes: &[u8]) -> CliResult {
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("writing output: {e}"))
+}
+
+fn read_input(path: &PathBuf) -> CliResult<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("reading standard input: {e}"))?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < UNITS.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+async fn run(command: Command) -> CliResult<ExitCode> {
+    match command {
+        Command::List { store, json } => list(&store, json).await?,
+        Command::Show { store, which, raw } => show(&store, &which, raw).await?,
+        Command::Inspect { file } => inspect(&file)?,
+        Command::Verify { store } => return verify(&store).await,
+        Command::Prune {
+            store,
+            policy,
+            dry_run,
+            yes,
+        } => prune(&store, &policy, dry_run, yes).await?,
+        Command::Put { store, file } => put(&store, &file).await?,
+        Command::Get { store, key, output } => get(&store, &key, output.as_ref()).await?,
+        Command::Copy { src, dst } => return copy(&src, &dst).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(store: &str, as_json: bool) -> CliResult {
+    let metas = open(store)?.list().await.map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    if as_json {
+        let rows: Vec<serde_json::Value> = metas
+            .iter()
+            .map(|m| serde_json::json!({"key": m.key.to_string(), "time": m.key.to_datetime().to_rfc3339(), "size": m.size}))
+            .collect();
+        out = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n";
+    } else {
+        for m in &metas {
+            out += &format!(
+                "{}  {}  {:>10}\n",
+                m.key,
+                m.key
+                    .to_datetime()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                human(m.size)
+            );
+        }
+    }
+    write_out(std::io::stdout().lock(), out.as_bytes())
+}
+
+async fn show(store: &str, which: &Which, raw: bool) -> CliResult {
+    let manager = open(store)?;
+    let lookup = lookup(which)?;
+    let meta = manager
+        .resolve(lookup)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no snapshot matches in {store}"))?;
+    if raw {
+        let bytes = manager
+            .store()
+            .get(meta.key)
+            .await
+            .map_err(|e| e.to_string())?;
+        return write_out(std::io::stdout().lock(), &bytes);
+    }
+    let snapshot = manager
+        .load_snapshot(Lookup::Exact(meta.key))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("snapshot {} vanished while being read", meta.key))?;
+    let json = json::to_json(&snapshot.value, &registry());
+    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
+    write_out(std::io::stdout().lock(), text.as_bytes())
+}
+
+fn inspect(file: &PathBuf) -> CliResult {
+    let bytes = read_input(file)?;
+    let report = snapshot::codec::inspect(&bytes, &DecodeOptions::new())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut out = format!(
+        "format version   {}\nflags            {:#04x}\ncompression      {}\nsize             {} bytes ({})\nbody as stored   {} bytes in {} chunk(s)\n",
+        report.version,
+        report.flags,
+        if report.compressed() { "zstd" } else { "none" },
+        report.total_len,
+        human(report.total_len as u64),
+        report.stored_body_len,
+        report.chunks,
+    );
+    if let Some(len) = report.body_len {
+        out += &format!("body decoded     {len} bytes\n");
+    }
+    out += &format!(
+        "checksum         {} (xxh3-64 stored {:#018x}, computed {:#018x})\n",
+        if report.checksum_ok() {
+            "ok"
+        } else {
+            "MISMATCH"
+        },
+        report.checksum_stored,
+        report.checksum_computed
+    );
+    if let Some(c) = report.counts {
+        out += &format!(
+            "values           {} maps ({} entries), {} lists, {} strings, {} ints, {} floats, {} bools, {} nulls, {} bytes, {} ext\nnesting depth    {}\n",
+            c.map,
+            c.map_entries,
+            c.list,
+            c.string,
+            c.int,
+            c.float,
+            c.bool,
+            c.null,
+            c.bytes,
+            c.ext,
+            c.max_depth
+        );
+    }
+    write_out(std::io::stdout().lock(), out.as_bytes())?;
+    match report.error {
+        Some(e) => Err(format!("{}: {e}", file.display())),
+        None => Ok(()),
+    }
+}
+
+async fn verify(store: &str) -> CliResult<ExitCode> {
+    let manager = open(store)?;
+    let metas = manager.list().await.map_err(|e| e.to_string())?;
+    let bar = progress(metas.len(), "verifying");
+    let mut bad = Vec::new();
+    for meta in &metas {
+        match manager.load_snapshot(Lookup::Exact(meta.key)).await {
+            Ok(Some(_)) => {}
+            Ok(None) => bad.push((meta.key, "deleted while being verified".to_owned())),
+            Err(e) => bad.push((meta.key, e.to_string())),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mut out = String::new();
+    for (key, reason) in &bad {
+        out += &format!("BAD {key}: {reason}\n");
+    }
+    out += &format!("{} snapshots checked, {} bad\n", metas.len(), bad.len());
+    write_out(std::io::stdout().lock(), out.as_bytes())?;
+    Ok(if bad.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn policy(args: &PolicyArgs) -> CliResult<RetentionPolicy> {
+    let mut p = RetentionPolicy::new();
+    if let Some(n) = args.keep_last {
+        p = p.keep_last(n);
+    }
+    if let Some(d) = &args.keep_within {
+        p = p.keep_within(parse_duration(d)?);
+    }
+    for (n, period) in [
+        (args.keep_hourly, snapshot::Period::Hourly),
+        (args.keep_daily, snapshot::Period::Daily),
+        (args.keep_weekly, snapshot::Period::Weekly),
+        (args.keep_monthly, snapshot::Period::Monthly),
+        (args.keep_yearly, snapshot::Period::Yearly),
+    ] {
+        if let Some(n) = n {
+            p = p.keep_periods(period, n);
+        }
+    }
+    if p.is_empty() {
+        return Err("no retention rule given (use --keep-last, --keep-within, --keep-daily, ...); nothing to prune".into());
+    }
+    Ok(p)
+}
+
+async fn prune(store: &str, args: &PolicyArgs, dry_run: bool, yes: bool) -> CliResult {
+    let policy = policy(args)?;
+    let manager = open(store)?;
+    let plan = manager.plan(&policy).await.map_err(|e| e.to_string())?;
+    let mut out = plan.to_string();
+    out += &format!(
+        "{} to keep, {} to remove\n",
+        plan.keep.len(),
+        plan.remove.len()
+    );
+    write_out(std::io::stdout().lock(), out.as_bytes())?;
+    if dry_run || plan.remove.is_empty() {
+        return Ok(());
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "refusing to delete without --yes when standard input is not a terminal".into(),
+            );
+        }
+        eprint!("delete {} snapshots? [y/N] ", plan.remove.len());
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| e.to_string())?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err("cancelled; nothing deleted".into());
+        }
+    }
+    let bar = progress(plan.remove.len(), "deleting");
+    let mut deleted = 0;
+    for meta in &plan.remove {
+        match manager.delete(meta.key).await {
+            Ok(()) => deleted += 1,
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(format!("after deleting {deleted}: {e}"));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    write_out(
+        std::io::stdout().lock(),
+        format!("deleted {deleted} snapshots\n").as_bytes(),
+    )
+}
+
+async fn put(store: &str, file: &PathBuf) -> CliResult {
+    let bytes = read_input(file)?;
+    let document: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: invalid JSON: {e}", file.display()))?;
+    let value = json::from_json(&document).map_err(|e| format!("{}: {e}", file.display()))?;
+    let info = open(store)?.dump(&value).await.map_err(|e| e.to_string())?;
+    write_out(
+        std::io::stdout().lock(),
+        format!("{}\n", info.key).as_bytes(),
+    )
+}
+
+async fn get(store: &str, key: &str, output: Option<&PathBuf>) -> CliResult {
+    let key = SnapshotKey::parse(key).map_err(|e| e.to_string())?;
+    let value = open(store)?
+        .load(Lookup::Exact(key))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("snapshot {key} not found in {store}"))?;
+    let text = serde_json::to_string_pretty(&json::to_json(&value, &registry()))
+        .map_err(|e| e.to_string())?
+        + "\n";
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+        }
+        None => write_out(std::io::stdout().lock(), text.as_bytes()),
+    }
+}
+
+async fn copy(src: &str, dst: &str) -> CliResult<ExitCode> {
+    let from = open(src)?;
+    let to = open(dst)?;
+    let metas: Vec<SnapshotMeta> = from.list().await.map_err(|e| e.to_string())?;
+    let bar = progress(metas.len(), "copying");
+    let (mut copied, mut present, mut bad) = (0, 0, Vec::new());
+    for meta in metas.iter().rev() {
+        bar.inc(1);
+        let bytes = match from.store().get(meta.key).await {
+            Ok(b) => b,
+            Err(e) => {
+                bad.push(format!("{}: {e}", meta.key));
+                continue;
+            }
+        };
+        // Verified before it is written anywhere.
+        if let Err(e) = snapshot::codec::decode(&bytes) {
+            bad.push(format!("{}: not copied, it does not verify: {e}", meta.key));
+            continue;
+        }
+        match to.store().put(meta.key, bytes.clone()).await {
+            Ok(()) => copied += 1,
+            Err(e) if e.is_already_exists() => {
+                let there = to.store().get(meta.key).await.map_err(|e| e.to_string())?;
+                if there == bytes {
+                    present += 1;
+                } else {
+                    bad.push(format!(
+                        "{}: a different snapshot with this key exists in {dst}",
+                        meta.key
+                    ));
+                }
+            }
+            Err(e) => {
+                bar.finish_and_clear();
+                return Err(format!("after copying {copied}: {e}"));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let mut out = String::new();
+    for line in &bad {
+        out += &format!("BAD {line}\n");
+    }
+    out += &format!(
+        "{copied} copied, {present} already present, {} failed\n",
+        bad.len()
+    );
+    write_out(std::io::stdout().lock(), out.as_bytes())?;
+    Ok(if bad.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,124 @@
+//! The `snapshot` binary against a real S3 server (SeaweedFS on 127.0.0.1, started
+//! here; the test fails if it cannot start): every command on an s3:// store, and copies
+//! between disk and S3 both ways.
+
+#[path = "../../snapshot-store-s3/tests/support/mod.rs"]
+mod support;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn main() {
+    let weed = support::Weed::start();
+    let cli = || {
+        let mut cmd = Command::cargo_bin("snapshot").expect("binary");
+        cmd.env("AWS_ENDPOINT", weed.endpoint())
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", support::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", support::SECRET_KEY);
+        cmd
+    };
+    let s3 = format!("s3://{}/cli-{}", support::BUCKET, std::process::id());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("state.json");
+    std::fs::write(
+        &json,
+        r#"{"pipeline": "etl", "batch": 41, "done": [1, 2, 3]}"#,
+    )
+    .expect("write");
+    let json = json.to_str().expect("utf-8");
+
+    // put, list, show, get
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let out = cli()
+            .args(["put", &s3, json])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        keys.push(String::from_utf8(out).expect("utf-8").trim().to_owned());
+    }
+    let listed = cli()
+        .args(["list", &s3])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let listed = String::from_utf8(listed).expect("utf-8");
+    assert_eq!(listed.lines().count(), 3, "{listed}");
+    assert!(listed.starts_with(&keys[2]), "newest first: {listed}");
+    cli()
+        .args(["show", &s3, "--latest"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"batch\": 41"));
+    let out = dir.path().join("got.json");
+    cli()
+        .args(["get", &s3, &keys[0], "-o", out.to_str().expect("utf-8")])
+        .assert()
+        .success();
+    let got: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("json");
+    assert_eq!(got["done"][2], 3);
+    cli()
+        .args(["verify", &s3])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
+
+    // copy S3 -> disk -> another S3 prefix, verified on arrival
+    let local = dir.path().join("local");
+    let local = local.to_str().expect("utf-8");
+    cli()
+        .args(["copy", &s3, local])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 copied"));
+    cli().args(["verify", local]).assert().success();
+    let s3_copy = format!("{s3}-copy");
+    cli()
+        .args(["copy", local, &s3_copy])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 copied"));
+    let copied = cli()
+        .args(["list", &s3_copy, "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let copied: serde_json::Value = serde_json::from_slice(&copied).expect("json");
+    assert_eq!(copied[0]["key"], keys[2].as_str());
+
+    // prune on S3
+    cli()
+        .args(["prune", &s3, "--keep-last", "1", "--yes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("deleted 2 snapshots"));
+    cli()
+        .args(["list", &s3])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(keys[2].as_str()));
+
+    // wrong credentials: one clear line, non-zero
+    let assert = cli()
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .args(["list", &s3])
+        .assert()
+        .failure();
+    let err = String::from_utf8(assert.get_output().stderr.clone()).expect("utf-8");
+    assert!(
+        err.starts_with("error: ") && err.contains("credentials"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains("wrong"), "the secret leaked: {err}");
+    println!("all CLI commands worked against {}", weed.endpoint());
+}
