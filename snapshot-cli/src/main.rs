@@ -104,6 +104,27 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Import a directory written by the Python original (py-snapshot 0.1).
+    #[command(
+        after_help = "Examples:\n  snapshot import-py ./old-snapshots ./snapshots --dry-run\n  snapshot import-py ./old-snapshots s3://backups/app --utc-offset +02:00"
+    )]
+    ImportPy {
+        /// The directory of py-snapshot files.
+        dir: PathBuf,
+        /// The store to import into.
+        store: String,
+        /// The UTC offset of the clock that named the files (e.g. +02:00, -05:30, Z).
+        #[arg(
+            long,
+            value_name = "OFFSET",
+            default_value = "Z",
+            allow_hyphen_values = true
+        )]
+        utc_offset: String,
+        /// Report what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Copy every snapshot from one store to another, verifying each.
     #[command(after_help = "Example:\n  snapshot copy ./checkpoints s3://backups/checkpoints")]
     Copy {
@@ -298,6 +319,12 @@ async fn run(command: Command) -> CliResult<ExitCode> {
         Command::Put { store, file } => put(&store, &file).await?,
         Command::Get { store, key, output } => get(&store, &key, output.as_ref()).await?,
         Command::Copy { src, dst } => return copy(&src, &dst).await,
+        Command::ImportPy {
+            dir,
+            store,
+            utc_offset,
+            dry_run,
+        } => return import_py(&dir, &store, &utc_offset, dry_run).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -583,6 +610,61 @@ async fn copy(src: &str, dst: &str) -> CliResult<ExitCode> {
     );
     write_out(std::io::stdout().lock(), out.as_bytes())?;
     Ok(if bad.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn parse_offset(text: &str) -> CliResult<chrono::FixedOffset> {
+    let bad = || format!("invalid UTC offset {text:?}: expected Z, +HH:MM or -HH:MM");
+    if text == "Z" || text == "z" {
+        return chrono::FixedOffset::east_opt(0).ok_or_else(bad);
+    }
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => return Err(bad()),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let hours: i32 = digits[..2].parse().map_err(|_| bad())?;
+    let minutes: i32 = digits[2..].parse().map_err(|_| bad())?;
+    if minutes > 59 {
+        return Err(bad());
+    }
+    chrono::FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(bad)
+}
+
+async fn import_py(dir: &PathBuf, store: &str, offset: &str, dry_run: bool) -> CliResult<ExitCode> {
+    use snapshot::import::{ImportOptions, import_py_dir};
+    let opts = ImportOptions::new()
+        .with_utc_offset(parse_offset(offset)?)
+        .with_dry_run(dry_run);
+    let manager = open(store)?;
+    let report = import_py_dir(dir, &manager, &opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = report.to_string();
+    out += &format!(
+        "{} {}, {} failed{}\n",
+        report.imported(),
+        if dry_run {
+            "would be imported"
+        } else {
+            "imported"
+        },
+        report.failures(),
+        if dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        }
+    );
+    write_out(std::io::stdout().lock(), out.as_bytes())?;
+    Ok(if report.failures() == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

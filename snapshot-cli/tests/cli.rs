@@ -375,3 +375,59 @@ fn copy_verifies_and_does_not_duplicate() {
         .stdout(predicate::str::contains("3 copied"));
     assert!(!other.path().join("2024-02-01_00-00-00-000000").exists());
 }
+
+#[test]
+fn import_py_brings_the_python_originals_history_along() {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../snapshot-codec/tests/data/py-snapshot/manager-dir");
+    let store = tempfile::tempdir().expect("tempdir");
+    let dir = samples.to_str().expect("utf-8");
+    cli()
+        .args(["import-py", dir, &url(store.path()), "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "3 would be imported, 0 failed (dry run: nothing written)",
+        ));
+    assert_eq!(std::fs::read_dir(store.path()).expect("dir").count(), 0);
+    cli()
+        .args([
+            "import-py",
+            dir,
+            &url(store.path()),
+            "--utc-offset",
+            "+01:00",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "imported        2026-11-26_01-19-26-039303 -> 2026-11-26_00-19-26-039303",
+        ))
+        .stdout(predicate::str::contains("3 imported, 0 failed"));
+    cli()
+        .args(["verify", &url(store.path())])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
+    cli()
+        .args([
+            "import-py",
+            dir,
+            &url(store.path()),
+            "--utc-offset",
+            "2 hours",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("invalid UTC offset"));
+    // A directory with a file that is not the original's: reported, non-zero exit.
+    let mixed = tempfile::tempdir().expect("tempdir");
+    std::fs::write(mixed.path().join("README"), b"hello").expect("write");
+    cli()
+        .args(["import-py", &url(mixed.path()), "memory:"])
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains(
+            "FAILED          README: not named like a py-snapshot file",
+        ));
+}

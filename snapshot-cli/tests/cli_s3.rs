@@ -120,5 +120,23 @@ fn main() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!err.contains("wrong"), "the secret leaked: {err}");
+    // import-py straight into S3
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../snapshot-codec/tests/data/py-snapshot/manager-dir");
+    let s3_import = format!("{s3}-import");
+    cli()
+        .args(["import-py", samples.to_str().expect("utf-8"), &s3_import])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 imported, 0 failed"));
+    cli()
+        .args(["show", &s3_import, "2026-11-26_01-19-26-060228"])
+        .assert()
+        .success();
+    cli()
+        .args(["verify", &s3_import])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
     println!("all CLI commands worked against {}", weed.endpoint());
 }

@@ -39,6 +39,7 @@
 //!   fail to decode with [`Error::CompressionUnsupported`].
 //! - `serde` (default): [`to_vec`], [`from_slice`], [`to_writer`], [`from_reader`].
 //! - `chrono`: `chrono::DateTime<Utc>` as an extension type ([`ExtType`]).
+//! - `legacy`: [`legacy::decode_legacy`] reads files of the Python original.
 //!
 //! Without default features the crate is `#![no_std]` and needs only `alloc`.
 //!
@@ -60,6 +61,9 @@ mod error;
 mod ext;
 mod frame;
 mod inspect;
+#[cfg(feature = "legacy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "legacy")))]
+pub mod legacy;
 mod map;
 mod options;
 #[cfg(feature = "serde")]

@@ -267,12 +267,19 @@ impl SnapshotManager {
         state: &T,
     ) -> Result<DumpInfo> {
         let first = time.into_key()?;
-        let bytes = Bytes::from(
-            self.encode
-                .to_vec(state)
-                .map_err(|e| Error::codec(None, e))?,
-        );
+        let bytes = self.encode(state)?;
         self.put_encoded(first, bytes).await
+    }
+
+    /// Encodes `state` with the manager's options, without storing it.
+    ///
+    /// # Errors
+    /// [`Error::Codec`] if `state` cannot be encoded.
+    pub fn encode<T: Serialize + ?Sized>(&self, state: &T) -> Result<Bytes> {
+        self.encode
+            .to_vec(state)
+            .map(Bytes::from)
+            .map_err(|e| Error::codec(None, e))
     }
 
     /// Stores an already encoded snapshot under `time`, or the first free microsecond

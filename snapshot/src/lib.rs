@@ -30,6 +30,9 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "legacy")]
+pub mod import;
+
 pub use snapshot_codec as codec;
 pub use snapshot_codec::{
     Compression, DecodeOptions, EncodeOptions, Ext, ExtType, Map, Registry, Value, value,
