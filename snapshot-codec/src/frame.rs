@@ -217,13 +217,29 @@ pub(crate) fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
         return Err(Error::DecompressedSizeLimitExceeded { limit });
     }
     let zstd_err = |e: std::io::Error| Error::Compression(alloc::string::ToString::to_string(&e));
-    let decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(zstd_err)?;
-    let mut out = Vec::new();
-    let n = decoder
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(zstd_err)?;
-    if n as u64 > limit {
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(zstd_err)?;
+    // Grow by doubling, but never past the limit: a bomb costs at most about twice the
+    // limit while the buffer moves, never more.
+    let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut out: Vec<u8> = alloc::vec![0; body.len().saturating_mul(4).clamp(4096, cap)];
+    let mut filled = 0;
+    loop {
+        if filled == out.len() {
+            if filled >= cap {
+                return Err(Error::DecompressedSizeLimitExceeded { limit });
+            }
+            let grow = out.len().min(cap - filled);
+            out.resize(filled + grow, 0);
+        }
+        match decoder.read(&mut out[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(zstd_err(e)),
+        }
+    }
+    out.truncate(filled);
+    if out.len() as u64 > limit {
         return Err(Error::DecompressedSizeLimitExceeded { limit });
     }
     Ok(out)

@@ -225,3 +225,29 @@ async fn a_vanished_directory_is_a_backend_error() {
         "{err:?}"
     );
 }
+
+/// The bounded concurrent soak on disk: 4 writers, a pruner and 2 readers for 30 s
+/// (`SNAPSHOT_SOAK_SECS` to change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn soak_with_writers_pruner_and_readers() {
+    let secs = std::env::var("SNAPSHOT_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = conformance::soak(Arc::new(open(dir.path())), Duration::from_secs(secs)).await;
+    println!("disk soak, {secs} s: {report:?}");
+    assert!(
+        report.dumps > 100 && report.loads > 10 && report.prune_passes > 10,
+        "{report:?}"
+    );
+    // No temporary file is left behind once everything is quiet.
+    let temps = std::fs::read_dir(dir.path())
+        .expect("read_dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+        })
+        .count();
+    assert_eq!(temps, 0);
+}

@@ -420,6 +420,20 @@ async fn server_stopped_mid_upload(weed: &mut Weed) {
     panic!("every upload finished before the server could be stopped");
 }
 
+async fn soak_on_s3(weed: &Weed) {
+    let secs = std::env::var("SNAPSHOT_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let store: DynStore = Arc::new(weed.store(&unique("soak")));
+    let report = conformance::soak(store, Duration::from_secs(secs)).await;
+    println!("  S3 soak, {secs} s: {report:?}");
+    assert!(
+        report.dumps > 50 && report.loads > 10 && report.prune_passes >= 3,
+        "{report:?}"
+    );
+}
+
 async fn run<F: std::future::Future<Output = ()>>(name: &str, test: F) {
     println!("test {name} ...");
     let started = Instant::now();
@@ -481,6 +495,7 @@ fn main() {
             two_processes_lose_nothing(&weed),
         )
         .await;
+        run("soak_on_s3", soak_on_s3(&weed)).await;
         run(
             "server_stopped_mid_upload",
             server_stopped_mid_upload(&mut weed),

@@ -801,6 +801,165 @@ pub async fn concurrent_dumps_all_survive(store: DynStore) {
     }
 }
 
+/// What [`soak`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SoakReport {
+    /// Snapshots dumped by the writers.
+    pub dumps: usize,
+    /// Latest-snapshot loads by the readers that returned a value (each checked).
+    pub loads: usize,
+    /// Loads that found the snapshot gone (pruned between listing and reading).
+    pub not_found: usize,
+    /// Retention passes by the pruner.
+    pub prune_passes: usize,
+    /// Snapshots removed by retention.
+    pub pruned: usize,
+    /// Snapshots left at the end.
+    pub remaining: usize,
+}
+
+/// The payload of writer `w`'s dump `i`: derived from both, so a reader can tell a
+/// whole, correct value from a torn or mixed-up one.
+fn soak_payload(w: u64, i: u64) -> String {
+    let unit = format!("{w}:{i};");
+    let len = 100 + (i as usize * 7919 + w as usize * 104_729) % 20_000;
+    unit.repeat(len / unit.len() + 1)
+}
+
+/// Runs 4 writers dumping, 1 pruner applying a keep-last-10 policy, and 2 readers
+/// loading the latest snapshot, all at once for `duration`; then checks that no reader
+/// ever got a wrong or partial value, that every dump is either still there or was
+/// removed by retention, and that the policy's invariants hold at the end.
+pub async fn soak(store: DynStore, duration: std::time::Duration) -> SoakReport {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let manager = fresh(&store).await;
+    let policy = RetentionPolicy::new().keep_last(10);
+    let stop = Arc::new(AtomicBool::new(false));
+    let dumped = Arc::new(Mutex::new(Vec::<SnapshotKey>::new()));
+    let removed = Arc::new(Mutex::new(BTreeSet::<SnapshotKey>::new()));
+    let (loads, not_found, passes) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let mut tasks = Vec::new();
+    for w in 0..4u64 {
+        let (manager, stop, dumped) = (manager.clone(), stop.clone(), dumped.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let state = value!({"writer": w, "seq": i, "payload": (soak_payload(w, i))});
+                let info = manager
+                    .dump(&state)
+                    .await
+                    .unwrap_or_else(|e| panic!("writer {w} dump {i}: {e}"));
+                dumped.lock().expect("lock").push(info.key);
+                i += 1;
+                // An in-memory store never makes a task wait: let the others run.
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    {
+        let (manager, stop, removed, passes, policy) = (
+            manager.clone(),
+            stop.clone(),
+            removed.clone(),
+            passes.clone(),
+            policy.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let plan = manager
+                    .apply(&policy)
+                    .await
+                    .unwrap_or_else(|e| panic!("pruner: {e}"));
+                removed
+                    .lock()
+                    .expect("lock")
+                    .extend(plan.remove.iter().map(|m| m.key));
+                passes.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    for r in 0..2 {
+        let (manager, stop, loads, not_found) = (
+            manager.clone(),
+            stop.clone(),
+            loads.clone(),
+            not_found.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                match manager.load_latest().await {
+                    Ok(Some(v)) => {
+                        let (w, i) = (v["writer"].as_u64(), v["seq"].as_u64());
+                        let (Some(w), Some(i)) = (w, i) else {
+                            panic!("reader {r}: malformed value {v:?}")
+                        };
+                        assert_eq!(
+                            v["payload"].as_str(),
+                            Some(soak_payload(w, i).as_str()),
+                            "reader {r}: wrong payload"
+                        );
+                        loads.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(None) => {}
+                    Err(Error::NotFound { .. }) => {
+                        not_found.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => panic!("reader {r}: {e}"),
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.expect("a soak task panicked");
+    }
+    // A last pass with everything quiet, then the invariants.
+    let plan = manager.apply(&policy).await.expect("final retention pass");
+    let mut removed = std::mem::take(&mut *removed.lock().expect("lock"));
+    removed.extend(plan.remove.iter().map(|m| m.key));
+    let mut dumped = std::mem::take(&mut *dumped.lock().expect("lock"));
+    dumped.sort();
+    let present: BTreeSet<SnapshotKey> = manager
+        .list()
+        .await
+        .expect("list")
+        .iter()
+        .map(|m| m.key)
+        .collect();
+    for key in &dumped {
+        assert!(
+            present.contains(key) || removed.contains(key),
+            "dump {key} was lost"
+        );
+    }
+    let newest: BTreeSet<SnapshotKey> = dumped.iter().rev().take(10).copied().collect();
+    assert_eq!(
+        present, newest,
+        "after the last pass exactly the 10 newest dumps remain"
+    );
+    assert!(
+        removed.iter().all(|k| !present.contains(k)),
+        "a removed snapshot is still listed"
+    );
+    SoakReport {
+        dumps: dumped.len(),
+        loads: loads.load(Ordering::Relaxed),
+        not_found: not_found.load(Ordering::Relaxed),
+        prune_passes: passes.load(Ordering::Relaxed),
+        pruned: removed.len(),
+        remaining: present.len(),
+    }
+}
+
 /// Runs every behaviour in turn on one store.
 pub async fn run_all(store: DynStore, foreign: &dyn ForeignObjects) {
     create_only(store.clone()).await;

@@ -25,7 +25,9 @@ pub mod conformance;
 
 pub use error::{BoxError, Error, Result};
 pub use key::{KEY_LEN, KeyError, SnapshotKey};
-pub use manager::{DumpInfo, IntoKey, Lookup, Snapshot, SnapshotManager};
+pub use manager::{
+    DumpInfo, IntoKey, Lookup, Recovered, Skipped, Snapshot, SnapshotManager, VerifyReport,
+};
 pub use memory::MemoryStore;
 pub use retention::{KeepReason, Kept, Period, RetentionPlan, RetentionPolicy};
 pub use store::{KeyRange, SnapshotMeta, SnapshotStore};

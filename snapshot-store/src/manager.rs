@@ -128,6 +128,34 @@ pub struct Snapshot<T = Value> {
     pub value: T,
 }
 
+/// A snapshot passed over because it could not be loaded, and why.
+#[derive(Debug)]
+pub struct Skipped {
+    /// The snapshot.
+    pub key: SnapshotKey,
+    /// Why it was passed over (a [`Error::Codec`] for a corrupt snapshot, or
+    /// [`Error::NotFound`] if it was deleted while being read).
+    pub error: Error,
+}
+
+/// The newest snapshot that loaded, with the newer ones that did not.
+#[derive(Debug)]
+pub struct Recovered<T = Value> {
+    /// The snapshot loaded.
+    pub snapshot: Snapshot<T>,
+    /// Newer snapshots that were skipped, newest first.
+    pub skipped: Vec<Skipped>,
+}
+
+/// What [`SnapshotManager::verify`] found.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    /// How many snapshots were read.
+    pub checked: usize,
+    /// The ones that did not load, newest first.
+    pub bad: Vec<Skipped>,
+}
+
 /// How many consecutive microseconds a dump tries before giving up.
 const DEFAULT_KEY_ATTEMPTS: u32 = 10_000;
 /// How often a load retries when its snapshot vanishes between listing and reading.
@@ -418,6 +446,107 @@ impl SnapshotManager {
             .from_slice(&bytes)
             .map(Some)
             .map_err(|e| Error::codec(Some(meta.key), e))
+    }
+
+    /// Loads the newest snapshot that is intact, passing over newer ones that are
+    /// corrupt (or vanish while being read) and reporting each with its reason; `Ok(None)`
+    /// if no snapshot loads. Nothing is deleted.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use snapshot_store::{MemoryStore, SnapshotManager, SnapshotStore};
+    /// use snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// manager.dump_at("2024-01-15_10-00-00-000000", &value!({"good": true})).await?;
+    /// let bad = "2024-01-15_11-00-00-000000".parse()?;
+    /// manager.store().put(bad, Bytes::from_static(b"torn write")).await?;
+    ///
+    /// assert!(manager.load_latest().await.is_err()); // the newest is corrupt...
+    /// let recovered = manager.load_newest_valid().await?.expect("an intact one");
+    /// assert_eq!(recovered.snapshot.value, value!({"good": true})); // ...the one before is not
+    /// assert_eq!(recovered.skipped[0].key, bad);
+    /// assert_eq!(manager.list().await?.len(), 2); // nothing was deleted
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// A backend error (an unreachable store is not a corrupt snapshot).
+    pub async fn load_newest_valid(&self) -> Result<Option<Recovered>> {
+        self.newest_valid(|bytes| self.decode.decode(bytes)).await
+    }
+
+    /// [`load_newest_valid`](Self::load_newest_valid), as a `T`; snapshots that do not
+    /// fit `T` are skipped too.
+    ///
+    /// # Errors
+    /// As [`load_newest_valid`](Self::load_newest_valid).
+    pub async fn load_newest_valid_as<T: DeserializeOwned>(&self) -> Result<Option<Recovered<T>>> {
+        self.newest_valid(|bytes| self.decode.from_slice(bytes))
+            .await
+    }
+
+    async fn newest_valid<T>(
+        &self,
+        decode: impl Fn(&[u8]) -> snapshot_codec::Result<T>,
+    ) -> Result<Option<Recovered<T>>> {
+        let mut skipped = Vec::new();
+        for meta in self.list().await? {
+            let bytes = match self.store.get(meta.key).await {
+                Ok(bytes) => bytes,
+                Err(error @ Error::NotFound { .. }) => {
+                    skipped.push(Skipped {
+                        key: meta.key,
+                        error,
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match decode(&bytes) {
+                Ok(value) => {
+                    return Ok(Some(Recovered {
+                        snapshot: Snapshot { meta, value },
+                        skipped,
+                    }));
+                }
+                Err(e) => skipped.push(Skipped {
+                    key: meta.key,
+                    error: Error::codec(Some(meta.key), e),
+                }),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads and verifies every snapshot; lists the ones that do not load. Nothing is
+    /// deleted.
+    ///
+    /// # Errors
+    /// A backend error.
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        for meta in self.list().await? {
+            report.checked += 1;
+            let loaded = match self.store.get(meta.key).await {
+                Ok(bytes) => self
+                    .decode
+                    .decode(&bytes)
+                    .map(drop)
+                    .map_err(|e| Error::codec(Some(meta.key), e)),
+                Err(e @ Error::NotFound { .. }) => Err(e),
+                Err(e) => return Err(e),
+            };
+            if let Err(error) = loaded {
+                report.bad.push(Skipped {
+                    key: meta.key,
+                    error,
+                });
+            }
+        }
+        Ok(report)
     }
 
     /// Every snapshot, newest first.

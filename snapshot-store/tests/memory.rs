@@ -49,3 +49,13 @@ async fn whole_suite_through_a_boxed_trait_object() {
     let boxed: Box<dyn SnapshotStore> = Box::new(memory.clone());
     conformance::run_all(Arc::new(boxed), memory.as_ref()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_with_writers_pruner_and_readers() {
+    let report = conformance::soak(store().0, std::time::Duration::from_secs(3)).await;
+    println!("{report:?}");
+    assert!(
+        report.dumps > 100 && report.loads > 0 && report.prune_passes > 10,
+        "{report:?}"
+    );
+}

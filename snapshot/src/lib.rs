@@ -39,8 +39,8 @@ pub use snapshot_codec::{
 };
 pub use snapshot_store::{
     DumpInfo, Error, IntoKey, KeepReason, Kept, KeyError, KeyRange, Lookup, MemoryStore, Period,
-    Result, RetentionPlan, RetentionPolicy, Snapshot, SnapshotKey, SnapshotManager, SnapshotMeta,
-    SnapshotStore,
+    Recovered, Result, RetentionPlan, RetentionPolicy, Skipped, Snapshot, SnapshotKey,
+    SnapshotManager, SnapshotMeta, SnapshotStore, VerifyReport,
 };
 #[cfg(feature = "fs")]
 pub use snapshot_store_fs::{self as fs, FsStore};

@@ -1,0 +1,260 @@
+//! Hostile input: every single-bit flip and every truncation of representative
+//! snapshots is refused, and bombs are refused quickly with little memory (measured
+//! with a counting allocator).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use snapshot_codec::{
+    Compression, DecodeOptions, EncodeOptions, Error, Ext, FLAG_ZSTD, Value, value,
+};
+
+struct Counting;
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+#[allow(unsafe_code)]
+// SAFETY: forwards to the system allocator unchanged; only counts bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Tests in this binary take turns, so that one's allocations do not count for another.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f`, returning its result, the time it took and the most memory it held at once
+/// beyond what was allocated before.
+fn measure<T>(f: impl FnOnce() -> T) -> (T, Duration, usize) {
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let started = Instant::now();
+    let out = f();
+    (
+        out,
+        started.elapsed(),
+        PEAK.load(Ordering::Relaxed).saturating_sub(base),
+    )
+}
+
+fn representative() -> Vec<(&'static str, Vec<u8>)> {
+    let plain = EncodeOptions::new().with_compression(Compression::None);
+    let small = common::example_state();
+    let compressible =
+        value!({"log": ("GET /api/v1/users 200 12ms\n".repeat(200)), "n": [1, 2, 3]});
+    let with_ext = value!({"at": (Ext::new(1, 1_705_314_600i64.to_le_bytes().iter().chain(&[0, 0, 0, 0]).copied().collect())), "custom": (Ext::new(900, vec![7; 40]))});
+    let small_bytes = plain.encode(&small).expect("encode");
+    let compressed = snapshot_codec::encode(&compressible).expect("encode");
+    assert_eq!(
+        compressed[5], FLAG_ZSTD,
+        "the compressed sample must be compressed"
+    );
+    vec![
+        ("small", small_bytes),
+        ("compressed", compressed),
+        ("extensions", plain.encode(&with_ext).expect("encode")),
+    ]
+}
+
+#[test]
+fn every_single_bit_flip_is_refused() {
+    let _turn = serial();
+    let mut total = 0;
+    for (name, bytes) in representative() {
+        let original = snapshot_codec::decode(&bytes).expect("decodes");
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut corrupt = bytes.clone();
+                corrupt[i] ^= 1 << bit;
+                for (path, result) in [
+                    ("slice", snapshot_codec::decode(&corrupt)),
+                    ("reader", snapshot_codec::decode_from_reader(&corrupt[..])),
+                ] {
+                    match result {
+                        Err(_) => {}
+                        Ok(v) => panic!(
+                            "{name}: flipping bit {bit} of byte {i} decoded ({path}) to {v:?}, originally {original:?}"
+                        ),
+                    }
+                }
+                total += 1;
+            }
+        }
+    }
+    println!("{total} single-bit flips, all refused by both decoders");
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    let _turn = serial();
+    let mut total = 0;
+    for (name, bytes) in representative() {
+        for len in 0..bytes.len() {
+            assert!(
+                snapshot_codec::decode(&bytes[..len]).is_err(),
+                "{name} cut to {len}"
+            );
+            assert!(
+                snapshot_codec::decode_from_reader(&bytes[..len]).is_err(),
+                "{name} cut to {len} (reader)"
+            );
+            total += 1;
+        }
+    }
+    println!("{total} truncations, all refused");
+}
+
+/// A zstd frame that expands to `total` bytes: a string header, then `a`s in RLE blocks
+/// of 128 KiB. With `declare`, the frame header states the size.
+fn zstd_bomb(total: u64, declare: bool) -> Vec<u8> {
+    let mut header = vec![0xC6];
+    let mut v = total - 6;
+    while v >= 0x80 {
+        header.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    header.push(v as u8);
+    assert_eq!(header.len(), 6);
+    let mut frame = vec![0x28, 0xB5, 0x2F, 0xFD];
+    if declare {
+        frame.push(0xC0); // 8-byte content size, not single-segment
+        frame.push(0x38); // 128 KiB window
+        frame.extend_from_slice(&total.to_le_bytes());
+    } else {
+        frame.push(0x00); // no content size
+        frame.push(0x38);
+    }
+    let block = |frame: &mut Vec<u8>, kind: u32, size: u32, last: bool| {
+        let h = (size << 3) | (kind << 1) | u32::from(last);
+        frame.extend_from_slice(&h.to_le_bytes()[..3]);
+    };
+    block(&mut frame, 0, 6, false); // a raw block: the string header
+    frame.extend_from_slice(&header);
+    let mut left = total - 6;
+    while left > 0 {
+        let size = left.min(128 * 1024) as u32;
+        left -= u64::from(size);
+        block(&mut frame, 1, size, left == 0); // an RLE block of 'a'
+        frame.push(b'a');
+    }
+    common::frame(&frame, FLAG_ZSTD)
+}
+
+#[test]
+fn bombs_are_refused_quickly_with_little_memory() {
+    let _turn = serial();
+    const GIB4: u64 = 4 << 30;
+    // Declared 4 GiB: refused from the frame header, by the default 1 GiB limit.
+    let bomb = zstd_bomb(GIB4, true);
+    assert!(bomb.len() < 200 * 1024, "{} bytes", bomb.len());
+    let (result, took, peak) = measure(|| snapshot_codec::decode(&bomb));
+    assert!(
+        matches!(result, Err(Error::DecompressedSizeLimitExceeded { .. })),
+        "{result:?}"
+    );
+    assert!(
+        took < Duration::from_secs(1) && peak < 1 << 20,
+        "declared: {took:?}, {peak} bytes"
+    );
+    println!(
+        "4 GiB declared bomb ({} bytes): refused in {took:?} holding {peak} bytes",
+        bomb.len()
+    );
+
+    // Undeclared 4 GiB against a configured 64 MiB limit, both decoders.
+    let bomb = zstd_bomb(GIB4, false);
+    let opts = DecodeOptions::new().with_max_decompressed_size(64 << 20);
+    for (path, decode) in [
+        (
+            "slice",
+            Box::new(|b: &[u8]| opts.decode(b)) as Box<dyn Fn(&[u8]) -> Result<Value, Error>>,
+        ),
+        ("reader", Box::new(|b: &[u8]| opts.decode_from_reader(b))),
+    ] {
+        let (result, took, peak) = measure(|| decode(&bomb));
+        assert!(
+            matches!(
+                result,
+                Err(Error::DecompressedSizeLimitExceeded { limit: 67_108_864 })
+            ),
+            "{path}: {result:?}"
+        );
+        assert!(took < Duration::from_secs(10), "{path}: {took:?}");
+        assert!(
+            peak < 200 << 20,
+            "{path}: held {peak} bytes for a 64 MiB limit"
+        );
+        println!(
+            "4 GiB undeclared bomb, {path}: refused at the 64 MiB limit in {took:?} holding {} MiB",
+            peak >> 20
+        );
+    }
+
+    // A nesting bomb: a million nested lists in 1 MiB.
+    let nest = common::frame(&vec![0xA1; 1 << 20], 0);
+    let (result, took, peak) = measure(|| snapshot_codec::decode(&nest));
+    assert!(
+        matches!(result, Err(Error::DepthLimitExceeded { limit: 128 })),
+        "{result:?}"
+    );
+    assert!(
+        took < Duration::from_millis(500) && peak < 1 << 20,
+        "nesting: {took:?}, {peak} bytes"
+    );
+
+    // A length prefix far beyond the input: 2^60 items in a few bytes.
+    let claim = common::frame(
+        &[0xC8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10],
+        0,
+    );
+    let (result, _, peak) = measure(|| snapshot_codec::decode(&claim));
+    assert!(
+        matches!(result, Err(Error::LengthExceedsInput { .. })),
+        "{result:?}"
+    );
+    assert!(peak < 4096, "{peak} bytes");
+    let (result, _, peak) = measure(|| snapshot_codec::decode_from_reader(&claim[..]));
+    assert!(
+        result.is_err() && peak < 1 << 20,
+        "reader: {result:?}, {peak} bytes"
+    );
+}
+
+#[test]
+fn decoding_allocates_a_small_multiple_of_the_input() {
+    let _turn = serial();
+    // Many small values: the worst case for a dynamic value model.
+    let v: Value = (0..100_000u32).map(|i| value!([i, null, true])).collect();
+    let bytes = EncodeOptions::new()
+        .with_compression(Compression::None)
+        .encode(&v)
+        .expect("encode");
+    let (result, _, peak) = measure(|| snapshot_codec::decode(&bytes));
+    assert_eq!(result.expect("decodes"), v);
+    let ratio = peak as f64 / bytes.len() as f64;
+    println!(
+        "{} encoded bytes decoded holding at most {peak} bytes ({ratio:.1}x)",
+        bytes.len()
+    );
+    // A Value is 32 bytes and the smallest encoded value 1 byte.
+    assert!(ratio < 40.0, "{ratio:.1}x");
+}
