@@ -123,8 +123,90 @@ impl<'de, I: Input<'de>> de::Deserializer<'de> for &mut Reader<I> {
         false
     }
 
+    // Fast paths for the common types: one peek at the tag instead of the general
+    // dispatch; anything unexpected goes through `deserialize_any` (and its errors).
+    #[inline]
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.input.peek_u8()? == Some(crate::wire::FLOAT64) {
+            self.input.next_u8()?;
+            return visitor.visit_f64(f64::from_le_bytes(self.input.read_array()?));
+        }
+        self.deserialize_any(visitor)
+    }
+
+    #[inline]
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_f64(visitor)
+    }
+
+    #[inline]
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.input.peek_u8()? {
+            Some(tag @ 0..=crate::wire::FIXINT_MAX) => {
+                self.input.next_u8()?;
+                visitor.visit_u64(u64::from(tag))
+            }
+            Some(crate::wire::UINT) => {
+                self.input.next_u8()?;
+                let v = self.read_varint()?;
+                visitor.visit_u64(v)
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    #[inline]
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    #[inline]
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    #[inline]
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.input.peek_u8()? {
+            Some(crate::wire::TRUE) => {
+                self.input.next_u8()?;
+                visitor.visit_bool(true)
+            }
+            Some(crate::wire::FALSE) => {
+                self.input.next_u8()?;
+                visitor.visit_bool(false)
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.input.peek_u8()? {
+            Some(tag @ 0x80..=0x9F) => {
+                self.input.next_u8()?;
+                let len = usize::from(tag - crate::wire::FIXSTR);
+                match self.read_str(len)? {
+                    Key::Borrowed(s) => visitor.visit_borrowed_str(s),
+                    Key::Copied(s) | Key::Table(s) => visitor.visit_str(s),
+                }
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        i8 i16 i32 i64 i128 u128 char
         bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
     }
 }

@@ -148,7 +148,7 @@ pub(crate) fn scan_frame(bytes: &[u8]) -> Result<Layout> {
     loop {
         let len_bytes = bytes
             .get(pos..pos + CHUNK_HEADER_LEN)
-            .ok_or(Error::Truncated)?;
+            .ok_or_else(|| Error::Truncated)?;
         let mut len = [0u8; 4];
         len.copy_from_slice(len_bytes);
         let len = u32::from_le_bytes(len) as usize;
@@ -157,11 +157,13 @@ pub(crate) fn scan_frame(bytes: &[u8]) -> Result<Layout> {
             break;
         }
         let end = pos.checked_add(len).filter(|&e| e <= bytes.len());
-        let end = end.ok_or(Error::Truncated)?;
+        let end = end.ok_or_else(|| Error::Truncated)?;
         chunks.push((pos, end));
         pos = end;
     }
-    let stored = bytes.get(pos..pos + TRAILER_LEN).ok_or(Error::Truncated)?;
+    let stored = bytes
+        .get(pos..pos + TRAILER_LEN)
+        .ok_or_else(|| Error::Truncated)?;
     if bytes.len() > pos + TRAILER_LEN {
         return Err(Error::TrailingBytes);
     }

@@ -221,7 +221,7 @@ impl<'a> LegacyReader<'a> {
         let b = *self
             .bytes
             .get(self.pos)
-            .ok_or(LegacyError::Truncated { offset: self.pos })?;
+            .ok_or_else(|| LegacyError::Truncated { offset: self.pos })?;
         self.pos += 1;
         Ok(b)
     }
@@ -230,7 +230,7 @@ impl<'a> LegacyReader<'a> {
         self.bytes
             .get(self.pos)
             .copied()
-            .ok_or(LegacyError::Truncated { offset: self.pos })
+            .ok_or_else(|| LegacyError::Truncated { offset: self.pos })
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], LegacyError> {
@@ -238,7 +238,7 @@ impl<'a> LegacyReader<'a> {
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.bytes.len())
-            .ok_or(LegacyError::Truncated {
+            .ok_or_else(|| LegacyError::Truncated {
                 offset: self.bytes.len(),
             })?;
         let bytes: &'a [u8] = self.bytes;

@@ -293,7 +293,7 @@ impl<O: Output> ser::SerializeStruct for Compound<'_, O> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        self.w.write_key(key)?;
+        self.w.write_static_key(key)?;
         value.serialize(&mut *self.w)
     }
     fn end(self) -> Result<()> {

@@ -74,7 +74,12 @@ pub(crate) struct Writer<O> {
     /// Lists and maps whose length was not known up front (serde's `len: None`): their
     /// contents are gathered here, innermost last, until the length is known.
     deferred: Vec<Vec<u8>>,
+    /// Struct field names are `&'static str`: their table index is cached by address,
+    /// which spares hashing the name for every field of every record.
+    static_keys: [(usize, usize, u32); STATIC_KEY_SLOTS],
 }
+
+const STATIC_KEY_SLOTS: usize = 64;
 
 impl<O: Output> Writer<O> {
     pub(crate) fn new(out: O, max_depth: usize) -> Self {
@@ -84,6 +89,36 @@ impl<O: Output> Writer<O> {
             depth: 0,
             max_depth,
             deferred: Vec::new(),
+            static_keys: [(0, 0, 0); STATIC_KEY_SLOTS],
+        }
+    }
+
+    /// Writes a key that lives for the whole program (a struct field name).
+    #[inline]
+    pub(crate) fn write_static_key(&mut self, key: &'static str) -> Result<()> {
+        let addr = key.as_ptr() as usize;
+        // Literals sit a few bytes apart: mix the address before taking the slot.
+        let slot = (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 6))
+            % STATIC_KEY_SLOTS;
+        let (cached_addr, cached_len, index) = self.static_keys[slot];
+        if cached_addr == addr && cached_len == key.len() {
+            return self.write_key_ref(index as usize);
+        }
+
+        self.write_key(key)?;
+        if let Some(index) = self.keys.get_index_of(key) {
+            self.static_keys[slot] = (addr, key.len(), index as u32);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn write_key_ref(&mut self, index: usize) -> Result<()> {
+        if index <= usize::from(KEY_REF_INLINE_MAX) {
+            self.put_u8(index as u8)
+        } else {
+            self.put_u8(KEY_REF)?;
+            self.write_varint(index as u64)
         }
     }
 
@@ -249,12 +284,7 @@ impl<O: Output> Writer<O> {
     #[inline]
     pub(crate) fn write_key(&mut self, key: &str) -> Result<()> {
         if let Some(index) = self.keys.get_index_of(key) {
-            return if index <= usize::from(KEY_REF_INLINE_MAX) {
-                self.put_u8(index as u8)
-            } else {
-                self.put_u8(KEY_REF)?;
-                self.write_varint(index as u64)
-            };
+            return self.write_key_ref(index);
         }
         if key.len() <= MAX_INTERNED_KEY_LEN && self.keys.len() < KEY_TABLE_LIMIT {
             self.keys.insert(key.into());
@@ -341,7 +371,7 @@ impl<'de> SliceInput<'de> {
 impl<'de> Input<'de> for SliceInput<'de> {
     #[inline]
     fn next_u8(&mut self) -> Result<u8> {
-        let b = *self.data.get(self.pos).ok_or(Error::Truncated)?;
+        let b = *self.data.get(self.pos).ok_or_else(|| Error::Truncated)?;
         self.pos += 1;
         Ok(b)
     }
@@ -353,16 +383,22 @@ impl<'de> Input<'de> for SliceInput<'de> {
 
     #[inline]
     fn read_bytes(&mut self, len: usize) -> Result<Bytes<'de, '_>> {
-        let end = self.pos.checked_add(len).ok_or(Error::Truncated)?;
-        let bytes = self.data.get(self.pos..end).ok_or(Error::Truncated)?;
+        let end = self.pos.checked_add(len).ok_or_else(|| Error::Truncated)?;
+        let bytes = self
+            .data
+            .get(self.pos..end)
+            .ok_or_else(|| Error::Truncated)?;
         self.pos = end;
         Ok(Bytes::Borrowed(bytes))
     }
 
     #[inline]
     fn read_array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let end = self.pos.checked_add(N).ok_or(Error::Truncated)?;
-        let bytes = self.data.get(self.pos..end).ok_or(Error::Truncated)?;
+        let end = self.pos.checked_add(N).ok_or_else(|| Error::Truncated)?;
+        let bytes = self
+            .data
+            .get(self.pos..end)
+            .ok_or_else(|| Error::Truncated)?;
         self.pos = end;
         let mut out = [0u8; N];
         out.copy_from_slice(bytes);
@@ -465,7 +501,7 @@ impl<'de, I: Input<'de>> Reader<I> {
     }
 
     /// Reads a value's tag and whatever the tag carries before the value's contents.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_head(&mut self) -> Result<Head> {
         let tag = self.input.next_u8()?;
         Ok(match tag {
@@ -565,7 +601,7 @@ impl<'de, I: Input<'de>> Reader<I> {
             .ok()
             .and_then(|i| self.keys.get(i))
             .map(|k| Key::Table(k.as_str()))
-            .ok_or(Error::UndefinedKeyRef { index })
+            .ok_or_else(|| Error::UndefinedKeyRef { index })
     }
 
     /// Skips one value without building it.
