@@ -1,2 +1,155 @@
+//! Storage benchmarks: FsStore against plain file operations on 256 MiB, S3Store against
+//! raw object_store on a local SeaweedFS, and lookups among 10,000 snapshots against
+//! listing everything. `scripts/bench.sh` runs this and writes BENCHMARKS.md.
 #![allow(missing_docs)]
-fn main() {}
+
+#[path = "../../snapshot-store-s3/tests/support/mod.rs"]
+mod support;
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use futures::StreamExt;
+use snapshot::{KeyRange, Lookup, SnapshotKey, SnapshotManager, SnapshotStore, value};
+use snapshot_store_fs::FsStore;
+use snapshot_store_s3::object_store::path::Path as ObjectPath;
+use snapshot_store_s3::object_store::{ObjectStoreExt, PutPayload};
+
+fn incompressible(len: usize) -> Bytes {
+    let mut rng = snapshot_bench::Rng::new(99);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    out.truncate(len);
+    Bytes::from(out)
+}
+
+fn disk(c: &mut Criterion, rt: &tokio::runtime::Runtime, size: usize) {
+    let dir = tempfile::tempdir_in(std::env::var("SNAPSHOT_BENCH_DIR").unwrap_or_else(|_| ".".into())).expect("tempdir");
+    let store = FsStore::new(dir.path().join("store")).expect("store");
+    let plain = dir.path().join("plain");
+    std::fs::create_dir(&plain).expect("mkdir");
+    let bytes = incompressible(size);
+    let mut g = c.benchmark_group("storage_disk");
+    g.sampling_mode(SamplingMode::Flat).throughput(Throughput::Bytes(size as u64));
+    let mut n = 0;
+    g.bench_function(BenchmarkId::new("put", "fsstore"), |b| {
+        b.iter(|| {
+            n += 1;
+            let key = SnapshotKey::from_micros(n).expect("key");
+            rt.block_on(store.put(key, bytes.clone())).expect("put");
+            std::fs::remove_file(store.path_of(key)).expect("clean");
+        })
+    });
+    g.bench_function(BenchmarkId::new("put", "plain"), |b| {
+        b.iter(|| {
+            let (tmp, dst) = (plain.join(".tmp"), plain.join("snapshot"));
+            let mut f = File::create(&tmp).expect("create");
+            f.write_all(&bytes).expect("write");
+            f.sync_all().expect("fsync");
+            std::fs::rename(&tmp, &dst).expect("rename");
+            File::open(&plain).and_then(|d| d.sync_all()).expect("dir fsync");
+            std::fs::remove_file(&dst).expect("clean");
+        })
+    });
+    let key = SnapshotKey::from_micros(-1).expect("key");
+    rt.block_on(store.put(key, bytes.clone())).expect("put");
+    std::fs::write(plain.join("read"), &bytes).expect("write");
+    g.bench_function(BenchmarkId::new("get", "fsstore"), |b| b.iter(|| rt.block_on(store.get(key)).expect("get")));
+    g.bench_function(BenchmarkId::new("get", "plain"), |b| b.iter(|| std::fs::read(plain.join("read")).expect("read")));
+    g.finish();
+}
+
+fn s3(c: &mut Criterion, rt: &tokio::runtime::Runtime, weed: &support::Weed, size: usize, label: &str) {
+    let store = weed.store(&format!("bench-{label}"));
+    let raw = store.object_store().clone();
+    let bytes = incompressible(size);
+    let mut g = c.benchmark_group(format!("storage_s3_{label}"));
+    g.sampling_mode(SamplingMode::Flat).throughput(Throughput::Bytes(size as u64));
+    let mut n = 0;
+    g.bench_function(BenchmarkId::new("put", "s3store"), |b| {
+        b.iter(|| {
+            n += 1;
+            rt.block_on(store.put(SnapshotKey::from_micros(n).expect("key"), bytes.clone())).expect("put");
+        })
+    });
+    let mut m = 0;
+    g.bench_function(BenchmarkId::new("put", "object_store"), |b| {
+        b.iter(|| {
+            m += 1;
+            rt.block_on(raw.put(&ObjectPath::from(format!("raw-{label}/{m}")), PutPayload::from(bytes.clone()))).expect("put");
+        })
+    });
+    let key = SnapshotKey::from_micros(-1).expect("key");
+    rt.block_on(store.put(key, bytes.clone())).expect("put");
+    let raw_path = ObjectPath::from(format!("raw-{label}/read"));
+    rt.block_on(raw.put(&raw_path, PutPayload::from(bytes.clone()))).expect("put");
+    g.bench_function(BenchmarkId::new("get", "s3store"), |b| b.iter(|| rt.block_on(store.get(key)).expect("get")));
+    g.bench_function(BenchmarkId::new("get", "object_store"), |b| {
+        b.iter(|| rt.block_on(async { raw.get(&raw_path).await?.bytes().await }).expect("get"))
+    });
+    g.finish();
+}
+
+/// Fills `store` with 10,000 small snapshots one second apart.
+fn populate(rt: &tokio::runtime::Runtime, store: Arc<dyn SnapshotStore>) -> SnapshotKey {
+    let base = SnapshotKey::parse("2024-01-01_00-00-00-000000").expect("key");
+    let bytes = Bytes::from(snapshot::codec::encode(&value!({"n": 1})).expect("encode"));
+    rt.block_on(async {
+        futures::stream::iter(0..10_000i64)
+            .map(|i| {
+                let (store, bytes) = (store.clone(), bytes.clone());
+                async move {
+                    let key = SnapshotKey::from_micros(base.as_micros() + i * 1_000_000).expect("key");
+                    store.put(key, bytes).await.expect("populate");
+                }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<()>>()
+            .await;
+    });
+    SnapshotKey::from_micros(base.as_micros() + 5_000 * 1_000_000 + 400_000).expect("key")
+}
+
+fn lookups(c: &mut Criterion, rt: &tokio::runtime::Runtime, group: &str, store: Arc<dyn SnapshotStore>) {
+    let middle = populate(rt, store.clone());
+    let manager = SnapshotManager::from_arc(store.clone());
+    let mut g = c.benchmark_group(group);
+    g.sampling_mode(SamplingMode::Flat);
+    let p = "10000";
+    g.bench_function(BenchmarkId::new("load_latest", p), |b| b.iter(|| rt.block_on(manager.load_latest()).expect("load")));
+    g.bench_function(BenchmarkId::new("load_nearest", p), |b| {
+        b.iter(|| rt.block_on(manager.load(Lookup::Nearest(middle))).expect("load"))
+    });
+    g.bench_function(BenchmarkId::new("load_at_or_after", p), |b| {
+        b.iter(|| rt.block_on(manager.load(Lookup::AtOrAfter(middle))).expect("load"))
+    });
+    g.bench_function(BenchmarkId::new("list_all", p), |b| {
+        b.iter(|| rt.block_on(store.list(KeyRange::all(), None)).expect("list"))
+    });
+    g.finish();
+}
+
+fn main() {
+    let quick = std::env::var("SNAPSHOT_BENCH_QUICK").is_ok();
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(if quick { 100 } else { 300 }))
+        .measurement_time(Duration::from_millis(if quick { 500 } else { 2000 }))
+        .configure_from_args();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    disk(&mut c, &rt, 256 << 20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fast = FsStore::builder(dir.path()).with_fsync(false).build().expect("store");
+    lookups(&mut c, &rt, "lookup_disk", Arc::new(fast));
+    let weed = support::Weed::start();
+    s3(&mut c, &rt, &weed, 1 << 20, "1MiB");
+    s3(&mut c, &rt, &weed, 32 << 20, "32MiB");
+    lookups(&mut c, &rt, "lookup_s3", Arc::new(weed.store("lookup")));
+    c.final_summary();
+}

@@ -13,14 +13,14 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Self(seed | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
@@ -215,7 +215,7 @@ pub fn numeric() -> Checkpoint {
         layers: (0..1000)
             .map(|_| {
                 (0..1000)
-                    .map(|_| (rng.next() as i64 as f64) / 9.2e18)
+                    .map(|_| (rng.next_u64() as i64 as f64) / 9.2e18)
                     .collect()
             })
             .collect(),

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every benchmark and writes BENCHMARKS.md. `--quick` for shorter measurements.
+# The S3 part starts a local SeaweedFS (installed into .tools/ if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--quick" ]; then
+  export SNAPSHOT_BENCH_QUICK=1
+  mode="quick"
+else
+  mode="full"
+fi
+started=$(date +%s)
+cargo bench -p snapshot-bench --bench codecs
+cargo bench -p snapshot-bench --bench storage
+cargo build --release -q -p snapshot-bench --bins
+memory=$(target/release/memory)
+codecs=$(target/release/report codecs)
+storage=$(target/release/report storage)
+elapsed=$(( $(date +%s) - started ))
+
+cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+{
+  echo "# Benchmarks"
+  echo
+  echo "Measured by \`bash scripts/bench.sh\` (\`--quick\` for a shorter run) on $(nproc) cores ($cpu),"
+  echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD), $mode mode, ${elapsed} s in all."
+  echo "Criterion means; every peer runs in the same process on the same data. Times in"
+  echo "milliseconds. Ratios are ours ÷ peer unless a line says otherwise."
+  echo
+  cat BENCHMARKS.intro.md
+  echo
+  echo "## Codecs"
+  echo "$codecs"
+  echo
+  echo "## Storage"
+  echo "$storage"
+  echo
+  echo "## Memory"
+  echo
+  echo "$memory"
+} > BENCHMARKS.md
+echo "wrote BENCHMARKS.md (${elapsed} s)"
