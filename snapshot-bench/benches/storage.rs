@@ -30,13 +30,16 @@ fn incompressible(len: usize) -> Bytes {
 }
 
 fn disk(c: &mut Criterion, rt: &tokio::runtime::Runtime, size: usize) {
-    let dir = tempfile::tempdir_in(std::env::var("SNAPSHOT_BENCH_DIR").unwrap_or_else(|_| ".".into())).expect("tempdir");
+    let dir =
+        tempfile::tempdir_in(std::env::var("SNAPSHOT_BENCH_DIR").unwrap_or_else(|_| ".".into()))
+            .expect("tempdir");
     let store = FsStore::new(dir.path().join("store")).expect("store");
     let plain = dir.path().join("plain");
     std::fs::create_dir(&plain).expect("mkdir");
     let bytes = incompressible(size);
     let mut g = c.benchmark_group("storage_disk");
-    g.sampling_mode(SamplingMode::Flat).throughput(Throughput::Bytes(size as u64));
+    g.sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Bytes(size as u64));
     let mut n = 0;
     g.bench_function(BenchmarkId::new("put", "fsstore"), |b| {
         b.iter(|| {
@@ -53,45 +56,69 @@ fn disk(c: &mut Criterion, rt: &tokio::runtime::Runtime, size: usize) {
             f.write_all(&bytes).expect("write");
             f.sync_all().expect("fsync");
             std::fs::rename(&tmp, &dst).expect("rename");
-            File::open(&plain).and_then(|d| d.sync_all()).expect("dir fsync");
+            File::open(&plain)
+                .and_then(|d| d.sync_all())
+                .expect("dir fsync");
             std::fs::remove_file(&dst).expect("clean");
         })
     });
     let key = SnapshotKey::from_micros(-1).expect("key");
     rt.block_on(store.put(key, bytes.clone())).expect("put");
     std::fs::write(plain.join("read"), &bytes).expect("write");
-    g.bench_function(BenchmarkId::new("get", "fsstore"), |b| b.iter(|| rt.block_on(store.get(key)).expect("get")));
-    g.bench_function(BenchmarkId::new("get", "plain"), |b| b.iter(|| std::fs::read(plain.join("read")).expect("read")));
+    g.bench_function(BenchmarkId::new("get", "fsstore"), |b| {
+        b.iter(|| rt.block_on(store.get(key)).expect("get"))
+    });
+    g.bench_function(BenchmarkId::new("get", "plain"), |b| {
+        b.iter(|| std::fs::read(plain.join("read")).expect("read"))
+    });
     g.finish();
 }
 
-fn s3(c: &mut Criterion, rt: &tokio::runtime::Runtime, weed: &support::Weed, size: usize, label: &str) {
+fn s3(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    weed: &support::Weed,
+    size: usize,
+    label: &str,
+) {
     let store = weed.store(&format!("bench-{label}"));
     let raw = store.object_store().clone();
     let bytes = incompressible(size);
     let mut g = c.benchmark_group(format!("storage_s3_{label}"));
-    g.sampling_mode(SamplingMode::Flat).throughput(Throughput::Bytes(size as u64));
+    g.sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Bytes(size as u64));
     let mut n = 0;
     g.bench_function(BenchmarkId::new("put", "s3store"), |b| {
         b.iter(|| {
             n += 1;
-            rt.block_on(store.put(SnapshotKey::from_micros(n).expect("key"), bytes.clone())).expect("put");
+            rt.block_on(store.put(SnapshotKey::from_micros(n).expect("key"), bytes.clone()))
+                .expect("put");
         })
     });
     let mut m = 0;
     g.bench_function(BenchmarkId::new("put", "object_store"), |b| {
         b.iter(|| {
             m += 1;
-            rt.block_on(raw.put(&ObjectPath::from(format!("raw-{label}/{m}")), PutPayload::from(bytes.clone()))).expect("put");
+            rt.block_on(raw.put(
+                &ObjectPath::from(format!("raw-{label}/{m}")),
+                PutPayload::from(bytes.clone()),
+            ))
+            .expect("put");
         })
     });
     let key = SnapshotKey::from_micros(-1).expect("key");
     rt.block_on(store.put(key, bytes.clone())).expect("put");
     let raw_path = ObjectPath::from(format!("raw-{label}/read"));
-    rt.block_on(raw.put(&raw_path, PutPayload::from(bytes.clone()))).expect("put");
-    g.bench_function(BenchmarkId::new("get", "s3store"), |b| b.iter(|| rt.block_on(store.get(key)).expect("get")));
+    rt.block_on(raw.put(&raw_path, PutPayload::from(bytes.clone())))
+        .expect("put");
+    g.bench_function(BenchmarkId::new("get", "s3store"), |b| {
+        b.iter(|| rt.block_on(store.get(key)).expect("get"))
+    });
     g.bench_function(BenchmarkId::new("get", "object_store"), |b| {
-        b.iter(|| rt.block_on(async { raw.get(&raw_path).await?.bytes().await }).expect("get"))
+        b.iter(|| {
+            rt.block_on(async { raw.get(&raw_path).await?.bytes().await })
+                .expect("get")
+        })
     });
     g.finish();
 }
@@ -105,7 +132,8 @@ fn populate(rt: &tokio::runtime::Runtime, store: Arc<dyn SnapshotStore>) -> Snap
             .map(|i| {
                 let (store, bytes) = (store.clone(), bytes.clone());
                 async move {
-                    let key = SnapshotKey::from_micros(base.as_micros() + i * 1_000_000).expect("key");
+                    let key =
+                        SnapshotKey::from_micros(base.as_micros() + i * 1_000_000).expect("key");
                     store.put(key, bytes).await.expect("populate");
                 }
             })
@@ -116,21 +144,37 @@ fn populate(rt: &tokio::runtime::Runtime, store: Arc<dyn SnapshotStore>) -> Snap
     SnapshotKey::from_micros(base.as_micros() + 5_000 * 1_000_000 + 400_000).expect("key")
 }
 
-fn lookups(c: &mut Criterion, rt: &tokio::runtime::Runtime, group: &str, store: Arc<dyn SnapshotStore>) {
+fn lookups(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+    store: Arc<dyn SnapshotStore>,
+) {
     let middle = populate(rt, store.clone());
     let manager = SnapshotManager::from_arc(store.clone());
     let mut g = c.benchmark_group(group);
     g.sampling_mode(SamplingMode::Flat);
     let p = "10000";
-    g.bench_function(BenchmarkId::new("load_latest", p), |b| b.iter(|| rt.block_on(manager.load_latest()).expect("load")));
+    g.bench_function(BenchmarkId::new("load_latest", p), |b| {
+        b.iter(|| rt.block_on(manager.load_latest()).expect("load"))
+    });
     g.bench_function(BenchmarkId::new("load_nearest", p), |b| {
-        b.iter(|| rt.block_on(manager.load(Lookup::Nearest(middle))).expect("load"))
+        b.iter(|| {
+            rt.block_on(manager.load(Lookup::Nearest(middle)))
+                .expect("load")
+        })
     });
     g.bench_function(BenchmarkId::new("load_at_or_after", p), |b| {
-        b.iter(|| rt.block_on(manager.load(Lookup::AtOrAfter(middle))).expect("load"))
+        b.iter(|| {
+            rt.block_on(manager.load(Lookup::AtOrAfter(middle)))
+                .expect("load")
+        })
     });
     g.bench_function(BenchmarkId::new("list_all", p), |b| {
-        b.iter(|| rt.block_on(store.list(KeyRange::all(), None)).expect("list"))
+        b.iter(|| {
+            rt.block_on(store.list(KeyRange::all(), None))
+                .expect("list")
+        })
     });
     g.finish();
 }
@@ -142,10 +186,17 @@ fn main() {
         .warm_up_time(Duration::from_millis(if quick { 100 } else { 300 }))
         .measurement_time(Duration::from_millis(if quick { 500 } else { 2000 }))
         .configure_from_args();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     disk(&mut c, &rt, 256 << 20);
     let dir = tempfile::tempdir().expect("tempdir");
-    let fast = FsStore::builder(dir.path()).with_fsync(false).build().expect("store");
+    let fast = FsStore::builder(dir.path())
+        .with_fsync(false)
+        .build()
+        .expect("store");
     lookups(&mut c, &rt, "lookup_disk", Arc::new(fast));
     let weed = support::Weed::start();
     s3(&mut c, &rt, &weed, 1 << 20, "1MiB");

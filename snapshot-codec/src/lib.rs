@@ -84,7 +84,7 @@ pub use error::{Error, Result};
 pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtType, FIRST_USER_TYPE_ID, Registry};
 pub use frame::{FLAG_ZSTD, FORMAT_VERSION, MAGIC};
 pub use inspect::{Inspection, ValueCounts, inspect};
-pub use map::Map;
+pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Map};
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_ZSTD_LEVEL,
     DecodeOptions, EncodeOptions,

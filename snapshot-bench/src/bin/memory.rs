@@ -20,13 +20,23 @@ fn status(field: &str) -> u64 {
 fn state() -> Value {
     let mut rng = snapshot_bench::Rng::new(7);
     (0..STRINGS)
-        .map(|_| Value::String((0..STRING_LEN).map(|_| (b'a' + rng.below(26) as u8) as char).collect()))
+        .map(|_| {
+            Value::String(
+                (0..STRING_LEN)
+                    .map(|_| (b'a' + rng.below(26) as u8) as char)
+                    .collect(),
+            )
+        })
         .collect()
 }
 
 fn child(mode: &str, dir: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let manager = SnapshotManager::new(FsStore::new(dir).expect("store")).with_compression(Compression::None);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let manager =
+        SnapshotManager::new(FsStore::new(dir).expect("store")).with_compression(Compression::None);
     rt.block_on(async {
         match mode {
             "dump" => {
@@ -37,7 +47,11 @@ fn child(mode: &str, dir: &str) {
             }
             _ => {
                 let before = status("VmRSS:");
-                let value = manager.load(Lookup::Latest).await.expect("load").expect("a snapshot");
+                let value = manager
+                    .load(Lookup::Latest)
+                    .await
+                    .expect("load")
+                    .expect("a snapshot");
                 let size = manager.list().await.expect("list")[0].size;
                 println!("{} {} {}", before, status("VmHWM:"), size);
                 drop(value);
@@ -55,17 +69,41 @@ fn main() {
     let path = dir.path().to_str().expect("utf-8").to_owned();
     let exe = std::env::current_exe().expect("exe");
     let run = |mode: &str| -> (f64, f64, f64) {
-        let out = std::process::Command::new(&exe).args([mode, &path]).output().expect("child");
-        assert!(out.status.success(), "{mode}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new(&exe)
+            .args([mode, &path])
+            .output()
+            .expect("child");
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).expect("utf-8");
-        let v: Vec<f64> = text.split_whitespace().map(|x| x.parse().expect("number")).collect();
+        let v: Vec<f64> = text
+            .split_whitespace()
+            .map(|x| x.parse().expect("number"))
+            .collect();
         (v[0], v[1], v[2])
     };
     let mib = |b: f64| b / (1024.0 * 1024.0);
-    println!("| operation | encoded MiB | RSS before MiB | peak RSS MiB | peak − before, in encoded sizes |");
+    println!(
+        "| operation | encoded MiB | RSS before MiB | peak RSS MiB | peak − before, in encoded sizes |"
+    );
     println!("|---|---:|---:|---:|---:|");
     let (before, peak, size) = run("dump");
-    println!("| dump (state already in memory) | {:.0} | {:.0} | {:.0} | {:.2} |", mib(size), mib(before), mib(peak), (peak - before) / size);
+    println!(
+        "| dump (state already in memory) | {:.0} | {:.0} | {:.0} | {:.2} |",
+        mib(size),
+        mib(before),
+        mib(peak),
+        (peak - before) / size
+    );
     let (before, peak, size) = run("load");
-    println!("| load (the decoded state is part of the peak) | {:.0} | {:.0} | {:.0} | {:.2} |", mib(size), mib(before), mib(peak), (peak - before) / size);
+    println!(
+        "| load (the decoded state is part of the peak) | {:.0} | {:.0} | {:.0} | {:.2} |",
+        mib(size),
+        mib(before),
+        mib(peak),
+        (peak - before) / size
+    );
 }
