@@ -3,15 +3,17 @@
 # The S3 part starts a local SeaweedFS (installed into .tools/ if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${1:-}" = "--quick" ]; then
-  export SNAPSHOT_BENCH_QUICK=1
-  mode="quick"
-else
-  mode="full"
-fi
+# --report rewrites BENCHMARKS.md from the results of the last run, measuring nothing.
+mode="full"
+case "${1:-}" in
+  --quick) export SNAPSHOT_BENCH_QUICK=1; mode="quick" ;;
+  --report) mode="report" ;;
+esac
 started=$(date +%s)
-cargo bench -p snapshot-bench --bench codecs
-cargo bench -p snapshot-bench --bench storage
+if [ "$mode" != "report" ]; then
+  cargo bench -p snapshot-bench --bench codecs
+  cargo bench -p snapshot-bench --bench storage
+fi
 cargo build --release -q -p snapshot-bench --bins
 memory=$(target/release/memory)
 codecs=$(target/release/report codecs)
@@ -23,8 +25,12 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   echo "# Benchmarks"
   echo
   echo "Measured by \`bash scripts/bench.sh\` (\`--quick\` for a shorter run) on $(nproc) cores ($cpu),"
-  echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD), $mode mode, ${elapsed} s in all."
-  echo "Criterion means; every peer runs in the same process on the same data. Times in"
+  if [ "$mode" = "report" ]; then
+    echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD), tables regenerated from the stored results of the last runs (a full run takes about 300 s)."
+  else
+    echo "$(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD), $mode mode, ${elapsed} s in all."
+  fi
+  echo "Criterion medians of 10 samples; every peer runs in the same process on the same data. Times in"
   echo "milliseconds. Ratios are ours ÷ peer unless a line says otherwise."
   echo
   cat BENCHMARKS.intro.md

@@ -18,7 +18,8 @@ fn criterion_dir() -> PathBuf {
     Path::new(&target).join("criterion")
 }
 
-/// The mean time of one benchmark, in nanoseconds.
+/// The median time of one benchmark, in nanoseconds (robust to the odd slow sample a
+/// shared machine produces, which would drag a 10-sample mean).
 fn mean_ns(group: &str, function: &str, param: &str) -> Option<f64> {
     let path = criterion_dir()
         .join(group)
@@ -27,7 +28,7 @@ fn mean_ns(group: &str, function: &str, param: &str) -> Option<f64> {
         .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["mean"]["point_estimate"].as_f64()
+    json["median"]["point_estimate"].as_f64()
 }
 
 fn ms(ns: Option<f64>) -> String {
