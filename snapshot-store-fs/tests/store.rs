@@ -31,7 +31,7 @@ fn open(dir: &Path) -> FsStore {
 }
 
 macro_rules! behaviours {
-    ($($name:ident),* $(,)?) => {$(
+    ($($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -40,22 +40,7 @@ macro_rules! behaviours {
     )*};
 }
 
-behaviours!(
-    create_only,
-    missing_keys_are_not_found,
-    empty_store_is_not_an_error,
-    list_ranges_and_limits,
-    lookups_on_a_timeline,
-    list_orders,
-    dump_never_overwrites,
-    prune_deletes_oldest_never_newest,
-    retention_rules,
-    retention_after_each_dump,
-    typed_state_round_trips,
-    corrupt_snapshots_are_reported,
-    large_snapshot_round_trips,
-    concurrent_dumps_all_survive,
-);
+snapshot_store::for_each_store_behaviour!(behaviours);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_objects_are_ignored() {

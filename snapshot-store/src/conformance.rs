@@ -960,22 +960,49 @@ pub async fn soak(store: DynStore, duration: std::time::Duration) -> SoakReport 
     }
 }
 
+/// Calls the macro `$callback` with the names of every behaviour function that takes
+/// only a store, so a backend's tests can make one test per behaviour without repeating
+/// the list (`foreign_objects_are_ignored` and `soak` take more and are called apart).
+///
+/// ```
+/// use std::sync::Arc;
+/// use snapshot_store::{conformance, MemoryStore};
+///
+/// macro_rules! count {
+///     ($($name:ident),*) => { [$(stringify!($name)),*].len() };
+/// }
+/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 14);
+/// ```
+#[macro_export]
+macro_rules! for_each_store_behaviour {
+    ($callback:ident) => {
+        $callback! {
+            create_only,
+            missing_keys_are_not_found,
+            empty_store_is_not_an_error,
+            list_ranges_and_limits,
+            lookups_on_a_timeline,
+            list_orders,
+            dump_never_overwrites,
+            prune_deletes_oldest_never_newest,
+            retention_rules,
+            retention_after_each_dump,
+            typed_state_round_trips,
+            corrupt_snapshots_are_reported,
+            large_snapshot_round_trips,
+            concurrent_dumps_all_survive
+        }
+    };
+}
+
 /// Runs every behaviour in turn on one store.
 pub async fn run_all(store: DynStore, foreign: &dyn ForeignObjects) {
-    create_only(store.clone()).await;
-    missing_keys_are_not_found(store.clone()).await;
-    empty_store_is_not_an_error(store.clone()).await;
-    list_ranges_and_limits(store.clone()).await;
-    lookups_on_a_timeline(store.clone()).await;
-    list_orders(store.clone()).await;
-    dump_never_overwrites(store.clone()).await;
-    prune_deletes_oldest_never_newest(store.clone()).await;
-    retention_rules(store.clone()).await;
-    retention_after_each_dump(store.clone()).await;
+    macro_rules! each {
+        ($($name:ident),*) => {$(
+            $name(store.clone()).await;
+        )*};
+    }
+    crate::for_each_store_behaviour!(each);
     foreign_objects_are_ignored(store.clone(), foreign).await;
-    typed_state_round_trips(store.clone()).await;
-    corrupt_snapshots_are_reported(store.clone()).await;
-    large_snapshot_round_trips(store.clone()).await;
-    concurrent_dumps_all_survive(store.clone()).await;
     fresh(&store).await;
 }
