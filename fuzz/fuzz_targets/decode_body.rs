@@ -3,7 +3,10 @@
 //! struct. Whatever decodes must survive decode -> encode -> decode unchanged.
 #![no_main]
 
+mod shared;
+
 use libfuzzer_sys::fuzz_target;
+use shared::frame;
 use serde::Deserialize;
 use snapshot_codec::{Compression, DecodeOptions, EncodeOptions};
 
@@ -15,20 +18,6 @@ struct Typical {
     tags: Vec<String>,
     score: Option<f64>,
     nested: Option<Box<Typical>>,
-}
-
-fn frame(body: &[u8], flags: u8) -> Vec<u8> {
-    let mut out = snapshot_codec::MAGIC.to_vec();
-    out.push(snapshot_codec::FORMAT_VERSION);
-    out.push(flags);
-    if !body.is_empty() {
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(body);
-    }
-    out.extend_from_slice(&[0; 4]);
-    let checksum = xxhash_rust::xxh3::xxh3_64(&out);
-    out.extend_from_slice(&checksum.to_le_bytes());
-    out
 }
 
 fuzz_target!(|data: &[u8]| {

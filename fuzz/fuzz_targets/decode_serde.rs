@@ -3,7 +3,10 @@
 //! error, never a panic.
 #![no_main]
 
+mod shared;
+
 use libfuzzer_sys::fuzz_target;
+use shared::frame;
 use serde::{Deserialize, Serialize};
 use snapshot_codec::DecodeOptions;
 
@@ -26,24 +29,10 @@ struct Account {
     raw: Vec<u8>,
 }
 
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut out = snapshot_codec::MAGIC.to_vec();
-    out.push(snapshot_codec::FORMAT_VERSION);
-    out.push(0);
-    if !body.is_empty() {
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(body);
-    }
-    out.extend_from_slice(&[0; 4]);
-    let checksum = xxhash_rust::xxh3::xxh3_64(&out);
-    out.extend_from_slice(&checksum.to_le_bytes());
-    out
-}
-
 fuzz_target!(|data: &[u8]| {
     let opts = DecodeOptions::new().with_max_decompressed_size(1 << 24);
     let _ = opts.from_slice::<Account>(data);
-    let framed = frame(data);
+    let framed = frame(data, 0);
     if let Ok(account) = opts.from_slice::<Account>(&framed) {
         // Whatever deserializes serializes and reads back the same.
         let again = snapshot_codec::to_vec(&account).expect("serializes");
