@@ -33,7 +33,7 @@ fn disk(c: &mut Criterion, rt: &tokio::runtime::Runtime, size: usize) {
     let dir =
         tempfile::tempdir_in(std::env::var("SNAPSHOT_BENCH_DIR").unwrap_or_else(|_| ".".into()))
             .expect("tempdir");
-    let store = FsStore::new(dir.path().join("store")).expect("store");
+    let store = FsStore::create(dir.path().join("store")).expect("store");
     let plain = dir.path().join("plain");
     std::fs::create_dir(&plain).expect("mkdir");
     let bytes = incompressible(size);

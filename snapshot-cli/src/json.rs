@@ -129,6 +129,108 @@ fn from_tagged(obj: &JsonMap<String, Json>) -> Result<Option<Value>, String> {
     Ok(None)
 }
 
+/// Checks JSON text for what parsing into `serde_json::Value` would change silently:
+/// integers beyond `i64`/`u64` (read as floats) and keys repeated in one object (all
+/// but the last dropped). The text must already have parsed as JSON.
+///
+/// # Errors
+/// A message naming the value and its path, such as `.a[2].b`.
+pub fn check_exact(text: &[u8]) -> Result<(), String> {
+    enum Frame {
+        Array(usize),
+        Object {
+            key: Option<String>,
+            expecting_key: bool,
+            seen: std::collections::HashSet<String>,
+        },
+    }
+    fn path(stack: &[Frame]) -> String {
+        let mut out = String::new();
+        for frame in stack {
+            match frame {
+                Frame::Array(i) => out += &format!("[{i}]"),
+                Frame::Object { key: Some(k), .. } => {
+                    let ident = k
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if ident {
+                        out += &format!(".{k}");
+                    } else {
+                        out += &format!("[{k:?}]");
+                    }
+                }
+                Frame::Object { key: None, .. } => {}
+            }
+        }
+        if out.is_empty() { ".".into() } else { out }
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                let raw = &text[start..(i + 1).min(text.len())];
+                if let Some(Frame::Object {
+                    key,
+                    expecting_key: expecting @ true,
+                    seen,
+                }) = stack.last_mut()
+                {
+                    let name: String = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+                    *expecting = false;
+                    *key = Some(name.clone());
+                    if !seen.insert(name.clone()) {
+                        return Err(format!(
+                            "key {name:?} appears twice in one object at {}; a snapshot map holds each key once",
+                            path(&stack)
+                        ));
+                    }
+                }
+            }
+            b'{' => stack.push(Frame::Object {
+                key: None,
+                expecting_key: true,
+                seen: Default::default(),
+            }),
+            b'[' => stack.push(Frame::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Array(index)) => *index += 1,
+                Some(Frame::Object { expecting_key, .. }) => *expecting_key = true,
+                None => {}
+            },
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i + 1 < text.len()
+                    && matches!(text[i + 1], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let token = std::str::from_utf8(&text[start..=i]).unwrap_or_default();
+                let integer = !token.contains(['.', 'e', 'E']);
+                if integer && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return Err(format!(
+                        "integer {token} at {} is outside the range snapshots hold exactly (-2^63 to 2^64-1); it would change if stored as a float, so write it as a string",
+                        path(&stack)
+                    ));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +258,29 @@ mod tests {
             ["b", "e", "nan", "inf", "big", "neg", "f", "list"],
             "order is kept"
         );
+    }
+
+    #[test]
+    fn values_json_would_change_are_refused_with_their_path() {
+        let big = br#"{"a": [1, {"b": 2, "big": 123456789012345678901234567890}]}"#;
+        let err = check_exact(big).unwrap_err();
+        assert!(
+            err.contains("123456789012345678901234567890 at .a[1].big"),
+            "{err}"
+        );
+        assert!(check_exact(br#"{"n": -9223372036854775809}"#).is_err());
+        let dup = br#"{"x": {"k\"ey": 1, "k\"ey": 2}}"#;
+        let err = check_exact(dup).unwrap_err();
+        assert!(
+            err.contains(r#"key "k\"ey" appears twice"#) && err.contains(" at .x"),
+            "{err}"
+        );
+        for fine in [
+            &br#"{"max": 18446744073709551615, "min": -9223372036854775808, "f": 1e300, "g": -0.5}"#[..],
+            br#"["{\"a\": 1, \"a\": 2}", {"a": 1}, {"a": 2}, "99999999999999999999999"]"#,
+        ] {
+            check_exact(fine).unwrap();
+        }
     }
 
     #[test]

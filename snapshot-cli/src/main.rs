@@ -14,7 +14,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use snapshot::{
-    DecodeOptions, Lookup, Registry, RetentionPolicy, SnapshotKey, SnapshotManager, SnapshotMeta,
+    CalendarDuration, Create, DecodeOptions, Lookup, Registry, RetentionPolicy, SnapshotKey,
+    SnapshotManager, SnapshotMeta, StoreUrl, Value,
 };
 
 const AFTER_HELP: &str = "STORE is a directory path, file://PATH, s3://BUCKET/PREFIX or memory:.
@@ -93,14 +94,14 @@ enum Command {
     },
     /// Write one snapshot as JSON to a file (or standard output).
     #[command(
-        after_help = "Example:\n  snapshot get ./config-backups 2024-01-15_09-00-00-000000 -o previous.json"
+        after_help = "Examples:\n  snapshot get ./config-backups 2024-01-15_09-00-00-000000 -o previous.json\n  snapshot get ./config-backups --latest-valid -o config.json"
     )]
     Get {
         /// The store.
         store: String,
-        /// The snapshot's key.
-        key: String,
-        /// The output file; standard output if omitted.
+        #[command(flatten)]
+        which: Which,
+        /// The output file (created with mode 0600); standard output if omitted.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -124,6 +125,9 @@ enum Command {
         /// Report what would be imported; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Keep integers beyond 64 bits as decimal strings (otherwise such a file fails).
+        #[arg(long)]
+        big_integers_as_text: bool,
     },
     /// Copy every snapshot from one store to another, verifying each.
     #[command(after_help = "Example:\n  snapshot copy ./checkpoints s3://backups/checkpoints")]
@@ -138,11 +142,15 @@ enum Command {
 #[derive(Args)]
 #[group(required = false, multiple = false)]
 struct Which {
-    /// The snapshot's key.
+    /// The snapshot: its key, or any TIME form (exactly that instant).
     key: Option<String>,
-    /// The newest snapshot (the default).
+    /// The newest snapshot (the default); fails if it is damaged.
     #[arg(long)]
     latest: bool,
+    /// The newest snapshot that loads, passing over damaged newer ones (each reported
+    /// on stderr).
+    #[arg(long)]
+    latest_valid: bool,
     /// The snapshot nearest to TIME.
     #[arg(long, value_name = "TIME")]
     nearest: Option<String>,
@@ -159,9 +167,25 @@ struct PolicyArgs {
     /// Keep the N newest snapshots.
     #[arg(long, value_name = "N")]
     keep_last: Option<usize>,
-    /// Keep every snapshot within DURATION of the newest (e.g. 90m, 48h, 14d, 2w).
+    /// Keep every snapshot newer than the newest minus DURATION, in restic's form:
+    /// y, m (months), d, h, e.g. 48h, 14d, 6m, 1y5m7d2h.
     #[arg(long, value_name = "DURATION")]
     keep_within: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each hour.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_hourly: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each day.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_daily: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each ISO week.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_weekly: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each month.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_monthly: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each year.
+    #[arg(long, value_name = "DURATION")]
+    keep_within_yearly: Option<String>,
     /// Keep the newest snapshot of each of the last N hours.
     #[arg(long, value_name = "N")]
     keep_hourly: Option<usize>,
@@ -204,16 +228,49 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens an existing store to read (or delete from): a missing directory is an error.
 fn open(url: &str) -> CliResult<SnapshotManager> {
-    let mut manager = snapshot::open(url).map_err(|e| e.to_string())?;
+    open_with(url, Create::No)
+}
+
+/// Opens a store to write to, creating its directory if missing.
+fn open_for_write(url: &str) -> CliResult<SnapshotManager> {
+    open_with(url, Create::IfMissing)
+}
+
+fn open_with(url: &str, create: Create) -> CliResult<SnapshotManager> {
+    if matches!(StoreUrl::parse(url), Ok(StoreUrl::Memory)) {
+        return Err(format!(
+            "{url} is an in-memory store, which lives only inside one process: this command would find nothing in it, and what it wrote would be lost at exit; use a directory or s3:// URL"
+        ));
+    }
+    let mut manager = snapshot::open_store(url, create)
+        .map(SnapshotManager::from_arc)
+        .map_err(|e| error_chain(&e))?;
     manager.register_replacing::<chrono::DateTime<chrono::Utc>>();
     Ok(manager)
+}
+
+/// An error and its sources on one line, each cause once.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out += ": ";
+            out += &text;
+        }
+        source = cause.source();
+    }
+    out
 }
 
 fn registry() -> Registry {
     Registry::with_builtin_types()
 }
 
+/// Every place that takes a time takes the same forms: a snapshot key or RFC 3339.
 fn parse_time(text: &str) -> CliResult<SnapshotKey> {
     if let Ok(key) = SnapshotKey::parse(text) {
         return Ok(key);
@@ -224,29 +281,14 @@ fn parse_time(text: &str) -> CliResult<SnapshotKey> {
     SnapshotKey::from_datetime(time.with_timezone(&chrono::Utc)).map_err(|e| e.to_string())
 }
 
-fn parse_duration(text: &str) -> CliResult<chrono::TimeDelta> {
-    let bad = || {
-        format!("invalid duration {text:?}: expected a number and a unit (s, m, h, d, w), e.g. 48h")
-    };
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = text.split_at(split);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(secs)
-        .and_then(chrono::TimeDelta::try_seconds)
-        .ok_or_else(bad)
+fn parse_duration(text: &str) -> CliResult<CalendarDuration> {
+    text.parse()
+        .map_err(|e: snapshot::DurationError| e.to_string())
 }
 
 fn lookup(which: &Which) -> CliResult<Lookup> {
     Ok(if let Some(key) = &which.key {
-        Lookup::Exact(SnapshotKey::parse(key).map_err(|e| e.to_string())?)
+        Lookup::Exact(parse_time(key)?)
     } else if let Some(t) = &which.nearest {
         Lookup::Nearest(parse_time(t)?)
     } else if let Some(t) = &which.before {
@@ -317,14 +359,19 @@ async fn run(command: Command) -> CliResult<ExitCode> {
             yes,
         } => prune(&store, &policy, dry_run, yes).await?,
         Command::Put { store, file } => put(&store, &file).await?,
-        Command::Get { store, key, output } => get(&store, &key, output.as_ref()).await?,
+        Command::Get {
+            store,
+            which,
+            output,
+        } => get(&store, &which, output.as_ref()).await?,
         Command::Copy { src, dst } => return copy(&src, &dst).await,
         Command::ImportPy {
             dir,
             store,
             utc_offset,
             dry_run,
-        } => return import_py(&dir, &store, &utc_offset, dry_run).await,
+            big_integers_as_text,
+        } => return import_py(&dir, &store, &utc_offset, dry_run, big_integers_as_text).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -353,28 +400,61 @@ async fn list(store: &str, as_json: bool) -> CliResult {
     write_out(std::io::stdout().lock(), out.as_bytes())
 }
 
+/// The snapshot `which` selects, with its key and bytes. With `--latest-valid`, damaged
+/// newer snapshots are passed over and reported on stderr.
+async fn select(
+    manager: &SnapshotManager,
+    store: &str,
+    which: &Which,
+) -> CliResult<(SnapshotKey, Value)> {
+    if which.latest_valid {
+        let recovered = manager
+            .load_newest_valid()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let Some(recovered) = recovered else {
+            return Err(format!("no snapshot in {store} loads"));
+        };
+        for skipped in &recovered.skipped {
+            eprintln!(
+                "warning: passed over damaged snapshot {}: {}",
+                skipped.key,
+                error_chain(&skipped.error)
+            );
+        }
+        return Ok((recovered.snapshot.meta.key, recovered.snapshot.value));
+    }
+    let lookup = lookup(which)?;
+    let snapshot = manager
+        .load_snapshot(lookup)
+        .await
+        .map_err(|e| {
+            let hint = if matches!(lookup, Lookup::Latest) {
+                " (--latest-valid passes over damaged snapshots)"
+            } else {
+                ""
+            };
+            format!("{}{hint}", error_chain(&e))
+        })?
+        .ok_or_else(|| match lookup {
+            Lookup::Exact(key) => format!("snapshot {key} not found in {store}"),
+            _ => format!("no snapshot matches in {store}"),
+        })?;
+    Ok((snapshot.meta.key, snapshot.value))
+}
+
 async fn show(store: &str, which: &Which, raw: bool) -> CliResult {
     let manager = open(store)?;
-    let lookup = lookup(which)?;
-    let meta = manager
-        .resolve(lookup)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no snapshot matches in {store}"))?;
+    let (key, value) = select(&manager, store, which).await?;
     if raw {
         let bytes = manager
             .store()
-            .get(meta.key)
+            .get(key)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_chain(&e))?;
         return write_out(std::io::stdout().lock(), &bytes);
     }
-    let snapshot = manager
-        .load_snapshot(Lookup::Exact(meta.key))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("snapshot {} vanished while being read", meta.key))?;
-    let json = json::to_json(&snapshot.value, &registry());
+    let json = json::to_json(&value, &registry());
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())? + "\n";
     write_out(std::io::stdout().lock(), text.as_bytes())
 }
@@ -464,6 +544,17 @@ fn policy(args: &PolicyArgs) -> CliResult<RetentionPolicy> {
     if let Some(d) = &args.keep_within {
         p = p.keep_within(parse_duration(d)?);
     }
+    for (d, period) in [
+        (&args.keep_within_hourly, snapshot::Period::Hourly),
+        (&args.keep_within_daily, snapshot::Period::Daily),
+        (&args.keep_within_weekly, snapshot::Period::Weekly),
+        (&args.keep_within_monthly, snapshot::Period::Monthly),
+        (&args.keep_within_yearly, snapshot::Period::Yearly),
+    ] {
+        if let Some(d) = d {
+            p = p.keep_within_periods(period, parse_duration(d)?);
+        }
+    }
     for (n, period) in [
         (args.keep_hourly, snapshot::Period::Hourly),
         (args.keep_daily, snapshot::Period::Daily),
@@ -476,7 +567,7 @@ fn policy(args: &PolicyArgs) -> CliResult<RetentionPolicy> {
         }
     }
     if p.is_empty() {
-        return Err("no retention rule given (use --keep-last, --keep-within, --keep-daily, ...); nothing to prune".into());
+        return Err("no retention rule given (use --keep-last, --keep-within, --keep-daily, ...; as in restic, 0 means a rule is not set); nothing to prune".into());
     }
     Ok(p)
 }
@@ -534,35 +625,45 @@ async fn put(store: &str, file: &PathBuf) -> CliResult {
     let bytes = read_input(file)?;
     let document: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{}: invalid JSON: {e}", file.display()))?;
+    json::check_exact(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
     let value = json::from_json(&document).map_err(|e| format!("{}: {e}", file.display()))?;
-    let info = open(store)?.dump(&value).await.map_err(|e| e.to_string())?;
+    let info = open_for_write(store)?
+        .dump(&value)
+        .await
+        .map_err(|e| error_chain(&e))?;
     write_out(
         std::io::stdout().lock(),
         format!("{}\n", info.key).as_bytes(),
     )
 }
 
-async fn get(store: &str, key: &str, output: Option<&PathBuf>) -> CliResult {
-    let key = SnapshotKey::parse(key).map_err(|e| e.to_string())?;
-    let value = open(store)?
-        .load(Lookup::Exact(key))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("snapshot {key} not found in {store}"))?;
+async fn get(store: &str, which: &Which, output: Option<&PathBuf>) -> CliResult {
+    let manager = open(store)?;
+    let (_, value) = select(&manager, store, which).await?;
     let text = serde_json::to_string_pretty(&json::to_json(&value, &registry()))
         .map_err(|e| e.to_string())?
         + "\n";
     match output {
-        Some(path) => {
-            std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
-        }
+        Some(path) => write_private(path, text.as_bytes()),
         None => write_out(std::io::stdout().lock(), text.as_bytes()),
     }
 }
 
+/// Writes a file readable by its owner only, like the snapshots it came from.
+fn write_private(path: &PathBuf, bytes: &[u8]) -> CliResult {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
 async fn copy(src: &str, dst: &str) -> CliResult<ExitCode> {
     let from = open(src)?;
-    let to = open(dst)?;
+    let to = open_for_write(dst)?;
     let metas: Vec<SnapshotMeta> = from.list().await.map_err(|e| e.to_string())?;
     let bar = progress(metas.len(), "copying");
     let (mut copied, mut present, mut bad) = (0, 0, Vec::new());
@@ -638,24 +739,36 @@ fn parse_offset(text: &str) -> CliResult<chrono::FixedOffset> {
     chrono::FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(bad)
 }
 
-async fn import_py(dir: &PathBuf, store: &str, offset: &str, dry_run: bool) -> CliResult<ExitCode> {
+async fn import_py(
+    dir: &PathBuf,
+    store: &str,
+    offset: &str,
+    dry_run: bool,
+    big_integers_as_text: bool,
+) -> CliResult<ExitCode> {
     use snapshot::import::{ImportOptions, import_py_dir};
     let opts = ImportOptions::new()
         .with_utc_offset(parse_offset(offset)?)
-        .with_dry_run(dry_run);
-    let manager = open(store)?;
+        .with_dry_run(dry_run)
+        .with_big_integers_as_text(big_integers_as_text);
+    let manager = if dry_run {
+        open(store)
+    } else {
+        open_for_write(store)
+    }?;
     let report = import_py_dir(dir, &manager, &opts)
         .await
         .map_err(|e| e.to_string())?;
     let mut out = report.to_string();
     out += &format!(
-        "{} {}, {} failed{}\n",
+        "{} {}, {} skipped (not py-snapshot files), {} failed{}\n",
         report.imported(),
         if dry_run {
             "would be imported"
         } else {
             "imported"
         },
+        report.skipped(),
         report.failures(),
         if dry_run {
             " (dry run: nothing written)"

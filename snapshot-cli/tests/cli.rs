@@ -18,7 +18,7 @@ fn url(dir: &Path) -> String {
 fn seed(dir: &Path, items: &[(&str, Value)]) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let manager = snapshot::open(&url(dir)).expect("open");
+        let manager = snapshot::open_or_create(&url(dir)).expect("open");
         for (at, v) in items {
             manager.dump_at(*at, v).await.expect("dump");
         }
@@ -387,7 +387,7 @@ fn import_py_brings_the_python_originals_history_along() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "3 would be imported, 0 failed (dry run: nothing written)",
+            "3 would be imported, 0 skipped (not py-snapshot files), 0 failed (dry run: nothing written)",
         ));
     assert_eq!(std::fs::read_dir(store.path()).expect("dir").count(), 0);
     cli()
@@ -403,7 +403,9 @@ fn import_py_brings_the_python_originals_history_along() {
         .stdout(predicate::str::contains(
             "imported        2026-11-26_01-19-26-039303 -> 2026-11-26_00-19-26-039303",
         ))
-        .stdout(predicate::str::contains("3 imported, 0 failed"));
+        .stdout(predicate::str::contains(
+            "3 imported, 0 skipped (not py-snapshot files), 0 failed",
+        ));
     cli()
         .args(["verify", &url(store.path())])
         .assert()
@@ -420,14 +422,32 @@ fn import_py_brings_the_python_originals_history_along() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("invalid UTC offset"));
-    // A directory with a file that is not the original's: reported, non-zero exit.
+    // Files that are not the original's are reported as skipped; the import succeeds.
     let mixed = tempfile::tempdir().expect("tempdir");
-    std::fs::write(mixed.path().join("README"), b"hello").expect("write");
+    std::fs::write(mixed.path().join("README.txt"), b"hello").expect("write");
+    std::fs::write(mixed.path().join(".DS_Store"), b"\0\0\0\x01Bud1").expect("write");
+    let real = std::fs::read_dir(&samples)
+        .expect("samples")
+        .next()
+        .expect("one")
+        .expect("entry");
+    std::fs::copy(real.path(), mixed.path().join(real.file_name())).expect("copy");
+    let target = tempfile::tempdir().expect("tempdir");
     cli()
-        .args(["import-py", &url(mixed.path()), "memory:"])
+        .args(["import-py", &url(mixed.path()), &url(target.path())])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "skipped         README.txt: not named like a py-snapshot file",
+        ))
+        .stdout(predicate::str::contains("1 imported, 2 skipped"));
+    // A file named like the original's that cannot be read still fails the run.
+    std::fs::write(mixed.path().join("2024-01-01_00-00-00-000000"), b"\x05junk").expect("write");
+    cli()
+        .args(["import-py", &url(mixed.path()), &url(target.path())])
         .assert()
         .failure()
         .stdout(predicate::str::contains(
-            "FAILED          README: not named like a py-snapshot file",
+            "FAILED          2024-01-01_00-00-00-000000",
         ));
 }

@@ -128,7 +128,9 @@ fn main() {
         .args(["import-py", samples.to_str().expect("utf-8"), &s3_import])
         .assert()
         .success()
-        .stdout(predicate::str::contains("3 imported, 0 failed"));
+        .stdout(predicate::str::contains(
+            "3 imported, 0 skipped (not py-snapshot files), 0 failed",
+        ));
     cli()
         .args(["show", &s3_import, "2026-11-26_01-19-26-060228"])
         .assert()

@@ -67,11 +67,26 @@ pub enum Error {
     /// A string or map key is not valid UTF-8.
     #[error("invalid UTF-8 in a string")]
     InvalidUtf8,
-    /// A map holds the same key twice.
-    #[error("duplicate map key {key:?}")]
+    /// A map holds the same key twice. Encoding refuses such a map too (two struct
+    /// fields flattened onto one name, say), so nothing is written that cannot be read.
+    #[error("duplicate map key {key:?} at {path}")]
     DuplicateKey {
         /// The repeated key.
         key: String,
+        /// Where the second occurrence is, from the root of the snapshot: `.name` for
+        /// a key that is an identifier, `["key"]` for any other key, `[3]` for a list
+        /// index; for example `.users[3]["e-mail"]`.
+        path: String,
+    },
+    /// A serde type announced one number of elements or fields and wrote another.
+    #[error("a {kind} announced {declared} entries but wrote {written}")]
+    LengthMismatch {
+        /// `"list"` or `"map"`.
+        kind: &'static str,
+        /// The count the type announced.
+        declared: usize,
+        /// The count it wrote.
+        written: usize,
     },
     /// A length or count is larger than the input that could still hold it.
     #[error("declared length {declared} exceeds the {available} bytes available")]
@@ -142,6 +157,52 @@ pub enum Error {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// A duplicate key found directly in a map: the path is the key itself.
+    pub(crate) fn duplicate_key(key: String) -> Self {
+        let mut path = String::new();
+        push_key_component(&mut path, &key);
+        Error::DuplicateKey { key, path }
+    }
+
+    /// Places a duplicate-key error inside the map entry `key` of the enclosing map.
+    #[cold]
+    pub(crate) fn in_key(mut self, key: &str) -> Self {
+        if let Error::DuplicateKey { path, .. } = &mut self {
+            let mut outer = String::new();
+            push_key_component(&mut outer, key);
+            outer.push_str(path);
+            *path = outer;
+        }
+        self
+    }
+
+    /// Places a duplicate-key error inside item `index` of the enclosing list.
+    #[cold]
+    pub(crate) fn in_item(mut self, index: usize) -> Self {
+        if let Error::DuplicateKey { path, .. } = &mut self {
+            *path = alloc::format!("[{index}]{path}");
+        }
+        self
+    }
+}
+
+/// `.key` for identifiers, `["key"]` (escaped) for anything else.
+fn push_key_component(out: &mut String, key: &str) {
+    use core::fmt::Write;
+    let mut chars = key.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if identifier {
+        out.push('.');
+        out.push_str(key);
+    } else {
+        let _ = write!(out, "[{key:?}]");
+    }
 }
 
 /// The codec's result type.

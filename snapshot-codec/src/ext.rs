@@ -249,6 +249,23 @@ impl Registry {
         }
     }
 
+    /// Checks one extension payload against its registered type; unknown types pass.
+    ///
+    /// # Errors
+    /// [`Error::InvalidExtension`] if the payload is not valid for its registered type.
+    pub fn check(&self, type_id: u64, data: &[u8]) -> Result<()> {
+        match self.handlers.get(&type_id) {
+            None => Ok(()),
+            Some(h) => (h.describe)(data)
+                .map(drop)
+                .map_err(|reason| Error::InvalidExtension {
+                    type_id,
+                    name: h.name,
+                    reason,
+                }),
+        }
+    }
+
     /// Checks every extension value inside `value` whose type is registered.
     ///
     /// # Errors

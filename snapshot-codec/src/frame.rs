@@ -42,7 +42,7 @@ pub(crate) fn encode_to_vec(
 ) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&prefix(0));
-    let mut writer = Writer::new(out, opts.max_depth);
+    let mut writer = Writer::new(out, opts.max_depth).with_registry(opts.registry.clone());
     write(&mut writer)?;
     finish_frame(writer.out, opts)
 }

@@ -118,8 +118,11 @@ pub enum LegacyError {
         /// The limit, for the whole file.
         limit: usize,
     },
-    /// Dicts and lists are nested deeper than the configured limit.
-    #[error("nesting deeper than the limit of {limit}")]
+    /// Dicts and lists are nested deeper than the configured limit (the root dict
+    /// counts as one level, as in the snapshot format, whose limit is the default).
+    #[error(
+        "nesting deeper than the limit of {limit} levels (the root dict counts; snapshots hold at most 128)"
+    )]
     DepthLimitExceeded {
         /// The limit.
         limit: usize,
@@ -194,6 +197,9 @@ pub fn decode_legacy(bytes: &[u8], opts: &LegacyOptions) -> Result<Value, Legacy
         inflated: 0,
         opts,
     };
+    // The root map counts as a level, as in the snapshot format, so that every file
+    // this reader accepts can be written again as a snapshot.
+    r.enter()?;
     let count = r.len(3)?;
     let map = r.entries(count)?;
     let at = r.pos;

@@ -54,6 +54,7 @@ impl Default for Compression {
 pub struct EncodeOptions {
     pub(crate) compression: Compression,
     pub(crate) max_depth: usize,
+    pub(crate) registry: Option<Arc<Registry>>,
 }
 
 impl Default for EncodeOptions {
@@ -61,6 +62,7 @@ impl Default for EncodeOptions {
         Self {
             compression: Compression::default(),
             max_depth: DEFAULT_MAX_DEPTH,
+            registry: None,
         }
     }
 }
@@ -78,10 +80,19 @@ impl EncodeOptions {
     }
 
     /// Sets the deepest nesting the encoder writes; deeper values fail with
-    /// [`Error::DepthLimitExceeded`](crate::Error::DepthLimitExceeded), so nothing is
-    /// written that a default reader would refuse.
+    /// [`Error::DepthLimitExceeded`](crate::Error::DepthLimitExceeded). The limit can
+    /// be lowered but not raised past [`DEFAULT_MAX_DEPTH`] (larger values are clamped),
+    /// so nothing is written that a default reader would refuse.
     pub fn with_max_depth(mut self, max_depth: usize) -> Self {
-        self.max_depth = max_depth;
+        self.max_depth = max_depth.min(DEFAULT_MAX_DEPTH);
+        self
+    }
+
+    /// Checks the payload of every extension value whose type is in `registry` as it
+    /// is written, so a snapshot that a reader with the same registry would refuse is
+    /// never written.
+    pub fn with_registry(mut self, registry: Arc<Registry>) -> Self {
+        self.registry = Some(registry);
         self
     }
 

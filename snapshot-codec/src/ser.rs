@@ -20,45 +20,101 @@ impl ser::Error for Error {
 /// A list or map being written.
 pub(crate) struct Compound<'a, O> {
     w: &'a mut Writer<O>,
-    /// `Some(count)` when the length was unknown up front and the contents are deferred.
-    deferred: Option<usize>,
+    /// The length announced up front; `None` when the contents are deferred until the
+    /// length is known.
+    declared: Option<usize>,
+    /// Items or entries written so far.
+    written: usize,
+    /// For maps: which of the writer's open maps holds this one's keys.
+    frame: Option<usize>,
+    /// For tuple and struct variants: the variant, a one-entry map around this one.
+    variant: Option<&'static str>,
 }
 
 impl<'a, O: Output> Compound<'a, O> {
-    fn list(w: &'a mut Writer<O>, len: Option<usize>) -> Result<Self> {
-        Self::start(w, len, false)
-    }
-
-    fn map(w: &'a mut Writer<O>, len: Option<usize>) -> Result<Self> {
-        Self::start(w, len, true)
-    }
-
-    fn start(w: &'a mut Writer<O>, len: Option<usize>, is_map: bool) -> Result<Self> {
+    fn start(
+        w: &'a mut Writer<O>,
+        len: Option<usize>,
+        is_map: bool,
+        variant: Option<&'static str>,
+    ) -> Result<Self> {
         match len {
             Some(len) if is_map => w.begin_map(len)?,
             Some(len) => w.begin_list(len)?,
             None => w.begin_deferred()?,
         }
+        let frame = is_map.then(|| w.open_map_keys());
         Ok(Compound {
             w,
-            deferred: len.is_none().then_some(0),
+            declared: len,
+            written: 0,
+            frame,
+            variant,
         })
     }
 
-    fn count(&mut self) {
-        if let Some(n) = &mut self.deferred {
-            *n += 1;
+    /// Adds where this compound sits to an error raised inside it.
+    #[cold]
+    fn locate(&self, e: Error) -> Error {
+        match self.variant {
+            Some(variant) => e.in_key(variant),
+            None => e,
         }
     }
 
-    fn end(self, is_map: bool) -> Result<()> {
-        match self.deferred {
-            Some(len) => self.w.end_deferred(is_map, len),
-            None => {
-                self.w.leave();
-                Ok(())
-            }
+    #[cold]
+    fn locate_item(&self, e: Error, index: usize) -> Error {
+        self.locate(e.in_item(index))
+    }
+
+    #[cold]
+    fn locate_entry(&self, e: Error) -> Error {
+        let e = match self.frame.and_then(|f| self.w.current_key(f)) {
+            Some(key) => e.in_key(key),
+            None => e,
+        };
+        self.locate(e)
+    }
+
+    fn element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        let index = self.written;
+        self.written += 1;
+        value
+            .serialize(&mut *self.w)
+            .map_err(|e| self.locate_item(e, index))
+    }
+
+    fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<()> {
+        self.written += 1;
+        self.w.write_static_key(key).map_err(|e| self.locate(e))?;
+        value
+            .serialize(&mut *self.w)
+            .map_err(|e| self.locate(e.in_key(key)))
+    }
+
+    fn end(self) -> Result<()> {
+        let is_map = self.frame.is_some();
+        if let Some(declared) = self.declared
+            && declared != self.written
+        {
+            let e = Error::LengthMismatch {
+                kind: if is_map { "map" } else { "list" },
+                declared,
+                written: self.written,
+            };
+            return Err(self.locate(e));
         }
+        if self.frame.is_some() {
+            self.w.close_map_keys();
+        }
+        match self.declared {
+            None => self.w.end_deferred(is_map, self.written)?,
+            Some(_) => self.w.leave(),
+        }
+        if self.variant.is_some() {
+            self.w.leave();
+        }
+        Ok(())
     }
 }
 
@@ -171,22 +227,22 @@ impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
     ) -> Result<()> {
         self.begin_map(1)?;
         self.write_key(variant)?;
-        value.serialize(&mut *self)?;
+        value.serialize(&mut *self).map_err(|e| e.in_key(variant))?;
         self.leave();
         Ok(())
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq> {
-        Compound::list(self, len)
+        Compound::start(self, len, false, None)
     }
     fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple> {
-        Compound::list(self, Some(len))
+        Compound::start(self, Some(len), false, None)
     }
     fn serialize_tuple_struct(
         self,
         _: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleStruct> {
-        Compound::list(self, Some(len))
+        Compound::start(self, Some(len), false, None)
     }
     fn serialize_tuple_variant(
         self,
@@ -197,13 +253,13 @@ impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
     ) -> Result<Self::SerializeTupleVariant> {
         self.begin_map(1)?;
         self.write_key(variant)?;
-        Compound::list(self, Some(len))
+        Compound::start(self, Some(len), false, Some(variant))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap> {
-        Compound::map(self, len)
+        Compound::start(self, len, true, None)
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Self::SerializeStruct> {
-        Compound::map(self, Some(len))
+        Compound::start(self, Some(len), true, None)
     }
     fn serialize_struct_variant(
         self,
@@ -214,7 +270,7 @@ impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
     ) -> Result<Self::SerializeStructVariant> {
         self.begin_map(1)?;
         self.write_key(variant)?;
-        Compound::map(self, Some(len))
+        Compound::start(self, Some(len), true, Some(variant))
     }
 }
 
@@ -222,11 +278,10 @@ impl<O: Output> ser::SerializeSeq for Compound<'_, O> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        self.count();
-        value.serialize(&mut *self.w)
+        self.element(value)
     }
     fn end(self) -> Result<()> {
-        Compound::end(self, false)
+        Compound::end(self)
     }
 }
 
@@ -234,10 +289,10 @@ impl<O: Output> ser::SerializeTuple for Compound<'_, O> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, value)
+        self.element(value)
     }
     fn end(self) -> Result<()> {
-        Compound::end(self, false)
+        Compound::end(self)
     }
 }
 
@@ -245,10 +300,10 @@ impl<O: Output> ser::SerializeTupleStruct for Compound<'_, O> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, value)
+        self.element(value)
     }
     fn end(self) -> Result<()> {
-        Compound::end(self, false)
+        Compound::end(self)
     }
 }
 
@@ -256,17 +311,10 @@ impl<O: Output> ser::SerializeTupleVariant for Compound<'_, O> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, value)
+        self.element(value)
     }
     fn end(self) -> Result<()> {
-        let Compound { w, deferred } = self;
-        Compound {
-            w: &mut *w,
-            deferred,
-        }
-        .end(false)?;
-        w.leave();
-        Ok(())
+        Compound::end(self)
     }
 }
 
@@ -274,14 +322,17 @@ impl<O: Output> ser::SerializeMap for Compound<'_, O> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<()> {
-        self.count();
+        self.written += 1;
         key.serialize(KeySerializer { w: &mut *self.w })
+            .map_err(|e| self.locate(e))
     }
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        value.serialize(&mut *self.w)
+        value
+            .serialize(&mut *self.w)
+            .map_err(|e| self.locate_entry(e))
     }
     fn end(self) -> Result<()> {
-        Compound::end(self, true)
+        Compound::end(self)
     }
 }
 
@@ -293,11 +344,10 @@ impl<O: Output> ser::SerializeStruct for Compound<'_, O> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        self.w.write_static_key(key)?;
-        value.serialize(&mut *self.w)
+        self.field(key, value)
     }
     fn end(self) -> Result<()> {
-        Compound::end(self, true)
+        Compound::end(self)
     }
 }
 
@@ -309,17 +359,10 @@ impl<O: Output> ser::SerializeStructVariant for Compound<'_, O> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        ser::SerializeStruct::serialize_field(self, key, value)
+        self.field(key, value)
     }
     fn end(self) -> Result<()> {
-        let Compound { w, deferred } = self;
-        Compound {
-            w: &mut *w,
-            deferred,
-        }
-        .end(true)?;
-        w.leave();
-        Ok(())
+        Compound::end(self)
     }
 }
 
@@ -335,7 +378,7 @@ fn key_error(found: &'static str) -> Error {
 macro_rules! int_key {
     ($($f:ident $t:ty)*) => {$(
         fn $f(self, v: $t) -> Result<()> {
-            self.w.write_key(&v.to_string())
+            self.w.write_unique_key(&v.to_string())
         }
     )*};
 }
@@ -352,15 +395,15 @@ impl<O: Output> ser::Serializer for KeySerializer<'_, O> {
     type SerializeStructVariant = ser::Impossible<(), Error>;
 
     fn serialize_str(self, v: &str) -> Result<()> {
-        self.w.write_key(v)
+        self.w.write_unique_key(v)
     }
     fn serialize_char(self, v: char) -> Result<()> {
-        self.w.write_key(v.encode_utf8(&mut [0; 4]))
+        self.w.write_unique_key(v.encode_utf8(&mut [0; 4]))
     }
     int_key!(serialize_i8 i8 serialize_i16 i16 serialize_i32 i32 serialize_i64 i64 serialize_i128 i128
              serialize_u8 u8 serialize_u16 u16 serialize_u32 u32 serialize_u64 u64 serialize_u128 u128);
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<()> {
-        self.w.write_key(variant)
+        self.w.write_unique_key(variant)
     }
     fn serialize_newtype_struct<T: ?Sized + Serialize>(
         self,

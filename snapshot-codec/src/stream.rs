@@ -192,7 +192,8 @@ pub(crate) fn encode_to_writer<W: Write>(
     opts: &EncodeOptions,
     write: impl FnOnce(&mut Writer<StreamOutput<W>>) -> Result<()>,
 ) -> Result<u64> {
-    let mut w = Writer::new(StreamOutput::new(writer, opts.compression), opts.max_depth);
+    let mut w = Writer::new(StreamOutput::new(writer, opts.compression), opts.max_depth)
+        .with_registry(opts.registry.clone());
     write(&mut w)?;
     w.out.finish(opts)
 }

@@ -65,6 +65,36 @@ impl Output for Vec<u8> {
 
 type KeySet = indexmap::IndexSet<Box<str>, foldhash::fast::RandomState>;
 
+/// A map key as written, for finding duplicates: its key-table index, or (for keys
+/// written literally) the key itself. A key is written one way for the whole snapshot
+/// (the table only grows), so equal keys always have equal identities.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) enum KeyId {
+    Table(u32),
+    Literal(Box<str>),
+}
+
+/// How a key was just written.
+pub(crate) enum Written {
+    Table(usize),
+    Literal,
+}
+
+/// The keys written so far in one open map.
+struct OpenMap {
+    /// Where this map's keys start in `Writer::map_keys`.
+    start: usize,
+    /// Past [`SMALL_MAP`] keys, a hash set replaces the linear scan.
+    big: Option<BigKeySet>,
+    /// The key of the entry being written, for error paths.
+    current: Option<KeyId>,
+}
+
+/// Maps up to this many entries look for duplicates by scanning; larger ones hash.
+const SMALL_MAP: usize = 32;
+
+type BigKeySet = indexmap::IndexSet<KeyId, foldhash::fast::RandomState>;
+
 /// Writes values in the body encoding, keeping the key table and the depth count.
 pub(crate) struct Writer<O> {
     pub(crate) out: O,
@@ -77,6 +107,12 @@ pub(crate) struct Writer<O> {
     /// Struct field names are `&'static str`: their table index is cached by address,
     /// which spares hashing the name for every field of every record.
     static_keys: [(usize, usize, u32); STATIC_KEY_SLOTS],
+    /// The keys of every open map written through serde (whose maps can repeat a key:
+    /// flattened fields, keys that print alike), innermost map's last.
+    map_keys: Vec<KeyId>,
+    open_maps: Vec<OpenMap>,
+    /// Extension payloads of registered types are checked as they are written.
+    registry: Option<alloc::sync::Arc<crate::Registry>>,
 }
 
 const STATIC_KEY_SLOTS: usize = 64;
@@ -90,7 +126,92 @@ impl<O: Output> Writer<O> {
             max_depth,
             deferred: Vec::new(),
             static_keys: [(0, 0, 0); STATIC_KEY_SLOTS],
+            map_keys: Vec::new(),
+            open_maps: Vec::new(),
+            registry: None,
         }
+    }
+
+    /// Checks extension payloads against `registry` as they are written.
+    pub(crate) fn with_registry(
+        mut self,
+        registry: Option<alloc::sync::Arc<crate::Registry>>,
+    ) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Starts collecting the keys of a map, to refuse a repeated one; returns the
+    /// map's place among the open maps.
+    #[inline]
+    pub(crate) fn open_map_keys(&mut self) -> usize {
+        self.open_maps.push(OpenMap {
+            start: self.map_keys.len(),
+            big: None,
+            current: None,
+        });
+        self.open_maps.len() - 1
+    }
+
+    /// Forgets the keys of the innermost map.
+    #[inline]
+    pub(crate) fn close_map_keys(&mut self) {
+        if let Some(map) = self.open_maps.pop() {
+            self.map_keys.truncate(map.start);
+        }
+    }
+
+    /// The key of the entry being written in open map `frame`.
+    #[cold]
+    pub(crate) fn current_key(&self, frame: usize) -> Option<&str> {
+        match self.open_maps.get(frame)?.current.as_ref()? {
+            KeyId::Table(index) => self.keys.get_index(*index as usize).map(|k| &**k),
+            KeyId::Literal(key) => Some(key),
+        }
+    }
+
+    /// Records a key of the innermost map; a key seen before in it is an error.
+    #[inline]
+    fn note_key(&mut self, id: KeyId) -> Result<()> {
+        let Some(map) = self.open_maps.last_mut() else {
+            return Ok(());
+        };
+        let repeated = match &mut map.big {
+            Some(set) => !set.insert(id.clone()),
+            None => {
+                let seen = &self.map_keys[map.start..];
+                if seen.contains(&id) {
+                    true
+                } else if seen.len() >= SMALL_MAP {
+                    let mut set = BigKeySet::default();
+                    set.extend(self.map_keys.drain(map.start..));
+                    set.insert(id.clone());
+                    map.big = Some(set);
+                    false
+                } else {
+                    self.map_keys.push(id.clone());
+                    false
+                }
+            }
+        };
+        map.current = Some(id);
+        if repeated {
+            let frame = self.open_maps.len() - 1;
+            let key = self.current_key(frame).unwrap_or_default().into();
+            return Err(Error::duplicate_key(key));
+        }
+        Ok(())
+    }
+
+    /// Writes a key of a map opened with [`open_map_keys`](Self::open_map_keys),
+    /// refusing one the map already has.
+    #[inline]
+    pub(crate) fn write_unique_key(&mut self, key: &str) -> Result<()> {
+        let id = match self.write_key_as(key)? {
+            Written::Table(index) => KeyId::Table(index as u32),
+            Written::Literal => KeyId::Literal(key.into()),
+        };
+        self.note_key(id)
     }
 
     /// Writes a key that lives for the whole program (a struct field name).
@@ -102,14 +223,18 @@ impl<O: Output> Writer<O> {
             % STATIC_KEY_SLOTS;
         let (cached_addr, cached_len, index) = self.static_keys[slot];
         if cached_addr == addr && cached_len == key.len() {
-            return self.write_key_ref(index as usize);
+            self.write_key_ref(index as usize)?;
+            return self.note_key(KeyId::Table(index));
         }
 
-        self.write_key(key)?;
-        if let Some(index) = self.keys.get_index_of(key) {
-            self.static_keys[slot] = (addr, key.len(), index as u32);
-        }
-        Ok(())
+        let id = match self.write_key_as(key)? {
+            Written::Table(index) => {
+                self.static_keys[slot] = (addr, key.len(), index as u32);
+                KeyId::Table(index as u32)
+            }
+            Written::Literal => KeyId::Literal(key.into()),
+        };
+        self.note_key(id)
     }
 
     #[inline]
@@ -243,6 +368,9 @@ impl<O: Output> Writer<O> {
     }
 
     pub(crate) fn write_ext(&mut self, type_id: u64, data: &[u8]) -> Result<()> {
+        if let Some(registry) = &self.registry {
+            registry.check(type_id, data)?;
+        }
         self.put_u8(EXT)?;
         self.write_varint(type_id)?;
         self.write_varint(data.len() as u64)?;
@@ -283,17 +411,26 @@ impl<O: Output> Writer<O> {
     /// (entering the table while there is room).
     #[inline]
     pub(crate) fn write_key(&mut self, key: &str) -> Result<()> {
+        self.write_key_as(key).map(drop)
+    }
+
+    #[inline]
+    fn write_key_as(&mut self, key: &str) -> Result<Written> {
         if let Some(index) = self.keys.get_index_of(key) {
-            return self.write_key_ref(index);
+            self.write_key_ref(index)?;
+            return Ok(Written::Table(index));
         }
-        if key.len() <= MAX_INTERNED_KEY_LEN && self.keys.len() < KEY_TABLE_LIMIT {
-            self.keys.insert(key.into());
+        let written = if key.len() <= MAX_INTERNED_KEY_LEN && self.keys.len() < KEY_TABLE_LIMIT {
+            let (index, _) = self.keys.insert_full(key.into());
             self.write_tag_len(KEY_NEW_INLINE, KEY_NEW_INLINE_MAX_LEN, KEY_NEW, key.len())?;
+            Written::Table(index)
         } else {
             self.put_u8(KEY_LITERAL)?;
             self.write_varint(key.len() as u64)?;
-        }
-        self.put(key.as_bytes())
+            Written::Literal
+        };
+        self.put(key.as_bytes())?;
+        Ok(written)
     }
 
     pub(crate) fn write_value(&mut self, value: &Value) -> Result<()> {
@@ -309,17 +446,18 @@ impl<O: Output> Writer<O> {
             Value::Bytes(b) => self.write_bytes(b),
             Value::List(items) => {
                 self.begin_list(items.len())?;
-                for item in items {
-                    self.write_value(item)?;
+                for (i, item) in items.iter().enumerate() {
+                    self.write_value(item).map_err(|e| e.in_item(i))?;
                 }
                 self.leave();
                 Ok(())
             }
+            // A `Map` never holds a key twice, so no duplicate check is needed here.
             Value::Map(map) => {
                 self.begin_map(map.len())?;
                 for (k, v) in map.iter() {
                     self.write_key(k)?;
-                    self.write_value(v)?;
+                    self.write_value(v).map_err(|e| e.in_key(k))?;
                 }
                 self.leave();
                 Ok(())
@@ -646,8 +784,8 @@ impl<'de, I: Input<'de>> Reader<I> {
             Head::List(len) => {
                 self.enter()?;
                 let mut items = Vec::with_capacity(self.prealloc(len));
-                for _ in 0..len {
-                    items.push(self.read_value()?);
+                for i in 0..len {
+                    items.push(self.read_value().map_err(|e| e.in_item(i))?);
                 }
                 self.leave();
                 Value::List(items)
@@ -657,9 +795,8 @@ impl<'de, I: Input<'de>> Reader<I> {
                 let mut map = Map::with_capacity(self.prealloc(len));
                 for _ in 0..len {
                     let key = String::from(self.read_key()?.as_str());
-                    let value = self.read_value()?;
-                    map.insert_new(key, value)
-                        .map_err(|key| Error::DuplicateKey { key })?;
+                    let value = self.read_value().map_err(|e| e.in_key(&key))?;
+                    map.insert_new(key, value).map_err(Error::duplicate_key)?;
                 }
                 self.leave();
                 Value::Map(map)

@@ -433,7 +433,7 @@ fn duplicate_keys_are_refused() {
     // {"a": 1, "a": 2}: the second "a" is a key-table reference.
     both_fail(
         &frame(&[0xB2, 0xC1, b'a', 1, 0x00, 2], 0),
-        |e| matches!(e, Error::DuplicateKey { key } if key == "a"),
+        |e| matches!(e, Error::DuplicateKey { key, .. } if key == "a"),
     );
 }
 
@@ -480,12 +480,16 @@ fn nesting_beyond_the_limit_is_refused() {
         snapshot_codec::encode(&deep),
         Err(Error::DepthLimitExceeded { limit: 128 })
     ));
+    // Writers cannot go past what default readers read: a raised limit is clamped.
+    assert!(matches!(
+        EncodeOptions::new().with_max_depth(300).encode(&deep),
+        Err(Error::DepthLimitExceeded { limit: 128 })
+    ));
+    // Readers can read deeper than the default (files from elsewhere).
+    let mut deep_body = vec![0xA1; 200];
+    deep_body.push(0xC0);
     let opts = DecodeOptions::new().with_max_depth(300);
-    let bytes = EncodeOptions::new()
-        .with_max_depth(300)
-        .encode(&deep)
-        .expect("encodes");
-    assert_eq!(opts.decode(&bytes).expect("decodes"), deep);
+    assert_eq!(opts.decode(&frame(&deep_body, 0)).expect("decodes"), deep);
 }
 
 #[test]

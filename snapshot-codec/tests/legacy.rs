@@ -219,6 +219,31 @@ fn hostile_input_fails_at_once() {
     ));
 }
 
+/// A file of the root map holding `lists` lists nested in one another.
+fn nested_lists(lists: usize) -> Vec<u8> {
+    let mut file = vec![0x01, 0x04, 0x01, b'k'];
+    for _ in 1..lists {
+        file.extend_from_slice(&[0x01, 0x04]);
+    }
+    file.push(0x00);
+    file.push(0xC0);
+    file
+}
+
+#[test]
+fn the_legacy_depth_limit_is_the_formats() {
+    // Root map + 127 lists = 128 levels: read, and written again as a snapshot.
+    let value = decode_legacy(&nested_lists(127), &opts()).expect("at the limit");
+    let bytes = snapshot_codec::encode(&value).expect("the codec writes what the reader read");
+    assert_eq!(snapshot_codec::decode(&bytes).expect("decodes"), value);
+    // One more level is refused by both, with the same limit in the message.
+    let err = decode_legacy(&nested_lists(128), &opts()).expect_err("past the limit");
+    assert!(
+        matches!(err, LegacyError::DepthLimitExceeded { limit: 128 }),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn nesting_and_zlib_bombs_are_limited() {
     // 10,000 nested single-item lists.

@@ -18,7 +18,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = FsStore::new(dir.path().join("store")).expect("store");
+    let store = FsStore::create(dir.path().join("store")).expect("store");
     let plain_dir = dir.path().join("plain");
     std::fs::create_dir(&plain_dir).expect("mkdir");
 

@@ -15,7 +15,7 @@
 //!
 //! # let dir = tempfile::tempdir()?;
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
-//! let store = FsStore::new(dir.path().join("checkpoints"))?;
+//! let store = FsStore::create(dir.path().join("checkpoints"))?; // made if missing
 //! let manager = SnapshotManager::new(store);
 //! let info = manager.dump(&value!({"level": 5, "inventory": ["sword"]})).await?;
 //! assert!(dir.path().join("checkpoints").join(info.key.to_string()).is_file());
@@ -26,8 +26,14 @@
 //! ```
 //!
 //! All file I/O runs on tokio's blocking thread pool (`spawn_blocking`), never on the
-//! runtime's worker threads, so the store needs a tokio runtime. [`FsStore::new`] does
+//! runtime's worker threads, so the store needs a tokio runtime. [`FsStore::open`] does
 //! its own (brief) I/O on the calling thread; [`FsStoreBuilder::open`] is the async form.
+//!
+//! Opening a store never creates it unless asked: [`FsStore::open`] on a missing
+//! directory fails with [`Error::StoreNotFound`] naming the path (a mistyped path is
+//! an error, not an empty store); [`FsStore::create`] (or
+//! [`FsStoreBuilder::with_create`]) creates the directory and its parents for a
+//! writer.
 #![warn(missing_docs)]
 
 use std::fs::{self, File};
@@ -125,9 +131,17 @@ pub struct FsStoreBuilder {
     file_mode: u32,
     stale_temp_age: Duration,
     sync: bool,
+    create: bool,
 }
 
 impl FsStoreBuilder {
+    /// Creates the directory (and its parents) when it is missing; off by default, so
+    /// that opening to read never creates anything.
+    pub fn with_create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
     /// Sets the permission bits of snapshot files (Unix), [`DEFAULT_FILE_MODE`] by
     /// default. They are set exactly, whatever the process umask.
     pub fn with_file_mode(mut self, mode: u32) -> Self {
@@ -150,12 +164,14 @@ impl FsStoreBuilder {
         self
     }
 
-    /// Creates the directory (and its parents) if missing, removes stale temporary
-    /// files, and returns the store. Blocking; see [`open`](Self::open).
+    /// Checks the directory (creating it if [`with_create`](Self::with_create) asks),
+    /// removes stale temporary files, and returns the store. Blocking; see
+    /// [`open`](Self::open).
     ///
     /// # Errors
-    /// [`Error::Backend`] with [`FsError::NotADirectory`] if the path exists but is not
-    /// a directory, or with [`FsError::Io`] if it cannot be created or read.
+    /// [`Error::StoreNotFound`] if the directory does not exist and creating was not
+    /// asked for; [`Error::Backend`] with [`FsError::NotADirectory`] if the path exists
+    /// but is not a directory, or with [`FsError::Io`] if it cannot be created or read.
     pub fn build(self) -> Result<FsStore> {
         let inner = Inner {
             dir: self.dir,
@@ -163,7 +179,7 @@ impl FsStoreBuilder {
             stale_temp_age: self.stale_temp_age,
             sync: self.sync,
         };
-        inner.prepare()?;
+        inner.prepare(self.create)?;
         inner.remove_stale_temp_files()?;
         Ok(FsStore {
             inner: Arc::new(inner),
@@ -198,12 +214,32 @@ struct Inner {
 }
 
 impl FsStore {
-    /// Opens (creating if needed) the store in `dir`, with default settings.
+    /// Opens the existing store in `dir`, with default settings.
+    ///
+    /// ```
+    /// use snapshot_store_fs::FsStore;
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let missing = dir.path().join("mistyped");
+    /// let err = FsStore::open(&missing).unwrap_err();
+    /// assert!(err.is_store_not_found());
+    /// assert!(err.to_string().contains("mistyped"));
+    /// assert!(!missing.exists()); // nothing was created
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`FsStoreBuilder::build`]: [`Error::StoreNotFound`] if `dir` does not exist.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        Self::builder(dir).build()
+    }
+
+    /// Opens the store in `dir`, creating the directory and its parents if missing.
     ///
     /// # Errors
     /// As [`FsStoreBuilder::build`].
-    pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
-        Self::builder(dir).build()
+    pub fn create(dir: impl Into<PathBuf>) -> Result<Self> {
+        Self::builder(dir).with_create(true).build()
     }
 
     /// A builder for a store in `dir`.
@@ -213,6 +249,7 @@ impl FsStore {
             file_mode: DEFAULT_FILE_MODE,
             stale_temp_age: DEFAULT_STALE_TEMP_AGE,
             sync: true,
+            create: false,
         }
     }
 
@@ -253,13 +290,19 @@ impl Inner {
         self.dir.join(key.to_string())
     }
 
-    fn prepare(&self) -> Result<()> {
+    fn prepare(&self, create: bool) -> Result<()> {
         match fs::metadata(&self.dir) {
             Ok(m) if m.is_dir() => Ok(()),
             Ok(_) => Err(FsError::NotADirectory {
                 path: self.dir.clone(),
             }
             .into()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !create => Err(Error::StoreNotFound {
+                location: self.dir.display().to_string(),
+                reason: "the directory does not exist (opening to read never creates \
+                             it; writers create it)"
+                    .into(),
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&self.dir)
                 .map_err(|e| FsError::io("creating directory", &self.dir, e).into()),
             Err(e) => Err(FsError::io("reading", &self.dir, e).into()),

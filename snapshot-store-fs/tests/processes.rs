@@ -48,7 +48,7 @@ fn child(mode: &str) {
     let dir = PathBuf::from(std::env::var(DIR).expect("dir"));
     let rt = runtime();
     rt.block_on(async {
-        let store = FsStore::new(&dir).expect("open in child");
+        let store = FsStore::create(&dir).expect("open in child");
         let manager = SnapshotManager::new(store).with_compression(Compression::None);
         match mode {
             // Dumps forever, sizes from 1 KiB to 4 MiB, until killed.
@@ -150,7 +150,7 @@ fn killed_writers_leave_only_complete_snapshots() {
         child.wait().expect("reap");
         temp_seen += temp_files(dir.path());
         rt.block_on(async {
-            let store = FsStore::new(dir.path()).expect("open");
+            let store = FsStore::create(dir.path()).expect("open");
             let listed = store.list(KeyRange::all(), None).await.expect("list");
             assert!(
                 listed.len() >= previous,
@@ -215,7 +215,7 @@ fn two_processes_lose_nothing() {
     let distinct: BTreeSet<&String> = keys.iter().collect();
     assert_eq!(distinct.len(), keys.len(), "two dumps shared a key");
     runtime().block_on(async {
-        let store = FsStore::new(dir.path()).expect("open");
+        let store = FsStore::create(dir.path()).expect("open");
         let listed: BTreeSet<String> = store
             .list(KeyRange::all(), None)
             .await
@@ -254,6 +254,7 @@ fn read_only_directory_gives_typed_errors() {
     runtime().block_on(async {
         let store = FsStore::builder(&dir)
             .with_file_mode(0o644)
+            .with_create(true)
             .build()
             .expect("open");
         SnapshotManager::new(store)

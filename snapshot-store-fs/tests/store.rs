@@ -27,7 +27,7 @@ impl ForeignObjects for Files {
 }
 
 fn open(dir: &Path) -> FsStore {
-    FsStore::new(dir).expect("open store")
+    FsStore::create(dir).expect("open store")
 }
 
 macro_rules! behaviours {
@@ -70,9 +70,25 @@ async fn whole_suite_through_a_trait_object() {
 fn missing_directories_are_created_with_their_parents() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nested = dir.path().join("a/b/c");
-    let store = FsStore::new(&nested).expect("open");
+    let store = FsStore::create(&nested).expect("open");
     assert!(nested.is_dir());
     assert_eq!(store.dir(), nested);
+}
+
+#[test]
+fn opening_a_missing_directory_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mistyped = dir.path().join("chekpoints");
+    let err = FsStore::open(&mistyped).expect_err("must fail");
+    assert!(err.is_store_not_found(), "{err:?}");
+    assert!(err.to_string().contains("chekpoints"), "{err}");
+    assert!(!mistyped.exists());
+    let err = FsStore::builder(&mistyped).build().expect_err("must fail");
+    assert!(err.is_store_not_found(), "{err:?}");
+    assert!(!mistyped.exists());
+    // The existing directory opens as it is.
+    FsStore::create(&mistyped).expect("create");
+    FsStore::open(&mistyped).expect("now it exists");
 }
 
 #[test]
@@ -80,7 +96,7 @@ fn a_file_in_the_way_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").expect("write");
-    let err = FsStore::new(&file).expect_err("must fail");
+    let err = FsStore::create(&file).expect_err("must fail");
     let Error::Backend {
         backend: "fs",
         source,

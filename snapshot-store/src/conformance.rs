@@ -21,13 +21,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use snapshot_codec::{Value, value};
 
 use crate::{
-    Error, KeepReason, KeyRange, Lookup, MemoryStore, Period, RetentionPolicy, SnapshotKey,
-    SnapshotManager, SnapshotMeta, SnapshotStore,
+    CalendarDuration, Error, KeepReason, KeyRange, Lookup, MemoryStore, Period, RetentionPolicy,
+    SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore,
 };
 
 /// A shared store, as the suite takes it.
@@ -552,19 +551,24 @@ pub async fn retention_rules(store: DynStore) {
         "yearly 3"
     );
     assert_eq!(
-        kept(RetentionPolicy::new().keep_within(TimeDelta::hours(24))).await,
+        kept(RetentionPolicy::new().keep_within(CalendarDuration::hours(24))).await,
         [r[9], r[8], r[7]],
         "within a day of the newest"
     );
     assert_eq!(
-        kept(RetentionPolicy::new().keep_within(TimeDelta::minutes(10))).await,
-        [r[9], r[8]],
-        "the window's edge is inclusive"
+        kept(RetentionPolicy::new().keep_yearly(5)).await,
+        [r[9], r[2], r[0]],
+        "fewer years than asked for: the oldest is one of them anyway"
     );
     assert_eq!(
-        kept(RetentionPolicy::new().keep_last(0)).await,
-        [r[9]],
-        "the newest is always kept"
+        kept(RetentionPolicy::new().keep_monthly(5)).await,
+        [r[9], r[2], r[1], r[0]],
+        "fewer months than asked for"
+    );
+    assert_eq!(
+        kept(RetentionPolicy::new().keep_last(0)).await.len(),
+        10,
+        "0 means the rule is not set, as in restic: no rules keep everything"
     );
     assert_eq!(
         kept(RetentionPolicy::new()).await.len(),

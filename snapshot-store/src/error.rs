@@ -21,6 +21,16 @@ pub enum Error {
         /// The key that is taken.
         key: SnapshotKey,
     },
+    /// The store itself does not exist (a missing directory, a missing bucket). Opening
+    /// a store to read never creates it, so a mistyped location is this error rather
+    /// than an empty store.
+    #[error("no snapshot store at {location}: {reason}")]
+    StoreNotFound {
+        /// The directory or bucket looked for.
+        location: String,
+        /// What is missing, and what creates it.
+        reason: String,
+    },
     /// A text or time is not a valid snapshot key.
     #[error(transparent)]
     InvalidKey(#[from] KeyError),
@@ -76,6 +86,11 @@ impl Error {
     /// Whether this is [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
+    }
+
+    /// Whether this is [`Error::StoreNotFound`].
+    pub fn is_store_not_found(&self) -> bool {
+        matches!(self, Error::StoreNotFound { .. })
     }
 
     /// Whether this is [`Error::AlreadyExists`].

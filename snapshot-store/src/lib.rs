@@ -29,7 +29,9 @@ pub use manager::{
     DumpInfo, IntoKey, Lookup, Recovered, Skipped, Snapshot, SnapshotManager, VerifyReport,
 };
 pub use memory::MemoryStore;
-pub use retention::{KeepReason, Kept, Period, RetentionPlan, RetentionPolicy};
+pub use retention::{
+    CalendarDuration, DurationError, KeepReason, Kept, Period, RetentionPlan, RetentionPolicy,
+};
 pub use store::{KeyRange, SnapshotMeta, SnapshotStore};
 
 pub use snapshot_codec;

@@ -220,9 +220,11 @@ impl SnapshotManager {
         self
     }
 
-    /// Sets all encoding options.
+    /// Sets all encoding options. The manager's registry, if any types are
+    /// registered, stays in force.
     pub fn with_encode_options(mut self, options: EncodeOptions) -> Self {
         self.encode = options;
+        self.sync_registry();
         self
     }
 
@@ -264,11 +266,12 @@ impl SnapshotManager {
         &self.registry
     }
 
+    /// Loads check registered types' payloads, and so do dumps: nothing is stored
+    /// that this manager would refuse to load.
     fn sync_registry(&mut self) {
-        self.decode = self
-            .decode
-            .clone()
-            .with_registry(Arc::new(self.registry.clone()));
+        let registry = Arc::new(self.registry.clone());
+        self.decode = self.decode.clone().with_registry(registry.clone());
+        self.encode = self.encode.clone().with_registry(registry);
     }
 
     /// Encodes `state` and stores it under the current time.

@@ -70,7 +70,16 @@ pub enum KeepReason {
     /// It is within `window` of the newest snapshot.
     Within {
         /// The window of the rule.
-        window: TimeDelta,
+        window: CalendarDuration,
+    },
+    /// It is the newest snapshot of its calendar period within `window` of the newest.
+    CalendarWithin {
+        /// The period of the rule.
+        period: Period,
+        /// The window of the rule.
+        window: CalendarDuration,
+        /// The period it is the newest of.
+        bucket: String,
     },
     /// It is the newest snapshot of its calendar period.
     Calendar {
@@ -90,20 +99,186 @@ impl fmt::Display for KeepReason {
             KeepReason::Last { rank } => write!(f, "last #{rank}"),
             KeepReason::Within { window } => write!(f, "within {window} of the newest"),
             KeepReason::Calendar { period, bucket } => write!(f, "{} {bucket}", period.name()),
+            KeepReason::CalendarWithin {
+                period,
+                window,
+                bucket,
+            } => write!(f, "{} {bucket} within {window}", period.name()),
             KeepReason::NoRules => f.write_str("no retention rules"),
         }
     }
 }
 
+/// A length of calendar time in restic's form: years, months, days and hours, such as
+/// `1y5m7d2h` (`m` is months; there are no minutes).
+///
+/// A window ending at time `t` starts at `t` moved back by the years, months and days
+/// on the calendar (a day past the end of a month carries into the next month, so
+/// 31 March minus one month is 2 March, or 3 March outside leap years), then by the
+/// hours. This is how restic measures `--keep-within`.
+///
+/// ```
+/// use snapshot_store::CalendarDuration;
+///
+/// let d: CalendarDuration = "1y5m7d2h".parse()?;
+/// assert_eq!(d, CalendarDuration::new(1, 5, 7, 2));
+/// assert_eq!(d.to_string(), "1y5m7d2h");
+/// assert!("6min".parse::<CalendarDuration>().is_err()); // not restic's syntax
+/// # Ok::<(), snapshot_store::DurationError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CalendarDuration {
+    years: u32,
+    months: u32,
+    days: u32,
+    hours: u32,
+}
+
+/// Why a text is not a [`CalendarDuration`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid duration {text:?}: {reason}; use restic's form, numbers followed by y (years), m (months), d (days) or h (hours), such as 1y5m7d2h or 36h"
+)]
+#[non_exhaustive]
+pub struct DurationError {
+    /// The text given.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+impl CalendarDuration {
+    /// A duration of `years`, `months`, `days` and `hours`.
+    pub const fn new(years: u32, months: u32, days: u32, hours: u32) -> Self {
+        Self {
+            years,
+            months,
+            days,
+            hours,
+        }
+    }
+
+    /// `n` hours.
+    pub const fn hours(n: u32) -> Self {
+        Self::new(0, 0, 0, n)
+    }
+
+    /// `n` days.
+    pub const fn days(n: u32) -> Self {
+        Self::new(0, 0, n, 0)
+    }
+
+    /// `n` months.
+    pub const fn months(n: u32) -> Self {
+        Self::new(0, n, 0, 0)
+    }
+
+    /// `n` years.
+    pub const fn years(n: u32) -> Self {
+        Self::new(n, 0, 0, 0)
+    }
+
+    /// Whether every part is zero (a rule with a zero duration is not set).
+    pub const fn is_zero(&self) -> bool {
+        self.years == 0 && self.months == 0 && self.days == 0 && self.hours == 0
+    }
+
+    /// `t` moved back by this duration, on the calendar as described above; `None`
+    /// before the year -262143 (far outside any snapshot key).
+    pub fn before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let months_total = i64::from(t.year()) * 12 + i64::from(t.month0())
+            - i64::from(self.years) * 12
+            - i64::from(self.months);
+        let year = i32::try_from(months_total.div_euclid(12)).ok()?;
+        let month0 = months_total.rem_euclid(12) as u32;
+        let first = chrono::NaiveDate::from_ymd_opt(year, month0 + 1, 1)?;
+        let day_offset = i64::from(t.day()) - 1 - i64::from(self.days);
+        let date = first.checked_add_signed(TimeDelta::try_days(day_offset)?)?;
+        let moved = date.and_time(t.time()).and_utc();
+        moved.checked_sub_signed(TimeDelta::try_hours(i64::from(self.hours))?)
+    }
+}
+
+impl std::str::FromStr for CalendarDuration {
+    type Err = DurationError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let fail = |reason| DurationError {
+            text: text.to_string(),
+            reason,
+        };
+        let mut d = CalendarDuration::default();
+        let mut seen = String::new();
+        let mut digits = String::new();
+        for c in text.trim().chars() {
+            if c.is_ascii_digit() {
+                digits.push(c);
+                continue;
+            }
+            if digits.is_empty() {
+                return Err(fail("every unit needs a number before it"));
+            }
+            let n: u32 = digits.parse().map_err(|_| fail("number too large"))?;
+            digits.clear();
+            let slot = match c {
+                'y' => &mut d.years,
+                'm' => &mut d.months,
+                'd' => &mut d.days,
+                'h' => &mut d.hours,
+                _ => return Err(fail("unknown unit")),
+            };
+            if seen.contains(c) {
+                return Err(fail("a unit is given twice"));
+            }
+            seen.push(c);
+            *slot = n;
+        }
+        if !digits.is_empty() {
+            return Err(fail("a number has no unit"));
+        }
+        if seen.is_empty() {
+            return Err(fail("empty"));
+        }
+        Ok(d)
+    }
+}
+
+impl fmt::Display for CalendarDuration {
+    /// restic's form: `1y5m7d2h`, zero parts left out; `0h` for zero.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_zero() {
+            return f.write_str("0h");
+        }
+        for (n, unit) in [
+            (self.years, 'y'),
+            (self.months, 'm'),
+            (self.days, 'd'),
+            (self.hours, 'h'),
+        ] {
+            if n > 0 {
+                write!(f, "{n}{unit}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Which snapshots to keep; everything a rule does not keep is removed.
 ///
-/// Rules combine: a snapshot kept by any rule is kept. The newest snapshot is always
-/// kept, whatever the rules say, and a policy with no rules keeps everything (deleting
-/// all snapshots takes its own explicit call). Calendar rules work as restic's
-/// `forget`: walking from the newest snapshot back, the newest snapshot of each period
-/// is kept, for the last `n` periods that have snapshots. "Within" is measured back from
-/// the newest snapshot, not from the clock, so a store that stops receiving snapshots
-/// keeps its history.
+/// The rules and their meaning follow restic's `forget` (as of restic 0.18):
+///
+/// | rule | keeps | boundary | 0 means |
+/// |---|---|---|---|
+/// | `keep_last(n)` | the `n` newest snapshots | — | rule not set |
+/// | `keep_hourly(n)` … `keep_yearly(n)` | the newest snapshot of each of the last `n` calendar periods (UTC) that have snapshots; if fewer than `n` periods have any, the oldest snapshot too | hours, days, ISO weeks (Monday to Sunday), months, years in UTC | rule not set |
+/// | `keep_within(d)` | every snapshot strictly newer than the newest snapshot minus `d` | a snapshot exactly `d` older is removed; `d` is calendar time ([`CalendarDuration`]) | rule not set |
+/// | `keep_within_periods(p, d)` | within `d` as above, the newest snapshot of each period `p` | as `keep_within` | rule not set |
+///
+/// Rules combine: a snapshot kept by any rule is kept. On top of restic, the newest
+/// snapshot is always kept, whatever the rules say, and a policy with no rules keeps
+/// everything (deleting all snapshots takes its own explicit call). "Newest" for the
+/// `within` rules is the newest snapshot not in the future, as in restic; so a store
+/// that stops receiving snapshots keeps its history.
 ///
 /// ```
 /// use snapshot_store::{RetentionPolicy, SnapshotKey, SnapshotMeta};
@@ -122,12 +297,16 @@ impl fmt::Display for KeepReason {
 /// let kept: Vec<String> = plan.keep.iter().map(|k| k.meta.key.to_string()).collect();
 /// assert_eq!(kept, ["2024-01-03_09-00-00-000000", "2024-01-02_09-00-00-000000"]);
 /// assert_eq!(plan.remove.len(), 2);
+///
+/// // As in restic, 0 means "not set": this policy has no rules and keeps everything.
+/// assert!(RetentionPolicy::new().keep_last(0).keep_daily(0).is_empty());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionPolicy {
-    last: Option<usize>,
-    within: Option<TimeDelta>,
-    calendar: [Option<usize>; 5],
+    last: usize,
+    within: CalendarDuration,
+    calendar: [usize; 5],
+    within_calendar: [CalendarDuration; 5],
 }
 
 impl RetentionPolicy {
@@ -136,21 +315,31 @@ impl RetentionPolicy {
         Self::default()
     }
 
-    /// Keeps the `n` newest snapshots.
+    /// Keeps the `n` newest snapshots; 0 unsets the rule.
     pub fn keep_last(mut self, n: usize) -> Self {
-        self.last = Some(n);
+        self.last = n;
         self
     }
 
-    /// Keeps every snapshot within `window` of the newest one.
-    pub fn keep_within(mut self, window: TimeDelta) -> Self {
-        self.within = Some(window);
+    /// Keeps every snapshot strictly newer than the newest one minus `window`; a zero
+    /// window unsets the rule.
+    pub fn keep_within(mut self, window: CalendarDuration) -> Self {
+        self.within = window;
         self
     }
 
-    /// Keeps the newest snapshot of each of the last `n` periods that have snapshots.
+    /// Keeps the newest snapshot of each of the last `n` periods that have snapshots
+    /// (and the oldest snapshot, if fewer than `n` periods have any); 0 unsets the rule.
     pub fn keep_periods(mut self, period: Period, n: usize) -> Self {
-        self.calendar[period as usize] = Some(n);
+        self.calendar[period as usize] = n;
+        self
+    }
+
+    /// Within `window` of the newest snapshot (as [`keep_within`](Self::keep_within)),
+    /// keeps the newest snapshot of each `period`; a zero window unsets the rule.
+    /// restic's `--keep-within-hourly` and its siblings.
+    pub fn keep_within_periods(mut self, period: Period, window: CalendarDuration) -> Self {
+        self.within_calendar[period as usize] = window;
         self
     }
 
@@ -179,57 +368,93 @@ impl RetentionPolicy {
         self.keep_periods(Period::Yearly, n)
     }
 
-    /// Whether the policy has no rules.
+    /// Whether the policy has no rules (every count 0, every window zero).
     pub fn is_empty(&self) -> bool {
-        self.last.is_none() && self.within.is_none() && self.calendar.iter().all(Option::is_none)
+        self.last == 0
+            && self.within.is_zero()
+            && self.calendar.iter().all(|n| *n == 0)
+            && self.within_calendar.iter().all(CalendarDuration::is_zero)
     }
 
-    /// Decides, without deleting anything, which of `snapshots` to keep and why.
+    /// Decides, without deleting anything, which of `snapshots` to keep and why, with
+    /// the current time deciding which snapshots are in the future.
     ///
     /// The input may be in any order; the plan lists newest first.
     pub fn plan(&self, snapshots: &[SnapshotMeta]) -> RetentionPlan {
+        self.plan_at(snapshots, Utc::now())
+    }
+
+    /// [`plan`](Self::plan) as if the time were `now`.
+    pub fn plan_at(&self, snapshots: &[SnapshotMeta], now: DateTime<Utc>) -> RetentionPlan {
         let mut sorted = snapshots.to_vec();
         sorted.sort_by_key(|m| std::cmp::Reverse(m.key));
         sorted.dedup_by_key(|m| m.key);
         let newest = sorted.first().map(|m| m.key);
-        let mut last_bucket: [Option<String>; 5] = Default::default();
+        // The `within` rules measure back from the newest snapshot that is not in the
+        // future; with none such, every snapshot is within (restic's zero time).
+        let anchor = sorted
+            .iter()
+            .map(|m| m.key.to_datetime())
+            .find(|t| *t < now);
+        let cutoff = |d: &CalendarDuration| anchor.and_then(|a| d.before(a));
+        let within_cutoff = (!self.within.is_zero()).then(|| cutoff(&self.within));
+        let period_cutoffs: [Option<Option<DateTime<Utc>>>; 5] = std::array::from_fn(|i| {
+            let d = &self.within_calendar[i];
+            (!d.is_zero()).then(|| cutoff(d))
+        });
+        let last_index = sorted.len().saturating_sub(1);
         let mut calendar_left = self.calendar;
+        let mut last_bucket: [Option<String>; 5] = Default::default();
+        let mut last_within_bucket: [Option<String>; 5] = Default::default();
         let mut plan = RetentionPlan::default();
 
         for (index, meta) in sorted.into_iter().enumerate() {
             let mut reasons = Vec::new();
+            let time = meta.key.to_datetime();
+            let is_within = |c: &Option<DateTime<Utc>>| c.is_none_or(|c| time > c);
             if Some(meta.key) == newest {
                 reasons.push(KeepReason::Newest);
             }
             if self.is_empty() {
                 reasons.push(KeepReason::NoRules);
             }
-            if let Some(n) = self.last
-                && index < n
-            {
+            if index < self.last {
                 reasons.push(KeepReason::Last { rank: index + 1 });
             }
-            if let (Some(window), Some(newest)) = (self.within, newest)
-                && within(newest, meta.key, window)
+            if let Some(c) = &within_cutoff
+                && is_within(c)
             {
-                reasons.push(KeepReason::Within { window });
+                reasons.push(KeepReason::Within {
+                    window: self.within,
+                });
             }
-            let time = meta.key.to_datetime();
             for period in Period::ALL {
                 let slot = period as usize;
-                let Some(left) = calendar_left[slot] else {
-                    continue;
-                };
-                let bucket = period.bucket(time);
-                if last_bucket[slot].as_deref() != Some(bucket.as_str()) {
-                    if left > 0 {
+                if calendar_left[slot] > 0 {
+                    let bucket = period.bucket(time);
+                    // The oldest snapshot is kept too while periods are left to fill.
+                    if last_bucket[slot].as_deref() != Some(bucket.as_str()) || index == last_index
+                    {
+                        calendar_left[slot] -= 1;
                         reasons.push(KeepReason::Calendar {
                             period,
                             bucket: bucket.clone(),
                         });
-                        calendar_left[slot] = Some(left - 1);
+                        last_bucket[slot] = Some(bucket);
                     }
-                    last_bucket[slot] = Some(bucket);
+                }
+                if let Some(c) = &period_cutoffs[slot]
+                    && is_within(c)
+                {
+                    let bucket = period.bucket(time);
+                    if last_within_bucket[slot].as_deref() != Some(bucket.as_str()) {
+                        reasons.push(KeepReason::CalendarWithin {
+                            period,
+                            window: self.within_calendar[slot],
+                            bucket: bucket.clone(),
+                        });
+                        last_within_bucket[slot] = Some(bucket);
+                    }
                 }
             }
             if reasons.is_empty() {
@@ -240,10 +465,6 @@ impl RetentionPolicy {
         }
         plan
     }
-}
-
-fn within(newest: SnapshotKey, key: SnapshotKey, window: TimeDelta) -> bool {
-    newest.as_micros() - key.as_micros() <= window.num_microseconds().unwrap_or(i64::MAX)
 }
 
 /// A snapshot a plan keeps, with every rule that keeps it.
@@ -284,5 +505,355 @@ impl fmt::Display for RetentionPlan {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The rules against a reference written from restic's documented behaviour in a
+    //! different style (sets and groupings instead of one pass), on long timelines.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use chrono::{NaiveDate, TimeZone};
+
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse::<SnapshotKey>().expect("key").to_datetime()
+    }
+
+    fn metas(times: &[DateTime<Utc>]) -> Vec<SnapshotMeta> {
+        times
+            .iter()
+            .map(|t| SnapshotMeta {
+                key: SnapshotKey::from_datetime(*t).expect("in range"),
+                size: 1,
+            })
+            .collect()
+    }
+
+    /// `t` minus years/months/days with Go's `AddDate` normalisation, done by walking
+    /// the calendar one month and one day at a time (slow, and unlike the real code).
+    fn reference_before(d: &CalendarDuration, t: DateTime<Utc>) -> DateTime<Utc> {
+        let (mut y, mut m) = (t.year(), t.month() as i32);
+        for _ in 0..(d.years * 12 + d.months) {
+            m -= 1;
+            if m == 0 {
+                m = 12;
+                y -= 1;
+            }
+        }
+        // Day `t.day()` of month (y, m), possibly past its end: count forward from the 1st.
+        let mut date = NaiveDate::from_ymd_opt(y, m as u32, 1).expect("valid");
+        for _ in 1..t.day() {
+            date = date.succ_opt().expect("valid");
+        }
+        for _ in 0..d.days {
+            date = date.pred_opt().expect("valid");
+        }
+        Utc.from_utc_datetime(&date.and_time(t.time())) - TimeDelta::hours(i64::from(d.hours))
+    }
+
+    /// Which snapshots a policy keeps, computed rule by rule as sets.
+    fn reference(
+        policy: &RetentionPolicy,
+        times: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+    ) -> BTreeSet<DateTime<Utc>> {
+        let all: BTreeSet<DateTime<Utc>> = times.iter().copied().collect();
+        let mut keep = BTreeSet::new();
+        let Some(newest) = all.iter().next_back().copied() else {
+            return keep;
+        };
+        keep.insert(newest);
+        if policy.is_empty() {
+            return all;
+        }
+        keep.extend(all.iter().rev().take(policy.last));
+        let anchor = all.iter().rev().find(|t| **t < now).copied();
+        let inside = |d: &CalendarDuration, t: &DateTime<Utc>| match anchor {
+            None => true,
+            Some(a) => *t > reference_before(d, a),
+        };
+        if !policy.within.is_zero() {
+            keep.extend(all.iter().filter(|t| inside(&policy.within, t)));
+        }
+        for period in Period::ALL {
+            let groups: BTreeMap<String, Vec<DateTime<Utc>>> =
+                all.iter().fold(BTreeMap::new(), |mut g, t| {
+                    g.entry(period.bucket(*t)).or_default().push(*t);
+                    g
+                });
+            // Bucket labels sort in time order for every period.
+            let newest_of_each: Vec<DateTime<Utc>> = groups
+                .values()
+                .rev()
+                .map(|ts| *ts.iter().max().expect("non-empty"))
+                .collect();
+            let n = policy.calendar[period as usize];
+            keep.extend(newest_of_each.iter().take(n));
+            if n > newest_of_each.len() {
+                keep.insert(*all.iter().next().expect("non-empty"));
+            }
+            let w = &policy.within_calendar[period as usize];
+            if !w.is_zero() {
+                keep.extend(newest_of_each.iter().filter(|t| inside(w, t)));
+            }
+        }
+        keep
+    }
+
+    fn kept_by_plan(
+        policy: &RetentionPolicy,
+        times: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+    ) -> BTreeSet<DateTime<Utc>> {
+        let plan = policy.plan_at(&metas(times), now);
+        assert_eq!(plan.keep.len() + plan.remove.len(), times.len());
+        plan.keep.iter().map(|k| k.meta.key.to_datetime()).collect()
+    }
+
+    fn policies() -> Vec<(String, RetentionPolicy)> {
+        let mut out = vec![
+            ("empty".into(), RetentionPolicy::new()),
+            ("last 0".into(), RetentionPolicy::new().keep_last(0)),
+            ("daily 0".into(), RetentionPolicy::new().keep_daily(0)),
+            (
+                "within 0h".into(),
+                RetentionPolicy::new().keep_within(CalendarDuration::hours(0)),
+            ),
+            ("last 1".into(), RetentionPolicy::new().keep_last(1)),
+            ("last 100".into(), RetentionPolicy::new().keep_last(100)),
+            (
+                "within 48h".into(),
+                RetentionPolicy::new().keep_within(CalendarDuration::hours(48)),
+            ),
+            (
+                "within 1m".into(),
+                RetentionPolicy::new().keep_within(CalendarDuration::months(1)),
+            ),
+            (
+                "within 1y2m3d4h".into(),
+                RetentionPolicy::new().keep_within(CalendarDuration::new(1, 2, 3, 4)),
+            ),
+            ("hourly 30".into(), RetentionPolicy::new().keep_hourly(30)),
+            ("daily 7".into(), RetentionPolicy::new().keep_daily(7)),
+            (
+                "daily 10000".into(),
+                RetentionPolicy::new().keep_daily(10_000),
+            ),
+            ("weekly 5".into(), RetentionPolicy::new().keep_weekly(5)),
+            ("weekly 200".into(), RetentionPolicy::new().keep_weekly(200)),
+            ("monthly 12".into(), RetentionPolicy::new().keep_monthly(12)),
+            ("monthly 30".into(), RetentionPolicy::new().keep_monthly(30)),
+            ("yearly 3".into(), RetentionPolicy::new().keep_yearly(3)),
+            ("yearly 10".into(), RetentionPolicy::new().keep_yearly(10)),
+            (
+                "within-daily 10d".into(),
+                RetentionPolicy::new()
+                    .keep_within_periods(Period::Daily, CalendarDuration::days(10)),
+            ),
+            (
+                "within-weekly 2m".into(),
+                RetentionPolicy::new()
+                    .keep_within_periods(Period::Weekly, CalendarDuration::months(2)),
+            ),
+            (
+                "restic classic".into(),
+                RetentionPolicy::new()
+                    .keep_last(5)
+                    .keep_hourly(24)
+                    .keep_daily(7)
+                    .keep_weekly(4)
+                    .keep_monthly(12)
+                    .keep_yearly(10),
+            ),
+            (
+                "within + calendar".into(),
+                RetentionPolicy::new()
+                    .keep_within(CalendarDuration::days(2))
+                    .keep_monthly(6)
+                    .keep_within_periods(Period::Hourly, CalendarDuration::days(3)),
+            ),
+        ];
+        for n in [2, 3, 50] {
+            out.push((
+                format!("yearly {n} + hourly {n}"),
+                RetentionPolicy::new().keep_yearly(n).keep_hourly(n),
+            ));
+        }
+        out
+    }
+
+    fn assert_matches_reference(times: &[DateTime<Utc>], now: DateTime<Utc>) {
+        for (name, policy) in policies() {
+            assert_eq!(
+                kept_by_plan(&policy, times, now),
+                reference(&policy, times, now),
+                "policy {name} on {} snapshots",
+                times.len()
+            );
+        }
+    }
+
+    #[test]
+    fn two_years_hourly_match_the_reference() {
+        // The timeline of the outside comparison: 2 years of hourly snapshots.
+        let start = at("2023-01-01_00-00-00-000000");
+        let times: Vec<_> = (0..17_544).map(|h| start + TimeDelta::hours(h)).collect();
+        assert_matches_reference(&times, at("2030-01-01_00-00-00-000000"));
+    }
+
+    #[test]
+    fn irregular_timelines_match_the_reference() {
+        // A deterministic pseudo-random walk: bursts, gaps of months, month ends, leap
+        // days, and snapshots in the future of `now`.
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..12 {
+            let mut t = at("2019-12-31_23-59-59-999999");
+            let mut times = Vec::new();
+            for _ in 0..(200 + round * 150) {
+                let step = match next() % 10 {
+                    0 => TimeDelta::microseconds(1),
+                    1..=4 => TimeDelta::minutes((next() % 180) as i64),
+                    5..=7 => TimeDelta::hours((next() % 72) as i64),
+                    8 => TimeDelta::days((next() % 40) as i64),
+                    _ => TimeDelta::days(28 + (next() % 5) as i64),
+                };
+                t += step + TimeDelta::microseconds(1);
+                times.push(t);
+            }
+            let now = times[times.len() * 3 / 4];
+            assert_matches_reference(&times, now);
+            assert_matches_reference(&times, at("9000-01-01_00-00-00-000000"));
+        }
+    }
+
+    #[test]
+    fn zero_means_not_set() {
+        let times: Vec<_> = (0..50)
+            .map(|d| at("2024-01-01_00-00-00-000000") + TimeDelta::days(d))
+            .collect();
+        for policy in [
+            RetentionPolicy::new().keep_last(0),
+            RetentionPolicy::new().keep_daily(0),
+            RetentionPolicy::new().keep_within(CalendarDuration::hours(0)),
+            RetentionPolicy::new().keep_within_periods(Period::Daily, CalendarDuration::default()),
+        ] {
+            assert!(policy.is_empty());
+            assert_eq!(policy.plan(&metas(&times)).remove, []);
+        }
+        // A rule set to 0 beside a real rule changes nothing.
+        let with_zero = RetentionPolicy::new().keep_last(0).keep_daily(3);
+        assert_eq!(
+            with_zero.plan(&metas(&times)),
+            RetentionPolicy::new().keep_daily(3).plan(&metas(&times))
+        );
+    }
+
+    #[test]
+    fn within_keeps_only_what_is_strictly_newer_than_the_window() {
+        let newest = at("2024-03-03_12-00-00-000000");
+        let times = [
+            newest - TimeDelta::hours(48),
+            newest - TimeDelta::hours(48) + TimeDelta::microseconds(1),
+            newest,
+        ];
+        let kept = kept_by_plan(
+            &RetentionPolicy::new().keep_within(CalendarDuration::hours(48)),
+            &times,
+            at("2030-01-01_00-00-00-000000"),
+        );
+        assert_eq!(kept, times[1..].iter().copied().collect());
+    }
+
+    #[test]
+    fn the_oldest_is_kept_when_periods_are_left() {
+        // Two years of data, keep_yearly(3): the first snapshot of all stays, although
+        // a newer one of its year is kept too.
+        let times = [
+            at("2023-01-01_00-00-00-000000"),
+            at("2023-12-31_00-00-00-000000"),
+            at("2024-06-01_00-00-00-000000"),
+        ];
+        let kept = kept_by_plan(
+            &RetentionPolicy::new().keep_yearly(3),
+            &times,
+            at("2030-01-01_00-00-00-000000"),
+        );
+        assert_eq!(kept.len(), 3);
+        let kept = kept_by_plan(
+            &RetentionPolicy::new().keep_yearly(2),
+            &times,
+            at("2030-01-01_00-00-00-000000"),
+        );
+        assert_eq!(kept, times[1..].iter().copied().collect());
+    }
+
+    #[test]
+    fn calendar_arithmetic_is_restics() {
+        // What Go's time.AddDate gives (restic measures windows with it).
+        let cases = [
+            (
+                "2024-03-31_10-00-00-000000",
+                CalendarDuration::months(1),
+                "2024-03-02_10-00-00-000000",
+            ),
+            (
+                "2023-03-31_10-00-00-000000",
+                CalendarDuration::months(1),
+                "2023-03-03_10-00-00-000000",
+            ),
+            (
+                "2024-02-29_00-00-00-000000",
+                CalendarDuration::years(1),
+                "2023-03-01_00-00-00-000000",
+            ),
+            (
+                "2024-01-01_01-00-00-000000",
+                CalendarDuration::new(0, 0, 1, 2),
+                "2023-12-30_23-00-00-000000",
+            ),
+            (
+                "2024-05-15_00-00-00-000000",
+                CalendarDuration::new(1, 5, 7, 2),
+                "2022-12-07_22-00-00-000000",
+            ),
+        ];
+        for (from, d, expected) in cases {
+            assert_eq!(d.before(at(from)), Some(at(expected)), "{from} - {d}");
+            assert_eq!(
+                reference_before(&d, at(from)),
+                at(expected),
+                "reference: {from} - {d}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_parse_in_restics_form_only() {
+        for (text, d) in [
+            ("1y5m7d2h", CalendarDuration::new(1, 5, 7, 2)),
+            ("6m", CalendarDuration::months(6)),
+            ("36h", CalendarDuration::hours(36)),
+            ("2d", CalendarDuration::days(2)),
+            ("0h", CalendarDuration::default()),
+            ("7d1y", CalendarDuration::new(1, 0, 7, 0)),
+        ] {
+            assert_eq!(text.parse::<CalendarDuration>(), Ok(d), "{text}");
+        }
+        for bad in [
+            "", "6", "m", "6min", "1.5h", "-1d", "10s", "2w", "1d1d", "1 d",
+        ] {
+            let err = bad.parse::<CalendarDuration>().expect_err(bad);
+            assert!(err.to_string().contains("1y5m7d2h"), "{err}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use snapshot::{Lookup, value};
 /// Runs the example.
 pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let manager = snapshot::open(dir.path().to_str().ok_or("non-UTF-8 path")?)?;
+    let manager = snapshot::open_or_create(dir.path().to_str().ok_or("non-UTF-8 path")?)?;
 
     let mut config = value!({
         "database": {"host": "localhost", "port": 5432, "name": "myapp"},

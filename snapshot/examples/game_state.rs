@@ -38,10 +38,10 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = dir.path().join("checkpoints");
     let url = url.to_str().ok_or("non-UTF-8 temp path")?;
 
-    let last = play_and_crash(&snapshot::open(url)?).await?;
+    let last = play_and_crash(&snapshot::open_or_create(url)?).await?;
 
     // After the restart: a new process, a new manager, the same directory.
-    let manager = snapshot::open(url)?;
+    let manager = snapshot::open_or_create(url)?;
     let resumed: GameState = manager
         .load_as(Lookup::Latest)
         .await?

@@ -53,12 +53,14 @@ pub async fn run_pipeline(
 
 /// An interrupted run, then a resumed one, keeping the last 3 checkpoints.
 pub async fn demo(url: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let manager = snapshot::open(url)?.with_retention(RetentionPolicy::new().keep_last(3));
+    let manager =
+        snapshot::open_or_create(url)?.with_retention(RetentionPolicy::new().keep_last(3));
     let interrupted = run_pipeline(&manager, 10, Some(4)).await?;
     assert_eq!(interrupted.next_batch, 4);
 
     // A new process picks up where the last checkpoint left off.
-    let manager = snapshot::open(url)?.with_retention(RetentionPolicy::new().keep_last(3));
+    let manager =
+        snapshot::open_or_create(url)?.with_retention(RetentionPolicy::new().keep_last(3));
     let finished = run_pipeline(&manager, 10, None).await?;
     assert_eq!(finished.next_batch, 10);
     assert_eq!(

@@ -12,7 +12,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::var("SNAPSHOT_DIR").unwrap_or_else(|_| temp.path().display().to_string());
 
     // A path (or file://, s3://, memory:) picks the backend.
-    let manager = snapshot::open(&dir)?;
+    let manager = snapshot::open_or_create(&dir)?;
 
     // The state is any Value (or any serde type).
     let state = value!({

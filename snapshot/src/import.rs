@@ -5,8 +5,11 @@
 //! adding `_1`, `_2`, ... when two dumps fall in one microsecond. Each file becomes one
 //! snapshot at the same instant (the UTC offset of the writer's clock is a parameter;
 //! UTC by default); collisions stay distinct snapshots, in suffix order, one microsecond
-//! apart. Nothing is skipped silently: the report lists every file with what happened
-//! to it. Importing twice stores nothing twice.
+//! apart, after every file named without a suffix has its own instant: a collision file
+//! never takes the instant of a real file. Nothing is skipped silently: the report
+//! lists every file with what happened to it; files not named like the original's
+//! (`.DS_Store`, `README.txt`) and entries that are not regular files are reported as
+//! skipped, not failed. Importing twice stores nothing twice.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,7 +24,13 @@ pub struct ImportOptions {
     utc_offset: FixedOffset,
     dry_run: bool,
     legacy: LegacyOptions,
+    max_file_size: u64,
 }
+
+/// Files larger than this are not read unless [`ImportOptions::with_max_file_size`]
+/// allows them (the original kept whole dictionaries in one file; 1 GiB is far above
+/// what it could write in practice).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 
 impl Default for ImportOptions {
     fn default() -> Self {
@@ -30,6 +39,7 @@ impl Default for ImportOptions {
                 .unwrap_or_else(|| unreachable!("zero is a valid offset")),
             dry_run: false,
             legacy: LegacyOptions::new(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
         }
     }
 }
@@ -58,6 +68,19 @@ impl ImportOptions {
         self.legacy = legacy;
         self
     }
+
+    /// Keeps integers beyond `i64`/`u64` as decimal strings instead of failing the
+    /// file (the same as [`LegacyOptions::with_big_integers_as_text`]).
+    pub fn with_big_integers_as_text(mut self, as_text: bool) -> Self {
+        self.legacy = self.legacy.with_big_integers_as_text(as_text);
+        self
+    }
+
+    /// The largest file read, [`DEFAULT_MAX_FILE_SIZE`] by default; larger ones fail.
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
 }
 
 /// What happened to one file.
@@ -70,7 +93,10 @@ pub enum Outcome {
     AlreadyPresent(SnapshotKey),
     /// A dry run: it would be stored at or after this key.
     WouldImport(SnapshotKey),
-    /// Not imported, and why.
+    /// Not a py-snapshot file (its name does not follow the original's pattern, or it
+    /// is not a regular file): left alone, and why.
+    Skipped(String),
+    /// Looks like a py-snapshot file but could not be imported, and why.
     Failed(String),
 }
 
@@ -99,6 +125,14 @@ impl ImportReport {
             .count()
     }
 
+    /// How many directory entries were not py-snapshot files and were left alone.
+    pub fn skipped(&self) -> usize {
+        self.files
+            .iter()
+            .filter(|f| matches!(f.outcome, Outcome::Skipped(_)))
+            .count()
+    }
+
     /// How many files were stored (or would be, in a dry run).
     pub fn imported(&self) -> usize {
         self.files
@@ -115,6 +149,7 @@ impl fmt::Display for ImportReport {
                 Outcome::Imported(k) => writeln!(f, "imported        {} -> {k}", file.file)?,
                 Outcome::AlreadyPresent(k) => writeln!(f, "already present {} = {k}", file.file)?,
                 Outcome::WouldImport(k) => writeln!(f, "would import    {} -> {k}", file.file)?,
+                Outcome::Skipped(why) => writeln!(f, "skipped         {}: {why}", file.file)?,
                 Outcome::Failed(why) => writeln!(f, "FAILED          {}: {why}", file.file)?,
             }
         }
@@ -201,28 +236,40 @@ pub async fn import_py_dir(
     let mut report = ImportReport::default();
     while let Some(entry) = entries.next_entry().await.map_err(io)? {
         let file = entry.file_name().to_string_lossy().into_owned();
-        match parse_name(&file).map(|(k, n)| to_utc(k, opts.utc_offset).map(|k| (k, n))) {
-            Some(Ok((key, n))) => named.push((key, n, file, entry.path())),
-            Some(Err(why)) => report.files.push(FileReport {
-                file,
-                outcome: Outcome::Failed(why),
-            }),
-            None => report.files.push(FileReport {
-                file,
-                outcome: Outcome::Failed(
+        let outcome =
+            match parse_name(&file).map(|(k, n)| to_utc(k, opts.utc_offset).map(|k| (k, n))) {
+                Some(Ok((key, n))) => {
+                    named.push((key, n, file, entry.path()));
+                    continue;
+                }
+                Some(Err(why)) => Outcome::Failed(why),
+                None => Outcome::Skipped(
                     "not named like a py-snapshot file (%Y-%m-%d_%H-%M-%S-%f[_N])".into(),
                 ),
-            }),
-        }
+            };
+        report.files.push(FileReport { file, outcome });
     }
-    // Time order, collisions in suffix order.
-    named.sort();
-    // Keys this run has stored or matched: a collision file never counts as "already
-    // present" because of its sibling.
+    // Files without a suffix first, each at its own instant; then the collision files
+    // (`_1`, `_2`, ...) in time and suffix order, each at the first instant after its
+    // base that no file and no earlier collision file has.
+    named.sort_by_key(|(key, n, ..)| (*n > 0, *key, *n));
     let mut claimed = std::collections::HashSet::new();
-    for (key, _, file, path) in named {
-        let outcome = match import_one(&path, key, manager, opts, &mut claimed).await {
-            Ok(outcome) => outcome,
+    let reserved: std::collections::HashSet<SnapshotKey> = named
+        .iter()
+        .filter(|(_, n, ..)| *n == 0)
+        .map(|(key, ..)| *key)
+        .collect();
+    for (key, n, file, path) in named {
+        let avoid = |at: &SnapshotKey| claimed.contains(at) || (n > 0 && reserved.contains(at));
+        let mut at = key;
+        while avoid(&at) {
+            at = at.next();
+        }
+        let outcome = match read_regular(&path, opts.max_file_size).await {
+            Ok(Some(raw)) => import_one(&raw, at, manager, opts, &mut claimed, &reserved)
+                .await
+                .unwrap_or_else(Outcome::Failed),
+            Ok(None) => Outcome::Skipped("not a regular file".into()),
             Err(why) => Outcome::Failed(why),
         };
         report.files.push(FileReport { file, outcome });
@@ -230,30 +277,57 @@ pub async fn import_py_dir(
     Ok(report)
 }
 
+/// Reads a regular file of at most `limit` bytes; `None` for anything else (a FIFO,
+/// a device, a directory, a link to one), which is never opened for reading.
+async fn read_regular(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, String> {
+    use tokio::io::AsyncReadExt;
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| format!("reading: {e}"))?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "{} bytes, larger than the {limit}-byte limit for one file",
+            meta.len()
+        ));
+    }
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| format!("reading: {e}"))?;
+    let mut raw = Vec::with_capacity(meta.len() as usize);
+    // A file that grows while being read still stops at the limit.
+    file.take(limit + 1)
+        .read_to_end(&mut raw)
+        .await
+        .map_err(|e| format!("reading: {e}"))?;
+    if raw.len() as u64 > limit {
+        return Err(format!("larger than the {limit}-byte limit for one file"));
+    }
+    Ok(Some(raw))
+}
+
 async fn import_one(
-    path: &Path,
-    key: SnapshotKey,
+    raw: &[u8],
+    first: SnapshotKey,
     manager: &SnapshotManager,
     opts: &ImportOptions,
     claimed: &mut std::collections::HashSet<SnapshotKey>,
+    reserved: &std::collections::HashSet<SnapshotKey>,
 ) -> Result<Outcome, String> {
-    let raw = tokio::fs::read(path)
-        .await
-        .map_err(|e| format!("reading: {e}"))?;
-    let value = decode_legacy(&raw, &opts.legacy)
+    let value = decode_legacy(raw, &opts.legacy)
         .map_err(|e| format!("not a valid py-snapshot file: {e}"))?;
     let bytes = manager.encode(&value).map_err(|e| e.to_string())?;
-    let mut at = key;
-    while claimed.contains(&at) {
-        at = at.next();
-    }
     if opts.dry_run {
-        claimed.insert(at);
-        return Ok(Outcome::WouldImport(at));
+        claimed.insert(first);
+        return Ok(Outcome::WouldImport(first));
     }
     let store = manager.store();
+    let mut at = first;
     for _ in 0..1000 {
-        if claimed.contains(&at) {
+        // Past the first instant only, never onto another file's own instant.
+        if at != first && (claimed.contains(&at) || reserved.contains(&at)) {
             at = at.next();
             continue;
         }
@@ -272,7 +346,7 @@ async fn import_one(
             Err(e) => return Err(e.to_string()),
         }
     }
-    Err(format!("no free key within 1000 µs of {key}"))
+    Err(format!("no free key within 1000 µs of {first}"))
 }
 
 #[cfg(test)]

@@ -17,8 +17,10 @@
 //! use snapshot::{value, Lookup};
 //!
 //! # let dir = tempfile::tempdir()?;
+//! # let dir = dir.path().join("game");
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
-//! let manager = snapshot::open(dir.path().to_str().unwrap())?;
+//! // A writer opens or creates its store; `snapshot::open` only opens an existing one.
+//! let manager = snapshot::open_or_create(dir.to_str().unwrap())?;
 //! manager.dump(&value!({"level": 5, "inventory": ["sword", "shield"]})).await?;
 //! let restored = manager.load(Lookup::Latest).await?;
 //! assert_eq!(restored.unwrap()["inventory"][1].as_str(), Some("shield"));
@@ -38,9 +40,9 @@ pub use snapshot_codec::{
     Compression, DecodeOptions, EncodeOptions, Ext, ExtType, Map, Registry, Value, value,
 };
 pub use snapshot_store::{
-    DumpInfo, Error, IntoKey, KeepReason, Kept, KeyError, KeyRange, Lookup, MemoryStore, Period,
-    Recovered, Result, RetentionPlan, RetentionPolicy, Skipped, Snapshot, SnapshotKey,
-    SnapshotManager, SnapshotMeta, SnapshotStore, VerifyReport,
+    CalendarDuration, DumpInfo, DurationError, Error, IntoKey, KeepReason, Kept, KeyError,
+    KeyRange, Lookup, MemoryStore, Period, Recovered, Result, RetentionPlan, RetentionPolicy,
+    Skipped, Snapshot, SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore, VerifyReport,
 };
 #[cfg(feature = "fs")]
 pub use snapshot_store_fs::{self as fs, FsStore};
@@ -158,19 +160,36 @@ impl StoreUrl {
     }
 }
 
-/// Opens the store a URL names (see the crate docs for the forms).
+/// Whether opening a store may create it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    /// Open an existing store only: a missing directory is [`Error::StoreNotFound`].
+    /// For readers, so a mistyped path is an error rather than an empty store.
+    No,
+    /// Create the directory (and its parents) if missing. For writers.
+    IfMissing,
+}
+
+/// Opens the store a URL names (see the crate docs for the forms), creating it only if
+/// `create` says so.
 ///
 /// `s3://` URLs take the endpoint, region and credentials from the standard `AWS_*`
-/// variables (`AWS_ENDPOINT` and `AWS_ALLOW_HTTP=true` for a local MinIO).
+/// variables (`AWS_ENDPOINT` and `AWS_ALLOW_HTTP=true` for a local MinIO). S3 prefixes
+/// and `memory:` stores need no creating; `memory:` is always a new, empty store.
 ///
 /// # Errors
 /// [`OpenError::FeatureDisabled`] naming the feature when the backend is not compiled
-/// in; otherwise as [`StoreUrl::parse`] and the backend's constructor.
-pub fn open_store(url: &str) -> Result<Arc<dyn SnapshotStore>, OpenError> {
+/// in; [`Error::StoreNotFound`] (inside [`OpenError::Store`]) for a missing directory
+/// with [`Create::No`]; otherwise as [`StoreUrl::parse`] and the backend's constructor.
+pub fn open_store(url: &str, create: Create) -> Result<Arc<dyn SnapshotStore>, OpenError> {
     match StoreUrl::parse(url)? {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "fs")]
-        StoreUrl::Dir(path) => Ok(Arc::new(FsStore::new(path)?)),
+        StoreUrl::Dir(path) => Ok(Arc::new(
+            FsStore::builder(path)
+                .with_create(create == Create::IfMissing)
+                .build()?,
+        )),
         #[cfg(not(feature = "fs"))]
         StoreUrl::Dir(_) => Err(OpenError::FeatureDisabled {
             feature: "fs",
@@ -191,13 +210,34 @@ pub fn open_store(url: &str) -> Result<Arc<dyn SnapshotStore>, OpenError> {
     }
 }
 
-/// Opens the store a URL names and returns a [`SnapshotManager`] over it with default
-/// settings.
+/// Opens the existing store a URL names and returns a [`SnapshotManager`] over it with
+/// default settings. Nothing is created: a missing directory is an error naming it.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let missing = dir.path().join("mistyped");
+/// let err = snapshot::open(missing.to_str().unwrap()).unwrap_err();
+/// assert!(err.to_string().contains("mistyped"));
+/// assert!(!missing.exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
-/// As [`open_store`].
+/// As [`open_store`] with [`Create::No`].
 pub fn open(url: &str) -> Result<SnapshotManager, OpenError> {
-    Ok(SnapshotManager::from_arc(open_store(url)?))
+    Ok(SnapshotManager::from_arc(open_store(url, Create::No)?))
+}
+
+/// Opens the store a URL names, creating its directory if missing (for writers: a
+/// pipeline's first run), and returns a [`SnapshotManager`] over it.
+///
+/// # Errors
+/// As [`open_store`] with [`Create::IfMissing`].
+pub fn open_or_create(url: &str) -> Result<SnapshotManager, OpenError> {
+    Ok(SnapshotManager::from_arc(open_store(
+        url,
+        Create::IfMissing,
+    )?))
 }
 
 // The README's code blocks are compiled and run as doctests.

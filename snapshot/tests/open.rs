@@ -1,17 +1,40 @@
 //! Opening stores from URLs.
 
-use snapshot::{OpenError, StoreUrl};
+use snapshot::{Create, Error, OpenError, StoreUrl};
 
 #[tokio::test]
 async fn paths_and_file_urls_open_directories() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("a");
     let url = format!("file://{}", path.display());
-    let manager = snapshot::open(&url).expect("open");
+    let manager = snapshot::open_or_create(&url).expect("open");
     manager.dump(&snapshot::value!(1)).await.expect("dump");
     assert!(path.is_dir());
     let again = snapshot::open(path.to_str().expect("utf-8")).expect("open");
     assert_eq!(again.list().await.expect("list").len(), 1);
+}
+
+#[test]
+fn opening_to_read_never_creates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mistyped = dir.path().join("chekpoints");
+    let text = mistyped.to_str().expect("utf-8");
+    for url in [text.to_string(), format!("file://{text}")] {
+        let err = snapshot::open(&url).expect_err("missing");
+        assert!(
+            matches!(&err, OpenError::Store(Error::StoreNotFound { location, .. }) if location.contains("chekpoints")),
+            "{err:?}"
+        );
+        assert!(
+            snapshot::open_store(&url, Create::No)
+                .expect_err("missing")
+                .to_string()
+                .contains("does not exist")
+        );
+        assert!(!mistyped.exists(), "{url} created the directory");
+    }
+    snapshot::open_store(text, Create::IfMissing).expect("created");
+    assert!(mistyped.is_dir());
 }
 
 #[tokio::test]
@@ -50,7 +73,7 @@ fn bad_urls_are_clear_errors() {
 #[test]
 fn s3_urls_build_an_s3_store() {
     // No request is made when opening; the bucket and prefix come from the URL.
-    let store = snapshot::open_store("s3://bucket/some/prefix").expect("open");
+    let store = snapshot::open_store("s3://bucket/some/prefix", Create::No).expect("open");
     let shown = format!("{store:?}");
     assert!(shown.contains("s3://bucket/some/prefix"), "{shown}");
 }

@@ -35,8 +35,8 @@ fn child(mode: &str, dir: &str) {
         .enable_all()
         .build()
         .expect("runtime");
-    let manager =
-        SnapshotManager::new(FsStore::new(dir).expect("store")).with_compression(Compression::None);
+    let manager = SnapshotManager::new(FsStore::create(dir).expect("store"))
+        .with_compression(Compression::None);
     rt.block_on(async {
         match mode {
             "dump" => {

@@ -1,0 +1,255 @@
+//! The command never creates what it only reads, never loses what it writes, and never
+//! changes a value on the way in.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use snapshot::value;
+
+fn cli() -> Command {
+    Command::cargo_bin("snapshot").expect("binary")
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+fn seed(dir: &Path) {
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let manager = snapshot::open_or_create(text(dir)).expect("open");
+            for (at, step) in [
+                ("2024-01-15_09-00-00-000000", 1),
+                ("2024-01-15_10-00-00-000000", 2),
+                ("2024-01-16_10-00-00-000000", 3),
+            ] {
+                manager
+                    .dump_at(at, &value!({"step": step}))
+                    .await
+                    .expect("dump");
+            }
+        });
+}
+
+#[test]
+fn commands_that_only_read_never_create_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("chekpoints");
+    let m = text(&missing);
+    let good = dir.path().join("good");
+    seed(&good);
+    for args in [
+        vec!["list", m],
+        vec!["list", m, "--json"],
+        vec!["show", m, "--latest"],
+        vec!["verify", m],
+        vec!["get", m, "2024-01-15_09-00-00-000000"],
+        vec!["copy", m, text(&good)],
+        vec!["prune", m, "--keep-last", "1", "--dry-run"],
+        vec!["prune", m, "--keep-last", "1", "--yes"],
+    ] {
+        let assert = cli().args(&args).assert().failure();
+        let err = String::from_utf8(assert.get_output().stderr.clone()).expect("utf-8");
+        assert!(
+            err.contains("no snapshot store at") && err.contains("chekpoints"),
+            "{args:?}: {err}"
+        );
+        assert!(!missing.exists(), "{args:?} created the directory");
+    }
+    // A dry-run import into a missing store writes nothing, not even the directory.
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../snapshot-codec/tests/data/py-snapshot/manager-dir");
+    cli()
+        .args(["import-py", text(&samples), m, "--dry-run"])
+        .assert()
+        .failure();
+    assert!(!missing.exists());
+    // Writers create it: put, the destination of copy, import-py.
+    cli().args(["copy", text(&good), m]).assert().success();
+    assert!(missing.is_dir());
+    cli()
+        .args(["verify", m])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
+}
+
+#[test]
+fn memory_stores_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("doc.json");
+    std::fs::write(&input, b"{\"a\": 1}").expect("write");
+    for args in [
+        vec!["put", "memory:", text(&input)],
+        vec!["list", "memory:"],
+        vec!["verify", "memory:"],
+        vec!["copy", text(dir.path()), "memory:"],
+    ] {
+        cli()
+            .args(&args)
+            .assert()
+            .failure()
+            .stdout("")
+            .stderr(predicate::str::contains("lives only inside one process"));
+    }
+}
+
+#[test]
+fn every_time_argument_takes_the_same_forms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    seed(dir.path());
+    let d = text(dir.path());
+    for at in [
+        "2024-01-15_10-00-00-000000",
+        "2024-01-15T10:00:00Z",
+        "2024-01-15T12:00:00+02:00",
+    ] {
+        cli()
+            .args(["show", d, at])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("\"step\": 2"));
+        cli()
+            .args(["get", d, at])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("\"step\": 2"));
+        cli()
+            .args(["show", d, "--before", at])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("\"step\": 2"));
+    }
+    cli()
+        .args(["get", d, "yesterday"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("RFC 3339"));
+}
+
+#[test]
+fn put_never_changes_a_value() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    cli()
+        .args(["put", text(&store), "-"])
+        .write_stdin(r#"{"ids": [1, {"big": 123456789012345678901234567890}]}"#)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "integer 123456789012345678901234567890 at .ids[1].big",
+        ));
+    cli()
+        .args(["put", text(&store), "-"])
+        .write_stdin(r#"{"a": 1, "a": 2}"#)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(r#"key "a" appears twice"#));
+    assert!(!store.exists(), "nothing was written");
+    // The extremes that fit are kept exactly.
+    let doc = r#"{"max":18446744073709551615,"min":-9223372036854775808,"f":0.1}"#;
+    let key = cli()
+        .args(["put", text(&store), "-"])
+        .write_stdin(doc)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let key = String::from_utf8(key).expect("utf-8");
+    let out = cli()
+        .args(["get", text(&store), key.trim()])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let back: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(
+        back,
+        serde_json::from_str::<serde_json::Value>(doc).expect("json")
+    );
+}
+
+#[test]
+fn a_damaged_newest_snapshot_has_a_way_around_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    seed(dir.path());
+    std::fs::write(dir.path().join("2024-01-17_00-00-00-000000"), b"torn write").expect("write");
+    let d = text(dir.path());
+    cli()
+        .args(["show", d, "--latest"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--latest-valid"));
+    for cmd in ["show", "get"] {
+        cli()
+            .args([cmd, d, "--latest-valid"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("\"step\": 3"))
+            .stderr(predicate::str::contains(
+                "warning: passed over damaged snapshot 2024-01-17_00-00-00-000000",
+            ));
+    }
+    cli()
+        .args(["verify", d])
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains("BAD 2024-01-17_00-00-00-000000"));
+}
+
+#[test]
+fn retention_flags_speak_restic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    seed(dir.path());
+    let d = text(dir.path());
+    // 6m is six months: all three snapshots are within it.
+    cli()
+        .args(["prune", d, "--keep-within", "6m", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 to keep, 0 to remove"));
+    // 24h from the newest (16th 10:00) is strictly after the 15th 10:00.
+    cli()
+        .args(["prune", d, "--keep-within", "24h", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 to keep, 2 to remove"));
+    for bad in ["6min", "90s", "2w", "1.5d", "48"] {
+        cli()
+            .args(["prune", d, "--keep-within", bad, "--dry-run"])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("1y5m7d2h"));
+    }
+    // 0 means "not set": alone it is no rule at all, and nothing is deleted.
+    cli()
+        .args(["prune", d, "--keep-last", "0", "--yes"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no retention rule given"));
+    cli()
+        .args(["prune", d, "--keep-within-daily", "2d", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("daily 2024-01-15 within 2d"));
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 3);
+}
+
+#[cfg(unix)]
+#[test]
+fn files_written_by_get_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    seed(dir.path());
+    let out = dir.path().join("out.json");
+    cli()
+        .args(["get", text(dir.path()), "--latest", "-o", text(&out)])
+        .assert()
+        .success();
+    let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
