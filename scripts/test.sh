@@ -14,3 +14,14 @@ cargo test --workspace --all-features
 
 # The facade without the s3 feature: s3:// URLs must name the missing feature.
 cargo test -p snapshot --no-default-features --features fs --test open
+
+# The development S3 server (scripts/s3-dev.sh) starts, serves the CLI, and stops.
+dev_port=$((21000 + RANDOM % 8000))
+export SNAPSHOT_S3_DEV_PORT=$dev_port
+trap 'bash scripts/s3-dev.sh stop >/dev/null 2>&1 || true' EXIT
+eval "$(bash scripts/s3-dev.sh start)"
+echo '{"dev": true}' | cargo run -q -p snapshot-cli --all-features -- put s3://snapshots/s3-dev-check - >/dev/null
+cargo run -q -p snapshot-cli --all-features -- show s3://snapshots/s3-dev-check --latest | grep -q '"dev": true'
+bash scripts/s3-dev.sh stop
+bash scripts/s3-dev.sh status >/dev/null && { echo "s3-dev.sh did not stop the server" >&2; exit 1; }
+echo "scripts/s3-dev.sh: start, put, show, stop: ok"

@@ -22,11 +22,14 @@ impl<'de, I: Input<'de>> Reader<I> {
             Head::UInt(u) => visitor.visit_u64(u),
             Head::NegInt(i) => visitor.visit_i64(i),
             Head::Float(f) => visitor.visit_f64(f),
-            Head::Str(len) => match self.read_str(len)? {
-                Key::Borrowed(s) => visitor.visit_borrowed_str(s),
-                Key::Copied(s) | Key::Table(s) => visitor.visit_str(s),
-            },
-            Head::Bytes(len) => match self.input.read_bytes(len)? {
+            Head::Str(len) => {
+                self.charge(len as u64)?;
+                match self.read_str(len)? {
+                    Key::Borrowed(s) => visitor.visit_borrowed_str(s),
+                    Key::Copied(s) | Key::Table(s) => visitor.visit_str(s),
+                }
+            }
+            Head::Bytes(len) => match self.charge(len as u64).and_then(|()| self.input.read_bytes(len))? {
                 Bytes::Borrowed(b) => visitor.visit_borrowed_bytes(b),
                 Bytes::Copied(b) => visitor.visit_bytes(b),
             },
@@ -53,6 +56,7 @@ impl<'de, I: Input<'de>> Reader<I> {
                 Ok(value)
             }
             Head::Ext(type_id, len) => {
+                self.charge(len as u64)?;
                 let data = self.input.read_bytes(len)?;
                 visitor.visit_newtype_struct(ExtDeserializer {
                     type_id,
@@ -191,6 +195,7 @@ impl<'de, I: Input<'de>> de::Deserializer<'de> for &mut Reader<I> {
             Some(tag @ 0x80..=0x9F) => {
                 self.input.next_u8()?;
                 let len = usize::from(tag - crate::wire::FIXSTR);
+                self.charge(len as u64)?;
                 match self.read_str(len)? {
                     Key::Borrowed(s) => visitor.visit_borrowed_str(s),
                     Key::Copied(s) | Key::Table(s) => visitor.visit_str(s),
@@ -223,6 +228,7 @@ impl<'de, I: Input<'de>> de::SeqAccess<'de> for SeqAccess<'_, I> {
             return Ok(None);
         }
         self.left -= 1;
+        self.r.charge(crate::wire::ITEM_COST)?;
         seed.deserialize(&mut *self.r).map(Some)
     }
     fn size_hint(&self) -> Option<usize> {
@@ -242,6 +248,7 @@ impl<'de, I: Input<'de>> de::MapAccess<'de> for MapAccess<'_, I> {
             return Ok(None);
         }
         self.left -= 1;
+        self.r.charge(crate::wire::ENTRY_COST)?;
         seed.deserialize(KeyDeserializer { r: &mut *self.r })
             .map(Some)
     }
@@ -307,10 +314,14 @@ impl<'de, I: Input<'de>> de::Deserializer<'de> for KeyDeserializer<'_, I> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.r.read_key()? {
+        let key = self.r.read_key()?;
+        let len = key.as_str().len() as u64;
+        let visited = match key {
             Key::Borrowed(s) => visitor.visit_borrowed_str(s),
             Key::Copied(s) | Key::Table(s) => visitor.visit_str(s),
-        }
+        };
+        self.r.charge(len)?;
+        visited
     }
 
     parse_key!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32

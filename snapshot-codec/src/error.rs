@@ -111,6 +111,13 @@ pub enum Error {
         /// The configured limit in bytes.
         limit: u64,
     },
+    /// Decoding would use more memory than the configured budget
+    /// ([`DecodeOptions::with_max_memory`](crate::DecodeOptions::with_max_memory)).
+    #[error("decoding needs more than the memory budget of {limit} bytes")]
+    MemoryLimitExceeded {
+        /// The budget in bytes.
+        limit: u64,
+    },
     /// The snapshot is compressed but this build has no zstd support.
     #[error("snapshot body is zstd-compressed, but the `zstd` feature is not enabled")]
     CompressionUnsupported,

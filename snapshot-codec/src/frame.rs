@@ -197,16 +197,41 @@ pub(crate) fn decode_slice<T>(
 ) -> Result<T> {
     let (flags, body) = open_frame(bytes)?;
     let body = if flags & FLAG_ZSTD != 0 {
-        Cow::Owned(decompress(&body, opts.max_decompressed_size)?)
+        Cow::Owned(decompress(&body, decompress_limit(opts)).map_err(|e| over_budget(e, opts))?)
     } else {
         body
     };
-    let mut reader = Reader::new(SliceInput::new(&body), opts.max_depth);
+    // A body decompressed here (or gathered from chunks) is memory this decode holds.
+    let spent = match &body {
+        Cow::Owned(b) => b.len() as u64,
+        Cow::Borrowed(_) => 0,
+    };
+    let mut reader = Reader::new(SliceInput::new(&body), opts.max_depth)
+        .with_memory_budget(opts.max_memory, spent);
     let value = read(&mut reader)?;
     if reader.input.remaining() != Some(0) {
         return Err(Error::TrailingBytes);
     }
     Ok(value)
+}
+
+/// The most a body may decompress to: the size limit, and never past the memory budget.
+pub(crate) fn decompress_limit(opts: &DecodeOptions) -> u64 {
+    opts.max_decompressed_size.min(opts.max_memory)
+}
+
+/// A decompression stopped by the memory budget is reported as such.
+pub(crate) fn over_budget(e: Error, opts: &DecodeOptions) -> Error {
+    match e {
+        Error::DecompressedSizeLimitExceeded { limit }
+            if limit == opts.max_memory && opts.max_memory < opts.max_decompressed_size =>
+        {
+            Error::MemoryLimitExceeded {
+                limit: opts.max_memory,
+            }
+        }
+        e => e,
+    }
 }
 
 #[cfg(feature = "zstd")]
@@ -231,6 +256,8 @@ pub(crate) fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
                 return Err(Error::DecompressedSizeLimitExceeded { limit });
             }
             let grow = out.len().min(cap - filled);
+            // Exactly: amortized growth would double the buffer again for the last byte.
+            out.reserve_exact(grow);
             out.resize(filled + grow, 0);
         }
         match decoder.read(&mut out[filled..]) {

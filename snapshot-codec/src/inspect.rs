@@ -145,7 +145,9 @@ pub fn inspect(bytes: &[u8], opts: &DecodeOptions) -> Result<Inspection> {
         return Ok(report);
     }
     let plain = if report.compressed() {
-        match frame::decompress(&body, opts.max_decompressed_size) {
+        match frame::decompress(&body, frame::decompress_limit(opts))
+            .map_err(|e| frame::over_budget(e, opts))
+        {
             Ok(plain) => alloc::borrow::Cow::Owned(plain),
             Err(e) => {
                 report.error = Some(e);
@@ -156,7 +158,12 @@ pub fn inspect(bytes: &[u8], opts: &DecodeOptions) -> Result<Inspection> {
         body
     };
     report.body_len = Some(plain.len());
-    let mut reader = Reader::new(SliceInput::new(&plain), opts.max_depth);
+    let spent = match &plain {
+        alloc::borrow::Cow::Owned(b) => b.len() as u64,
+        alloc::borrow::Cow::Borrowed(_) => 0,
+    };
+    let mut reader = Reader::new(SliceInput::new(&plain), opts.max_depth)
+        .with_memory_budget(opts.max_memory, spent);
     match reader.read_value() {
         Ok(value) if crate::wire::Input::remaining(&reader.input) == Some(0) => {
             report.counts = Some(ValueCounts::of(&value));

@@ -118,6 +118,12 @@ pub enum LegacyError {
         /// The limit, for the whole file.
         limit: usize,
     },
+    /// Decoding would use more memory than the configured budget.
+    #[error("decoding needs more than the memory budget of {limit} bytes")]
+    MemoryLimitExceeded {
+        /// The budget in bytes.
+        limit: u64,
+    },
     /// Dicts and lists are nested deeper than the configured limit (the root dict
     /// counts as one level, as in the snapshot format, whose limit is the default).
     #[error(
@@ -143,6 +149,7 @@ pub enum LegacyError {
 pub struct LegacyOptions {
     max_depth: usize,
     max_decompressed: usize,
+    max_memory: u64,
     big_integers_as_text: bool,
 }
 
@@ -151,6 +158,7 @@ impl Default for LegacyOptions {
         Self {
             max_depth: crate::DEFAULT_MAX_DEPTH,
             max_decompressed: 64 << 20,
+            max_memory: crate::DEFAULT_MAX_MEMORY,
             big_integers_as_text: false,
         }
     }
@@ -175,6 +183,14 @@ impl LegacyOptions {
         self
     }
 
+    /// Sets the memory budget of one decode, counted as for snapshots
+    /// ([`DecodeOptions::with_max_memory`](crate::DecodeOptions::with_max_memory)):
+    /// 32 bytes per list item, 56 per dict entry, and the bytes of every text.
+    pub fn with_max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+
     /// Reads integers outside `i64::MIN ..= u64::MAX` as their decimal text instead of
     /// failing with [`LegacyError::IntegerOutOfRange`] (a documented, visible fallback:
     /// the value becomes a string).
@@ -195,6 +211,7 @@ pub fn decode_legacy(bytes: &[u8], opts: &LegacyOptions) -> Result<Value, Legacy
         pos: 0,
         depth: 0,
         inflated: 0,
+        budget: opts.max_memory,
         opts,
     };
     // The root map counts as a level, as in the snapshot format, so that every file
@@ -219,10 +236,22 @@ struct LegacyReader<'a> {
     pos: usize,
     depth: usize,
     inflated: usize,
+    budget: u64,
     opts: &'a LegacyOptions,
 }
 
 impl<'a> LegacyReader<'a> {
+    /// Spends `bytes` of the memory budget before they are allocated.
+    fn charge(&mut self, bytes: u64) -> Result<(), LegacyError> {
+        self.budget = self
+            .budget
+            .checked_sub(bytes)
+            .ok_or(LegacyError::MemoryLimitExceeded {
+                limit: self.opts.max_memory,
+            })?;
+        Ok(())
+    }
+
     fn byte(&mut self) -> Result<u8, LegacyError> {
         let b = *self
             .bytes
@@ -297,6 +326,7 @@ impl<'a> LegacyReader<'a> {
             let n = self.len(1)?;
             self.take(n)?.to_vec()
         };
+        self.charge(raw.len() as u64)?;
         String::from_utf8(raw).map_err(|_| LegacyError::InvalidUtf8 { offset })
     }
 
@@ -340,6 +370,7 @@ impl<'a> LegacyReader<'a> {
             LIST => {
                 self.enter()?;
                 let n = self.len(2)?;
+                self.charge((n as u64).saturating_mul(crate::wire::ITEM_COST))?;
                 let mut items = Vec::with_capacity(n);
                 for _ in 0..n {
                     let at = self.pos;
@@ -364,6 +395,7 @@ impl<'a> LegacyReader<'a> {
     }
 
     fn entries(&mut self, n: usize) -> Result<Map, LegacyError> {
+        self.charge((n as u64).saturating_mul(crate::wire::ENTRY_COST))?;
         let mut map = Map::with_capacity(n);
         for _ in 0..n {
             let at = self.pos;

@@ -86,8 +86,8 @@ pub use frame::{FLAG_ZSTD, FORMAT_VERSION, MAGIC};
 pub use inspect::{Inspection, ValueCounts, inspect};
 pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Map};
 pub use options::{
-    Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_ZSTD_LEVEL,
-    DecodeOptions, EncodeOptions,
+    Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,
+    DEFAULT_ZSTD_LEVEL, DecodeOptions, EncodeOptions,
 };
 pub use value::{Integer, Value};
 pub use wire::{KEY_TABLE_LIMIT, MAX_INTERNED_KEY_LEN};

@@ -10,6 +10,10 @@ pub const DEFAULT_MAX_DEPTH: usize = 128;
 /// The default cap on a decompressed body: 1 GiB.
 pub const DEFAULT_MAX_DECOMPRESSED_SIZE: u64 = 1 << 30;
 
+/// The memory a decode may use unless told otherwise: 2 GiB (see
+/// [`DecodeOptions::with_max_memory`]).
+pub const DEFAULT_MAX_MEMORY: u64 = 2 << 30;
+
 /// The zstd level used unless another is asked for.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 
@@ -117,6 +121,7 @@ impl EncodeOptions {
 pub struct DecodeOptions {
     pub(crate) max_depth: usize,
     pub(crate) max_decompressed_size: u64,
+    pub(crate) max_memory: u64,
     pub(crate) registry: Option<Arc<Registry>>,
 }
 
@@ -125,6 +130,7 @@ impl Default for DecodeOptions {
         Self {
             max_depth: DEFAULT_MAX_DEPTH,
             max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
+            max_memory: DEFAULT_MAX_MEMORY,
             registry: None,
         }
     }
@@ -150,6 +156,33 @@ impl DecodeOptions {
     pub fn with_max_decompressed_size(mut self, bytes: u64) -> Self {
         self.max_decompressed_size = bytes;
         self
+    }
+
+    /// Sets the memory budget of one decode, in bytes ([`DEFAULT_MAX_MEMORY`] unless
+    /// set). It is counted as the decode goes, before anything is allocated, so a
+    /// hostile snapshot gets [`Error::MemoryLimitExceeded`](crate::Error) instead of
+    /// claiming memory: a decompressed body costs its length; a [`Value`](crate::Value)
+    /// costs 32 bytes per list item, 56 per map entry, and the bytes of every string,
+    /// byte string, key and extension payload; the serde path charges the same per value
+    /// it hands to a `Deserialize` type (it cannot see the type's own layout).
+    ///
+    /// ```
+    /// use snapshot_codec::{DecodeOptions, Error, value};
+    ///
+    /// let bytes = snapshot_codec::encode(&value!({"list": [1, 2, 3, 4, 5, 6, 7, 8]}))?;
+    /// let tight = DecodeOptions::new().with_max_memory(100);
+    /// assert!(matches!(tight.decode(&bytes), Err(Error::MemoryLimitExceeded { limit: 100 })));
+    /// assert!(DecodeOptions::new().with_max_memory(1000).decode(&bytes).is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = bytes;
+        self
+    }
+
+    /// The memory budget of one decode.
+    pub fn max_memory(&self) -> u64 {
+        self.max_memory
     }
 
     /// Checks every extension value of a registered type while decoding.

@@ -580,12 +580,22 @@ pub(crate) enum Head {
     Ext(u64, usize),
 }
 
-/// Reads values in the body encoding, keeping the key table and the depth count.
+/// What one list item costs a decode's memory budget (the size of a `Value`).
+pub(crate) const ITEM_COST: u64 = core::mem::size_of::<Value>() as u64;
+/// What one map entry costs (a key `String` and a `Value`).
+pub(crate) const ENTRY_COST: u64 = (core::mem::size_of::<Value>() + core::mem::size_of::<String>()) as u64;
+
+/// Reads values in the body encoding, keeping the key table, the depth count and the
+/// memory budget.
 pub(crate) struct Reader<I> {
     pub(crate) input: I,
     keys: Vec<String>,
     depth: usize,
     max_depth: usize,
+    /// Bytes of the budget not yet spent.
+    budget: u64,
+    /// The whole budget, for the error.
+    max_memory: u64,
 }
 
 impl<'de, I: Input<'de>> Reader<I> {
@@ -595,6 +605,35 @@ impl<'de, I: Input<'de>> Reader<I> {
             keys: Vec::new(),
             depth: 0,
             max_depth,
+            budget: u64::MAX,
+            max_memory: u64::MAX,
+        }
+    }
+
+    /// Limits what the decode may allocate to `max_memory`, of which `spent` is already
+    /// used (by a decompressed body, say).
+    pub(crate) fn with_memory_budget(mut self, max_memory: u64, spent: u64) -> Self {
+        self.max_memory = max_memory;
+        self.budget = max_memory.saturating_sub(spent);
+        self
+    }
+
+    /// Spends `bytes` of the memory budget, or fails if it does not have them.
+    #[inline]
+    pub(crate) fn charge(&mut self, bytes: u64) -> Result<()> {
+        match self.budget.checked_sub(bytes) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(self.over_budget()),
+        }
+    }
+
+    #[cold]
+    fn over_budget(&self) -> Error {
+        Error::MemoryLimitExceeded {
+            limit: self.max_memory,
         }
     }
 
@@ -775,13 +814,25 @@ impl<'de, I: Input<'de>> Reader<I> {
             Head::UInt(u) => Value::Int(u.into()),
             Head::NegInt(i) => Value::Int(Integer::from(i)),
             Head::Float(f) => Value::Float(f),
-            Head::Str(len) => Value::String(String::from(self.read_str(len)?.as_str())),
-            Head::Bytes(len) => Value::Bytes(self.input.read_bytes(len)?.get().to_vec()),
-            Head::Ext(type_id, len) => Value::from(Ext::new(
-                type_id,
-                self.input.read_bytes(len)?.get().to_vec(),
-            )),
+            Head::Str(len) => {
+                self.charge(len as u64)?;
+                Value::String(String::from(self.read_str(len)?.as_str()))
+            }
+            Head::Bytes(len) => {
+                self.charge(len as u64)?;
+                Value::Bytes(self.input.read_bytes(len)?.get().to_vec())
+            }
+            Head::Ext(type_id, len) => {
+                self.charge(len as u64)?;
+                Value::from(Ext::new(
+                    type_id,
+                    self.input.read_bytes(len)?.get().to_vec(),
+                ))
+            }
             Head::List(len) => {
+                // Paid for before the list is allocated: a count the budget cannot
+                // hold is refused before any memory is asked for.
+                self.charge((len as u64).saturating_mul(ITEM_COST))?;
                 self.enter()?;
                 let mut items = Vec::with_capacity(self.prealloc(len));
                 for i in 0..len {
@@ -791,10 +842,12 @@ impl<'de, I: Input<'de>> Reader<I> {
                 Value::List(items)
             }
             Head::Map(len) => {
+                self.charge((len as u64).saturating_mul(ENTRY_COST))?;
                 self.enter()?;
                 let mut map = Map::with_capacity(self.prealloc(len));
                 for _ in 0..len {
                     let key = String::from(self.read_key()?.as_str());
+                    self.charge(key.len() as u64)?;
                     let value = self.read_value().map_err(|e| e.in_key(&key))?;
                     map.insert_new(key, value).map_err(Error::duplicate_key)?;
                 }

@@ -195,7 +195,7 @@ fn bombs_are_refused_quickly_with_little_memory() {
             matches!(
                 result,
                 Err(Error::DecompressedSizeLimitExceeded { limit: 67_108_864 })
-            ),
+            ) || (path == "reader" && matches!(result, Err(Error::MemoryLimitExceeded { .. }))),
             "{path}: {result:?}"
         );
         assert!(took < Duration::from_secs(10), "{path}: {took:?}");
@@ -257,4 +257,86 @@ fn decoding_allocates_a_small_multiple_of_the_input() {
     );
     // A Value is 32 bytes and the smallest encoded value 1 byte.
     assert!(ratio < 40.0, "{ratio:.1}x");
+}
+
+/// The files that once aborted the process (a list of 10^9 nulls in 31 KB asked for
+/// 32 GB) or held gigabytes (10^8 nulls in 3 KB): now typed errors within the budget.
+#[test]
+fn null_list_bombs_stay_within_the_memory_budget() {
+    use common::bombs::null_list_bomb;
+    let _turn = serial();
+    let big = null_list_bomb(1_000_000_000, false);
+    let small = null_list_bomb(100_000_000, false);
+    assert!(big.len() < 32_000 && small.len() < 3_200);
+    let over = |r: &Result<Value, Error>| matches!(r, Err(Error::MemoryLimitExceeded { .. }));
+
+    // Default options: the body (1 GB) decompresses within the 1 GiB size limit, and
+    // the list it declares is refused before it is allocated.
+    let (result, _, peak) = measure(|| snapshot_codec::decode(&big));
+    assert!(over(&result), "{result:?}");
+    assert!(peak < 2_200 << 20, "held {} MiB", peak >> 20);
+    println!("10^9 nulls, slice: refused holding {} MiB", peak >> 20);
+    // The streaming reader never holds the body: refused at the list header.
+    let (result, _, peak) = measure(|| snapshot_codec::decode_from_reader(&big[..]));
+    assert!(over(&result), "{result:?}");
+    assert!(peak < 8 << 20, "held {} MiB", peak >> 20);
+    let (result, _, peak) = measure(|| snapshot_codec::decode(&small));
+    assert!(over(&result), "{result:?}");
+    assert!(peak < 300 << 20, "held {} MiB", peak >> 20);
+
+    // A tighter budget also caps decompression: refused at 64 MiB whatever the bomb.
+    let tight = DecodeOptions::new().with_max_memory(64 << 20);
+    for (name, bomb) in [("10^9", &big), ("10^8", &small)] {
+        let (result, _, peak) = measure(|| tight.decode(bomb));
+        assert!(
+            matches!(result, Err(Error::MemoryLimitExceeded { limit: 67_108_864 })),
+            "{name}: {result:?}"
+        );
+        assert!(peak < 160 << 20, "{name}: held {} MiB", peak >> 20);
+        let (result, _, peak) = measure(|| tight.decode_from_reader(&bomb[..]));
+        assert!(over(&result), "{name} reader: {result:?}");
+        assert!(peak < 8 << 20, "{name} reader: held {} MiB", peak >> 20);
+        // The serde path charges each value it hands out, whatever the target type.
+        let (result, _, peak) = measure(|| tight.from_slice::<Vec<()>>(bomb));
+        assert!(
+            matches!(result, Err(Error::MemoryLimitExceeded { .. })),
+            "{name} serde: {result:?}"
+        );
+        assert!(peak < 160 << 20, "{name} serde: held {} MiB", peak >> 20);
+        let (result, _, peak) = measure(|| tight.from_reader::<_, Vec<Option<String>>>(&bomb[..]));
+        assert!(
+            matches!(result, Err(Error::MemoryLimitExceeded { .. })),
+            "{name} serde reader: {result:?}"
+        );
+        assert!(peak < 160 << 20, "{name} serde reader: held {} MiB", peak >> 20);
+        let report = snapshot_codec::inspect(bomb, &tight).expect("a frame");
+        assert!(
+            matches!(report.error, Some(Error::MemoryLimitExceeded { .. })),
+            "{name} inspect: {:?}",
+            report.error
+        );
+    }
+}
+
+#[test]
+fn legal_snapshots_fit_the_default_budget_and_a_budget_just_below_refuses() {
+    let _turn = serial();
+    let v: Value = (0..10_000u32).map(|i| value!({"i": i, "s": "text"})).collect();
+    let bytes = snapshot_codec::encode(&v).expect("encode");
+    assert_eq!(snapshot_codec::decode(&bytes).expect("decodes"), v);
+    // 10,000 items of 32 bytes, 20,000 entries of 56 bytes, 10,000 four-byte strings
+    // and 20,000 one-byte keys (each map owns its keys): the budget counts exactly that.
+    let needed = 10_000 * 32 + 20_000 * 56 + 10_000 * 4 + 20_000;
+    let body_len = {
+        let report = snapshot_codec::inspect(&bytes, &DecodeOptions::new()).expect("frame");
+        report.body_len.expect("body") as u64
+    };
+    let spent_on_body = if bytes[5] & FLAG_ZSTD != 0 { body_len } else { 0 };
+    let exact = DecodeOptions::new().with_max_memory(needed + spent_on_body);
+    assert_eq!(exact.decode(&bytes).expect("exactly enough"), v);
+    let short = DecodeOptions::new().with_max_memory(needed + spent_on_body - 1);
+    assert!(matches!(
+        short.decode(&bytes),
+        Err(Error::MemoryLimitExceeded { .. })
+    ));
 }

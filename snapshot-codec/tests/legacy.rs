@@ -284,3 +284,17 @@ fn nesting_and_zlib_bombs_are_limited() {
     ));
     bad.truncate(4);
 }
+
+#[test]
+fn legacy_files_are_decoded_within_a_memory_budget() {
+    #[path = "common/bombs.rs"]
+    mod bombs;
+    // 1,000,000 empty lists: 2 MB of file, 32 MB once built.
+    let file = bombs::legacy_list_bomb(1_000_000);
+    let tight = LegacyOptions::new().with_max_memory(16 << 20);
+    assert!(matches!(
+        decode_legacy(&file, &tight),
+        Err(LegacyError::MemoryLimitExceeded { limit: 16_777_216 })
+    ));
+    assert!(decode_legacy(&file, &LegacyOptions::new()).is_ok());
+}

@@ -89,22 +89,57 @@ const PART_CONCURRENCY: usize = 4;
 #[non_exhaustive]
 pub enum S3Error {
     /// The server rejected the credentials, or they lack a permission.
-    #[error("{store}: the server rejected the request's credentials or permissions: {source}")]
+    #[error(
+        "{store}: the server rejected the request's credentials or permissions: {source}{cause}"
+    )]
     Authentication {
         /// Which store (bucket, prefix, endpoint).
         store: String,
+        /// The innermost cause, as `": text"`, when the error's own text lacks it.
+        cause: String,
         /// The underlying error.
         #[source]
         source: object_store::Error,
     },
     /// A request failed: unreachable endpoint, timeout, server error, ...
-    #[error("{store}: {source}")]
+    #[error("{store}: {source}{cause}")]
     Request {
         /// Which store (bucket, prefix, endpoint).
         store: String,
+        /// The innermost cause (`": Connection refused (os error 111)"`, say) when the
+        /// error's own text lacks it.
+        cause: String,
         /// The underlying error.
         #[source]
         source: object_store::Error,
+    },
+    /// The bucket name breaks S3's naming rules; checked before any request.
+    #[error(
+        "invalid bucket name {bucket:?}: {reason} (S3 bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)"
+    )]
+    InvalidBucketName {
+        /// The name given.
+        bucket: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The endpoint is not an `http://` or `https://` URL with a host.
+    #[error(
+        "invalid S3 endpoint {endpoint:?}: {reason} (expected a URL such as http://127.0.0.1:9000 or https://s3.example.com)"
+    )]
+    InvalidEndpoint {
+        /// The endpoint, with any credentials in it replaced by `***`.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The endpoint is plain HTTP and plain HTTP was not allowed.
+    #[error(
+        "the S3 endpoint {endpoint} is plain HTTP, which is refused unless allowed: set AWS_ALLOW_HTTP=true (or call with_allow_http(true)) for a local or trusted server"
+    )]
+    PlainHttpNotAllowed {
+        /// The endpoint.
+        endpoint: String,
     },
     /// The configuration is incomplete or invalid.
     #[error("invalid S3 configuration: {source}")]
@@ -129,6 +164,7 @@ pub struct S3StoreBuilder {
     multipart_threshold: usize,
     part_size: usize,
     existence_check: bool,
+    allow_http: bool,
 }
 
 impl fmt::Debug for S3StoreBuilder {
@@ -136,7 +172,7 @@ impl fmt::Debug for S3StoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("S3StoreBuilder")
             .field("bucket", &self.bucket)
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.endpoint.as_deref().map(redact))
             .field("prefix", &self.prefix)
             .field("multipart_threshold", &self.multipart_threshold)
             .field("part_size", &self.part_size)
@@ -173,6 +209,7 @@ impl S3StoreBuilder {
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
             existence_check: false,
+            allow_http: false,
         }
     }
 
@@ -197,8 +234,13 @@ impl S3StoreBuilder {
             .ok();
         // The client options set in `build` replace object_store's own, so the one
         // client setting read from the environment is carried over here.
-        let allow_http = std::env::var("AWS_ALLOW_HTTP")
-            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        // object_store's spellings of "true".
+        let allow_http = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes" | "y" | "on"
+            )
+        });
         builder.with_allow_http(allow_http)
     }
 
@@ -254,6 +296,7 @@ impl S3StoreBuilder {
     /// and snapshots then travel unencrypted).
     pub fn with_allow_http(mut self, allow: bool) -> Self {
         self.client = self.client.with_allow_http(allow);
+        self.allow_http = allow;
         self
     }
 
@@ -303,12 +346,29 @@ impl S3StoreBuilder {
         self
     }
 
-    /// Builds the store. No request is made.
+    /// Builds the store. No request is made; the bucket name and the endpoint are
+    /// checked here, so a mistake is reported before anything is sent.
     ///
     /// # Errors
-    /// [`Error::Backend`] with [`S3Error::Config`] when the bucket is missing or a
-    /// setting is invalid, or [`S3Error::Multipart`] for invalid part settings.
+    /// [`Error::Backend`] with [`S3Error::InvalidBucketName`],
+    /// [`S3Error::InvalidEndpoint`], [`S3Error::PlainHttpNotAllowed`],
+    /// [`S3Error::Config`] when the bucket is missing or a setting is invalid, or
+    /// [`S3Error::Multipart`] for invalid part settings.
     pub fn build(self) -> Result<S3Store> {
+        if let Some(bucket) = &self.bucket {
+            check_bucket_name(bucket).map_err(|reason| {
+                Error::backend(
+                    BACKEND,
+                    S3Error::InvalidBucketName {
+                        bucket: bucket.clone(),
+                        reason,
+                    },
+                )
+            })?;
+        }
+        if let Some(endpoint) = &self.endpoint {
+            check_endpoint(endpoint, self.allow_http).map_err(|e| Error::backend(BACKEND, e))?;
+        }
         if self.part_size < 5 << 20 || self.multipart_threshold < self.part_size {
             return Err(Error::backend(
                 BACKEND,
@@ -329,7 +389,9 @@ impl S3StoreBuilder {
             "s3://{}/{} at {}",
             self.bucket.as_deref().unwrap_or(""),
             self.prefix.trim_matches('/'),
-            self.endpoint.as_deref().unwrap_or("AWS")
+            self.endpoint
+                .as_deref()
+                .map_or_else(|| "AWS".into(), redact)
         );
         let mut store = S3Store::from_object_store(Arc::new(s3), &self.prefix);
         store.describe = describe;
@@ -472,6 +534,7 @@ impl S3Store {
 
     fn error(&self, e: object_store::Error, key: Option<SnapshotKey>) -> Error {
         let store = self.describe.clone();
+        let cause = innermost_cause(&e);
         match (e, key) {
             (object_store::Error::NotFound { .. }, Some(key)) => Error::NotFound { key },
             (
@@ -483,11 +546,30 @@ impl S3Store {
                 source @ (object_store::Error::Unauthenticated { .. }
                 | object_store::Error::PermissionDenied { .. }),
                 _,
-            ) => Error::backend(BACKEND, S3Error::Authentication { store, source }),
-            (source, _) if rejected_credentials(&source) => {
-                Error::backend(BACKEND, S3Error::Authentication { store, source })
-            }
-            (source, _) => Error::backend(BACKEND, S3Error::Request { store, source }),
+            ) => Error::backend(
+                BACKEND,
+                S3Error::Authentication {
+                    store,
+                    cause,
+                    source,
+                },
+            ),
+            (source, _) if rejected_credentials(&source) => Error::backend(
+                BACKEND,
+                S3Error::Authentication {
+                    store,
+                    cause,
+                    source,
+                },
+            ),
+            (source, _) => Error::backend(
+                BACKEND,
+                S3Error::Request {
+                    store,
+                    cause,
+                    source,
+                },
+            ),
         }
     }
 
@@ -543,6 +625,91 @@ impl S3Store {
         let _ = self.store.delete(&staging).await;
         published.map_err(|e| self.error(e, Some(key)))
     }
+}
+
+/// The deepest error of `e`'s chain (the one that says what happened: "Connection
+/// refused", "operation timed out"), as `": text"`, or empty when `e`'s own text has it.
+fn innermost_cause(e: &object_store::Error) -> String {
+    let top = e.to_string();
+    let mut deepest: Option<&(dyn std::error::Error + 'static)> = None;
+    let mut current = std::error::Error::source(e);
+    while let Some(err) = current {
+        deepest = Some(err);
+        current = err.source();
+    }
+    match deepest.map(ToString::to_string) {
+        Some(text) if !text.is_empty() && !top.contains(&text) => format!(": {text}"),
+        _ => String::new(),
+    }
+}
+
+/// S3's bucket naming rules (the ones every S3-compatible server shares).
+fn check_bucket_name(name: &str) -> std::result::Result<(), &'static str> {
+    if name.len() < 3 || name.len() > 63 {
+        return Err("it must be 3 to 63 characters long");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Err("it may hold only lowercase letters, digits, dots and hyphens");
+    }
+    let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if !name.bytes().next().is_some_and(edge) || !name.bytes().last().is_some_and(edge) {
+        return Err("it must start and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return Err("it must not hold two dots in a row");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err("it must not look like an IP address");
+    }
+    Ok(())
+}
+
+/// An endpoint with any user name or password replaced by `***`.
+fn redact(endpoint: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_username("***");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Ok(_) => endpoint.to_owned(),
+        // Not a URL: keep what precedes an `@`, which may be a secret, out.
+        Err(_) => match endpoint.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => endpoint.to_owned(),
+        },
+    }
+}
+
+/// Refuses endpoints object_store would fail on (or panic on) at the first request.
+fn check_endpoint(endpoint: &str, allow_http: bool) -> std::result::Result<(), S3Error> {
+    let invalid = |reason: String| S3Error::InvalidEndpoint {
+        endpoint: redact(endpoint),
+        reason,
+    };
+    let url = url::Url::parse(endpoint).map_err(|e| invalid(e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => {
+            return Err(S3Error::PlainHttpNotAllowed {
+                endpoint: redact(endpoint),
+            });
+        }
+        other => return Err(invalid(format!("scheme {other:?} is not http or https"))),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "credentials do not belong in the endpoint; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a request failed because the server refused the credentials or permissions.

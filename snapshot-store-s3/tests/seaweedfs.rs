@@ -150,7 +150,7 @@ async fn unreachable_endpoints_fail_in_bounded_time() {
     for (what, port) in [("closed port", port), ("silent server", silent_port)] {
         let store = S3Store::builder()
             .with_endpoint(format!("http://127.0.0.1:{port}"))
-            .with_bucket_name("b")
+            .with_bucket_name("bkt")
             .with_access_key_id("a")
             .with_secret_access_key("s")
             .with_allow_http(true)

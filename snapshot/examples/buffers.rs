@@ -3,7 +3,7 @@
 use snapshot::{MemoryStore, SnapshotManager, value};
 
 /// Runs the example.
-pub fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub fn main() -> anyhow::Result<()> {
     // The manager's codec settings apply; the store is not used for buffers.
     let manager = SnapshotManager::new(MemoryStore::new());
 

@@ -5,7 +5,7 @@ use snapshot::{Lookup, MemoryStore, SnapshotKey, SnapshotManager, value};
 
 #[tokio::main]
 /// Runs the example.
-pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> anyhow::Result<()> {
     let manager = SnapshotManager::new(MemoryStore::new());
 
     // Cache refreshes at 10:00, 10:30 and 11:00 (dump_at sets the time explicitly).
@@ -27,7 +27,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nearest = manager
         .load_snapshot(Lookup::Nearest(target))
         .await?
-        .ok_or("empty cache")?;
+        .ok_or_else(|| anyhow::anyhow!("empty cache"))?;
     println!(
         "nearest to {target}: {} with {} users",
         nearest.meta.key, nearest.value["metadata"]["count"]
@@ -39,7 +39,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before = manager
         .load(Lookup::at_or_before(later)?)
         .await?
-        .ok_or("nothing before")?;
+        .ok_or_else(|| anyhow::anyhow!("nothing before"))?;
     println!("last before {later}: {} users", before["metadata"]["count"]);
 
     // Every snapshot, ordered by distance to the target.

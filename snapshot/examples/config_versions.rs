@@ -5,9 +5,13 @@ use snapshot::{Lookup, value};
 
 #[tokio::main]
 /// Runs the example.
-pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let manager = snapshot::open_or_create(dir.path().to_str().ok_or("non-UTF-8 path")?)?;
+    let manager = snapshot::open_or_create(
+        dir.path()
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("non-UTF-8 path"))?,
+    )?;
 
     let mut config = value!({
         "database": {"host": "localhost", "port": 5432, "name": "myapp"},
@@ -16,10 +20,13 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     manager.dump(&config).await?;
 
     // A change goes wrong...
-    config.as_map_mut().ok_or("config is a map")?.insert(
-        "database",
-        value!({"host": "db.internal", "port": 6543, "name": "myapp"}),
-    );
+    config
+        .as_map_mut()
+        .ok_or_else(|| anyhow::anyhow!("config is a map"))?
+        .insert(
+            "database",
+            value!({"host": "db.internal", "port": 6543, "name": "myapp"}),
+        );
     manager.dump(&config).await?;
 
     // List the versions, newest first.
@@ -36,7 +43,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let previous = manager
         .load(Lookup::Exact(versions[1].key))
         .await?
-        .ok_or("gone")?;
+        .ok_or_else(|| anyhow::anyhow!("gone"))?;
     println!("restored database host: {}", previous["database"]["host"]);
     assert_eq!(previous["database"]["port"].as_u64(), Some(5432));
     Ok(())

@@ -40,7 +40,7 @@ impl ExtType for Timestamp {
 
 #[tokio::main]
 /// Runs the example.
-pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> anyhow::Result<()> {
     let mut manager = SnapshotManager::new(MemoryStore::new());
     // Registering lets loads check every Timestamp's payload; a second type with the
     // same identifier would be refused.
@@ -56,18 +56,23 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dump(&value!({"event": "signup", "created": (Value::from_ext(&created)), "seen": (Value::from_ext(&now))}))
         .await?;
 
-    let loaded = manager.load(Lookup::Latest).await?.ok_or("nothing saved")?;
+    let loaded = manager
+        .load(Lookup::Latest)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("nothing saved"))?;
     let back = loaded["created"]
         .to_ext::<Timestamp>()
-        .ok_or("not a timestamp")??;
+        .ok_or_else(|| anyhow::anyhow!("not a timestamp"))??;
     assert_eq!(back, created);
     let seen = loaded["seen"]
         .to_ext::<chrono::DateTime<chrono::Utc>>()
-        .ok_or("not a date-time")??;
+        .ok_or_else(|| anyhow::anyhow!("not a date-time"))??;
     assert_eq!(seen, now);
-    let shown = manager
-        .registry()
-        .describe(loaded["created"].as_ext().ok_or("ext")?)?;
+    let shown = manager.registry().describe(
+        loaded["created"]
+            .as_ext()
+            .ok_or_else(|| anyhow::anyhow!("ext"))?,
+    )?;
     println!("created at {}", shown.unwrap_or_default());
     Ok(())
 }

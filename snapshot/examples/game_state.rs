@@ -33,10 +33,12 @@ async fn play_and_crash(manager: &SnapshotManager) -> Result<GameState, snapshot
 
 #[tokio::main]
 /// Runs the example.
-pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = dir.path().join("checkpoints");
-    let url = url.to_str().ok_or("non-UTF-8 temp path")?;
+    let url = url
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("non-UTF-8 temp path"))?;
 
     let last = play_and_crash(&snapshot::open_or_create(url)?).await?;
 
@@ -45,7 +47,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resumed: GameState = manager
         .load_as(Lookup::Latest)
         .await?
-        .ok_or("no checkpoint to resume from")?;
+        .ok_or_else(|| anyhow::anyhow!("no checkpoint to resume from"))?;
     assert_eq!(resumed, last);
     println!(
         "resumed at level {} with score {} holding {:?}",

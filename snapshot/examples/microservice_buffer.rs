@@ -7,21 +7,19 @@ use std::net::{TcpListener, TcpStream};
 use snapshot::{MemoryStore, SnapshotManager, value};
 
 /// Runs the example.
-pub fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub fn main() -> anyhow::Result<()> {
     let manager = SnapshotManager::new(MemoryStore::new());
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
 
     // The receiving service.
-    let receiver = std::thread::spawn(move || -> Result<snapshot::Value, String> {
-        let (mut conn, _) = listener.accept().map_err(|e| e.to_string())?;
+    let receiver = std::thread::spawn(move || -> anyhow::Result<snapshot::Value> {
+        let (mut conn, _) = listener.accept()?;
         let mut len = [0u8; 8];
-        conn.read_exact(&mut len).map_err(|e| e.to_string())?;
+        conn.read_exact(&mut len)?;
         // The reader is limited to the announced length; the snapshot checks the rest.
         let receiving = SnapshotManager::new(MemoryStore::new());
-        receiving
-            .read_from_buffer(conn.take(u64::from_le_bytes(len)))
-            .map_err(|e| e.to_string())
+        Ok(receiving.read_from_buffer(conn.take(u64::from_le_bytes(len)))?)
     });
 
     // The sending service: encode into a buffer, send length + bytes.
@@ -37,7 +35,9 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     conn.write_all(&n.to_le_bytes())?;
     conn.write_all(&buffer)?;
 
-    let received = receiver.join().map_err(|_| "receiver panicked")??;
+    let received = receiver
+        .join()
+        .map_err(|_| anyhow::anyhow!("receiver panicked"))??;
     assert_eq!(received, state);
     println!(
         "sent {n} bytes; the other side rebuilt {} queued tasks",

@@ -13,7 +13,7 @@
 //! Without `SNAPSHOT_URL` it runs against a temporary local directory.
 
 use serde::{Deserialize, Serialize};
-use snapshot::{Lookup, RetentionPolicy, SnapshotManager};
+use snapshot::{RetentionPolicy, SnapshotManager};
 
 /// The pipeline's progress.
 #[derive(Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
@@ -33,8 +33,20 @@ pub async fn run_pipeline(
     batches: u64,
     crash_after: Option<u64>,
 ) -> Result<Checkpoint, snapshot::Error> {
-    // Resume from the newest checkpoint, or start fresh on the first run.
-    let mut state: Checkpoint = manager.load_as(Lookup::Latest).await?.unwrap_or_default();
+    // Resume from the newest checkpoint that loads (a damaged newer one is passed over
+    // and reported, never fatal), or start fresh on the first run.
+    let mut state: Checkpoint = match manager.load_newest_valid_as().await? {
+        Some(recovered) => {
+            for skipped in &recovered.skipped {
+                eprintln!(
+                    "passed over damaged checkpoint {}: {}",
+                    skipped.key, skipped.error
+                );
+            }
+            recovered.snapshot.value
+        }
+        None => Checkpoint::default(),
+    };
     println!("starting at batch {}", state.next_batch);
     let mut done_now = 0;
     while state.next_batch < batches {
@@ -52,7 +64,7 @@ pub async fn run_pipeline(
 }
 
 /// An interrupted run, then a resumed one, keeping the last 3 checkpoints.
-pub async fn demo(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn demo(url: &str) -> anyhow::Result<()> {
     let manager =
         snapshot::open_or_create(url)?.with_retention(RetentionPolicy::new().keep_last(3));
     let interrupted = run_pipeline(&manager, 10, Some(4)).await?;
@@ -80,7 +92,7 @@ pub async fn demo(url: &str) -> Result<(), Box<dyn std::error::Error>> {
 
 #[tokio::main]
 /// Runs the example.
-pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let url = std::env::var("SNAPSHOT_URL").unwrap_or_else(|_| temp.path().display().to_string());
     demo(&url).await

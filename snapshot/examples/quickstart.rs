@@ -7,7 +7,7 @@ use snapshot::{Lookup, value};
 
 #[tokio::main]
 /// Runs the example.
-pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let dir = std::env::var("SNAPSHOT_DIR").unwrap_or_else(|_| temp.path().display().to_string());
 

@@ -4,7 +4,7 @@ use snapshot::{MemoryStore, RetentionPolicy, SnapshotKey, SnapshotManager, value
 
 #[tokio::main]
 /// Runs the example.
-pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> anyhow::Result<()> {
     let manager = SnapshotManager::new(MemoryStore::new());
     // Six weeks of snapshots, one every 12 hours.
     let start: SnapshotKey = "2024-01-01_00-00-00-000000".parse()?;

@@ -28,7 +28,7 @@ struct SessionV2 {
 
 #[tokio::main]
 /// Runs the example.
-pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> anyhow::Result<()> {
     let manager = SnapshotManager::new(MemoryStore::new());
     let cart = vec![CartItem {
         item_id: 1,
@@ -42,13 +42,19 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
 
-    let session: SessionV2 = manager.load_as(Lookup::Latest).await?.ok_or("no session")?;
+    let session: SessionV2 = manager
+        .load_as(Lookup::Latest)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no session"))?;
     assert_eq!(session.cart, cart);
     assert_eq!(session.coupon, None);
     println!("loaded an old session into the new type: {session:?}");
 
     // The same snapshot read dynamically.
-    let dynamic = manager.load(Lookup::Latest).await?.ok_or("no session")?;
+    let dynamic = manager
+        .load(Lookup::Latest)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no session"))?;
     println!(
         "cart total: {}",
         dynamic["cart"][0]["price"].as_f64().unwrap_or(0.0) * 2.0

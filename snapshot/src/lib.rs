@@ -122,8 +122,9 @@ impl StoreUrl {
     /// # Errors
     /// [`OpenError::UnsupportedScheme`] or [`OpenError::InvalidUrl`].
     pub fn parse(url: &str) -> Result<Self, OpenError> {
+        let shown = redact_url(url);
         let invalid = |reason| OpenError::InvalidUrl {
-            url: url.to_owned(),
+            url: shown.clone(),
             reason,
         };
         if url.is_empty() {
@@ -147,6 +148,11 @@ impl StoreUrl {
                 if bucket.is_empty() {
                     return Err(invalid("no bucket after s3://"));
                 }
+                if bucket.contains('@') {
+                    return Err(invalid(
+                        "credentials do not belong in an s3:// URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                    ));
+                }
                 Ok(StoreUrl::S3 {
                     bucket: bucket.to_owned(),
                     prefix: prefix.trim_matches('/').to_owned(),
@@ -154,9 +160,21 @@ impl StoreUrl {
             }
             _ => Err(OpenError::UnsupportedScheme {
                 scheme: scheme.to_owned(),
-                url: url.to_owned(),
+                url: shown,
             }),
         }
+    }
+}
+
+/// `url` with any user name and password replaced by `***`, for messages.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_owned(),
     }
 }
 

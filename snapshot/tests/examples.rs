@@ -9,7 +9,7 @@ macro_rules! examples {
 
         #[test]
         fn $name() {
-            $name::main().unwrap_or_else(|e| panic!("example {} failed: {e}", stringify!($name)));
+            $name::main().unwrap_or_else(|e| panic!("example {} failed: {e:#}", stringify!($name)));
         }
     )*};
 }

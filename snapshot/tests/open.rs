@@ -78,6 +78,30 @@ fn s3_urls_build_an_s3_store() {
     assert!(shown.contains("s3://bucket/some/prefix"), "{shown}");
 }
 
+#[cfg(feature = "s3")]
+#[test]
+fn s3_mistakes_are_caught_before_any_request_and_never_echo_secrets() {
+    let err = snapshot::open("s3://Bad_Bucket!/x").expect_err("invalid bucket");
+    let text = err.to_string();
+    assert!(text.contains("invalid bucket name"), "{text}");
+    assert!(!text.contains("credentials"), "{text}");
+    let err = snapshot::open("s3://AKID:SECRET@bucket/p").expect_err("credentials in URL");
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("AWS_ACCESS_KEY_ID"), "{text}");
+    assert!(
+        !text.contains("SECRET@") && !text.contains("AKID"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unsupported_urls_never_echo_credentials() {
+    let err = snapshot::open("https://user:SECRET@example.com/x").expect_err("unsupported");
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("https://***@example.com/x"), "{text}");
+    assert!(!text.contains("SECRET"), "{text}");
+}
+
 #[cfg(not(feature = "s3"))]
 #[test]
 fn s3_urls_without_the_feature_name_it() {

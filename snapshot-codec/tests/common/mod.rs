@@ -65,3 +65,4 @@ pub fn users(n: usize) -> Value {
     }
     Value::List(list)
 }
+pub mod bombs;
