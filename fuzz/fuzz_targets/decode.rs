@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use snapshot_codec::DecodeOptions;
 
 fuzz_target!(|data: &[u8]| {
-    let opts = DecodeOptions::new().with_max_decompressed_size(1 << 24);
+    // The default size limit (1 GiB) under a 256 MiB memory budget: bombs must be
+    // refused by the budget, well inside the fuzzer's RSS limit.
+    let opts = DecodeOptions::new().with_max_memory(256 << 20);
     if let Ok(value) = opts.decode(data) {
         let again = snapshot_codec::encode(&value).expect("a decoded value re-encodes");
         assert_eq!(snapshot_codec::decode(&again).expect("re-decodes"), value);

@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use snapshot_codec::legacy::{LegacyOptions, decode_legacy};
 
 fuzz_target!(|data: &[u8]| {
-    let opts = LegacyOptions::new().with_max_decompressed_size(1 << 24);
+    let opts = LegacyOptions::new().with_max_memory(256 << 20);
     if let Ok(value) = decode_legacy(data, &opts) {
         let ours = snapshot_codec::encode(&value).expect("a decoded value encodes");
         assert_eq!(snapshot_codec::decode(&ours).expect("decodes"), value);

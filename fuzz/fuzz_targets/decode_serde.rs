@@ -30,7 +30,9 @@ struct Account {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let opts = DecodeOptions::new().with_max_decompressed_size(1 << 24);
+    // The default size limit (1 GiB) under a 256 MiB memory budget: bombs must be
+    // refused by the budget, well inside the fuzzer's RSS limit.
+    let opts = DecodeOptions::new().with_max_memory(256 << 20);
     let _ = opts.from_slice::<Account>(data);
     let framed = frame(data, 0);
     if let Ok(account) = opts.from_slice::<Account>(&framed) {

@@ -13,9 +13,18 @@ fn main() -> std::io::Result<()> {
     let dir = std::env::args().nth(1).unwrap_or_else(|| ".".into());
     std::fs::create_dir_all(&dir)?;
     for (name, bytes) in [
-        ("null-list-1e9-declared", bombs::null_list_bomb(1_000_000_000, true)),
-        ("null-list-1e9-undeclared", bombs::null_list_bomb(1_000_000_000, false)),
-        ("null-list-1e8-undeclared", bombs::null_list_bomb(100_000_000, false)),
+        (
+            "null-list-1e9-declared",
+            bombs::null_list_bomb(1_000_000_000, true),
+        ),
+        (
+            "null-list-1e9-undeclared",
+            bombs::null_list_bomb(1_000_000_000, false),
+        ),
+        (
+            "null-list-1e8-undeclared",
+            bombs::null_list_bomb(100_000_000, false),
+        ),
     ] {
         let path = std::path::Path::new(&dir).join(name);
         std::fs::write(&path, &bytes)?;

@@ -29,7 +29,10 @@ impl<'de, I: Input<'de>> Reader<I> {
                     Key::Copied(s) | Key::Table(s) => visitor.visit_str(s),
                 }
             }
-            Head::Bytes(len) => match self.charge(len as u64).and_then(|()| self.input.read_bytes(len))? {
+            Head::Bytes(len) => match self
+                .charge(len as u64)
+                .and_then(|()| self.input.read_bytes(len))?
+            {
                 Bytes::Borrowed(b) => visitor.visit_borrowed_bytes(b),
                 Bytes::Copied(b) => visitor.visit_bytes(b),
             },

@@ -583,7 +583,8 @@ pub(crate) enum Head {
 /// What one list item costs a decode's memory budget (the size of a `Value`).
 pub(crate) const ITEM_COST: u64 = core::mem::size_of::<Value>() as u64;
 /// What one map entry costs (a key `String` and a `Value`).
-pub(crate) const ENTRY_COST: u64 = (core::mem::size_of::<Value>() + core::mem::size_of::<String>()) as u64;
+pub(crate) const ENTRY_COST: u64 =
+    (core::mem::size_of::<Value>() + core::mem::size_of::<String>()) as u64;
 
 /// Reads values in the body encoding, keeping the key table, the depth count and the
 /// memory budget.

@@ -289,7 +289,10 @@ fn null_list_bombs_stay_within_the_memory_budget() {
     for (name, bomb) in [("10^9", &big), ("10^8", &small)] {
         let (result, _, peak) = measure(|| tight.decode(bomb));
         assert!(
-            matches!(result, Err(Error::MemoryLimitExceeded { limit: 67_108_864 })),
+            matches!(
+                result,
+                Err(Error::MemoryLimitExceeded { limit: 67_108_864 })
+            ),
             "{name}: {result:?}"
         );
         assert!(peak < 160 << 20, "{name}: held {} MiB", peak >> 20);
@@ -308,7 +311,11 @@ fn null_list_bombs_stay_within_the_memory_budget() {
             matches!(result, Err(Error::MemoryLimitExceeded { .. })),
             "{name} serde reader: {result:?}"
         );
-        assert!(peak < 160 << 20, "{name} serde reader: held {} MiB", peak >> 20);
+        assert!(
+            peak < 160 << 20,
+            "{name} serde reader: held {} MiB",
+            peak >> 20
+        );
         let report = snapshot_codec::inspect(bomb, &tight).expect("a frame");
         assert!(
             matches!(report.error, Some(Error::MemoryLimitExceeded { .. })),
@@ -321,7 +328,9 @@ fn null_list_bombs_stay_within_the_memory_budget() {
 #[test]
 fn legal_snapshots_fit_the_default_budget_and_a_budget_just_below_refuses() {
     let _turn = serial();
-    let v: Value = (0..10_000u32).map(|i| value!({"i": i, "s": "text"})).collect();
+    let v: Value = (0..10_000u32)
+        .map(|i| value!({"i": i, "s": "text"}))
+        .collect();
     let bytes = snapshot_codec::encode(&v).expect("encode");
     assert_eq!(snapshot_codec::decode(&bytes).expect("decodes"), v);
     // 10,000 items of 32 bytes, 20,000 entries of 56 bytes, 10,000 four-byte strings
@@ -331,7 +340,11 @@ fn legal_snapshots_fit_the_default_budget_and_a_budget_just_below_refuses() {
         let report = snapshot_codec::inspect(&bytes, &DecodeOptions::new()).expect("frame");
         report.body_len.expect("body") as u64
     };
-    let spent_on_body = if bytes[5] & FLAG_ZSTD != 0 { body_len } else { 0 };
+    let spent_on_body = if bytes[5] & FLAG_ZSTD != 0 {
+        body_len
+    } else {
+        0
+    };
     let exact = DecodeOptions::new().with_max_memory(needed + spent_on_body);
     assert_eq!(exact.decode(&bytes).expect("exactly enough"), v);
     let short = DecodeOptions::new().with_max_memory(needed + spent_on_body - 1);

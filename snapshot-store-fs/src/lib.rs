@@ -57,8 +57,23 @@ pub const TEMP_SUFFIX: &str = ".partial";
 /// The default file mode: readable and writable by the owner only.
 pub const DEFAULT_FILE_MODE: u32 = 0o600;
 
-/// Temporary files older than this are taken to be left by a killed process.
+/// The default mode of directories the store creates: the owner only.
+pub const DEFAULT_DIR_MODE: u32 = 0o700;
+
+/// Temporary files older than this are taken to be left by a killed process (when the
+/// writer cannot be identified as gone sooner; see [`FsStore::remove_stale_temp_files`]).
 pub const DEFAULT_STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
+
+/// What a cleanup of temporary files did.
+#[derive(Debug, Default, Clone)]
+pub struct Cleanup {
+    /// How many temporary files were removed.
+    pub removed: usize,
+    /// Temporary files (or the directory itself) that could not be examined or
+    /// removed, with why. Cleanup is best effort: these never make a read or a write
+    /// fail.
+    pub left: Vec<(PathBuf, String)>,
+}
 
 /// What went wrong inside the disk backend; reaches callers as the source of
 /// [`Error::Backend`].
@@ -132,9 +147,27 @@ pub struct FsStoreBuilder {
     stale_temp_age: Duration,
     sync: bool,
     create: bool,
+    dir_mode: u32,
+    fail_dir_sync: bool,
 }
 
 impl FsStoreBuilder {
+    /// Sets the permission bits of directories the store creates (Unix),
+    /// [`DEFAULT_DIR_MODE`] by default; the process umask can only remove bits. An
+    /// existing directory's mode is never changed.
+    pub fn with_dir_mode(mut self, mode: u32) -> Self {
+        self.dir_mode = mode;
+        self
+    }
+
+    /// Makes every directory fsync fail, to test what callers do with
+    /// [`Error::NotDurable`]. For tests only.
+    #[doc(hidden)]
+    pub fn with_failing_dir_sync_for_tests(mut self) -> Self {
+        self.fail_dir_sync = true;
+        self
+    }
+
     /// Creates the directory (and its parents) when it is missing; off by default, so
     /// that opening to read never creates anything.
     pub fn with_create(mut self, create: bool) -> Self {
@@ -165,8 +198,9 @@ impl FsStoreBuilder {
     }
 
     /// Checks the directory (creating it if [`with_create`](Self::with_create) asks),
-    /// removes stale temporary files, and returns the store. Blocking; see
-    /// [`open`](Self::open).
+    /// removes stale temporary files (best effort: what cannot be removed is logged
+    /// with `tracing` and kept in [`FsStore::last_cleanup`], never an error), and
+    /// returns the store. Blocking; see [`open`](Self::open).
     ///
     /// # Errors
     /// [`Error::StoreNotFound`] if the directory does not exist and creating was not
@@ -176,11 +210,18 @@ impl FsStoreBuilder {
         let inner = Inner {
             dir: self.dir,
             file_mode: self.file_mode,
+            dir_mode: self.dir_mode,
             stale_temp_age: self.stale_temp_age,
             sync: self.sync,
+            fail_dir_sync: self.fail_dir_sync,
+            last_cleanup: std::sync::Mutex::new(Cleanup::default()),
         };
         inner.prepare(self.create)?;
-        inner.remove_stale_temp_files()?;
+        let cleanup = inner.remove_stale_temp_files();
+        for (path, why) in &cleanup.left {
+            tracing::warn!(path = %path.display(), reason = %why, "could not remove a temporary file");
+        }
+        *inner.last_cleanup.lock().unwrap_or_else(|e| e.into_inner()) = cleanup;
         Ok(FsStore {
             inner: Arc::new(inner),
         })
@@ -209,8 +250,11 @@ pub struct FsStore {
 struct Inner {
     dir: PathBuf,
     file_mode: u32,
+    dir_mode: u32,
     stale_temp_age: Duration,
     sync: bool,
+    fail_dir_sync: bool,
+    last_cleanup: std::sync::Mutex<Cleanup>,
 }
 
 impl FsStore {
@@ -250,6 +294,8 @@ impl FsStore {
             stale_temp_age: DEFAULT_STALE_TEMP_AGE,
             sync: true,
             create: false,
+            dir_mode: DEFAULT_DIR_MODE,
+            fail_dir_sync: false,
         }
     }
 
@@ -263,14 +309,33 @@ impl FsStore {
         self.inner.path_of(key)
     }
 
-    /// Removes temporary files older than the configured age (left by processes killed
-    /// mid-write); returns how many were removed.
-    ///
-    /// # Errors
-    /// [`Error::Backend`] if the directory cannot be read.
-    pub async fn remove_stale_temp_files(&self) -> Result<usize> {
+    /// Removes temporary files left by processes killed mid-write: at once when the
+    /// file names a writer on this machine that is gone (its process id and start time
+    /// are in the name), otherwise once older than the configured age. Best effort:
+    /// what could not be removed is in the report, never an error.
+    pub async fn remove_stale_temp_files(&self) -> Cleanup {
         let inner = self.inner.clone();
-        blocking(move || inner.remove_stale_temp_files()).await
+        let cleanup = tokio::task::spawn_blocking(move || inner.remove_stale_temp_files())
+            .await
+            .unwrap_or_else(|e| Cleanup {
+                removed: 0,
+                left: vec![(self.inner.dir.clone(), e.to_string())],
+            });
+        *self
+            .inner
+            .last_cleanup
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = cleanup.clone();
+        cleanup
+    }
+
+    /// What the last cleanup of temporary files (on open, or an explicit one) did.
+    pub fn last_cleanup(&self) -> Cleanup {
+        self.inner
+            .last_cleanup
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -303,37 +368,94 @@ impl Inner {
                              it; writers create it)"
                     .into(),
             }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(&self.dir)
-                .map_err(|e| FsError::io("creating directory", &self.dir, e).into()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.create_dirs(),
             Err(e) => Err(FsError::io("reading", &self.dir, e).into()),
         }
     }
 
-    fn remove_stale_temp_files(&self) -> Result<usize> {
+    /// Creates the directory and its missing parents with the directory mode, then
+    /// fsyncs the parent of each, so the new entries survive a power loss.
+    fn create_dirs(&self) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut at = Some(self.dir.as_path());
+        while let Some(dir) = at {
+            if dir.as_os_str().is_empty() || fs::symlink_metadata(dir).is_ok() {
+                break;
+            }
+            missing.push(dir.to_owned());
+            at = dir.parent();
+        }
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, self.dir_mode);
+        builder
+            .create(&self.dir)
+            .map_err(|e| FsError::io("creating directory", &self.dir, e))?;
+        for dir in missing.iter().rev() {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                self.sync_dir_at(parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_stale_temp_files(&self) -> Cleanup {
+        let mut cleanup = Cleanup::default();
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                cleanup
+                    .left
+                    .push((self.dir.clone(), format!("listing: {e}")));
+                return cleanup;
+            }
+        };
         let now = SystemTime::now();
-        let mut removed = 0;
-        for entry in self.read_dir()? {
-            let Ok(entry) = entry else { continue };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    cleanup
+                        .left
+                        .push((self.dir.clone(), format!("listing: {e}")));
+                    continue;
+                }
+            };
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if !is_temp_name(name) {
                 continue;
             }
-            let age = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok());
-            if age.is_some_and(|age| age >= self.stale_temp_age) {
-                match fs::remove_file(entry.path()) {
-                    Ok(()) => removed += 1,
-                    // Another process cleaned it up first.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(FsError::io("removing", &entry.path(), e).into()),
+            let path = entry.path();
+            // Only regular files are ours to remove: a directory or a link named like
+            // a temporary file is left alone.
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_file() => meta,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    cleanup.left.push((path, format!("examining: {e}")));
+                    continue;
                 }
+            };
+            let writer_gone = identity::writer_is_gone(name);
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age >= self.stale_temp_age);
+            if !(writer_gone || old) {
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => cleanup.removed += 1,
+                // Another process cleaned it up first.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => cleanup.left.push((path, format!("removing: {e}"))),
             }
         }
-        Ok(removed)
+        cleanup
     }
 
     fn read_dir(&self) -> Result<fs::ReadDir> {
@@ -341,12 +463,24 @@ impl Inner {
     }
 
     fn sync_dir(&self) -> Result<()> {
+        self.sync_dir_at(&self.dir)
+    }
+
+    fn sync_dir_at(&self, dir: &Path) -> Result<()> {
         if !self.sync {
             return Ok(());
         }
-        File::open(&self.dir)
+        if self.fail_dir_sync {
+            return Err(FsError::io(
+                "syncing directory",
+                dir,
+                io::Error::other("injected failure"),
+            )
+            .into());
+        }
+        File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| FsError::io("syncing directory", &self.dir, e).into())
+            .map_err(|e| FsError::io("syncing directory", dir, e).into())
     }
 
     fn put(&self, key: SnapshotKey, bytes: &[u8]) -> Result<()> {
@@ -357,7 +491,7 @@ impl Inner {
             return Err(Error::AlreadyExists { key });
         }
         let mut temp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
+            .prefix(&identity::temp_prefix())
             .suffix(TEMP_SUFFIX)
             .tempfile_in(&self.dir)
             .map_err(|e| FsError::io("creating a temporary file in", &self.dir, e))?;
@@ -379,16 +513,36 @@ impl Inner {
             }
             Err(e) => return Err(FsError::io("publishing", &target, e.error).into()),
         }
-        self.sync_dir()
+        // Published: from here on the snapshot exists, whatever happens.
+        self.sync_dir().map_err(|e| Error::NotDurable {
+            key,
+            source: Box::new(e),
+        })
     }
 
     fn get(&self, key: SnapshotKey) -> Result<Bytes> {
+        use std::io::Read;
         let path = self.path_of(key);
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Bytes::from(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound { key }),
-            Err(e) => Err(FsError::io("reading", &path, e).into()),
+        let mut options = fs::OpenOptions::new();
+        options.read(true);
+        // A link named like a key is a foreign object, never followed.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+        let mut file = match options.open(&path) {
+            Ok(file) => file,
+            Err(e) if is_not_ours(&e) => return Err(Error::NotFound { key }),
+            Err(e) => return Err(FsError::io("reading", &path, e).into()),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|e| FsError::io("reading", &path, e))?;
+        if !meta.is_file() {
+            return Err(Error::NotFound { key });
         }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| FsError::io("reading", &path, e))?;
+        Ok(Bytes::from(bytes))
     }
 
     fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
@@ -402,6 +556,7 @@ impl Inner {
             if !range.contains(key) {
                 continue;
             }
+            // Does not follow links: a link named like a key is not a snapshot.
             let meta = match entry.metadata() {
                 Ok(m) => m,
                 // Deleted between listing and stat: it is gone, so it is not listed.
@@ -424,11 +579,91 @@ impl Inner {
 
     fn delete(&self, key: SnapshotKey) -> Result<()> {
         let path = self.path_of(key);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::NotFound { key }),
-            Err(e) => Err(FsError::io("deleting", &path, e).into()),
+        // Only a regular file is a snapshot: a link or a directory named like a key is
+        // someone else's, and is left alone.
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Err(Error::NotFound { key }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NotFound { key }),
+            Err(e) => return Err(FsError::io("deleting", &path, e).into()),
         }
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NotFound { key }),
+            Err(e) => return Err(FsError::io("deleting", &path, e).into()),
+        }
+        // Without this, a deletion can come back after a power loss.
+        self.sync_dir()
+    }
+}
+
+/// Errors that mean "no snapshot of ours here": missing, or a link (`ELOOP` from
+/// `O_NOFOLLOW`).
+fn is_not_ours(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::NotFound {
+        return true;
+    }
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return true;
+    }
+    false
+}
+
+/// Who writes a temporary file: this machine's boot, the process id and its start
+/// time are in the file's name, so cleanup can tell at once that its writer is gone.
+mod identity {
+    use std::sync::OnceLock;
+
+    use super::TEMP_PREFIX;
+
+    /// `(boot id, process start time)` of this process, where the system tells them.
+    fn this_process() -> Option<&'static (String, u64)> {
+        static ID: OnceLock<Option<(String, u64)>> = OnceLock::new();
+        ID.get_or_init(|| Some((boot_id()?, start_time(std::process::id())?)))
+            .as_ref()
+    }
+
+    fn boot_id() -> Option<String> {
+        let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        let id: String = text
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(12)
+            .collect();
+        (id.len() == 12).then_some(id)
+    }
+
+    /// The start time of process `pid` in clock ticks since boot (`/proc/PID/stat`).
+    fn start_time(pid: u32) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces and parentheses).
+        let rest = &stat[stat.rfind(')')? + 1..];
+        rest.split_whitespace().nth(19)?.parse().ok()
+    }
+
+    /// `.snapshot-<boot>-<pid>-<start>-` where known, else `.snapshot-`.
+    pub(super) fn temp_prefix() -> String {
+        match this_process() {
+            Some((boot, start)) => format!("{TEMP_PREFIX}{boot}-{}-{start}-", std::process::id()),
+            None => TEMP_PREFIX.to_owned(),
+        }
+    }
+
+    /// Whether `name` says it was written by a process of this boot that no longer
+    /// runs (the id is free, or taken by a process that started at another time).
+    pub(super) fn writer_is_gone(name: &str) -> bool {
+        let Some((boot, _)) = this_process() else {
+            return false;
+        };
+        let mut parts = name[TEMP_PREFIX.len()..].splitn(4, '-');
+        let (Some(b), Some(pid), Some(start)) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+            return false;
+        };
+        b == boot && start_time(pid) != Some(start)
     }
 }
 

@@ -31,6 +31,19 @@ pub enum Error {
         /// What is missing, and what creates it.
         reason: String,
     },
+    /// The snapshot was stored and is visible under `key`, but making it durable (the
+    /// fsync of its directory) failed: it may be lost on power failure. Not a failed
+    /// write: do not write it again under another key.
+    #[error(
+        "snapshot {key} was stored and is visible, but it may not survive a power failure: {source}"
+    )]
+    NotDurable {
+        /// Where the snapshot was stored.
+        key: SnapshotKey,
+        /// Why durability could not be ensured.
+        #[source]
+        source: BoxError,
+    },
     /// A text or time is not a valid snapshot key.
     #[error(transparent)]
     InvalidKey(#[from] KeyError),

@@ -156,8 +156,11 @@ pub struct VerifyReport {
     pub bad: Vec<Skipped>,
 }
 
-/// How many consecutive microseconds a dump tries before giving up.
+/// How many keys a dump tries before giving up.
 const DEFAULT_KEY_ATTEMPTS: u32 = 10_000;
+/// After a collision, how far ahead (in microseconds) one listing looks for the first
+/// free key, instead of trying keys one at a time.
+const FREE_KEY_WINDOW: i64 = 1_000_000;
 /// How often a load retries when its snapshot vanishes between listing and reading.
 const LOAD_ATTEMPTS: usize = 3;
 
@@ -189,6 +192,9 @@ pub struct SnapshotManager {
     registry: Registry,
     retention: Option<RetentionPolicy>,
     key_attempts: u32,
+    /// The last key a `dump` of this manager (or a clone) stored, in microseconds: the
+    /// next `dump` starts after it, so one process never collides with itself.
+    last_dumped: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl SnapshotManager {
@@ -206,6 +212,7 @@ impl SnapshotManager {
             registry: Registry::new(),
             retention: None,
             key_attempts: DEFAULT_KEY_ATTEMPTS,
+            last_dumped: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
         }
     }
 
@@ -284,7 +291,24 @@ impl SnapshotManager {
     /// error, or [`Error::Retention`] if the snapshot was stored but the retention
     /// policy could not be applied.
     pub async fn dump<T: Serialize + ?Sized>(&self, state: &T) -> Result<DumpInfo> {
-        self.dump_at(Utc::now(), state).await
+        use std::sync::atomic::Ordering;
+        let now = SnapshotKey::from_datetime(Utc::now())?;
+        // Never before this manager's last dump: dumps in one process stay in order
+        // without probing keys the process itself took.
+        let after_last = self.last_dumped.load(Ordering::Relaxed).saturating_add(1);
+        let first = SnapshotKey::from_micros(now.as_micros().max(after_last)).unwrap_or(now);
+        let bytes = self.encode(state)?;
+        let info = self.put_encoded(first, bytes).await;
+        let stored = match &info {
+            Ok(info) => Some(info.key),
+            Err(Error::NotDurable { key, .. }) => Some(*key),
+            Err(_) => None,
+        };
+        if let Some(key) = stored {
+            self.last_dumped
+                .fetch_max(key.as_micros(), Ordering::Relaxed);
+        }
+        info
     }
 
     /// Encodes `state` and stores it under `time`, or the first free microsecond after.
@@ -338,7 +362,7 @@ impl SnapshotManager {
                 Err(Error::AlreadyExists { .. })
                     if attempts < self.key_attempts && key < SnapshotKey::MAX =>
                 {
-                    key = key.next();
+                    key = self.first_free_after(key).await;
                 }
                 Err(Error::AlreadyExists { .. }) => {
                     return Err(Error::NoFreeKey { first, attempts });
@@ -355,6 +379,25 @@ impl SnapshotManager {
             removed = plan.remove.iter().map(|m| m.key).collect();
         }
         Ok(DumpInfo { key, size, removed })
+    }
+
+    /// The first key after `taken` that the store does not hold, found with one listing
+    /// of the next second (many writers at one instant cost one listing per collision,
+    /// not one write per taken key); `taken.next()` if the listing fails.
+    async fn first_free_after(&self, taken: SnapshotKey) -> SnapshotKey {
+        let mut candidate = taken.next();
+        let end = SnapshotKey::from_micros(taken.as_micros().saturating_add(FREE_KEY_WINDOW))
+            .unwrap_or(SnapshotKey::MAX);
+        if let Ok(held) = self.store.list(KeyRange::new(candidate..=end), None).await {
+            for meta in held {
+                if meta.key == candidate && candidate < SnapshotKey::MAX {
+                    candidate = candidate.next();
+                } else if meta.key > candidate {
+                    break;
+                }
+            }
+        }
+        candidate
     }
 
     /// Finds which snapshot `lookup` selects, without loading it.

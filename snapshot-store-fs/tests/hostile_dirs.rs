@@ -1,0 +1,197 @@
+//! Directories an adversary (or an accident) prepared: links named like snapshots,
+//! directories named like temporary files, leftovers of killed writers, loose modes,
+//! failing fsyncs. Nothing locks a reader out, nothing outside the store is touched.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use bytes::Bytes;
+use snapshot_codec::value;
+use snapshot_store::{Error, KeyRange, SnapshotKey, SnapshotManager, SnapshotStore};
+use snapshot_store_fs::{FsStore, TEMP_PREFIX, TEMP_SUFFIX};
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .expect("boot id")
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(12)
+        .collect()
+}
+
+/// The start time of this process, as the store writes it into temporary names.
+fn own_start() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    stat[stat.rfind(')').expect(")") + 1..]
+        .split_whitespace()
+        .nth(19)
+        .expect("field")
+        .parse()
+        .expect("number")
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn links_named_like_snapshots_are_foreign_objects() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    let secret = outside.path().join("secret");
+    std::fs::write(&secret, b"not yours").expect("write");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FsStore::open(dir.path()).expect("open");
+    let key = SnapshotKey::parse("2024-01-15_10-30-00-000000").expect("key");
+    let link = dir.path().join(key.to_string());
+    std::os::unix::fs::symlink(&secret, &link).expect("symlink");
+
+    assert!(
+        store
+            .list(KeyRange::all(), None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(store.get(key).await.expect_err("a link").is_not_found());
+    assert!(store.delete(key).await.expect_err("a link").is_not_found());
+    assert!(
+        std::fs::symlink_metadata(&link).is_ok(),
+        "the link was removed"
+    );
+    assert_eq!(std::fs::read(&secret).expect("read"), b"not yours");
+    // Writing under that key refuses to replace the link.
+    assert!(
+        store
+            .put(key, Bytes::from_static(b"x"))
+            .await
+            .expect_err("taken")
+            .is_already_exists()
+    );
+    assert_eq!(std::fs::read(&secret).expect("read"), b"not yours");
+}
+
+#[tokio::test]
+async fn leftovers_of_a_gone_writer_are_removed_at_once_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let boot = boot_id();
+    // A writer of this boot whose process is gone (this pid is beyond Linux's range of
+    // live ones here, or at least not started at tick 1).
+    let gone = dir
+        .path()
+        .join(format!("{TEMP_PREFIX}{boot}-4194000-1-abcdef{TEMP_SUFFIX}"));
+    // A writer that is alive: this very process.
+    let alive = dir.path().join(format!(
+        "{TEMP_PREFIX}{boot}-{}-{}-ghijkl{TEMP_SUFFIX}",
+        std::process::id(),
+        own_start()
+    ));
+    // Another machine's (or boot's) writer: judged by age only.
+    let elsewhere = dir
+        .path()
+        .join(format!("{TEMP_PREFIX}000000000000-1-1-mnopqr{TEMP_SUFFIX}"));
+    // A directory named like a temporary file: not ours to remove, never an error.
+    let trap = dir.path().join(format!("{TEMP_PREFIX}trap{TEMP_SUFFIX}"));
+    for file in [&gone, &alive, &elsewhere] {
+        std::fs::write(file, b"partial").expect("write");
+    }
+    std::fs::create_dir(&trap).expect("mkdir");
+
+    let store = FsStore::open(dir.path()).expect("opening never fails on cleanup");
+    assert!(!gone.exists(), "a gone writer's file stays");
+    assert!(alive.exists() && elsewhere.exists() && trap.is_dir());
+    let cleanup = store.last_cleanup();
+    assert_eq!(cleanup.removed, 1);
+    assert!(cleanup.left.is_empty(), "{:?}", cleanup.left);
+}
+
+#[tokio::test]
+async fn killed_writers_are_recognised_by_their_temporary_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FsStore::open(dir.path()).expect("open");
+    // The name a write uses carries this boot, this pid and its start time.
+    let boot = boot_id();
+    let probe = tempfile::Builder::new()
+        .prefix(&format!(
+            "{TEMP_PREFIX}{boot}-{}-{}-",
+            std::process::id(),
+            own_start()
+        ))
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir.path())
+        .expect("temp");
+    let (_, path) = probe.keep().expect("keep");
+    assert_eq!(
+        store.remove_stale_temp_files().await.removed,
+        0,
+        "its writer is alive"
+    );
+    assert!(path.exists());
+    // A child that writes and is killed leaves a file cleanup removes at once.
+    let child = std::process::Command::new("sleep")
+        .arg("0")
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let mut child = child;
+    child.wait().expect("wait");
+    let dead = dir
+        .path()
+        .join(format!("{TEMP_PREFIX}{boot}-{pid}-1-zzzzzz{TEMP_SUFFIX}"));
+    std::fs::write(&dead, b"partial").expect("write");
+    assert_eq!(store.remove_stale_temp_files().await.removed, 1);
+    assert!(!dead.exists());
+}
+
+#[tokio::test]
+async fn created_directories_are_private_and_existing_ones_keep_their_mode() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let nested = root.path().join("a/b/store");
+    let store = FsStore::create(&nested).expect("create");
+    assert_eq!(mode(&nested), 0o700);
+    assert_eq!(mode(&root.path().join("a")), 0o700);
+    assert_eq!(mode(&root.path().join("a/b")), 0o700);
+    drop(store);
+
+    let shared = root.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    FsStore::create(&shared).expect("open existing");
+    assert_eq!(mode(&shared), 0o755, "an existing directory's mode changed");
+
+    let group = root.path().join("group");
+    FsStore::builder(&group)
+        .with_create(true)
+        .with_dir_mode(0o750)
+        .build()
+        .expect("create");
+    assert_eq!(mode(&group), 0o750);
+}
+
+#[tokio::test]
+async fn a_snapshot_published_but_not_made_durable_is_told_apart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = FsStore::builder(dir.path())
+        .with_failing_dir_sync_for_tests()
+        .build()
+        .expect("open");
+    let manager = SnapshotManager::new(store.clone());
+    let err = manager
+        .dump(&value!({"step": 1}))
+        .await
+        .expect_err("not durable");
+    assert!(err.to_string().contains("power failure"), "{err}");
+    let Error::NotDurable { key, .. } = err else {
+        panic!("{err:?}")
+    };
+    // It is there, and only once: the manager did not write it again elsewhere.
+    let listed = store.list(KeyRange::all(), None).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key, key);
+    assert_eq!(
+        manager
+            .load(snapshot_store::Lookup::Exact(key))
+            .await
+            .expect("load"),
+        Some(value!({"step": 1}))
+    );
+}
