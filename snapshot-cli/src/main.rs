@@ -527,6 +527,15 @@ async fn verify(store: &str) -> CliResult<ExitCode> {
     for (key, reason) in &bad {
         out += &format!("BAD {key}: {reason}\n");
     }
+    // Leftovers of killed writers that cleanup could not remove (never a bad snapshot,
+    // but someone should look).
+    if let Ok(StoreUrl::Dir(dir)) = StoreUrl::parse(store)
+        && let Ok(fs_store) = snapshot::FsStore::open(&dir)
+    {
+        for (path, why) in fs_store.last_cleanup().left {
+            out += &format!("LEFT {}: could not clean up: {why}\n", path.display());
+        }
+    }
     out += &format!("{} snapshots checked, {} bad\n", metas.len(), bad.len());
     write_out(std::io::stdout().lock(), out.as_bytes())?;
     Ok(if bad.is_empty() {

@@ -253,3 +253,32 @@ fn files_written_by_get_are_private() {
     let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn hostile_snapshots_are_bad_not_fatal() {
+    use snapshot_testkit::bombs;
+    let dir = tempfile::tempdir().expect("tempdir");
+    seed(dir.path());
+    // 10^8 nulls in 3 KB: 3.2 GB as values, past the 2 GiB decoding budget.
+    let bomb = dir.path().join("2024-01-17_00-00-00-000000");
+    std::fs::write(&bomb, bombs::null_list_bomb(100_000_000, false)).expect("write");
+    let d = text(dir.path());
+    cli()
+        .args(["verify", d])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "BAD 2024-01-17_00-00-00-000000: snapshot 2024-01-17_00-00-00-000000: decoding needs more than the memory budget",
+        ))
+        .stdout(predicate::str::contains("4 snapshots checked, 1 bad"));
+    cli()
+        .args(["inspect", text(&bomb)])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("memory budget"));
+    cli()
+        .args(["show", d, "--latest-valid"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"step\": 3"));
+}

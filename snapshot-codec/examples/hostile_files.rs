@@ -6,8 +6,7 @@
 //! cargo run -p snapshot-codec --example hostile_files -- fuzz/corpus/decode
 //! ```
 
-#[path = "../tests/common/bombs.rs"]
-mod bombs;
+use snapshot_testkit::bombs;
 
 fn main() -> std::io::Result<()> {
     let dir = std::env::args().nth(1).unwrap_or_else(|| ".".into());

@@ -449,10 +449,16 @@ fn a_huge_length_in_a_tiny_input_fails_at_once() {
             ..
         })
     ));
-    // The streaming reader cannot know the size up front; it fails at the end of input
-    // without having allocated for the claim.
+    // The streaming reader cannot know the size up front: the claim is past the
+    // memory budget, so it fails before allocating for it.
     assert!(matches!(
         snapshot_codec::decode_from_reader(&bytes[..]),
+        Err(Error::MemoryLimitExceeded { .. })
+    ));
+    // Within the budget, it fails at the end of input, still without the allocation.
+    let roomy = DecodeOptions::new().with_max_memory(u64::MAX);
+    assert!(matches!(
+        roomy.decode_from_reader(&bytes[..]),
         Err(Error::Truncated)
     ));
     // Lists and maps likewise.

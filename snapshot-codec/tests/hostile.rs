@@ -263,7 +263,7 @@ fn decoding_allocates_a_small_multiple_of_the_input() {
 /// 32 GB) or held gigabytes (10^8 nulls in 3 KB): now typed errors within the budget.
 #[test]
 fn null_list_bombs_stay_within_the_memory_budget() {
-    use common::bombs::null_list_bomb;
+    use snapshot_testkit::bombs::null_list_bomb;
     let _turn = serial();
     let big = null_list_bomb(1_000_000_000, false);
     let small = null_list_bomb(100_000_000, false);

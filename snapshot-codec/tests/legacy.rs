@@ -287,8 +287,7 @@ fn nesting_and_zlib_bombs_are_limited() {
 
 #[test]
 fn legacy_files_are_decoded_within_a_memory_budget() {
-    #[path = "common/bombs.rs"]
-    mod bombs;
+    use snapshot_testkit::bombs;
     // 1,000,000 empty lists: 2 MB of file, 32 MB once built.
     let file = bombs::legacy_list_bomb(1_000_000);
     let tight = LegacyOptions::new().with_max_memory(16 << 20);

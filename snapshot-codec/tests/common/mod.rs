@@ -1,7 +1,7 @@
 //! Helpers shared by the codec's integration tests.
 #![allow(dead_code)]
 
-use snapshot_codec::{Compression, EncodeOptions, MAGIC, Value};
+use snapshot_codec::{Compression, EncodeOptions, Value};
 
 /// Encodes without compression, so the body bytes are predictable.
 pub fn plain(value: &Value) -> Vec<u8> {
@@ -14,17 +14,7 @@ pub fn plain(value: &Value) -> Vec<u8> {
 /// Builds a snapshot around raw body bytes, with a correct checksum, so that tests can
 /// reach the body decoder with malformed bodies.
 pub fn frame(body: &[u8], flags: u8) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    out.push(1);
-    out.push(flags);
-    if !body.is_empty() {
-        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        out.extend_from_slice(body);
-    }
-    out.extend_from_slice(&[0; 4]);
-    let checksum = xxhash_rust::xxh3::xxh3_64(&out);
-    out.extend_from_slice(&checksum.to_le_bytes());
-    out
+    snapshot_testkit::bombs::frame(body, flags)
 }
 
 /// The body bytes of an uncompressed single-chunk snapshot.
@@ -65,4 +55,3 @@ pub fn users(n: usize) -> Value {
     }
     Value::List(list)
 }
-pub mod bombs;

@@ -1,6 +1,6 @@
-//! Crafted hostile snapshots: a few kilobytes that claim gigabytes. Shared by the tests
-//! and by `examples/hostile_files.rs`, which writes them out for the fuzz corpus.
-#![allow(dead_code)]
+//! Crafted hostile snapshots: a few kilobytes that claim gigabytes. Used by the tests
+//! and by the codec's `examples/hostile_files.rs`, which writes them out for the fuzz
+//! corpus.
 
 /// The snapshot frame around a body: magic, version 1, flags, one chunk, checksum.
 pub fn frame(body: &[u8], flags: u8) -> Vec<u8> {
