@@ -207,6 +207,20 @@ type CliResult<T = ()> = Result<T, String>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A panic is a bug; it still ends as one line on stderr and a failure exit code,
+    // never a backtrace (set RUST_BACKTRACE to see one).
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        std::panic::set_hook(Box::new(|info| {
+            let what = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            let line: Vec<&str> = what.split_whitespace().collect();
+            eprintln!("error: internal error (please report it): {}", line.join(" "));
+        }));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -217,9 +231,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
-        Ok(code) => code,
-        Err(message) => {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(run(cli.command))
+    }));
+    match outcome {
+        Err(_) => ExitCode::FAILURE,
+        Ok(Ok(code)) => code,
+        Ok(Err(message)) => {
             // One line, even when a server's reply inside the message spans several.
             let line: Vec<&str> = message.split_whitespace().collect();
             eprintln!("error: {}", line.join(" "));
