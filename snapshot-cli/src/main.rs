@@ -218,7 +218,10 @@ fn main() -> ExitCode {
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown".into());
             let line: Vec<&str> = what.split_whitespace().collect();
-            eprintln!("error: internal error (please report it): {}", line.join(" "));
+            eprintln!(
+                "error: internal error (please report it): {}",
+                line.join(" ")
+            );
         }));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

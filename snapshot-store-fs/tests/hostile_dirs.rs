@@ -195,3 +195,30 @@ async fn a_snapshot_published_but_not_made_durable_is_told_apart() {
         Some(value!({"step": 1}))
     );
 }
+
+#[tokio::test]
+async fn deletions_and_new_directories_are_made_durable() {
+    // With directory fsyncs failing, the operations that must fsync a directory say so.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SnapshotKey::parse("2024-01-15_10-30-00-000000").expect("key");
+    FsStore::open(dir.path())
+        .expect("open")
+        .put(key, Bytes::from_static(b"x"))
+        .await
+        .expect("put");
+    let failing = FsStore::builder(dir.path())
+        .with_failing_dir_sync_for_tests()
+        .build()
+        .expect("open");
+    let err = failing
+        .delete(key)
+        .await
+        .expect_err("the deletion is not durable");
+    assert!(err.to_string().contains("syncing directory"), "{err}");
+    let err = FsStore::builder(dir.path().join("new/store"))
+        .with_create(true)
+        .with_failing_dir_sync_for_tests()
+        .build()
+        .expect_err("the new directory is not durable");
+    assert!(err.to_string().contains("syncing directory"), "{err}");
+}

@@ -27,3 +27,26 @@ examples!(
     retention = "../examples/retention.rs",
     pipeline_checkpoints = "../examples/pipeline_checkpoints.rs",
 );
+
+/// A failing example prints its error as text with its causes, not as a `Debug` dump.
+#[test]
+fn example_errors_are_readable() {
+    let exe = std::env::current_exe().expect("test binary");
+    let examples = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("examples")
+        .join("pipeline_checkpoints");
+    let out = std::process::Command::new(&examples)
+        .env("SNAPSHOT_URL", "gs://bucket/checkpoints")
+        .output()
+        .expect("the example is built with the tests");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Error: unsupported store URL scheme \"gs\""),
+        "{err}"
+    );
+    assert!(!err.contains("UnsupportedScheme {"), "{err}");
+}
