@@ -4,7 +4,7 @@ use alloc::string::ToString;
 
 use serde::ser::{self, Serialize};
 
-use crate::wire::{Output, Writer};
+use crate::wire::{KeyCheck, KeyId, Output, Writer};
 use crate::{Error, Result};
 
 /// The newtype-struct name through which [`Ext`](crate::Ext) values pass serde: our
@@ -25,13 +25,16 @@ pub(crate) struct Compound<'a, O> {
     declared: Option<usize>,
     /// Items or entries written so far.
     written: usize,
-    /// For maps: which of the writer's open maps holds this one's keys.
-    frame: Option<usize>,
+    /// For maps: the keys written so far, to refuse a repeated one.
+    keys: Option<KeyCheck>,
+    /// For map entries: the key of the entry being written, for error paths.
+    current: Option<KeyId>,
     /// For tuple and struct variants: the variant, a one-entry map around this one.
     variant: Option<&'static str>,
 }
 
 impl<'a, O: Output> Compound<'a, O> {
+    #[inline(always)]
     fn start(
         w: &'a mut Writer<O>,
         len: Option<usize>,
@@ -43,12 +46,12 @@ impl<'a, O: Output> Compound<'a, O> {
             Some(len) => w.begin_list(len)?,
             None => w.begin_deferred()?,
         }
-        let frame = is_map.then(|| w.open_map_keys());
         Ok(Compound {
             w,
             declared: len,
             written: 0,
-            frame,
+            keys: is_map.then(KeyCheck::default),
+            current: None,
             variant,
         })
     }
@@ -69,11 +72,20 @@ impl<'a, O: Output> Compound<'a, O> {
 
     #[cold]
     fn locate_entry(&self, e: Error) -> Error {
-        let e = match self.frame.and_then(|f| self.w.current_key(f)) {
-            Some(key) => e.in_key(key),
+        let e = match &self.current {
+            Some(id) => e.in_key(&self.w.key_text(id)),
             None => e,
         };
         self.locate(e)
+    }
+
+    /// Checks the key just written against the map's other keys.
+    #[inline]
+    fn check(&mut self, id: KeyId) -> Result<()> {
+        match &mut self.keys {
+            Some(keys) => self.w.check_key(keys, id),
+            None => Ok(()),
+        }
     }
 
     fn element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
@@ -84,16 +96,41 @@ impl<'a, O: Output> Compound<'a, O> {
             .map_err(|e| self.locate_item(e, index))
     }
 
+    #[inline]
     fn field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<()> {
         self.written += 1;
-        self.w.write_static_key(key).map_err(|e| self.locate(e))?;
+        match self.w.write_static_key(key) {
+            // The common case, checked in place: a field name early in the key table.
+            Ok(Some(index)) if index < 64 => {
+                if let Some(keys) = &mut self.keys {
+                    let bit = 1u64 << index;
+                    if keys.low & bit != 0 {
+                        return Err(self.repeated_field(KeyId::Table(index)));
+                    }
+                    keys.low |= bit;
+                }
+            }
+            Ok(Some(index)) => self
+                .check(KeyId::Table(index))
+                .map_err(|e| self.locate(e))?,
+            Ok(None) => self
+                .check(KeyId::Literal(key.into()))
+                .map_err(|e| self.locate(e))?,
+            Err(e) => return Err(self.locate(e)),
+        }
         value
             .serialize(&mut *self.w)
             .map_err(|e| self.locate(e.in_key(key)))
     }
 
+    #[cold]
+    fn repeated_field(&self, id: KeyId) -> Error {
+        self.locate(self.w.repeated(&id))
+    }
+
+    #[inline(always)]
     fn end(self) -> Result<()> {
-        let is_map = self.frame.is_some();
+        let is_map = self.keys.is_some();
         if let Some(declared) = self.declared
             && declared != self.written
         {
@@ -104,8 +141,8 @@ impl<'a, O: Output> Compound<'a, O> {
             };
             return Err(self.locate(e));
         }
-        if self.frame.is_some() {
-            self.w.close_map_keys();
+        if let Some(keys) = &self.keys {
+            self.w.end_key_check(keys);
         }
         match self.declared {
             None => self.w.end_deferred(is_map, self.written)?,
@@ -324,7 +361,12 @@ impl<O: Output> ser::SerializeMap for Compound<'_, O> {
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<()> {
         self.written += 1;
         key.serialize(KeySerializer { w: &mut *self.w })
-            .map_err(|e| self.locate(e))
+            .map_err(|e| self.locate(e))?;
+        if let Some(id) = self.w.last_key.take() {
+            self.current = Some(id.clone());
+            self.check(id).map_err(|e| self.locate(e))?;
+        }
+        Ok(())
     }
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
         value

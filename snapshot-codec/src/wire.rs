@@ -80,18 +80,26 @@ pub(crate) enum Written {
     Literal,
 }
 
-/// The keys written so far in one open map.
+/// The keys of one open map that are not tracked by its bit mask (see `KeyCheck`).
 struct OpenMap {
     /// Where this map's keys start in `Writer::map_keys`.
     start: usize,
     /// Past [`SMALL_MAP`] keys, a hash set replaces the linear scan.
-    big: Option<BigKeySet>,
-    /// The key of the entry being written, for error paths.
-    current: Option<KeyId>,
+    big: Option<Box<BigKeySet>>,
 }
 
-/// Maps up to this many entries look for duplicates by scanning; larger ones hash.
+/// Maps up to this many (untracked-by-mask) keys look for duplicates by scanning;
+/// larger ones hash.
 const SMALL_MAP: usize = 32;
+
+/// Refuses repeated keys in one map being written: keys at key-table indices 0..64
+/// (struct field names, nearly always) take one bit of a mask kept by the caller;
+/// other keys go to a frame of the writer, opened only when the first one comes.
+#[derive(Default)]
+pub(crate) struct KeyCheck {
+    pub(crate) low: u64,
+    frame: Option<usize>,
+}
 
 type BigKeySet = indexmap::IndexSet<KeyId, foldhash::fast::RandomState>;
 
@@ -111,6 +119,8 @@ pub(crate) struct Writer<O> {
     /// flattened fields, keys that print alike), innermost map's last.
     map_keys: Vec<KeyId>,
     open_maps: Vec<OpenMap>,
+    /// The key the last `write_unique_key` wrote, for its map to check.
+    pub(crate) last_key: Option<KeyId>,
     /// Extension payloads of registered types are checked as they are written.
     registry: Option<alloc::sync::Arc<crate::Registry>>,
 }
@@ -128,6 +138,7 @@ impl<O: Output> Writer<O> {
             static_keys: [(0, 0, 0); STATIC_KEY_SLOTS],
             map_keys: Vec::new(),
             open_maps: Vec::new(),
+            last_key: None,
             registry: None,
         }
     }
@@ -141,39 +152,48 @@ impl<O: Output> Writer<O> {
         self
     }
 
-    /// Starts collecting the keys of a map, to refuse a repeated one; returns the
-    /// map's place among the open maps.
+    /// Records `id` as a key of the map `check` belongs to; a key seen before in that
+    /// map is [`Error::DuplicateKey`].
     #[inline]
-    pub(crate) fn open_map_keys(&mut self) -> usize {
-        self.open_maps.push(OpenMap {
-            start: self.map_keys.len(),
-            big: None,
-            current: None,
-        });
-        self.open_maps.len() - 1
+    pub(crate) fn check_key(&mut self, check: &mut KeyCheck, id: KeyId) -> Result<()> {
+        if let KeyId::Table(index) = id
+            && index < 64
+        {
+            let bit = 1u64 << index;
+            if check.low & bit != 0 {
+                return Err(self.repeated(&id));
+            }
+            check.low |= bit;
+            return Ok(());
+        }
+        let frame = match check.frame {
+            Some(frame) => frame,
+            None => {
+                self.open_maps.push(OpenMap {
+                    start: self.map_keys.len(),
+                    big: None,
+                });
+                let frame = self.open_maps.len() - 1;
+                check.frame = Some(frame);
+                frame
+            }
+        };
+        self.check_other_key(frame, id)
     }
 
-    /// Forgets the keys of the innermost map.
+    /// Forgets what `check` recorded; called when its map ends.
     #[inline]
-    pub(crate) fn close_map_keys(&mut self) {
-        if let Some(map) = self.open_maps.pop() {
-            self.map_keys.truncate(map.start);
+    pub(crate) fn end_key_check(&mut self, check: &KeyCheck) {
+        if let Some(frame) = check.frame {
+            if let Some(map) = self.open_maps.get(frame) {
+                self.map_keys.truncate(map.start);
+            }
+            self.open_maps.truncate(frame);
         }
     }
 
-    /// The key of the entry being written in open map `frame`.
-    #[cold]
-    pub(crate) fn current_key(&self, frame: usize) -> Option<&str> {
-        match self.open_maps.get(frame)?.current.as_ref()? {
-            KeyId::Table(index) => self.keys.get_index(*index as usize).map(|k| &**k),
-            KeyId::Literal(key) => Some(key),
-        }
-    }
-
-    /// Records a key of the innermost map; a key seen before in it is an error.
-    #[inline]
-    fn note_key(&mut self, id: KeyId) -> Result<()> {
-        let Some(map) = self.open_maps.last_mut() else {
+    fn check_other_key(&mut self, frame: usize, id: KeyId) -> Result<()> {
+        let Some(map) = self.open_maps.get_mut(frame) else {
             return Ok(());
         };
         let repeated = match &mut map.big {
@@ -186,7 +206,7 @@ impl<O: Output> Writer<O> {
                     let mut set = BigKeySet::default();
                     set.extend(self.map_keys.drain(map.start..));
                     set.insert(id.clone());
-                    map.big = Some(set);
+                    map.big = Some(Box::new(set));
                     false
                 } else {
                     self.map_keys.push(id.clone());
@@ -194,29 +214,45 @@ impl<O: Output> Writer<O> {
                 }
             }
         };
-        map.current = Some(id);
         if repeated {
-            let frame = self.open_maps.len() - 1;
-            let key = self.current_key(frame).unwrap_or_default().into();
-            return Err(Error::duplicate_key(key));
+            return Err(self.repeated(&id));
         }
         Ok(())
     }
 
-    /// Writes a key of a map opened with [`open_map_keys`](Self::open_map_keys),
-    /// refusing one the map already has.
+    /// The text of a key as written.
+    #[cold]
+    pub(crate) fn key_text(&self, id: &KeyId) -> String {
+        match id {
+            KeyId::Table(index) => self
+                .keys
+                .get_index(*index as usize)
+                .map_or_else(String::new, |k| String::from(&**k)),
+            KeyId::Literal(key) => String::from(&**key),
+        }
+    }
+
+    #[cold]
+    pub(crate) fn repeated(&self, id: &KeyId) -> Error {
+        Error::duplicate_key(self.key_text(id))
+    }
+
+    /// Writes a map key and leaves what was written in `last_key` for its map to
+    /// check (the key serializer cannot reach the map).
     #[inline]
     pub(crate) fn write_unique_key(&mut self, key: &str) -> Result<()> {
         let id = match self.write_key_as(key)? {
             Written::Table(index) => KeyId::Table(index as u32),
             Written::Literal => KeyId::Literal(key.into()),
         };
-        self.note_key(id)
+        self.last_key = Some(id);
+        Ok(())
     }
 
-    /// Writes a key that lives for the whole program (a struct field name).
+    /// Writes a key that lives for the whole program (a struct field name); returns its
+    /// key-table index, or `None` for a key written literally.
     #[inline]
-    pub(crate) fn write_static_key(&mut self, key: &'static str) -> Result<()> {
+    pub(crate) fn write_static_key(&mut self, key: &'static str) -> Result<Option<u32>> {
         let addr = key.as_ptr() as usize;
         // Literals sit a few bytes apart: mix the address before taking the slot.
         let slot = (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 6))
@@ -224,17 +260,15 @@ impl<O: Output> Writer<O> {
         let (cached_addr, cached_len, index) = self.static_keys[slot];
         if cached_addr == addr && cached_len == key.len() {
             self.write_key_ref(index as usize)?;
-            return self.note_key(KeyId::Table(index));
+            return Ok(Some(index));
         }
-
-        let id = match self.write_key_as(key)? {
+        Ok(match self.write_key_as(key)? {
             Written::Table(index) => {
                 self.static_keys[slot] = (addr, key.len(), index as u32);
-                KeyId::Table(index as u32)
+                Some(index as u32)
             }
-            Written::Literal => KeyId::Literal(key.into()),
-        };
-        self.note_key(id)
+            Written::Literal => None,
+        })
     }
 
     #[inline]
