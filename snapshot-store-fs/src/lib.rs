@@ -577,6 +577,38 @@ impl Inner {
         Ok(metas)
     }
 
+    /// The smallest (or largest) snapshot in `range`, in one pass over the directory
+    /// that keeps only the best candidate (no list of every snapshot is built).
+    fn extreme_in(&self, range: KeyRange, largest: bool) -> Result<Option<SnapshotMeta>> {
+        let mut best: Option<SnapshotKey> = None;
+        for entry in self.read_dir()? {
+            let entry = entry.map_err(|e| FsError::io("listing", &self.dir, e))?;
+            let name = entry.file_name();
+            let Some(key) = name.to_str().and_then(|n| SnapshotKey::parse(n).ok()) else {
+                continue;
+            };
+            if !range.contains(key) {
+                continue;
+            }
+            let better = best.is_none_or(|b| if largest { key > b } else { key < b });
+            // Does not follow links: a link named like a key is not a snapshot.
+            if better && entry.file_type().is_ok_and(|t| t.is_file()) {
+                best = Some(key);
+            }
+        }
+        let Some(key) = best else {
+            return Ok(None);
+        };
+        match fs::symlink_metadata(self.path_of(key)) {
+            Ok(meta) if meta.is_file() => Ok(Some(SnapshotMeta {
+                key,
+                size: meta.len(),
+            })),
+            // Deleted since the pass (by retention, say): look again.
+            Ok(_) | Err(_) => self.extreme_in(range, largest),
+        }
+    }
+
     fn delete(&self, key: SnapshotKey) -> Result<()> {
         let path = self.path_of(key);
         // Only a regular file is a snapshot: a link or a directory named like a key is
@@ -698,5 +730,15 @@ impl SnapshotStore for FsStore {
     async fn delete(&self, key: SnapshotKey) -> Result<()> {
         let inner = self.inner.clone();
         blocking(move || inner.delete(key)).await
+    }
+
+    async fn first_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        let inner = self.inner.clone();
+        blocking(move || inner.extreme_in(range, false)).await
+    }
+
+    async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        let inner = self.inner.clone();
+        blocking(move || inner.extreme_in(range, true)).await
     }
 }

@@ -573,6 +573,120 @@ impl S3Store {
         }
     }
 
+    /// Reads one page of the listing after the key `after` (exclusive; `None` for the
+    /// start) and reports the largest snapshot key at or before `upto`.
+    async fn scan_window(&self, after: Option<SnapshotKey>, upto: SnapshotKey) -> Result<Window> {
+        let prefix = self.list_prefix();
+        let mut stream = match after {
+            Some(k) => self.store.list_with_offset(prefix, &self.path_of(k)),
+            None => self.store.list(prefix),
+        };
+        let limit = self.path_of(upto);
+        let mut best = None;
+        let mut seen = 0;
+        while let Some(meta) = stream.try_next().await.map_err(|e| self.error(e, None))? {
+            // Names sort as text and keys are fixed width: past `upto`'s name, no key
+            // at or before `upto` can follow.
+            if meta.location.as_ref() > limit.as_ref() {
+                return Ok(Window::Complete(best));
+            }
+            if let Some(key) = direct_child(&self.prefix, &meta.location)
+                .and_then(|name| SnapshotKey::parse(name).ok())
+                && after.is_none_or(|a| key > a)
+                && key <= upto
+            {
+                best = Some(SnapshotMeta {
+                    key,
+                    size: meta.size,
+                });
+            }
+            seen += 1;
+            if seen >= PAGE {
+                return Ok(Window::Dense(best));
+            }
+        }
+        Ok(Window::Complete(best))
+    }
+
+    /// The largest key in `(lo, hi]` (`lo` exclusive, `None` for no lower bound): windows
+    /// back from `hi` growing sixteenfold, one listing page each, until one holds a key;
+    /// a window with more keys than a page is narrowed by bisection. Requests grow with
+    /// the logarithm of the time span, never with the number of snapshots.
+    async fn last_by_windows(
+        &self,
+        lo: Option<SnapshotKey>,
+        hi: SnapshotKey,
+    ) -> Result<Option<SnapshotMeta>> {
+        let floor = lo.map_or(SnapshotKey::MIN.as_micros() - 1, SnapshotKey::as_micros);
+        let mut width: i64 = 1_000_000;
+        // Nothing lies above `top`: the windows tried so far were empty.
+        let mut top = hi;
+        loop {
+            let start = hi.as_micros().saturating_sub(width);
+            let after = (start > floor)
+                .then(|| SnapshotKey::from_micros(start).ok())
+                .flatten()
+                .or(lo);
+            match self.scan_window(after, top).await? {
+                Window::Complete(Some(meta)) => return Ok(Some(meta)),
+                Window::Complete(None) if start <= floor => return Ok(None),
+                Window::Complete(None) => {
+                    if let Some(a) = after {
+                        top = a;
+                    }
+                }
+                Window::Dense(best) => return self.bisect(after, best, top).await,
+            }
+            width = width.saturating_mul(16);
+        }
+    }
+
+    /// Narrows a window `(after, hi]` known to hold more keys than a page: `known` is
+    /// the largest key seen so far (the answer is at or after it).
+    async fn bisect(
+        &self,
+        after: Option<SnapshotKey>,
+        mut known: Option<SnapshotMeta>,
+        mut hi: SnapshotKey,
+    ) -> Result<Option<SnapshotMeta>> {
+        // Often the rest fits one more page: try the page after the largest key seen.
+        if let Some(best) = known {
+            match self.scan_window(Some(best.key), hi).await? {
+                Window::Complete(found) => return Ok(found.or(known)),
+                Window::Dense(Some(next)) => known = Some(next),
+                Window::Dense(None) => {}
+            }
+        }
+        let mut low = known.map_or_else(
+            || after.map_or(SnapshotKey::MIN.as_micros() - 1, SnapshotKey::as_micros),
+            |m| m.key.as_micros(),
+        );
+        while low < hi.as_micros() {
+            let mid = low + (hi.as_micros() - low + 1) / 2;
+            let from = SnapshotKey::from_micros(mid - 1).ok();
+            match self.scan_window(from, hi).await? {
+                Window::Complete(Some(meta)) => return Ok(Some(meta)),
+                Window::Complete(None) => {
+                    hi = match SnapshotKey::from_micros(mid - 1) {
+                        Ok(k) => k,
+                        Err(_) => return Ok(known),
+                    };
+                }
+                Window::Dense(Some(best)) => {
+                    low = best.key.as_micros();
+                    known = Some(best);
+                }
+                Window::Dense(None) => {
+                    // A whole page of foreign objects: list the rest plainly.
+                    let from = SnapshotKey::from_micros(mid).unwrap_or(hi);
+                    let tail = self.list(KeyRange::new(from..=hi), None).await?.pop();
+                    return Ok(tail.or(known));
+                }
+            }
+        }
+        Ok(known)
+    }
+
     async fn put_single(&self, path: &Path, key: SnapshotKey, bytes: Bytes) -> Result<()> {
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -712,6 +826,18 @@ fn check_endpoint(endpoint: &str, allow_http: bool) -> std::result::Result<(), S
     Ok(())
 }
 
+/// How many objects one listing request returns (S3's page size); a window scan reads
+/// at most this many, so it costs one request.
+const PAGE: usize = 1000;
+
+/// What one listing page from an offset says about a window `(after, upto]` of keys.
+enum Window {
+    /// The page reached past `upto` (or the end): the largest key in the window, if any.
+    Complete(Option<SnapshotMeta>),
+    /// The page ended inside the window: keys go on past the largest one seen.
+    Dense(Option<SnapshotMeta>),
+}
+
 /// Whether a request failed because the server refused the credentials or permissions.
 ///
 /// object_store reports a refused GET or LIST as a generic error whose HTTP status sits
@@ -825,6 +951,42 @@ impl SnapshotStore for S3Store {
         metas.sort_unstable();
         metas.truncate(limit);
         Ok(metas)
+    }
+
+    async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        use std::ops::Bound;
+        if !self.ordered_listing {
+            return Ok(self.list(range, None).await?.pop());
+        }
+        let lo = match range.start {
+            Bound::Included(k) => SnapshotKey::from_micros(k.as_micros() - 1).ok(),
+            Bound::Excluded(k) => Some(k),
+            Bound::Unbounded => None,
+        };
+        let hi = match range.end {
+            Bound::Included(k) => k,
+            Bound::Excluded(k) => match SnapshotKey::from_micros(k.as_micros() - 1) {
+                Ok(k) => k,
+                Err(_) => return Ok(None),
+            },
+            Bound::Unbounded => {
+                // Snapshots in the future are rare: one page after now says whether
+                // there are any; otherwise search back from now, not from year 9999.
+                let now = SnapshotKey::now();
+                let now = lo.map_or(now, |lo| now.max(lo));
+                match self.scan_window(Some(now), SnapshotKey::MAX).await? {
+                    Window::Complete(Some(meta)) => return Ok(Some(meta)),
+                    Window::Dense(best) => {
+                        return self.bisect(Some(now), best, SnapshotKey::MAX).await;
+                    }
+                    Window::Complete(None) => now,
+                }
+            }
+        };
+        if lo.is_some_and(|lo| lo >= hi) {
+            return Ok(None);
+        }
+        self.last_by_windows(lo, hi).await
     }
 
     async fn delete(&self, key: SnapshotKey) -> Result<()> {

@@ -28,6 +28,9 @@ struct Counting {
     inner: InMemory,
     yielded: Arc<AtomicUsize>,
     offsets: Mutex<Vec<Option<String>>>,
+    /// Entries handed out by each listing, to count pages as S3 would (1000 a page).
+    per_listing: Mutex<Vec<Arc<AtomicUsize>>>,
+    gets: AtomicUsize,
 }
 
 impl std::fmt::Display for Counting {
@@ -42,15 +45,33 @@ impl Counting {
         s: BoxStream<'static, Result<ObjectMeta>>,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
         let yielded = self.yielded.clone();
+        let this_listing = Arc::new(AtomicUsize::new(0));
+        self.per_listing
+            .lock()
+            .expect("lock")
+            .push(this_listing.clone());
         s.inspect(move |_| {
             yielded.fetch_add(1, Ordering::SeqCst);
+            this_listing.fetch_add(1, Ordering::SeqCst);
         })
         .boxed()
     }
 
     fn take(&self) -> (usize, Vec<Option<String>>) {
         let offsets = std::mem::take(&mut *self.offsets.lock().expect("lock"));
+        self.requests();
         (self.yielded.swap(0, Ordering::SeqCst), offsets)
+    }
+
+    /// Requests since the last call, as S3 would count them: one a GET, one a page of
+    /// at most 1000 listing entries (an empty listing is one request too).
+    fn requests(&self) -> usize {
+        let listings = std::mem::take(&mut *self.per_listing.lock().expect("lock"));
+        let pages: usize = listings
+            .iter()
+            .map(|n| n.load(Ordering::SeqCst).div_ceil(1000).max(1))
+            .sum();
+        pages + self.gets.swap(0, Ordering::SeqCst)
     }
 }
 
@@ -72,6 +93,7 @@ impl ObjectStore for Counting {
         self.inner.put_multipart_opts(location, opts).await
     }
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get_opts(location, options).await
     }
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
@@ -168,11 +190,18 @@ async fn lookups_list_from_an_offset_and_stop_early() {
     );
     assert_eq!(yielded, 1, "at-or-after read more than one listing entry");
 
+    // An exact key is one GET, no listing.
     assert_eq!(
         manager.load(Lookup::Exact(at(10))).await.expect("load"),
         Some(value!(10))
     );
-    assert_eq!(counting.take().0, 1);
+    assert_eq!(counting.requests(), 1);
+    assert_eq!(counting.take(), (0, vec![]));
+    assert_eq!(
+        manager.load(Lookup::Exact(at(5000))).await.expect("load"),
+        None
+    );
+    assert_eq!(counting.requests(), 1);
 
     assert_eq!(
         manager
@@ -194,10 +223,161 @@ async fn lookups_list_from_an_offset_and_stop_early() {
     let (yielded, _) = counting.take();
     assert!(yielded <= 503, "nearest read {yielded} entries");
 
-    // The newest needs the whole listing: S3 lists in ascending order only.
+    // The newest does not need the whole listing, although S3 lists ascending only.
     assert_eq!(
         manager.load_latest().await.expect("load"),
         Some(value!(999))
     );
-    assert_eq!(counting.take().0, 1000);
+    let requests = counting.requests();
+    assert!(requests <= 30, "latest took {requests} requests");
+}
+
+/// A store of `count` snapshots `spacing` microseconds apart from `first`, written
+/// straight into the object store (the lookups only list; a few are loaded).
+async fn populate(
+    counting: &Counting,
+    prefix: &str,
+    first: i64,
+    spacing: i64,
+    count: i64,
+) -> Vec<SnapshotKey> {
+    let bytes = Bytes::from(snapshot_codec::encode(&value!("x")).expect("encode"));
+    let mut keys = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let key = SnapshotKey::from_micros(first + i * spacing).expect("key");
+        counting
+            .inner
+            .put(
+                &Path::from(format!("{prefix}/{key}")),
+                PutPayload::from(bytes.clone()),
+            )
+            .await
+            .expect("put");
+        keys.push(key);
+    }
+    keys
+}
+
+/// What each lookup must answer, from the sorted keys alone.
+fn brute(keys: &[SnapshotKey], lookup: Lookup) -> Option<SnapshotKey> {
+    match lookup {
+        Lookup::Latest => keys.last().copied(),
+        Lookup::Exact(k) => keys.binary_search(&k).ok().map(|_| k),
+        Lookup::AtOrBefore(t) => keys.iter().rev().find(|k| **k <= t).copied(),
+        Lookup::AtOrAfter(t) => keys.iter().find(|k| **k >= t).copied(),
+        Lookup::Nearest(t) => {
+            let before = keys.iter().rev().find(|k| **k <= t).copied();
+            let after = keys.iter().find(|k| **k >= t).copied();
+            match (before, after) {
+                (Some(b), Some(a)) => Some(if t.distance(b) <= t.distance(a) { b } else { a }),
+                (b, a) => b.or(a),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_cost_a_bounded_number_of_requests_at_scale() {
+    let counting = Arc::new(Counting::default());
+    let store = S3Store::from_object_store(counting.clone(), "ckpt").with_ordered_listing(true);
+    let manager = SnapshotManager::new(store);
+    // 40,000 checkpoints a minute apart (about 28 days), ending a while ago, and a
+    // burst of 3,000 in one second in the middle (denser than a listing page). (The
+    // in-memory store scans every object per listing, so the test stays small; the
+    // request bound is what it checks.)
+    let start = SnapshotKey::parse("2025-01-01_00-00-00-000000")
+        .expect("key")
+        .as_micros();
+    let mut keys = populate(&counting, "ckpt", start, 60_000_000, 40_000).await;
+    let burst = start + 20_000 * 60_000_000 + 1;
+    keys.extend(populate(&counting, "ckpt", burst, 300, 3_000).await);
+    keys.sort();
+    counting.requests();
+    let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut lookups = vec![Lookup::Latest];
+    for _ in 0..25 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let span: i64 = 40_000 * 60_000_000 + 120_000_000_000;
+        let t = SnapshotKey::from_micros(start - 60_000_000_000 + (rng % span as u64) as i64)
+            .expect("key");
+        let in_burst = SnapshotKey::from_micros(burst + (rng % 1_000_000) as i64).expect("key");
+        lookups.extend([
+            Lookup::AtOrBefore(t),
+            Lookup::AtOrAfter(t),
+            Lookup::Nearest(t),
+            Lookup::AtOrBefore(in_burst),
+            Lookup::Nearest(in_burst),
+        ]);
+    }
+    let mut worst = 0;
+    for lookup in lookups {
+        let found = manager
+            .resolve(lookup)
+            .await
+            .expect("resolve")
+            .map(|m| m.key);
+        assert_eq!(found, brute(&keys, lookup), "{lookup:?}");
+        let requests = counting.requests();
+        worst = worst.max(requests);
+        assert!(requests <= 30, "{lookup:?} took {requests} requests");
+    }
+    println!(
+        "{} snapshots: at most {worst} requests per lookup",
+        keys.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_in_the_future_and_foreign_objects_do_not_mislead_latest() {
+    let counting = Arc::new(Counting::default());
+    let store = S3Store::from_object_store(counting.clone(), "p").with_ordered_listing(true);
+    let manager = SnapshotManager::new(store);
+    let start = SnapshotKey::parse("2024-06-01_00-00-00-000000")
+        .expect("key")
+        .as_micros();
+    let mut keys = populate(&counting, "p", start, 3_600_000_000, 100).await;
+    // Foreign objects that sort among and after the keys.
+    for name in [
+        "p/2024-06-02_00-00-00-000000.bak",
+        "p/2024-06-03_00-00-00-000000/x",
+        "p/zzz",
+        "p/_staging/2099-01-01_00-00-00-000000-1-2-3",
+    ] {
+        counting
+            .inner
+            .put(&Path::from(name), PutPayload::from_static(b"junk"))
+            .await
+            .expect("put");
+    }
+    assert_eq!(
+        manager
+            .resolve(Lookup::Latest)
+            .await
+            .expect("resolve")
+            .map(|m| m.key),
+        keys.last().copied()
+    );
+    // One written for a future time (dump_at a clock ahead) is the newest.
+    keys.extend(
+        populate(
+            &counting,
+            "p",
+            SnapshotKey::parse("2099-01-01_00-00-00-000000")
+                .expect("key")
+                .as_micros(),
+            1,
+            1,
+        )
+        .await,
+    );
+    assert_eq!(
+        manager
+            .resolve(Lookup::Latest)
+            .await
+            .expect("resolve")
+            .map(|m| m.key),
+        keys.last().copied()
+    );
 }

@@ -283,6 +283,139 @@ pub async fn list_ranges_and_limits(store: DynStore) {
     }
 }
 
+/// `first_in` and `last_in` on an empty store, one snapshot, every kind of bound, and
+/// against a brute-force answer over a key set with bursts (microseconds apart), hours
+/// and years between them; the manager's lookups likewise.
+pub async fn first_and_last_in_range(store: DynStore) {
+    use std::ops::Bound;
+    let manager = fresh(&store).await;
+    assert_eq!(store.first_in(KeyRange::all()).await.expect("first"), None);
+    assert_eq!(store.last_in(KeyRange::all()).await.expect("last"), None);
+    let one = key("2024-03-01_12-00-00-000000");
+    manager.dump_at(one, &value!(1)).await.expect("dump");
+    for range in [
+        KeyRange::all(),
+        KeyRange::new(one..=one),
+        KeyRange::new(..=one),
+        KeyRange::new(one..),
+    ] {
+        assert_eq!(
+            store.first_in(range).await.expect("first").map(|m| m.key),
+            Some(one)
+        );
+        assert_eq!(
+            store.last_in(range).await.expect("last").map(|m| m.key),
+            Some(one)
+        );
+    }
+    for range in [
+        KeyRange::new(..one),
+        KeyRange::new((Bound::Excluded(one), Bound::Unbounded)),
+    ] {
+        assert_eq!(store.first_in(range).await.expect("first"), None);
+        assert_eq!(store.last_in(range).await.expect("last"), None);
+    }
+
+    // A deterministic key set: bursts, hours, a year's gap, one far in the future.
+    let mut rng = 0x2545_F491_4F6C_DD1D_u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut t = key("2023-01-01_00-00-00-000000").as_micros();
+    let mut all = vec![one];
+    for _ in 0..120 {
+        t += match next() % 6 {
+            0 => 1,
+            1 => (next() % 1000) as i64,
+            2 | 3 => 3_600_000_000 * (1 + (next() % 5) as i64),
+            4 => 86_400_000_000,
+            _ => 365 * 86_400_000_000,
+        };
+        let k = SnapshotKey::from_micros(t).expect("key");
+        if manager.dump_at(k, &value!(0)).await.expect("dump").key == k {
+            all.push(k);
+        }
+    }
+    let future = key("2999-01-01_00-00-00-000000");
+    manager.dump_at(future, &value!(0)).await.expect("dump");
+    all.push(future);
+    all.sort();
+    all.dedup();
+    assert_eq!(keys(&manager.list().await.expect("list")).len(), all.len());
+
+    let bound = |which: u64, k: SnapshotKey| match which % 3 {
+        0 => Bound::Included(k),
+        1 => Bound::Excluded(k),
+        _ => Bound::Unbounded,
+    };
+    let pick = |r: u64| {
+        // Often an existing key (boundaries), sometimes a point between them.
+        let k = all[(r % all.len() as u64) as usize];
+        if r.is_multiple_of(4) {
+            SnapshotKey::from_micros(k.as_micros() + (r % 7_200_000_000) as i64 - 3_600_000_000)
+                .unwrap_or(k)
+        } else {
+            k
+        }
+    };
+    for _ in 0..60 {
+        let (a, b) = (pick(next()), pick(next()));
+        let (lo, hi) = (a.min(b), a.max(b));
+        let range = KeyRange {
+            start: bound(next(), lo),
+            end: bound(next(), hi),
+        };
+        let inside: Vec<SnapshotKey> = all.iter().copied().filter(|k| range.contains(*k)).collect();
+        assert_eq!(
+            store.first_in(range).await.expect("first").map(|m| m.key),
+            inside.first().copied(),
+            "first_in {range:?}"
+        );
+        assert_eq!(
+            store.last_in(range).await.expect("last").map(|m| m.key),
+            inside.last().copied(),
+            "last_in {range:?}"
+        );
+        let t = pick(next());
+        for lookup in [
+            Lookup::Latest,
+            Lookup::AtOrBefore(t),
+            Lookup::AtOrAfter(t),
+            Lookup::Nearest(t),
+            Lookup::Exact(t),
+        ] {
+            let expected = match lookup {
+                Lookup::Latest => all.last().copied(),
+                Lookup::AtOrBefore(t) => all.iter().rev().find(|k| **k <= t).copied(),
+                Lookup::AtOrAfter(t) => all.iter().find(|k| **k >= t).copied(),
+                Lookup::Exact(t) => all.contains(&t).then_some(t),
+                Lookup::Nearest(t) => {
+                    let b = all.iter().rev().find(|k| **k <= t).copied();
+                    let a = all.iter().find(|k| **k >= t).copied();
+                    match (b, a) {
+                        (Some(b), Some(a)) => {
+                            Some(if t.distance(b) <= t.distance(a) { b } else { a })
+                        }
+                        (b, a) => b.or(a),
+                    }
+                }
+            };
+            assert_eq!(
+                manager
+                    .resolve(lookup)
+                    .await
+                    .expect("resolve")
+                    .map(|m| m.key),
+                expected,
+                "{lookup:?}"
+            );
+        }
+    }
+}
+
 /// Every lookup mode on a timeline, with ties and misses.
 pub async fn lookups_on_a_timeline(store: DynStore) {
     let manager = fresh(&store).await;
@@ -657,6 +790,28 @@ pub async fn foreign_objects_are_ignored(store: DynStore, foreign: &dyn ForeignO
         loaded_at(&manager, Lookup::Latest).await.as_deref(),
         Some(TEN[2])
     );
+    // First and last in a range pass over foreign names between and around the keys.
+    for (range, first, last) in [
+        (KeyRange::all(), TEN[0], TEN[2]),
+        (KeyRange::new(key(TEN[1])..), TEN[1], TEN[2]),
+        (KeyRange::new(..=key(TEN[1])), TEN[0], TEN[1]),
+    ] {
+        let f = store
+            .first_in(range)
+            .await
+            .expect("first")
+            .map(|m| m.key.to_string());
+        let l = store
+            .last_in(range)
+            .await
+            .expect("last")
+            .map(|m| m.key.to_string());
+        assert_eq!(
+            (f.as_deref(), l.as_deref()),
+            (Some(first), Some(last)),
+            "{range:?}"
+        );
+    }
     manager.prune(10).await.expect("prune");
     manager
         .apply(&RetentionPolicy::new().keep_last(1))
@@ -975,7 +1130,7 @@ pub async fn soak(store: DynStore, duration: std::time::Duration) -> SoakReport 
 /// macro_rules! count {
 ///     ($($name:ident),*) => { [$(stringify!($name)),*].len() };
 /// }
-/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 14);
+/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 15);
 /// ```
 #[macro_export]
 macro_rules! for_each_store_behaviour {
@@ -986,6 +1141,7 @@ macro_rules! for_each_store_behaviour {
             empty_store_is_not_an_error,
             list_ranges_and_limits,
             lookups_on_a_timeline,
+            first_and_last_in_range,
             list_orders,
             dump_never_overwrites,
             prune_deletes_oldest_never_newest,

@@ -406,16 +406,16 @@ impl SnapshotManager {
     /// A backend error from listing.
     pub async fn resolve(&self, lookup: Lookup) -> Result<Option<SnapshotMeta>> {
         let store = &self.store;
-        let last = |v: Vec<SnapshotMeta>| v.last().copied();
-        let first = |v: Vec<SnapshotMeta>| v.first().copied();
+        // Each lookup is a first- or last-in-range question, which backends answer
+        // without listing everything.
         Ok(match lookup {
-            Lookup::Latest => last(store.list(KeyRange::all(), None).await?),
-            Lookup::Exact(k) => first(store.list(KeyRange::new(k..=k), Some(1)).await?),
-            Lookup::AtOrBefore(t) => last(store.list(KeyRange::new(..=t), None).await?),
-            Lookup::AtOrAfter(t) => first(store.list(KeyRange::new(t..), Some(1)).await?),
+            Lookup::Latest => store.last_in(KeyRange::all()).await?,
+            Lookup::Exact(k) => store.first_in(KeyRange::new(k..=k)).await?,
+            Lookup::AtOrBefore(t) => store.last_in(KeyRange::new(..=t)).await?,
+            Lookup::AtOrAfter(t) => store.first_in(KeyRange::new(t..)).await?,
             Lookup::Nearest(t) => {
-                let before = last(store.list(KeyRange::new(..=t), None).await?);
-                let after = first(store.list(KeyRange::new(t..), Some(1)).await?);
+                let before = store.last_in(KeyRange::new(..=t)).await?;
+                let after = store.first_in(KeyRange::new(t..)).await?;
                 match (before, after) {
                     (Some(b), Some(a)) => Some(if t.distance(b.key) <= t.distance(a.key) {
                         b
@@ -431,6 +431,20 @@ impl SnapshotManager {
     /// Loads the snapshot `lookup` selects, with its key and size, as raw verified
     /// bytes; `Ok(None)` when there is none.
     async fn fetch(&self, lookup: Lookup) -> Result<Option<(SnapshotMeta, Bytes)>> {
+        // An exact key is one read: a missing snapshot is `None`, with no listing.
+        if let Lookup::Exact(key) = lookup {
+            return match self.store.get(key).await {
+                Ok(bytes) => Ok(Some((
+                    SnapshotMeta {
+                        key,
+                        size: bytes.len() as u64,
+                    },
+                    bytes,
+                ))),
+                Err(Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
         for _ in 0..LOAD_ATTEMPTS {
             let Some(meta) = self.resolve(lookup).await? else {
                 return Ok(None);

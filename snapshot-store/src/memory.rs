@@ -111,4 +111,32 @@ impl SnapshotStore for MemoryStore {
             .map(drop)
             .ok_or(Error::NotFound { key })
     }
+
+    async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        let objects = self.lock();
+        // Keys sort as their text; anything after the range's end (by text) is skipped
+        // from the back, foreign names interleaved with keys are passed over.
+        let end = match range.end {
+            Bound::Included(k) => Bound::Included(k.to_string()),
+            Bound::Excluded(k) => Bound::Excluded(k.to_string()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let found = objects
+            .range::<String, _>((Bound::Unbounded, end))
+            .rev()
+            .filter_map(|(name, bytes)| {
+                let key = SnapshotKey::parse(name).ok()?;
+                Some(SnapshotMeta {
+                    key,
+                    size: bytes.len() as u64,
+                })
+            })
+            .take_while(|m| match range.start {
+                Bound::Included(k) => m.key >= k,
+                Bound::Excluded(k) => m.key > k,
+                Bound::Unbounded => true,
+            })
+            .find(|m| range.contains(m.key));
+        Ok(found)
+    }
 }

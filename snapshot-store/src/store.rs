@@ -98,6 +98,24 @@ pub trait SnapshotStore: Debug + Send + Sync {
 
     /// Deletes the snapshot stored under `key`.
     async fn delete(&self, key: SnapshotKey) -> Result<()>;
+
+    /// The snapshot with the smallest key in `range`, if any.
+    ///
+    /// The provided implementation lists with a limit of one; backends that can answer
+    /// more cheaply override it.
+    async fn first_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        Ok(self.list(range, Some(1)).await?.into_iter().next())
+    }
+
+    /// The snapshot with the largest key in `range`, if any (the newest, for
+    /// [`KeyRange::all`]).
+    ///
+    /// The provided implementation lists the whole range; backends override it with
+    /// something that does not grow with the number of snapshots (a `BTreeMap` range
+    /// from the end in memory, a bounded series of listings from an offset on S3).
+    async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        Ok(self.list(range, None).await?.pop())
+    }
 }
 
 #[async_trait]
@@ -114,6 +132,12 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for std::sync::Arc<T> {
     async fn delete(&self, key: SnapshotKey) -> Result<()> {
         (**self).delete(key).await
     }
+    async fn first_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        (**self).first_in(range).await
+    }
+    async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        (**self).last_in(range).await
+    }
 }
 
 #[async_trait]
@@ -129,5 +153,11 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for Box<T> {
     }
     async fn delete(&self, key: SnapshotKey) -> Result<()> {
         (**self).delete(key).await
+    }
+    async fn first_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        (**self).first_in(range).await
+    }
+    async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+        (**self).last_in(range).await
     }
 }
