@@ -989,6 +989,23 @@ impl SnapshotStore for S3Store {
         self.last_by_windows(lo, hi).await
     }
 
+    async fn delete_many(&self, keys: &[SnapshotKey]) -> Result<()> {
+        // One bulk request per 1000 keys (object_store batches S3's DeleteObjects); a
+        // key that is already gone is not an error, as S3 itself reports it.
+        let paths: Vec<object_store::Result<Path>> =
+            keys.iter().map(|k| Ok(self.path_of(*k))).collect();
+        let mut results = self
+            .store
+            .delete_stream(futures::stream::iter(paths).boxed());
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.error(e, None)),
+            }
+        }
+        Ok(())
+    }
+
     async fn delete(&self, key: SnapshotKey) -> Result<()> {
         let path = self.path_of(key);
         // S3 reports success for deleting a missing object; the trait promises NotFound.

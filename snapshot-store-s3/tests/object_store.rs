@@ -31,6 +31,9 @@ struct Counting {
     /// Entries handed out by each listing, to count pages as S3 would (1000 a page).
     per_listing: Mutex<Vec<Arc<AtomicUsize>>>,
     gets: AtomicUsize,
+    /// Bulk delete calls, and the paths they carried.
+    delete_calls: AtomicUsize,
+    deleted: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Display for Counting {
@@ -103,7 +106,14 @@ impl ObjectStore for Counting {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        self.inner.delete_stream(locations)
+        self.delete_calls.fetch_add(1, Ordering::SeqCst);
+        let deleted = self.deleted.clone();
+        self.inner
+            .delete_stream(locations)
+            .inspect(move |_| {
+                deleted.fetch_add(1, Ordering::SeqCst);
+            })
+            .boxed()
     }
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
         self.offsets.lock().expect("lock").push(None);
@@ -379,5 +389,40 @@ async fn snapshots_in_the_future_and_foreign_objects_do_not_mislead_latest() {
             .expect("resolve")
             .map(|m| m.key),
         keys.last().copied()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_in_bulk() {
+    let counting = Arc::new(Counting::default());
+    let store = S3Store::from_object_store(counting.clone(), "r").with_ordered_listing(true);
+    let manager = SnapshotManager::new(store);
+    let start = SnapshotKey::parse("2024-06-01_00-00-00-000000")
+        .expect("key")
+        .as_micros();
+    populate(&counting, "r", start, 1_000_000, 2_500).await;
+    counting
+        .inner
+        .put(&Path::from("r/notes.txt"), PutPayload::from_static(b"mine"))
+        .await
+        .expect("put");
+    counting.requests();
+    let plan = manager
+        .apply(&snapshot_store::RetentionPolicy::new().keep_last(10))
+        .await
+        .expect("apply");
+    assert_eq!(plan.remove.len(), 2_490);
+    // One bulk delete carrying every key (S3 sends it as 3 requests of up to 1000),
+    // no HEAD or GET per snapshot.
+    assert_eq!(counting.delete_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(counting.deleted.load(Ordering::SeqCst), 2_490);
+    assert_eq!(counting.gets.load(Ordering::SeqCst), 0);
+    assert_eq!(manager.list().await.expect("list").len(), 10);
+    assert!(
+        counting
+            .inner
+            .head(&Path::from("r/notes.txt"))
+            .await
+            .is_ok()
     );
 }

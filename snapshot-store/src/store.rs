@@ -116,6 +116,20 @@ pub trait SnapshotStore: Debug + Send + Sync {
     async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
         Ok(self.list(range, None).await?.pop())
     }
+
+    /// Deletes every snapshot in `keys`; one that is already gone is not an error.
+    ///
+    /// The provided implementation deletes one at a time; the S3 store sends bulk
+    /// deletes (up to 1000 keys a request).
+    async fn delete_many(&self, keys: &[SnapshotKey]) -> Result<()> {
+        for key in keys {
+            match self.delete(*key).await {
+                Ok(()) | Err(crate::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -138,6 +152,9 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for std::sync::Arc<T> {
     async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
         (**self).last_in(range).await
     }
+    async fn delete_many(&self, keys: &[SnapshotKey]) -> Result<()> {
+        (**self).delete_many(keys).await
+    }
 }
 
 #[async_trait]
@@ -159,5 +176,8 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for Box<T> {
     }
     async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
         (**self).last_in(range).await
+    }
+    async fn delete_many(&self, keys: &[SnapshotKey]) -> Result<()> {
+        (**self).delete_many(keys).await
     }
 }
