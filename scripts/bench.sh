@@ -14,8 +14,12 @@ if [ "$mode" != "report" ]; then
   cargo bench -p snapshot-bench --bench codecs
   cargo bench -p snapshot-bench --bench storage
 fi
-cargo build --release -q -p snapshot-bench --bins
+cargo build --release -q -p snapshot-bench --bins -p snapshot-cli
 memory=$(target/release/memory)
+# Lookups at a million snapshots (a simulated S3 prefix, and a directory of hard links).
+lookups_dir="$(mktemp -d)"
+lookups=$(target/release/lookups "$lookups_dir")
+rm -rf "$lookups_dir"
 codecs=$(target/release/report codecs)
 storage=$(target/release/report storage)
 elapsed=$(( $(date +%s) - started ))
@@ -44,5 +48,9 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   echo "## Memory"
   echo
   echo "$memory"
+  echo
+  echo "## Lookups at scale"
+  echo
+  echo "$lookups"
 } > BENCHMARKS.md
 echo "wrote BENCHMARKS.md (${elapsed} s)"

@@ -398,27 +398,45 @@ async fn run(command: Command) -> CliResult<ExitCode> {
 }
 
 async fn list(store: &str, as_json: bool) -> CliResult {
-    let metas = open(store)?.list().await.map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    if as_json {
-        let rows: Vec<serde_json::Value> = metas
-            .iter()
-            .map(|m| serde_json::json!({"key": m.key.to_string(), "time": m.key.to_datetime().to_rfc3339(), "size": m.size}))
-            .collect();
-        out = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())? + "\n";
-    } else {
-        for m in &metas {
-            out += &format!(
-                "{}  {}  {:>10}\n",
-                m.key,
-                m.key
-                    .to_datetime()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                human(m.size)
-            );
+    let metas = open(store)?.list().await.map_err(|e| error_chain(&e))?;
+    // Written as it goes: the output is never held whole, whatever the number of
+    // snapshots (the listing itself is 16 bytes a snapshot).
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let written = (|| -> std::io::Result<()> {
+        if as_json {
+            // The layout of a pretty-printed JSON array of objects.
+            if metas.is_empty() {
+                return writeln!(out, "[]");
+            }
+            writeln!(out, "[")?;
+            for (i, m) in metas.iter().enumerate() {
+                let comma = if i + 1 < metas.len() { "," } else { "" };
+                write!(
+                    out,
+                    "  {{\n    \"key\": \"{}\",\n    \"time\": \"{}\",\n    \"size\": {}\n  }}{comma}\n",
+                    m.key,
+                    m.key.to_datetime().to_rfc3339(),
+                    m.size
+                )?;
+            }
+            writeln!(out, "]")
+        } else {
+            for m in &metas {
+                writeln!(
+                    out,
+                    "{}  {}  {:>10}",
+                    m.key,
+                    m.key
+                        .to_datetime()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    human(m.size)
+                )?;
+            }
+            Ok(())
         }
-    }
-    write_out(std::io::stdout().lock(), out.as_bytes())
+    })()
+    .and_then(|()| out.flush());
+    written.map_err(|e| format!("writing output: {e}"))
 }
 
 /// The snapshot `which` selects, with its key and bytes. With `--latest-valid`, damaged
