@@ -17,8 +17,12 @@ fi
 cargo build --release -q -p snapshot-bench --bins -p snapshot-cli
 memory=$(target/release/memory)
 # Lookups at a million snapshots (a simulated S3 prefix, and a directory of hard links).
+# The S3 part runs against the development server (scripts/s3-dev.sh) on its own port.
 lookups_dir="$(mktemp -d)"
-lookups=$(target/release/lookups "$lookups_dir")
+export SNAPSHOT_S3_DEV_PORT="${SNAPSHOT_S3_DEV_PORT:-8533}"
+eval "$(bash scripts/s3-dev.sh start)"
+lookups=$(SNAPSHOT_LOOKUPS_S3=s3://snapshots/bench-lookups target/release/lookups "$lookups_dir")
+bash scripts/s3-dev.sh stop
 rm -rf "$lookups_dir"
 codecs=$(target/release/report codecs)
 storage=$(target/release/report storage)
