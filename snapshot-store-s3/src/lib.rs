@@ -393,7 +393,9 @@ impl S3StoreBuilder {
                 .as_deref()
                 .map_or_else(|| "AWS".into(), redact)
         );
-        let mut store = S3Store::from_object_store(Arc::new(s3), &self.prefix);
+        let s3 = Arc::new(s3);
+        let mut store = S3Store::from_object_store(s3.clone(), &self.prefix);
+        store.paged = Some(s3);
         store.describe = describe;
         store.ordered_listing = true;
         store.multipart_threshold = self.multipart_threshold;
@@ -407,6 +409,9 @@ impl S3StoreBuilder {
 #[derive(Clone)]
 pub struct S3Store {
     store: Arc<dyn ObjectStore>,
+    /// The same store's paginated listing, where known (stores built by the builder):
+    /// lookup probes then ask for a few names instead of a page of 1000.
+    paged: Option<Arc<dyn object_store::list::PaginatedListStore>>,
     prefix: Path,
     describe: String,
     ordered_listing: bool,
@@ -467,6 +472,7 @@ impl S3Store {
             describe: format!("{store}/{prefix}"),
             store,
             prefix,
+            paged: None,
             ordered_listing: false,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
@@ -576,6 +582,9 @@ impl S3Store {
     /// Reads one page of the listing after the key `after` (exclusive; `None` for the
     /// start) and reports the largest snapshot key at or before `upto`.
     async fn scan_window(&self, after: Option<SnapshotKey>, upto: SnapshotKey) -> Result<Window> {
+        if let Some(paged) = &self.paged {
+            return self.scan_window_paged(paged.as_ref(), after, upto).await;
+        }
         let prefix = self.list_prefix();
         let mut stream = match after {
             Some(k) => self.store.list_with_offset(prefix, &self.path_of(k)),
@@ -606,6 +615,49 @@ impl S3Store {
             }
         }
         Ok(Window::Complete(best))
+    }
+
+    /// [`scan_window`](Self::scan_window) as one request for at most [`PROBE_KEYS`]
+    /// names: most windows are empty or hold a few keys, and a short answer is much
+    /// cheaper for the server than a page of 1000.
+    async fn scan_window_paged(
+        &self,
+        paged: &dyn object_store::list::PaginatedListStore,
+        after: Option<SnapshotKey>,
+        upto: SnapshotKey,
+    ) -> Result<Window> {
+        let prefix = self.list_prefix().map(|p| format!("{p}/"));
+        let opts = object_store::list::PaginatedListOptions {
+            offset: after.map(|k| self.path_of(k).to_string()),
+            max_keys: Some(PROBE_KEYS),
+            ..Default::default()
+        };
+        let page = paged
+            .list_paginated(prefix.as_deref(), opts)
+            .await
+            .map_err(|e| self.error(e, None))?;
+        let limit = self.path_of(upto);
+        let mut best = None;
+        for meta in &page.result.objects {
+            if meta.location.as_ref() > limit.as_ref() {
+                return Ok(Window::Complete(best));
+            }
+            if let Some(key) = direct_child(&self.prefix, &meta.location)
+                .and_then(|name| SnapshotKey::parse(name).ok())
+                && after.is_none_or(|a| key > a)
+                && key <= upto
+            {
+                best = Some(SnapshotMeta {
+                    key,
+                    size: meta.size,
+                });
+            }
+        }
+        Ok(if page.page_token.is_some() {
+            Window::Dense(best)
+        } else {
+            Window::Complete(best)
+        })
     }
 
     /// The largest key in `(lo, hi]` (`lo` exclusive, `None` for no lower bound): windows
@@ -829,6 +881,9 @@ fn check_endpoint(endpoint: &str, allow_http: bool) -> std::result::Result<(), S
 /// How many objects one listing request returns (S3's page size); a window scan reads
 /// at most this many, so it costs one request.
 const PAGE: usize = 1000;
+
+/// How many names a lookup probe asks for where the store can say (`max-keys`).
+const PROBE_KEYS: usize = 32;
 
 /// What one listing page from an offset says about a window `(after, upto]` of keys.
 enum Window {
