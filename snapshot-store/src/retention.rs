@@ -45,6 +45,21 @@ impl Period {
         }
     }
 
+    /// A number for the period that contains `t`, equal exactly when [`bucket`](Self::bucket)
+    /// is: plans compare these, so they allocate nothing per snapshot.
+    fn bucket_id(self, t: DateTime<Utc>) -> i64 {
+        match self {
+            Period::Hourly => t.timestamp().div_euclid(3600),
+            Period::Daily => t.timestamp().div_euclid(86_400),
+            Period::Weekly => {
+                let w = t.iso_week();
+                i64::from(w.year()) * 100 + i64::from(w.week())
+            }
+            Period::Monthly => i64::from(t.year()) * 12 + i64::from(t.month0()),
+            Period::Yearly => i64::from(t.year()),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Period::Hourly => "hourly",
@@ -404,8 +419,8 @@ impl RetentionPolicy {
         });
         let last_index = sorted.len().saturating_sub(1);
         let mut calendar_left = self.calendar;
-        let mut last_bucket: [Option<String>; 5] = Default::default();
-        let mut last_within_bucket: [Option<String>; 5] = Default::default();
+        let mut last_bucket: [Option<i64>; 5] = Default::default();
+        let mut last_within_bucket: [Option<i64>; 5] = Default::default();
         let mut plan = RetentionPlan::default();
 
         for (index, meta) in sorted.into_iter().enumerate() {
@@ -431,14 +446,13 @@ impl RetentionPolicy {
             for period in Period::ALL {
                 let slot = period as usize;
                 if calendar_left[slot] > 0 {
-                    let bucket = period.bucket(time);
+                    let bucket = period.bucket_id(time);
                     // The oldest snapshot is kept too while periods are left to fill.
-                    if last_bucket[slot].as_deref() != Some(bucket.as_str()) || index == last_index
-                    {
+                    if last_bucket[slot] != Some(bucket) || index == last_index {
                         calendar_left[slot] -= 1;
                         reasons.push(KeepReason::Calendar {
                             period,
-                            bucket: bucket.clone(),
+                            bucket: period.bucket(time),
                         });
                         last_bucket[slot] = Some(bucket);
                     }
@@ -446,12 +460,12 @@ impl RetentionPolicy {
                 if let Some(c) = &period_cutoffs[slot]
                     && is_within(c)
                 {
-                    let bucket = period.bucket(time);
-                    if last_within_bucket[slot].as_deref() != Some(bucket.as_str()) {
+                    let bucket = period.bucket_id(time);
+                    if last_within_bucket[slot] != Some(bucket) {
                         reasons.push(KeepReason::CalendarWithin {
                             period,
                             window: self.within_calendar[slot],
-                            bucket: bucket.clone(),
+                            bucket: period.bucket(time),
                         });
                         last_within_bucket[slot] = Some(bucket);
                     }
