@@ -545,17 +545,29 @@ impl Inner {
         Ok(Bytes::from(bytes))
     }
 
+    /// The directory's entries named by a key in `range`, of any kind (callers keep
+    /// only regular files).
+    fn entries_in(
+        &self,
+        range: KeyRange,
+    ) -> Result<impl Iterator<Item = Result<(SnapshotKey, fs::DirEntry)>> + '_> {
+        Ok(self.read_dir()?.filter_map(move |entry| {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => return Some(Err(FsError::io("listing", &self.dir, e).into())),
+            };
+            let key = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| SnapshotKey::parse(n).ok())?;
+            range.contains(key).then_some(Ok((key, entry)))
+        }))
+    }
+
     fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
         let mut metas = Vec::new();
-        for entry in self.read_dir()? {
-            let entry = entry.map_err(|e| FsError::io("listing", &self.dir, e))?;
-            let name = entry.file_name();
-            let Some(key) = name.to_str().and_then(|n| SnapshotKey::parse(n).ok()) else {
-                continue;
-            };
-            if !range.contains(key) {
-                continue;
-            }
+        for entry in self.entries_in(range)? {
+            let (key, entry) = entry?;
             // Does not follow links: a link named like a key is not a snapshot.
             let meta = match entry.metadata() {
                 Ok(m) => m,
@@ -581,15 +593,8 @@ impl Inner {
     /// that keeps only the best candidate (no list of every snapshot is built).
     fn extreme_in(&self, range: KeyRange, largest: bool) -> Result<Option<SnapshotMeta>> {
         let mut best: Option<SnapshotKey> = None;
-        for entry in self.read_dir()? {
-            let entry = entry.map_err(|e| FsError::io("listing", &self.dir, e))?;
-            let name = entry.file_name();
-            let Some(key) = name.to_str().and_then(|n| SnapshotKey::parse(n).ok()) else {
-                continue;
-            };
-            if !range.contains(key) {
-                continue;
-            }
+        for entry in self.entries_in(range)? {
+            let (key, entry) = entry?;
             let better = best.is_none_or(|b| if largest { key > b } else { key < b });
             // Does not follow links: a link named like a key is not a snapshot.
             if better && entry.file_type().is_ok_and(|t| t.is_file()) {

@@ -594,20 +594,8 @@ impl S3Store {
         let mut best = None;
         let mut seen = 0;
         while let Some(meta) = stream.try_next().await.map_err(|e| self.error(e, None))? {
-            // Names sort as text and keys are fixed width: past `upto`'s name, no key
-            // at or before `upto` can follow.
-            if meta.location.as_ref() > limit.as_ref() {
+            if self.passed_window(&meta, after, upto, &limit, &mut best) {
                 return Ok(Window::Complete(best));
-            }
-            if let Some(key) = direct_child(&self.prefix, &meta.location)
-                .and_then(|name| SnapshotKey::parse(name).ok())
-                && after.is_none_or(|a| key > a)
-                && key <= upto
-            {
-                best = Some(SnapshotMeta {
-                    key,
-                    size: meta.size,
-                });
             }
             seen += 1;
             if seen >= PAGE {
@@ -615,6 +603,34 @@ impl S3Store {
             }
         }
         Ok(Window::Complete(best))
+    }
+
+    /// Takes one listed object into a window scan of `(after, upto]` (`limit` is
+    /// `upto`'s path): a snapshot key in the window becomes `best` (listings ascend);
+    /// returns whether the listing has gone past the window. Names sort as text and
+    /// keys are fixed width, so past `upto`'s name no key at or before it can follow.
+    fn passed_window(
+        &self,
+        meta: &object_store::ObjectMeta,
+        after: Option<SnapshotKey>,
+        upto: SnapshotKey,
+        limit: &Path,
+        best: &mut Option<SnapshotMeta>,
+    ) -> bool {
+        if meta.location.as_ref() > limit.as_ref() {
+            return true;
+        }
+        if let Some(key) = direct_child(&self.prefix, &meta.location)
+            .and_then(|name| SnapshotKey::parse(name).ok())
+            && after.is_none_or(|a| key > a)
+            && key <= upto
+        {
+            *best = Some(SnapshotMeta {
+                key,
+                size: meta.size,
+            });
+        }
+        false
     }
 
     /// [`scan_window`](Self::scan_window) as one request for at most [`PROBE_KEYS`]
@@ -639,18 +655,8 @@ impl S3Store {
         let limit = self.path_of(upto);
         let mut best = None;
         for meta in &page.result.objects {
-            if meta.location.as_ref() > limit.as_ref() {
+            if self.passed_window(meta, after, upto, &limit, &mut best) {
                 return Ok(Window::Complete(best));
-            }
-            if let Some(key) = direct_child(&self.prefix, &meta.location)
-                .and_then(|name| SnapshotKey::parse(name).ok())
-                && after.is_none_or(|a| key > a)
-                && key <= upto
-            {
-                best = Some(SnapshotMeta {
-                    key,
-                    size: meta.size,
-                });
             }
         }
         Ok(if page.page_token.is_some() {

@@ -268,24 +268,6 @@ async fn populate(
     keys
 }
 
-/// What each lookup must answer, from the sorted keys alone.
-fn brute(keys: &[SnapshotKey], lookup: Lookup) -> Option<SnapshotKey> {
-    match lookup {
-        Lookup::Latest => keys.last().copied(),
-        Lookup::Exact(k) => keys.binary_search(&k).ok().map(|_| k),
-        Lookup::AtOrBefore(t) => keys.iter().rev().find(|k| **k <= t).copied(),
-        Lookup::AtOrAfter(t) => keys.iter().find(|k| **k >= t).copied(),
-        Lookup::Nearest(t) => {
-            let before = keys.iter().rev().find(|k| **k <= t).copied();
-            let after = keys.iter().find(|k| **k >= t).copied();
-            match (before, after) {
-                (Some(b), Some(a)) => Some(if t.distance(b) <= t.distance(a) { b } else { a }),
-                (b, a) => b.or(a),
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_cost_a_bounded_number_of_requests_at_scale() {
     let counting = Arc::new(Counting::default());
@@ -328,7 +310,11 @@ async fn lookups_cost_a_bounded_number_of_requests_at_scale() {
             .await
             .expect("resolve")
             .map(|m| m.key);
-        assert_eq!(found, brute(&keys, lookup), "{lookup:?}");
+        assert_eq!(
+            found,
+            conformance::brute_force_lookup(&keys, lookup),
+            "{lookup:?}"
+        );
         let requests = counting.requests();
         worst = worst.max(requests);
         assert!(requests <= 30, "{lookup:?} took {requests} requests");

@@ -283,6 +283,23 @@ pub async fn list_ranges_and_limits(store: DynStore) {
     }
 }
 
+/// What `lookup` selects among `keys` (sorted ascending), by walking them all: the
+/// reference the lookups of every backend are compared with.
+pub fn brute_force_lookup(keys: &[SnapshotKey], lookup: Lookup) -> Option<SnapshotKey> {
+    let at_or_before = |t: SnapshotKey| keys.iter().rev().find(|k| **k <= t).copied();
+    let at_or_after = |t: SnapshotKey| keys.iter().find(|k| **k >= t).copied();
+    match lookup {
+        Lookup::Latest => keys.last().copied(),
+        Lookup::Exact(t) => keys.contains(&t).then_some(t),
+        Lookup::AtOrBefore(t) => at_or_before(t),
+        Lookup::AtOrAfter(t) => at_or_after(t),
+        Lookup::Nearest(t) => match (at_or_before(t), at_or_after(t)) {
+            (Some(b), Some(a)) => Some(if t.distance(b) <= t.distance(a) { b } else { a }),
+            (b, a) => b.or(a),
+        },
+    }
+}
+
 /// `first_in` and `last_in` on an empty store, one snapshot, every kind of bound, and
 /// against a brute-force answer over a key set with bursts (microseconds apart), hours
 /// and years between them; the manager's lookups likewise.
@@ -387,29 +404,13 @@ pub async fn first_and_last_in_range(store: DynStore) {
             Lookup::Nearest(t),
             Lookup::Exact(t),
         ] {
-            let expected = match lookup {
-                Lookup::Latest => all.last().copied(),
-                Lookup::AtOrBefore(t) => all.iter().rev().find(|k| **k <= t).copied(),
-                Lookup::AtOrAfter(t) => all.iter().find(|k| **k >= t).copied(),
-                Lookup::Exact(t) => all.contains(&t).then_some(t),
-                Lookup::Nearest(t) => {
-                    let b = all.iter().rev().find(|k| **k <= t).copied();
-                    let a = all.iter().find(|k| **k >= t).copied();
-                    match (b, a) {
-                        (Some(b), Some(a)) => {
-                            Some(if t.distance(b) <= t.distance(a) { b } else { a })
-                        }
-                        (b, a) => b.or(a),
-                    }
-                }
-            };
             assert_eq!(
                 manager
                     .resolve(lookup)
                     .await
                     .expect("resolve")
                     .map(|m| m.key),
-                expected,
+                brute_force_lookup(&all, lookup),
                 "{lookup:?}"
             );
         }

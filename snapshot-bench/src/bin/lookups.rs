@@ -223,6 +223,28 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+/// Table rows: the median time of `Latest` and of `Nearest(near)` over `runs`, in ms.
+async fn latest_and_nearest_ms(manager: &SnapshotManager, near: i64, runs: usize) -> Vec<String> {
+    let near = SnapshotKey::from_micros(near).expect("key");
+    let mut rows = Vec::new();
+    for (name, lookup) in [
+        ("Latest", Lookup::Latest),
+        ("Nearest", Lookup::Nearest(near)),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            manager.resolve(lookup).await.expect("resolve");
+            times.push(t.elapsed());
+        }
+        rows.push(format!(
+            "| {name} | {:.1} |",
+            median(times).as_secs_f64() * 1000.0
+        ));
+    }
+    rows
+}
+
 /// The peak RSS of a command in KiB, as `/usr/bin/time -f %M` reports it (a fork's
 /// own accounting would count this process's pages too); `None` without that tool.
 fn peak_rss_of(program: &std::path::Path, args: &[&str]) -> Option<u64> {
@@ -283,25 +305,7 @@ async fn disk(dir: &std::path::Path) {
     }
     let fixture = started.elapsed();
     let manager = SnapshotManager::new(FsStore::open(&store_dir).expect("open"));
-    let mut rows = Vec::new();
-    for (name, lookup) in [
-        ("Latest", Lookup::Latest),
-        (
-            "Nearest",
-            Lookup::Nearest(SnapshotKey::from_micros(first + COUNT / 2 * MINUTE + 7).expect("key")),
-        ),
-    ] {
-        let mut times = Vec::new();
-        for _ in 0..5 {
-            let t = Instant::now();
-            manager.resolve(lookup).await.expect("resolve");
-            times.push(t.elapsed());
-        }
-        rows.push(format!(
-            "| {name} | {:.1} |",
-            median(times).as_secs_f64() * 1000.0
-        ));
-    }
+    let rows = latest_and_nearest_ms(&manager, first + COUNT / 2 * MINUTE + 7, 5).await;
     println!("#### Disk, 1,000,000 snapshots in one directory\n");
     let fixture = if reused {
         "left by an earlier run".to_owned()
@@ -375,25 +379,7 @@ async fn real_s3(url: &str) {
     } else {
         format!("written in {:.1?}", started.elapsed())
     };
-    let mut rows = Vec::new();
-    for (name, lookup) in [
-        ("Latest", Lookup::Latest),
-        (
-            "Nearest",
-            Lookup::Nearest(SnapshotKey::from_micros(first + N / 2 * MINUTE + 7).expect("key")),
-        ),
-    ] {
-        let mut times = Vec::new();
-        for _ in 0..9 {
-            let t = Instant::now();
-            manager.resolve(lookup).await.expect("resolve");
-            times.push(t.elapsed());
-        }
-        rows.push(format!(
-            "| {name} | {:.1} |",
-            median(times).as_secs_f64() * 1000.0
-        ));
-    }
+    let rows = latest_and_nearest_ms(&manager, first + N / 2 * MINUTE + 7, 9).await;
     println!("#### S3 test server, 100,000 snapshots a minute apart\n");
     println!(
         "SeaweedFS on 127.0.0.1 (`scripts/s3-dev.sh`), fixture {fixture}; median of 9 lookups, ms (target: at most 25).\n"
