@@ -160,7 +160,7 @@ fn zstd_bomb(total: u64, declare: bool) -> Vec<u8> {
 }
 
 #[test]
-fn bombs_are_refused_quickly_with_little_memory() {
+fn bombs_are_refused_with_little_memory() {
     let _turn = serial();
     const GIB4: u64 = 4 << 30;
     // Declared 4 GiB: refused from the frame header, by the default 1 GiB limit.
@@ -171,10 +171,8 @@ fn bombs_are_refused_quickly_with_little_memory() {
         matches!(result, Err(Error::DecompressedSizeLimitExceeded { .. })),
         "{result:?}"
     );
-    assert!(
-        took < Duration::from_secs(1) && peak < 1 << 20,
-        "declared: {took:?}, {peak} bytes"
-    );
+    // Memory is asserted; time is only reported (speed belongs in the benchmarks).
+    assert!(peak < 1 << 20, "declared: {took:?}, {peak} bytes");
     println!(
         "4 GiB declared bomb ({} bytes): refused in {took:?} holding {peak} bytes",
         bomb.len()
@@ -198,7 +196,6 @@ fn bombs_are_refused_quickly_with_little_memory() {
             ) || (path == "reader" && matches!(result, Err(Error::MemoryLimitExceeded { .. }))),
             "{path}: {result:?}"
         );
-        assert!(took < Duration::from_secs(10), "{path}: {took:?}");
         assert!(
             peak < 200 << 20,
             "{path}: held {peak} bytes for a 64 MiB limit"
@@ -216,10 +213,7 @@ fn bombs_are_refused_quickly_with_little_memory() {
         matches!(result, Err(Error::DepthLimitExceeded { limit: 128 })),
         "{result:?}"
     );
-    assert!(
-        took < Duration::from_millis(500) && peak < 1 << 20,
-        "nesting: {took:?}, {peak} bytes"
-    );
+    assert!(peak < 1 << 20, "nesting: {took:?}, {peak} bytes");
 
     // A length prefix far beyond the input: 2^60 items in a few bytes.
     let claim = common::frame(
