@@ -68,6 +68,23 @@ enum Command {
         /// The store.
         store: String,
     },
+    /// Check a store: for S3, probe what the server does with conditional writes (and
+    /// which write protocol is used), and find leftovers of writers killed midway.
+    #[command(
+        after_help = "Examples:\n  snapshot doctor s3://pipelines/nightly\n  snapshot doctor s3://pipelines/nightly --remove-stale --older-than 24h\n\nThe probe writes and removes a few small objects under PREFIX/_probe/.\nSNAPSHOT_S3_WRITES=auto|conditional|claims sets the write protocol of s3:// stores."
+    )]
+    Doctor {
+        /// The store.
+        store: String,
+        /// Remove the leftovers found (abort killed multipart uploads, delete stale
+        /// claims and staging objects).
+        #[arg(long)]
+        remove_stale: bool,
+        /// Only leftovers older than this count (s, m, h or d; longer than any write
+        /// takes).
+        #[arg(long, value_name = "AGE", default_value = "24h")]
+        older_than: String,
+    },
     /// Delete snapshots a retention policy does not keep (shows what and why first).
     #[command(
         after_help = "Examples:\n  snapshot prune ./checkpoints --keep-last 5 --keep-daily 7 --dry-run\n  snapshot prune s3://pipelines/nightly --keep-within 48h --keep-weekly 4 --yes"
@@ -373,6 +390,11 @@ async fn run(command: Command) -> CliResult<ExitCode> {
         Command::Show { store, which, raw } => show(&store, &which, raw).await?,
         Command::Inspect { file } => inspect(&file)?,
         Command::Verify { store } => return verify(&store).await,
+        Command::Doctor {
+            store,
+            remove_stale,
+            older_than,
+        } => doctor(&store, remove_stale, &older_than).await?,
         Command::Prune {
             store,
             policy,
@@ -546,6 +568,86 @@ fn inspect(file: &PathBuf) -> CliResult {
         Some(e) => Err(format!("{}: {e}", file.display())),
         None => Ok(()),
     }
+}
+
+/// An age such as `90s`, `30m`, `24h` or `7d`.
+fn parse_age(text: &str) -> CliResult<std::time::Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid age {text:?}: expected a number and s, m, h or d (24h)"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "invalid age {text:?}: expected a number and s, m, h or d (24h)"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_secs(number.saturating_mul(secs)))
+}
+
+async fn doctor(url: &str, remove: bool, older_than: &str) -> CliResult<()> {
+    let age = parse_age(older_than)?;
+    let StoreUrl::S3 { bucket, prefix } = StoreUrl::parse(url).map_err(|e| error_chain(&e))? else {
+        // Opening checks that the store exists; local stores need no probe.
+        open(url)?;
+        let out = format!(
+            "{url}: a local directory: writes are create-only (published with a no-clobber link or rename); nothing to probe\n"
+        );
+        return write_out(std::io::stdout().lock(), out.as_bytes());
+    };
+    let store = snapshot::S3Store::from_env()
+        .with_bucket_name(bucket)
+        .with_prefix(prefix)
+        .build()
+        .map_err(|e| error_chain(&e))?;
+    let report = store.probe().await.map_err(|e| error_chain(&e))?;
+    let chosen = store.write_protocol().await.map_err(|e| error_chain(&e))?;
+    let mut out = format!("store: {store}\nserver: {report}\n");
+    out += &format!("write protocol: {chosen}");
+    if chosen != report.protocol {
+        out += &format!(
+            " (set by SNAPSHOT_S3_WRITES; the probe would pick {})",
+            report.protocol
+        );
+    }
+    out += "\n";
+    let found = if remove {
+        store.remove_stale(age).await
+    } else {
+        store.stale(age).await
+    }
+    .map_err(|e| error_chain(&e))?;
+    let verb = if remove { "REMOVED" } else { "STALE" };
+    for (kind, names) in [
+        ("upload", &found.uploads),
+        ("claim", &found.claims),
+        ("other", &found.other),
+    ] {
+        for name in names {
+            out += &format!("{verb} {kind} {name}\n");
+        }
+    }
+    out += &format!(
+        "leftovers older than {older_than}: {} unfinished uploads, {} claims, {} other{}\n",
+        found.uploads.len(),
+        found.claims.len(),
+        found.other.len(),
+        if remove || found.is_empty() {
+            ""
+        } else {
+            " (remove them with --remove-stale)"
+        }
+    );
+    write_out(std::io::stdout().lock(), out.as_bytes())
 }
 
 async fn verify(store: &str) -> CliResult<ExitCode> {

@@ -140,5 +140,100 @@ fn main() {
         .assert()
         .success()
         .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
+    // A second import of the same files finds them present and identical.
+    cli()
+        .args(["import-py", samples.to_str().expect("utf-8"), &s3_import])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 imported"));
+    // doctor: the probe's finding and the protocol in use.
+    cli()
+        .args(["doctor", &s3])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("conditional create: honoured"))
+        .stdout(predicate::str::contains("write protocol: conditional"))
+        .stdout(predicate::str::contains(
+            "leftovers older than 24h: 0 unfinished uploads",
+        ));
+    cli()
+        .env("SNAPSHOT_S3_WRITES", "claims")
+        .args(["doctor", &s3, "--older-than", "0s"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "write protocol: claims (set by SNAPSHOT_S3_WRITES",
+        ));
+    cli()
+        .env("SNAPSHOT_S3_WRITES", "sometimes")
+        .args(["put", &s3, json])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "invalid write protocol \"sometimes\"",
+        ));
+    // Configuration mistakes are errors, never panics.
+    for (endpoint, says) in [
+        ("127.0.0.1:5055", "invalid S3 endpoint"),
+        ("ftp://127.0.0.1:5055", "invalid S3 endpoint"),
+    ] {
+        cli()
+            .env("AWS_ENDPOINT", endpoint)
+            .args(["list", &s3])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(says));
+    }
+    cli()
+        .env("AWS_ALLOW_HTTP", "off")
+        .args(["list", &s3])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("AWS_ALLOW_HTTP=true"));
+    cli()
+        .env("AWS_ALLOW_HTTP", "on")
+        .args(["list", &s3])
+        .assert()
+        .success();
+    cli()
+        .args(["list", "s3://snapshot-no-such-bucket/x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the bucket snapshot-no-such-bucket does not exist",
+        ));
     println!("all CLI commands worked against {}", weed.endpoint());
+
+    // A server that ignores If-None-Match: the CLI's writes still never overwrite.
+    let s3rver = support::Process::s3rver();
+    let t = &s3rver.target;
+    let cli = || {
+        let mut cmd = Command::cargo_bin("snapshot").expect("binary");
+        cmd.env("AWS_ENDPOINT", &t.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", &t.region)
+            .env("AWS_ACCESS_KEY_ID", &t.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &t.secret_key);
+        cmd
+    };
+    let s3 = format!("s3://{}/cli-{}", t.bucket, std::process::id());
+    cli()
+        .args(["doctor", &s3])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("conditional create: IGNORED"))
+        .stdout(predicate::str::contains("write protocol: claims"));
+    for round in ["3 imported", "0 imported"] {
+        cli()
+            .args(["import-py", samples.to_str().expect("utf-8"), &s3])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(round));
+    }
+    cli()
+        .args(["verify", &s3])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
+    println!("and against s3rver at {}", t.endpoint);
 }

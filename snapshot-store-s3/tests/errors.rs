@@ -122,3 +122,39 @@ async fn a_refused_connection_says_so() {
     println!("shown: {err}");
     assert!(!text.contains("very-secret"), "{err}");
 }
+
+#[test]
+fn virtual_hosted_requests_need_a_host_name() {
+    let err = base()
+        .with_endpoint("http://127.0.0.1:9000")
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(true)
+        .build()
+        .expect_err("an IP address cannot carry the bucket");
+    assert!(
+        matches!(s3_error(&err), S3Error::InvalidEndpoint { reason, .. } if reason.contains("virtual-hosted")),
+        "{err}"
+    );
+    // A host name takes the bucket in front of it.
+    base()
+        .with_endpoint("https://s3.example.com")
+        .with_virtual_hosted_style_request(true)
+        .build()
+        .expect("a host name is fine");
+}
+
+#[test]
+fn write_protocols_parse_and_bad_ones_are_named() {
+    use snapshot_store_s3::WriteProtocol;
+    assert_eq!(
+        "claims".parse::<WriteProtocol>().ok(),
+        Some(WriteProtocol::Claims)
+    );
+    let err = "always"
+        .parse::<WriteProtocol>()
+        .expect_err("not a protocol");
+    assert!(
+        err.to_string().contains("auto, conditional or claims"),
+        "{err}"
+    );
+}

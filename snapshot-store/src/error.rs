@@ -44,6 +44,21 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A write failed in a way that leaves its outcome unknown (its response was lost,
+    /// and the store could not be asked afterwards): the snapshot may or may not be
+    /// stored under `key`. Do not simply write it again under a new key, which could
+    /// store it twice: once the store answers, look it up with `Lookup::Exact(key)`;
+    /// if it is there it was stored, otherwise write it again.
+    #[error(
+        "the write of snapshot {key} may or may not have been stored (look it up by this key once the store answers, before writing it again): {source}"
+    )]
+    OutcomeUnknown {
+        /// The key written.
+        key: SnapshotKey,
+        /// Why the outcome is unknown.
+        #[source]
+        source: Box<Error>,
+    },
     /// A text or time is not a valid snapshot key.
     #[error(transparent)]
     InvalidKey(#[from] KeyError),

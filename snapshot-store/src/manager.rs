@@ -288,8 +288,9 @@ impl SnapshotManager {
     ///
     /// # Errors
     /// [`Error::Codec`] if `state` cannot be encoded (nothing is stored then), a backend
-    /// error, or [`Error::Retention`] if the snapshot was stored but the retention
-    /// policy could not be applied.
+    /// error, [`Error::OutcomeUnknown`] if a failure left unknown whether the snapshot
+    /// was stored (look up the key it names before dumping again), or [`Error::Retention`] if the snapshot was stored but the
+    /// retention policy could not be applied.
     pub async fn dump<T: Serialize + ?Sized>(&self, state: &T) -> Result<DumpInfo> {
         use std::sync::atomic::Ordering;
         let now = SnapshotKey::from_datetime(Utc::now())?;
@@ -301,7 +302,7 @@ impl SnapshotManager {
         let info = self.put_encoded(first, bytes).await;
         let stored = match &info {
             Ok(info) => Some(info.key),
-            Err(Error::NotDurable { key, .. }) => Some(*key),
+            Err(Error::NotDurable { key, .. } | Error::OutcomeUnknown { key, .. }) => Some(*key),
             Err(_) => None,
         };
         if let Some(key) = stored {

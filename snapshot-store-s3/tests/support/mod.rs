@@ -1,6 +1,14 @@
-//! A real SeaweedFS S3 server on 127.0.0.1 for the tests: installed if missing (through
-//! `scripts/install-seaweedfs.sh`), started on free ports with signature checking, and
-//! stopped when dropped (or when the test process dies).
+//! Real S3-compatible servers on 127.0.0.1 for the tests, installed if missing (through
+//! `scripts/install-seaweedfs.sh` and `scripts/install-test-servers.sh`), started on free
+//! ports, and stopped when dropped (or when the test process dies):
+//!
+//! - SeaweedFS: checks signatures, honours conditional creates;
+//! - moto: honours conditional creates, does not check signatures;
+//! - s3rver: ignores `If-None-Match`, lacks UploadPartCopy and ListMultipartUploads;
+//! - an external server named by `SNAPSHOT_S3_TEST_ENDPOINT` (with
+//!   `SNAPSHOT_S3_TEST_BUCKET`, `SNAPSHOT_S3_TEST_ACCESS_KEY_ID`,
+//!   `SNAPSHOT_S3_TEST_SECRET_ACCESS_KEY`, optionally `SNAPSHOT_S3_TEST_REGION`): your
+//!   own MinIO, R2 or Ceph.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -41,6 +49,229 @@ fn weed_binary() -> PathBuf {
          the S3 suite cannot run without it"
     );
     PathBuf::from(String::from_utf8(out.stdout).expect("utf-8 path").trim())
+}
+
+/// The helper servers from `scripts/install-test-servers.sh`: name → path.
+fn test_server_paths() -> std::collections::HashMap<String, PathBuf> {
+    let out = Command::new("bash")
+        .arg(workspace_root().join("scripts/install-test-servers.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running scripts/install-test-servers.sh");
+    assert!(
+        out.status.success(),
+        "could not install moto and s3rver for the S3 tests (scripts/install-test-servers.sh failed)"
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, path)| (name.to_owned(), PathBuf::from(path)))
+        .collect()
+}
+
+/// One S3-compatible server the suite runs against: how to reach it, and what its
+/// probe must find.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub name: &'static str,
+    pub endpoint: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: String,
+    /// The protocol `Auto` must pick here (`None`: not known in advance).
+    pub expected: Option<snapshot_store_s3::WriteProtocol>,
+}
+
+impl Target {
+    /// The external server named by `SNAPSHOT_S3_TEST_*`, if any.
+    pub fn external() -> Option<Target> {
+        let var = |name: &str| std::env::var(format!("SNAPSHOT_S3_TEST_{name}")).ok();
+        Some(Target {
+            name: "external",
+            endpoint: var("ENDPOINT")?,
+            bucket: var("BUCKET").expect("SNAPSHOT_S3_TEST_BUCKET"),
+            access_key: var("ACCESS_KEY_ID").expect("SNAPSHOT_S3_TEST_ACCESS_KEY_ID"),
+            secret_key: var("SECRET_ACCESS_KEY").expect("SNAPSHOT_S3_TEST_SECRET_ACCESS_KEY"),
+            region: var("REGION").unwrap_or_else(|| "us-east-1".into()),
+            expected: None,
+        })
+    }
+
+    /// A store builder for this server under `prefix`, with short timeouts.
+    pub fn builder(&self, prefix: &str) -> S3StoreBuilder {
+        S3Store::builder()
+            .with_endpoint(&self.endpoint)
+            .with_bucket_name(&self.bucket)
+            .with_prefix(prefix)
+            .with_region(&self.region)
+            .with_access_key_id(&self.access_key)
+            .with_secret_access_key(&self.secret_key)
+            .with_allow_http(true)
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(30))
+            .with_retries(2, Duration::from_secs(10))
+    }
+
+    pub fn store(&self, prefix: &str) -> S3Store {
+        self.builder(prefix).build().expect("store")
+    }
+
+    /// The variables a child process needs to reach this server.
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SNAPSHOT_S3_TEST_ENDPOINT", self.endpoint.clone()),
+            ("SNAPSHOT_S3_TEST_BUCKET", self.bucket.clone()),
+            ("SNAPSHOT_S3_TEST_ACCESS_KEY_ID", self.access_key.clone()),
+            (
+                "SNAPSHOT_S3_TEST_SECRET_ACCESS_KEY",
+                self.secret_key.clone(),
+            ),
+            ("SNAPSHOT_S3_TEST_REGION", self.region.clone()),
+        ]
+    }
+}
+
+/// A server process of the tests (moto or s3rver), killed when dropped.
+pub struct Process {
+    child: Child,
+    _dir: tempfile::TempDir,
+    pub target: Target,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn die_with_parent(cmd: &mut Command) {
+    #[allow(unsafe_code)]
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            // The server dies with the test process, even if it is killed.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+fn wait_for_port(port: u16, child: &mut Child, log: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited early ({status}); log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Sends one plain HTTP request and returns the status line.
+fn http_status(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+impl Process {
+    /// moto's S3 server, with the test bucket created.
+    pub fn moto() -> Process {
+        let bin = test_server_paths()["moto"].clone();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = pick_ports()[0];
+        let log_path = dir.path().join("moto.log");
+        let log = std::fs::File::create(&log_path).expect("log");
+        let mut cmd = Command::new(bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().expect("starting moto");
+        wait_for_port(port, &mut child, &log_path, "moto");
+        // moto does not check signatures: an unsigned request creates the bucket.
+        let status = http_status(
+            port,
+            &format!(
+                "PUT /{BUCKET} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        assert!(
+            status.contains(" 200"),
+            "creating the bucket on moto: {status}"
+        );
+        Process {
+            child,
+            _dir: dir,
+            target: Target {
+                name: "moto",
+                endpoint: format!("http://127.0.0.1:{port}"),
+                bucket: BUCKET.into(),
+                access_key: "moto-test-access".into(),
+                secret_key: "moto-test-secret".into(),
+                region: "us-east-1".into(),
+                expected: Some(snapshot_store_s3::WriteProtocol::Conditional),
+            },
+        }
+    }
+
+    /// s3rver, with the test bucket configured.
+    pub fn s3rver() -> Process {
+        let paths = test_server_paths();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("data")).expect("data dir");
+        let port = pick_ports()[0];
+        let log_path = dir.path().join("s3rver.log");
+        let log = std::fs::File::create(&log_path).expect("log");
+        let mut cmd = Command::new(&paths["node"]);
+        // s3rver's continuation tokens use DES, which Node 17+ (OpenSSL 3) only offers
+        // with the legacy provider; without it every truncated listing fails with 500.
+        cmd.arg("--openssl-legacy-provider")
+            .arg(&paths["s3rver"])
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-s"])
+            .arg("-d")
+            .arg(dir.path().join("data"))
+            .args(["--configure-bucket", BUCKET])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().expect("starting s3rver");
+        wait_for_port(port, &mut child, &log_path, "s3rver");
+        Process {
+            child,
+            _dir: dir,
+            target: Target {
+                name: "s3rver",
+                endpoint: format!("http://127.0.0.1:{port}"),
+                bucket: BUCKET.into(),
+                // s3rver checks signatures against its one built-in key pair.
+                access_key: "S3RVER".into(),
+                secret_key: "S3RVER".into(),
+                region: "us-east-1".into(),
+                expected: Some(snapshot_store_s3::WriteProtocol::Claims),
+            },
+        }
+    }
 }
 
 fn free(port: u16) -> bool {
@@ -128,16 +359,7 @@ impl Weed {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
-        #[allow(unsafe_code)]
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                // The server dies with the test process, even if it is killed.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        die_with_parent(&mut cmd);
         self.child = Some(cmd.spawn().expect("starting weed"));
         self.wait_ready();
     }
@@ -208,19 +430,21 @@ impl Weed {
         self.launch();
     }
 
+    pub fn target(&self) -> Target {
+        Target {
+            name: "seaweedfs",
+            endpoint: self.endpoint(),
+            bucket: BUCKET.into(),
+            access_key: ACCESS_KEY.into(),
+            secret_key: SECRET_KEY.into(),
+            region: "us-east-1".into(),
+            expected: Some(snapshot_store_s3::WriteProtocol::Conditional),
+        }
+    }
+
     /// A store builder for this server under `prefix`, with short timeouts.
     pub fn builder(&self, prefix: &str) -> S3StoreBuilder {
-        S3Store::builder()
-            .with_endpoint(self.endpoint())
-            .with_bucket_name(BUCKET)
-            .with_prefix(prefix)
-            .with_region("us-east-1")
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY)
-            .with_allow_http(true)
-            .with_connect_timeout(Duration::from_secs(2))
-            .with_timeout(Duration::from_secs(30))
-            .with_retries(2, Duration::from_secs(10))
+        self.target().builder(prefix)
     }
 
     pub fn store(&self, prefix: &str) -> S3Store {
@@ -256,7 +480,8 @@ impl RawObjects {
         }
     }
 
-    /// Every object name under the prefix, snapshots or not.
+    /// Every object name under the prefix, snapshots or not, but for the claims
+    /// protocol's one lasting object (`_claims/_keep`).
     pub async fn names(&self) -> Vec<String> {
         use futures::TryStreamExt;
         let prefix = ObjectPath::from(self.prefix.as_str());
@@ -264,6 +489,7 @@ impl RawObjects {
             .store
             .list(Some(&prefix))
             .map_ok(|m| m.location.as_ref().to_owned())
+            .try_filter(|name| futures::future::ready(!name.ends_with("/_claims/_keep")))
             .try_collect()
             .await
             .expect("raw list");

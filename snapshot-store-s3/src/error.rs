@@ -1,0 +1,249 @@
+//! What goes wrong inside the S3 backend, and how object_store's errors map to
+//! [`snapshot_store::Error`].
+
+use snapshot_store::{Error, SnapshotKey};
+
+use crate::{BACKEND, S3Store};
+
+/// What went wrong inside the S3 backend; reaches callers as the source of
+/// [`Error::Backend`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum S3Error {
+    /// The server rejected the credentials, or they lack a permission.
+    #[error(
+        "{store}: the server rejected the request's credentials or permissions: {source}{cause}"
+    )]
+    Authentication {
+        /// Which store (bucket, prefix, endpoint).
+        store: String,
+        /// The innermost cause, as `": text"`, when the error's own text lacks it.
+        cause: String,
+        /// The underlying error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A request failed: unreachable endpoint, timeout, server error, ...
+    #[error("{store}: {source}{cause}")]
+    Request {
+        /// Which store (bucket, prefix, endpoint).
+        store: String,
+        /// The innermost cause (`": Connection refused (os error 111)"`, say) when the
+        /// error's own text lacks it.
+        cause: String,
+        /// The underlying error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// The bucket name breaks S3's naming rules; checked before any request.
+    #[error(
+        "invalid bucket name {bucket:?}: {reason} (S3 bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)"
+    )]
+    InvalidBucketName {
+        /// The name given.
+        bucket: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The endpoint is not an `http://` or `https://` URL with a host.
+    #[error(
+        "invalid S3 endpoint {endpoint:?}: {reason} (expected a URL such as http://127.0.0.1:9000 or https://s3.example.com)"
+    )]
+    InvalidEndpoint {
+        /// The endpoint, with any credentials in it replaced by `***`.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The endpoint is plain HTTP and plain HTTP was not allowed.
+    #[error(
+        "the S3 endpoint {endpoint} is plain HTTP, which is refused unless allowed: set AWS_ALLOW_HTTP=true (or call with_allow_http(true)) for a local or trusted server"
+    )]
+    PlainHttpNotAllowed {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The configuration is incomplete or invalid.
+    #[error("invalid S3 configuration: {source}")]
+    Config {
+        /// The underlying error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A request got no answer within the request timeout.
+    #[error(
+        "{store}: timed out after {} s without an answer (the request timeout: set AWS_TIMEOUT, e.g. AWS_TIMEOUT=120s, or call with_timeout): {source}",
+        after.as_secs_f64()
+    )]
+    TimedOut {
+        /// Which store (bucket, prefix, endpoint).
+        store: String,
+        /// The request timeout that ran out.
+        after: std::time::Duration,
+        /// The underlying error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// An object just stored did not appear in the listing that followed: the server's
+    /// listings are not consistent, which the claims protocol needs.
+    #[error(
+        "{store}: {object} was stored but a listing right after it does not show it; writes on a server whose listings lag are unsafe"
+    )]
+    InconsistentListing {
+        /// Which store (bucket, prefix, endpoint).
+        store: String,
+        /// The object that was stored.
+        object: String,
+    },
+    /// A setting's value is not one of those understood.
+    #[error("invalid {setting} {value:?}: expected {expected}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What is understood.
+        expected: &'static str,
+    },
+    /// A part size below S3's minimum of 5 MiB, or a threshold below the part size.
+    #[error("invalid multipart settings: {0}")]
+    Multipart(String),
+}
+
+// The deepest error of `e`'s chain (the one that says what happened: "Connection
+/// refused", "operation timed out"), as `": text"`, or empty when `e`'s own text has it.
+fn innermost_cause(e: &object_store::Error) -> String {
+    let top = e.to_string();
+    let mut deepest: Option<&(dyn std::error::Error + 'static)> = None;
+    let mut current = std::error::Error::source(e);
+    while let Some(err) = current {
+        deepest = Some(err);
+        current = err.source();
+    }
+    match deepest.map(ToString::to_string) {
+        Some(text) if !text.is_empty() && !top.contains(&text) => format!(": {text}"),
+        _ => String::new(),
+    }
+}
+
+/// Whether a request failed because the server refused the credentials or permissions.
+///
+/// object_store reports a refused GET or LIST as a generic error whose HTTP status sits
+/// in a type it does not export, so the chain's text is searched for the status line and
+/// the S3 error codes that mean "who you are" rather than "what you asked".
+pub(crate) fn rejected_credentials(e: &object_store::Error) -> bool {
+    const SIGNS: [&str; 6] = [
+        "status code: 401",
+        "status code: 403",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "AccessDenied",
+        "ExpiredToken",
+    ];
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if SIGNS.iter().any(|sign| text.contains(sign)) {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
+impl S3Store {
+    pub(crate) fn error(&self, e: object_store::Error, key: Option<SnapshotKey>) -> Error {
+        let store = self.describe.clone();
+        let cause = innermost_cause(&e);
+        if chain_mentions(&e, "NoSuchBucket") {
+            return Error::StoreNotFound {
+                location: store,
+                reason: format!(
+                    "the bucket {} does not exist (create it first, or check the bucket name and endpoint)",
+                    self.bucket.as_deref().unwrap_or("named")
+                ),
+            };
+        }
+        if !matches!(e, object_store::Error::NotFound { .. }) && timed_out(&e) {
+            return Error::backend(
+                BACKEND,
+                S3Error::TimedOut {
+                    store,
+                    after: self.timeout,
+                    source: e,
+                },
+            );
+        }
+        match (e, key) {
+            (object_store::Error::NotFound { .. }, Some(key)) => Error::NotFound { key },
+            (
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+                Some(key),
+            ) => Error::AlreadyExists { key },
+            (
+                source @ (object_store::Error::Unauthenticated { .. }
+                | object_store::Error::PermissionDenied { .. }),
+                _,
+            ) => Error::backend(
+                BACKEND,
+                S3Error::Authentication {
+                    store,
+                    cause,
+                    source,
+                },
+            ),
+            (source, _) if rejected_credentials(&source) => Error::backend(
+                BACKEND,
+                S3Error::Authentication {
+                    store,
+                    cause,
+                    source,
+                },
+            ),
+            (source, _) => Error::backend(
+                BACKEND,
+                S3Error::Request {
+                    store,
+                    cause,
+                    source,
+                },
+            ),
+        }
+    }
+}
+
+/// Whether any error in `e`'s chain mentions `needle` (S3 error codes such as
+/// `NoSuchBucket` reach object_store's errors only as text).
+pub(crate) fn chain_mentions(e: &object_store::Error, needle: &str) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if err.to_string().contains(needle) {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
+/// Whether a request failed because its time ran out.
+fn timed_out(e: &object_store::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return true;
+        }
+        let text = err.to_string().to_ascii_lowercase();
+        if text.contains("connect") {
+            // A connect timeout: the innermost cause already says so.
+            return false;
+        }
+        if text.contains("timed out") {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
