@@ -12,6 +12,14 @@ cargo build -p snapshot-codec --no-default-features --features serde,chrono --ta
 
 cargo test --workspace --all-features
 
+# The S3 suite through testcontainers, against the test server in a locally built image
+# (a Docker engine is started, as root, if none runs; stopped again afterwards).
+bash scripts/docker-test-image.sh start >/dev/null
+trap 'bash scripts/docker-test-image.sh stop' EXIT
+cargo test -p snapshot-store-s3 --test containers -- --ignored
+bash scripts/docker-test-image.sh stop
+trap - EXIT
+
 # The facade without the s3 feature: s3:// URLs must name the missing feature.
 cargo test -p snapshot --no-default-features --features fs --test open
 

@@ -171,6 +171,8 @@ fn refused_outright(e: &object_store::Error) -> bool {
             | object_store::Error::InvalidPath { .. }
     ) || crate::error::rejected_credentials(e)
         || crate::error::chain_mentions(e, "NoSuchBucket")
+        // No connection, so no request reached the server.
+        || crate::error::chain_mentions(e, "tcp connect error")
 }
 
 fn create() -> PutOptions {

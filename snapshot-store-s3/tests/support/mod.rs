@@ -274,12 +274,19 @@ impl Process {
     }
 }
 
+/// SeaweedFS's identities file: the tests' one key pair, allowed everything.
+pub fn identities() -> String {
+    format!(
+        r#"{{"identities":[{{"name":"tests","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{SECRET_KEY}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+    )
+}
+
 fn free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 /// Five ports p, each with p + 10000 (SeaweedFS's gRPC port) free as well.
-fn pick_ports() -> [u16; 5] {
+pub fn pick_ports() -> [u16; 5] {
     let mut seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
     let mut ports = Vec::new();
     while ports.len() < 5 {
@@ -306,10 +313,7 @@ impl Weed {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("data")).expect("data dir");
-        let identities = format!(
-            r#"{{"identities":[{{"name":"tests","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{SECRET_KEY}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
-        );
-        std::fs::write(dir.path().join("s3.json"), identities).expect("identities");
+        std::fs::write(dir.path().join("s3.json"), identities()).expect("identities");
         let mut weed = Weed {
             bin: weed_binary(),
             dir,
