@@ -35,7 +35,9 @@ running() {
 case "${1:-}" in
   start)
     if running; then
-      echo "already running (pid $(cat "$state/pid"))" >&2
+      # The lines name the port the running server listens on, whatever was asked.
+      port="$(cat "$state/port" 2>/dev/null || echo "$port")"
+      echo "already running (pid $(cat "$state/pid"), port $port)" >&2
       env_lines
       exit 0
     fi
@@ -54,6 +56,7 @@ JSON
         -bucket="$bucket" -s3.config="$PWD/s3.json" \
         >weed.log 2>&1 </dev/null &
       echo $! >pid
+      echo "$port" >port
     )
     # The S3 port can answer before the storage behind it is ready: wait for the bucket.
     for _ in $(seq 1 120); do
@@ -83,6 +86,7 @@ PY
     exit 1
     ;;
   env)
+    if running; then port="$(cat "$state/port" 2>/dev/null || echo "$port")"; fi
     env_lines
     ;;
   stop)

@@ -1,6 +1,6 @@
 //! Storage benchmarks: FsStore against plain file operations on 256 MiB, S3Store against
-//! raw object_store on a local SeaweedFS, and lookups among 10,000 snapshots against
-//! listing everything. `scripts/bench.sh` runs this and writes BENCHMARKS.md.
+//! raw object_store on a local SeaweedFS (both write protocols, and a multipart upload),
+//! and lookups among 10,000 snapshots against listing everything. `scripts/bench.sh` runs this and writes BENCHMARKS.md.
 #![allow(missing_docs)]
 
 #[path = "../../snapshot-store-s3/tests/support/mod.rs"]
@@ -16,6 +16,7 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use futures::StreamExt;
 use snapshot::{KeyRange, Lookup, SnapshotKey, SnapshotManager, SnapshotStore, value};
 use snapshot_store_fs::FsStore;
+use snapshot_store_s3::WriteProtocol;
 use snapshot_store_s3::object_store::path::Path as ObjectPath;
 use snapshot_store_s3::object_store::{ObjectStoreExt, PutPayload};
 
@@ -80,8 +81,20 @@ fn s3(
     weed: &support::Weed,
     size: usize,
     label: &str,
+    protocol: WriteProtocol,
 ) {
-    let store = weed.store(&format!("bench-{label}"));
+    let store = weed
+        .builder(&format!("bench-{label}"))
+        .with_write_protocol(protocol)
+        .build()
+        .expect("store");
+    // The probe (Auto) and the claims directory's first object happen once per store,
+    // before the measurements.
+    rt.block_on(store.put(
+        SnapshotKey::from_micros(-2).expect("key"),
+        Bytes::from_static(b"warm"),
+    ))
+    .expect("warm-up put");
     let raw = store.object_store().clone();
     let bytes = incompressible(size);
     let mut g = c.benchmark_group(format!("storage_s3_{label}"));
@@ -118,6 +131,78 @@ fn s3(
         b.iter(|| {
             rt.block_on(async { raw.get(&raw_path).await?.bytes().await })
                 .expect("get")
+        })
+    });
+    g.finish();
+}
+
+/// A snapshot above the multipart threshold: S3Store (parts straight to the key, a marker
+/// object, a conditional completion) against object_store's own multipart upload with the
+/// same part size and concurrency. Each object is deleted after its timed upload.
+fn s3_multipart(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    weed: &support::Weed,
+    size: usize,
+) {
+    const PART: usize = snapshot_store_s3::DEFAULT_PART_SIZE;
+    let store = weed.store("bench-multipart");
+    let raw = store.object_store().clone();
+    let bytes = incompressible(size);
+    rt.block_on(store.put(
+        SnapshotKey::from_micros(-2).expect("key"),
+        Bytes::from_static(b"warm"),
+    ))
+    .expect("warm-up put");
+    let mut g = c.benchmark_group(format!("storage_s3_{}MiB", size >> 20));
+    g.sampling_mode(SamplingMode::Flat)
+        .throughput(Throughput::Bytes(size as u64));
+    let mut n = 0;
+    g.bench_function(BenchmarkId::new("put", "s3store"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                n += 1;
+                let key = SnapshotKey::from_micros(n).expect("key");
+                let started = std::time::Instant::now();
+                rt.block_on(store.put(key, bytes.clone())).expect("put");
+                total += started.elapsed();
+                rt.block_on(store.delete(key)).expect("delete");
+            }
+            total
+        })
+    });
+    let mut m = 0;
+    g.bench_function(BenchmarkId::new("put", "object_store"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                m += 1;
+                let path = ObjectPath::from(format!("raw-multipart/{m}"));
+                let started = std::time::Instant::now();
+                rt.block_on(async {
+                    let mut upload = raw.put_multipart(&path).await?;
+                    let parts: Vec<_> = (0..bytes.len())
+                        .step_by(PART)
+                        .map(|at| {
+                            upload.put_part(PutPayload::from(
+                                bytes.slice(at..(at + PART).min(bytes.len())),
+                            ))
+                        })
+                        .collect();
+                    futures::stream::iter(parts)
+                        .buffer_unordered(4)
+                        .collect::<Vec<_>>()
+                        .await
+                        .into_iter()
+                        .collect::<Result<Vec<()>, _>>()?;
+                    upload.complete().await
+                })
+                .expect("multipart put");
+                total += started.elapsed();
+                rt.block_on(raw.delete(&path)).expect("delete");
+            }
+            total
         })
     });
     g.finish();
@@ -199,8 +284,17 @@ fn main() {
         .expect("store");
     lookups(&mut c, &rt, "lookup_disk", Arc::new(fast));
     let weed = support::Weed::start();
-    s3(&mut c, &rt, &weed, 1 << 20, "1MiB");
-    s3(&mut c, &rt, &weed, 32 << 20, "32MiB");
+    s3(&mut c, &rt, &weed, 1 << 20, "1MiB", WriteProtocol::Auto);
+    s3(
+        &mut c,
+        &rt,
+        &weed,
+        1 << 20,
+        "1MiB_claims",
+        WriteProtocol::Claims,
+    );
+    s3(&mut c, &rt, &weed, 32 << 20, "32MiB", WriteProtocol::Auto);
+    s3_multipart(&mut c, &rt, &weed, 128 << 20);
     lookups(&mut c, &rt, "lookup_s3", Arc::new(weed.store("lookup")));
     c.final_summary();
 }
