@@ -596,7 +596,12 @@ fn parse_age(text: &str) -> CliResult<std::time::Duration> {
 
 async fn doctor(url: &str, remove: bool, older_than: &str) -> CliResult<()> {
     let age = parse_age(older_than)?;
-    let StoreUrl::S3 { bucket, prefix } = StoreUrl::parse(url).map_err(|e| error_chain(&e))? else {
+    let StoreUrl::S3 {
+        bucket,
+        prefix,
+        writes,
+    } = StoreUrl::parse(url).map_err(|e| error_chain(&e))?
+    else {
         // Opening checks that the store exists; local stores need no probe.
         open(url)?;
         let out = format!(
@@ -604,18 +609,15 @@ async fn doctor(url: &str, remove: bool, older_than: &str) -> CliResult<()> {
         );
         return write_out(std::io::stdout().lock(), out.as_bytes());
     };
-    let store = snapshot::S3Store::from_env()
-        .with_bucket_name(bucket)
-        .with_prefix(prefix)
-        .build()
-        .map_err(|e| error_chain(&e))?;
+    let store =
+        snapshot::s3_store(bucket, prefix, writes.as_deref()).map_err(|e| error_chain(&e))?;
     let report = store.probe().await.map_err(|e| error_chain(&e))?;
     let chosen = store.write_protocol().await.map_err(|e| error_chain(&e))?;
     let mut out = format!("store: {store}\nserver: {report}\n");
     out += &format!("write protocol: {chosen}");
     if chosen != report.protocol {
         out += &format!(
-            " (set by SNAPSHOT_S3_WRITES; the probe would pick {})",
+            " (set by writes= or SNAPSHOT_S3_WRITES; the probe would pick {})",
             report.protocol
         );
     }

@@ -162,7 +162,14 @@ fn main() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "write protocol: claims (set by SNAPSHOT_S3_WRITES",
+            "write protocol: claims (set by writes= or SNAPSHOT_S3_WRITES",
+        ));
+    cli()
+        .args(["doctor", &format!("{s3}?writes=claims")])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "write protocol: claims (set by writes=",
         ));
     cli()
         .env("SNAPSHOT_S3_WRITES", "sometimes")

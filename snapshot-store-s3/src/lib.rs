@@ -46,8 +46,8 @@
 //! two writers can never both write one key. A killed writer can leave a claim, which
 //! only blocks its key (the next dump takes the next microsecond).
 //!
-//! Set the protocol with [`S3StoreBuilder::with_write_protocol`] or
-//! `SNAPSHOT_S3_WRITES=auto|conditional|claims` (every writer of a prefix must use the
+//! Set the protocol with [`S3StoreBuilder::with_write_protocol`],
+//! `SNAPSHOT_S3_WRITES=auto|conditional|claims`, or `?writes=claims` on an `s3://` URL (every writer of a prefix must use the
 //! same one; `auto` picks the same on the same server). Force `claims` on a server
 //! whose conditional writes are unreliable under load in ways a short probe cannot see.
 //!
@@ -57,8 +57,9 @@
 //! [`snapshot_store::Error::OutcomeUnknown`] rather than a plain failure that would
 //! invite a second copy under a new key.
 //!
-//! Every multipart upload is recorded in a marker object under `<prefix>/_staging/`
-//! before its first part; [`S3Store::stale`] finds the uploads, claims and staging
+//! Every multipart upload of a store made by the builder is recorded in a marker object
+//! under `<prefix>/_staging/` before its first part (object_store's generic multipart API,
+//! used by [`S3Store::from_object_store`] stores, has no upload id to record); [`S3Store::stale`] finds the uploads, claims and staging
 //! objects that killed writers left, and [`S3Store::remove_stale`] aborts and removes
 //! them (`snapshot doctor STORE --remove-stale`). A server that offers no
 //! AbortMultipartUpload (s3rver) keeps such parts; a bucket lifecycle rule for

@@ -10,7 +10,7 @@
 //! | URL | store | feature |
 //! |---|---|---|
 //! | `/var/lib/app/snapshots`, `./snaps`, `file:///var/lib/app/snapshots` | [`FsStore`] | `fs` (default) |
-//! | `s3://bucket/prefix` (endpoint and credentials from `AWS_*`) | [`S3Store`] | `s3` |
+//! | `s3://bucket/prefix` (endpoint and credentials from `AWS_*`; `?writes=claims` sets the write protocol) | [`S3Store`] | `s3` |
 //! | `memory:` | [`MemoryStore`] | always |
 //!
 //! ```
@@ -98,21 +98,30 @@ pub enum StoreUrl {
         bucket: String,
         /// The prefix inside it (may be empty).
         prefix: String,
+        /// The `writes=` option (`auto`, `conditional` or `claims`), if given; checked
+        /// when the store is opened.
+        writes: Option<String>,
     },
     /// A fresh in-memory store.
     Memory,
 }
 
 impl StoreUrl {
-    /// Parses a store URL: a path, `file://PATH`, `s3://BUCKET[/PREFIX]` or `memory:`.
+    /// Parses a store URL: a path, `file://PATH`, `s3://BUCKET[/PREFIX][?writes=PROTOCOL]`
+    /// or `memory:`.
     ///
     /// ```
     /// use snapshot::StoreUrl;
     ///
     /// assert_eq!(
     ///     StoreUrl::parse("s3://pipelines/nightly/ckpt")?,
-    ///     StoreUrl::S3 { bucket: "pipelines".into(), prefix: "nightly/ckpt".into() }
+    ///     StoreUrl::S3 { bucket: "pipelines".into(), prefix: "nightly/ckpt".into(), writes: None }
     /// );
+    /// assert_eq!(
+    ///     StoreUrl::parse("s3://pipelines/ckpt?writes=claims")?,
+    ///     StoreUrl::S3 { bucket: "pipelines".into(), prefix: "ckpt".into(), writes: Some("claims".into()) }
+    /// );
+    /// assert!(StoreUrl::parse("s3://pipelines/ckpt?region=x").is_err());
     /// assert_eq!(StoreUrl::parse("file:///var/snap")?, StoreUrl::Dir("/var/snap".into()));
     /// assert_eq!(StoreUrl::parse("./snaps")?, StoreUrl::Dir("./snaps".into()));
     /// assert!(StoreUrl::parse("gs://bucket").is_err());
@@ -144,6 +153,18 @@ impl StoreUrl {
                 Ok(StoreUrl::Dir(rest.into()))
             }
             "s3" | "s3a" => {
+                let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+                let mut writes = None;
+                for option in query.split('&').filter(|o| !o.is_empty()) {
+                    match option.split_once('=') {
+                        Some(("writes", value)) => writes = Some(value.to_owned()),
+                        _ => {
+                            return Err(invalid(
+                                "the only option of an s3:// URL is writes=auto|conditional|claims",
+                            ));
+                        }
+                    }
+                }
                 let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
                 if bucket.is_empty() {
                     return Err(invalid("no bucket after s3://"));
@@ -156,6 +177,7 @@ impl StoreUrl {
                 Ok(StoreUrl::S3 {
                     bucket: bucket.to_owned(),
                     prefix: prefix.trim_matches('/').to_owned(),
+                    writes,
                 })
             }
             _ => Err(OpenError::UnsupportedScheme {
@@ -214,18 +236,36 @@ pub fn open_store(url: &str, create: Create) -> Result<Arc<dyn SnapshotStore>, O
             url: url.to_owned(),
         }),
         #[cfg(feature = "s3")]
-        StoreUrl::S3 { bucket, prefix } => Ok(Arc::new(
-            S3Store::from_env()
-                .with_bucket_name(bucket)
-                .with_prefix(prefix)
-                .build()?,
-        )),
+        StoreUrl::S3 {
+            bucket,
+            prefix,
+            writes,
+        } => Ok(Arc::new(s3_store(bucket, prefix, writes.as_deref())?)),
         #[cfg(not(feature = "s3"))]
         StoreUrl::S3 { .. } => Err(OpenError::FeatureDisabled {
             feature: "s3",
             url: url.to_owned(),
         }),
     }
+}
+
+/// The S3 store an `s3://` URL names: `from_env`, then the URL's bucket, prefix and
+/// `writes=` option (which overrides `SNAPSHOT_S3_WRITES`).
+///
+/// # Errors
+/// As [`S3StoreBuilder::build`](s3::S3StoreBuilder::build), and an invalid `writes=`.
+#[cfg(feature = "s3")]
+pub fn s3_store(bucket: String, prefix: String, writes: Option<&str>) -> Result<S3Store, Error> {
+    let mut builder = S3Store::from_env()
+        .with_bucket_name(bucket)
+        .with_prefix(prefix);
+    if let Some(writes) = writes {
+        let protocol = writes
+            .parse::<s3::WriteProtocol>()
+            .map_err(|e| Error::backend(s3::BACKEND, e))?;
+        builder = builder.with_write_protocol(protocol);
+    }
+    builder.build()
 }
 
 /// Opens the existing store a URL names and returns a [`SnapshotManager`] over it with

@@ -60,7 +60,8 @@ fn bad_urls_are_clear_errors() {
         StoreUrl::parse("s3://b").expect("parse"),
         StoreUrl::S3 {
             bucket: "b".into(),
-            prefix: String::new()
+            prefix: String::new(),
+            writes: None,
         }
     );
     let file = tempfile::NamedTempFile::new().expect("file");
@@ -76,6 +77,10 @@ fn s3_urls_build_an_s3_store() {
     let store = snapshot::open_store("s3://bucket/some/prefix", Create::No).expect("open");
     let shown = format!("{store:?}");
     assert!(shown.contains("s3://bucket/some/prefix"), "{shown}");
+    snapshot::open_store("s3://bucket/p?writes=claims", Create::No).expect("a known protocol");
+    let err = snapshot::open_store("s3://bucket/p?writes=sometimes", Create::No)
+        .expect_err("an unknown protocol");
+    assert!(err.to_string().contains("invalid write protocol"), "{err}");
 }
 
 #[cfg(feature = "s3")]
