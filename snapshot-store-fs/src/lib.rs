@@ -1,9 +1,13 @@
 //! [`FsStore`]: snapshots as files in a local directory, crash-safe.
 //!
-//! Each snapshot is one file named by its key (`2024-01-15_10-30-00-000000`). A write
-//! goes to a temporary file in the same directory, is flushed and fsynced, and is then
-//! published under its final name with a no-clobber link or rename, after which the
-//! directory itself is fsynced. So a reader never sees a half-written snapshot, an
+//! Each snapshot is one file named by its key, in a subdirectory per UTC day
+//! (`2024-01-15/2024-01-15_10-30-00-000000`), so that finding the latest or the nearest
+//! snapshot reads the list of days and one or two days, not a million names. Stores
+//! written by 0.1 keep their snapshots directly in the directory
+//! (`2024-01-15_10-30-00-000000`): those are still listed, loaded and deleted, and their
+//! keys are never written again. A write goes to a temporary file in the store's
+//! directory, is flushed and fsynced, and is then published under its final name with a
+//! no-clobber link or rename, after which the day's directory is fsynced. So a reader never sees a half-written snapshot, an
 //! existing snapshot is never replaced, and a crash at any moment leaves either the
 //! state before the write or the complete new snapshot (plus, at worst, a temporary
 //! file that is never listed and is removed later).
@@ -18,7 +22,8 @@
 //! let store = FsStore::create(dir.path().join("checkpoints"))?; // made if missing
 //! let manager = SnapshotManager::new(store);
 //! let info = manager.dump(&value!({"level": 5, "inventory": ["sword"]})).await?;
-//! assert!(dir.path().join("checkpoints").join(info.key.to_string()).is_file());
+//! let day = &info.key.to_string()[..10]; // 2024-01-15
+//! assert!(dir.path().join("checkpoints").join(day).join(info.key.to_string()).is_file());
 //! assert_eq!(manager.load_latest().await?, Some(value!({"level": 5, "inventory": ["sword"]})));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
@@ -45,6 +50,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use snapshot_store::{Error, KeyRange, Result, SnapshotKey, SnapshotMeta, SnapshotStore};
+
+mod layout;
+use layout::{Day, day_name};
 
 /// The backend's name in [`Error::Backend`].
 pub const BACKEND: &str = "fs";
@@ -304,7 +312,8 @@ impl FsStore {
         &self.inner.dir
     }
 
-    /// The path of the file for `key`.
+    /// Where this version writes the snapshot `key`: `<dir>/<YYYY-MM-DD>/<key>` (see the
+    /// crate docs; a store written by 0.1 holds `<dir>/<key>`, which is still read).
     pub fn path_of(&self, key: SnapshotKey) -> PathBuf {
         self.inner.path_of(key)
     }
@@ -352,7 +361,64 @@ fn is_temp_name(name: &str) -> bool {
 
 impl Inner {
     fn path_of(&self, key: SnapshotKey) -> PathBuf {
+        self.dir.join(day_name(key)).join(key.to_string())
+    }
+
+    /// Where 0.1 kept the snapshot `key`.
+    fn flat_path_of(&self, key: SnapshotKey) -> PathBuf {
         self.dir.join(key.to_string())
+    }
+
+    /// Whether the day directory of `key` is a real directory (not a link).
+    fn day_dir_is_real(&self, key: SnapshotKey) -> bool {
+        fs::symlink_metadata(self.dir.join(day_name(key))).is_ok_and(|m| m.is_dir())
+    }
+
+    /// The paths `key` may be stored at, the current layout's first.
+    fn places_of(&self, key: SnapshotKey) -> impl Iterator<Item = PathBuf> + '_ {
+        let current = self.day_dir_is_real(key).then(|| self.path_of(key));
+        current.into_iter().chain([self.flat_path_of(key)])
+    }
+
+    /// The file holding `key` and its metadata, if a regular file holds it.
+    fn locate(&self, key: SnapshotKey) -> Result<Option<(PathBuf, fs::Metadata)>> {
+        for path in self.places_of(key) {
+            match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_file() => return Ok(Some((path, meta))),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(FsError::io("examining", &path, e).into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The day directory of `key`, created if missing; and whether it was created here
+    /// (the top directory then needs a sync for the new entry to last).
+    fn day_dir(&self, key: SnapshotKey) -> Result<(PathBuf, bool)> {
+        let path = self.dir.join(day_name(key));
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => return Ok((path, false)),
+            // A file or a link named like a day: someone else's, never written through.
+            Ok(_) => return Err(FsError::NotADirectory { path }.into()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(FsError::io("examining", &path, e).into()),
+        }
+        let mut builder = fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, self.dir_mode);
+        match builder.create(&path) {
+            Ok(()) => Ok((path, true)),
+            // Another writer made it first.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                    Ok((path, false))
+                } else {
+                    Err(FsError::NotADirectory { path }.into())
+                }
+            }
+            Err(e) => Err(FsError::io("creating directory", &path, e).into()),
+        }
     }
 
     fn prepare(&self, create: bool) -> Result<()> {
@@ -484,7 +550,42 @@ impl Inner {
     }
 
     fn put(&self, key: SnapshotKey, bytes: &[u8]) -> Result<()> {
-        let target = self.path_of(key);
+        // A key a 0.1 store holds (or anything named like it) stays taken.
+        if fs::symlink_metadata(self.flat_path_of(key)).is_ok() {
+            return Err(Error::AlreadyExists { key });
+        }
+        let (day_dir, created) = self.day_dir(key)?;
+        let recreated = match self.publish(key, &day_dir, bytes) {
+            Ok(recreated) => recreated,
+            Err(e) => {
+                if created {
+                    // Best effort: the day directory made for this failed write goes
+                    // again if still empty (a writer that raced into it makes it anew).
+                    let _ = fs::remove_dir(&day_dir);
+                }
+                return Err(e);
+            }
+        };
+        // Published: from here on the snapshot exists, whatever happens. It lasts once
+        // its day directory, and a new day directory's entry, are synced.
+        let top_synced = if created || recreated {
+            self.sync_dir()
+        } else {
+            Ok(())
+        };
+        top_synced
+            .and_then(|()| self.sync_dir_at(&day_dir))
+            .map_err(|e| Error::NotDurable {
+                key,
+                source: Box::new(e),
+            })
+    }
+
+    /// Writes `bytes` to a temporary file and publishes it as `key` in `day_dir`, never
+    /// over an existing file; returns whether the day directory had to be made again
+    /// (another writer's failed write removed it meanwhile).
+    fn publish(&self, key: SnapshotKey, day_dir: &Path, bytes: &[u8]) -> Result<bool> {
+        let target = day_dir.join(key.to_string());
         // Refuse early when the key is taken, without writing anything; the no-clobber
         // publish below is what guarantees it under races.
         if fs::symlink_metadata(&target).is_ok() {
@@ -506,32 +607,43 @@ impl Inner {
             temp.as_file().sync_all().map_err(io_err("syncing"))?;
         }
         // On any error above, dropping `temp` deletes the temporary file.
-        match temp.persist_noclobber(&target) {
-            Ok(_) => {}
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Error::AlreadyExists { key });
+        let mut recreated = false;
+        loop {
+            match temp.persist_noclobber(&target) {
+                Ok(_) => return Ok(recreated),
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                    return Err(Error::AlreadyExists { key });
+                }
+                Err(e) if e.error.kind() == io::ErrorKind::NotFound && !recreated => {
+                    self.day_dir(key)?;
+                    recreated = true;
+                    temp = e.file;
+                }
+                Err(e) => return Err(FsError::io("publishing", &target, e.error).into()),
             }
-            Err(e) => return Err(FsError::io("publishing", &target, e.error).into()),
         }
-        // Published: from here on the snapshot exists, whatever happens.
-        self.sync_dir().map_err(|e| Error::NotDurable {
-            key,
-            source: Box::new(e),
-        })
     }
 
     fn get(&self, key: SnapshotKey) -> Result<Bytes> {
         use std::io::Read;
-        let path = self.path_of(key);
         let mut options = fs::OpenOptions::new();
         options.read(true);
         // A link named like a key is a foreign object, never followed.
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-        let mut file = match options.open(&path) {
-            Ok(file) => file,
-            Err(e) if is_not_ours(&e) => return Err(Error::NotFound { key }),
-            Err(e) => return Err(FsError::io("reading", &path, e).into()),
+        let mut opened = None;
+        for path in self.places_of(key) {
+            match options.open(&path) {
+                Ok(file) => {
+                    opened = Some((file, path));
+                    break;
+                }
+                Err(e) if is_not_ours(&e) => {}
+                Err(e) => return Err(FsError::io("reading", &path, e).into()),
+            }
+        }
+        let Some((mut file, path)) = opened else {
+            return Err(Error::NotFound { key });
         };
         let meta = file
             .metadata()
@@ -545,92 +657,170 @@ impl Inner {
         Ok(Bytes::from(bytes))
     }
 
-    /// The directory's entries named by a key in `range`, of any kind (callers keep
-    /// only regular files).
-    fn entries_in(
+    /// One pass over the top directory: calls `flat` with each entry named by a key in
+    /// `range` (0.1's layout; of any kind, callers keep regular files) and returns the
+    /// day directories whose days overlap `range`, oldest first.
+    fn scan_top(
         &self,
-        range: KeyRange,
-    ) -> Result<impl Iterator<Item = Result<(SnapshotKey, fs::DirEntry)>> + '_> {
-        Ok(self.read_dir()?.filter_map(move |entry| {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(e) => return Some(Err(FsError::io("listing", &self.dir, e).into())),
-            };
-            let key = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| SnapshotKey::parse(n).ok())?;
-            range.contains(key).then_some(Ok((key, entry)))
-        }))
+        range: &KeyRange,
+        mut flat: impl FnMut(SnapshotKey, &fs::DirEntry),
+    ) -> Result<Vec<Day>> {
+        let mut days = Vec::new();
+        for entry in self.read_dir()? {
+            let entry = entry.map_err(|e| FsError::io("listing", &self.dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Ok(key) = SnapshotKey::parse(name) {
+                if range.contains(key) {
+                    flat(key, &entry);
+                }
+            } else if let Some(day) = Day::named(name, entry.path())
+                && day.overlaps(range)
+                // Does not follow links: a link named like a day is not ours.
+                && entry.file_type().is_ok_and(|t| t.is_dir())
+            {
+                days.push(day);
+            }
+        }
+        days.sort_unstable_by_key(|d| d.first);
+        Ok(days)
+    }
+
+    /// Calls `each` with every entry of `day` named by a key of that day in `range`.
+    fn scan_day(
+        &self,
+        day: &Day,
+        range: &KeyRange,
+        mut each: impl FnMut(SnapshotKey, &fs::DirEntry),
+    ) -> Result<()> {
+        let entries = match fs::read_dir(&day.path) {
+            Ok(entries) => entries,
+            // Removed since the top directory was read: nothing there.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(FsError::io("listing", &day.path, e).into()),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| FsError::io("listing", &day.path, e))?;
+            let name = entry.file_name();
+            if let Some(key) = name.to_str().and_then(|n| SnapshotKey::parse(n).ok())
+                && day.holds(key)
+                && range.contains(key)
+            {
+                each(key, &entry);
+            }
+        }
+        Ok(())
     }
 
     fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
-        let mut metas = Vec::new();
-        for entry in self.entries_in(range)? {
-            let (key, entry) = entry?;
+        let mut error = None;
+        let mut push = |metas: &mut Vec<SnapshotMeta>, key, entry: &fs::DirEntry| {
             // Does not follow links: a link named like a key is not a snapshot.
-            let meta = match entry.metadata() {
-                Ok(m) => m,
-                // Deleted between listing and stat: it is gone, so it is not listed.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(FsError::io("reading", &entry.path(), e).into()),
-            };
-            if meta.is_file() {
-                metas.push(SnapshotMeta {
+            match entry.metadata() {
+                Ok(meta) if meta.is_file() => metas.push(SnapshotMeta {
                     key,
                     size: meta.len(),
-                });
+                }),
+                Ok(_) => {}
+                // Deleted between listing and stat: it is gone, so it is not listed.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    error.get_or_insert(FsError::io("reading", &entry.path(), e));
+                }
+            }
+        };
+        let mut flat = Vec::new();
+        let days = self.scan_top(&range, |key, entry| push(&mut flat, key, entry))?;
+        flat.sort_unstable();
+        let mut metas = Vec::new();
+        for day in &days {
+            self.scan_day(day, &range, |key, entry| push(&mut metas, key, entry))?;
+            // Days come in order: once the first `limit` keys are known, stop.
+            let before = flat.partition_point(|m| m.key <= day.last);
+            if limit.is_some_and(|limit| metas.len() + before >= limit) {
+                break;
             }
         }
+        if let Some(e) = error {
+            return Err(e.into());
+        }
+        metas.append(&mut flat);
         metas.sort_unstable();
+        // A key in both layouts (written by 0.1 and 0.2 at once) is one snapshot.
+        metas.dedup_by_key(|m| m.key);
         if let Some(limit) = limit {
             metas.truncate(limit);
         }
         Ok(metas)
     }
 
-    /// The smallest (or largest) snapshot in `range`, in one pass over the directory
-    /// that keeps only the best candidate (no list of every snapshot is built).
+    /// The smallest (or largest) snapshot in `range`: one pass over the top directory,
+    /// then the day directories from that end until one holds a key in range (no list
+    /// of every snapshot is built).
     fn extreme_in(&self, range: KeyRange, largest: bool) -> Result<Option<SnapshotMeta>> {
+        let better = |key: SnapshotKey, best: Option<SnapshotKey>| {
+            best.is_none_or(|b| if largest { key > b } else { key < b })
+        };
+        // Does not follow links: a link named like a key is not a snapshot.
+        let is_file = |entry: &fs::DirEntry| entry.file_type().is_ok_and(|t| t.is_file());
         let mut best: Option<SnapshotKey> = None;
-        for entry in self.entries_in(range)? {
-            let (key, entry) = entry?;
-            let better = best.is_none_or(|b| if largest { key > b } else { key < b });
-            // Does not follow links: a link named like a key is not a snapshot.
-            if better && entry.file_type().is_ok_and(|t| t.is_file()) {
+        let mut days = self.scan_top(&range, |key, entry| {
+            if better(key, best) && is_file(entry) {
                 best = Some(key);
+            }
+        })?;
+        if largest {
+            days.reverse();
+        }
+        for day in &days {
+            // Days come from the wanted end: one that cannot beat `best` ends the search.
+            let edge = if largest { day.last } else { day.first };
+            if !better(edge, best) {
+                break;
+            }
+            let mut found = None;
+            self.scan_day(day, &range, |key, entry| {
+                if better(key, found) && is_file(entry) {
+                    found = Some(key);
+                }
+            })?;
+            if let Some(key) = found {
+                if better(key, best) {
+                    best = Some(key);
+                }
+                break;
             }
         }
         let Some(key) = best else {
             return Ok(None);
         };
-        match fs::symlink_metadata(self.path_of(key)) {
-            Ok(meta) if meta.is_file() => Ok(Some(SnapshotMeta {
+        match self.locate(key)? {
+            Some((_, meta)) => Ok(Some(SnapshotMeta {
                 key,
                 size: meta.len(),
             })),
             // Deleted since the pass (by retention, say): look again.
-            Ok(_) | Err(_) => self.extreme_in(range, largest),
+            None => self.extreme_in(range, largest),
         }
     }
 
     fn delete(&self, key: SnapshotKey) -> Result<()> {
-        let path = self.path_of(key);
         // Only a regular file is a snapshot: a link or a directory named like a key is
         // someone else's, and is left alone.
-        match fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_file() => {}
-            Ok(_) => return Err(Error::NotFound { key }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NotFound { key }),
-            Err(e) => return Err(FsError::io("deleting", &path, e).into()),
-        }
+        let Some((path, _)) = self.locate(key)? else {
+            return Err(Error::NotFound { key });
+        };
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Error::NotFound { key }),
             Err(e) => return Err(FsError::io("deleting", &path, e).into()),
         }
-        // Without this, a deletion can come back after a power loss.
-        self.sync_dir()
+        // Without this, a deletion can come back after a power loss. (An emptied day
+        // directory stays: removing it could race with a writer about to use it.)
+        match path.parent() {
+            Some(dir) => self.sync_dir_at(dir),
+            None => self.sync_dir(),
+        }
     }
 }
 

@@ -258,8 +258,10 @@ fn read_only_directory_gives_typed_errors() {
     std::fs::set_permissions(outer.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let dir = outer.path().join("store");
     runtime().block_on(async {
+        // Shared for reading: files and the day directories the store makes.
         let store = FsStore::builder(&dir)
             .with_file_mode(0o644)
+            .with_dir_mode(0o755)
             .with_create(true)
             .build()
             .expect("open");

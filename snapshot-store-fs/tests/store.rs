@@ -117,25 +117,26 @@ fn a_file_in_the_way_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_files_are_private_by_default_and_configurable() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let private = SnapshotManager::new(open(dir.path()));
+    let private_store = open(dir.path());
+    let private = SnapshotManager::new(private_store.clone());
     let info = private
         .dump(&value!({"api_key": "sk_live_..."}))
         .await
         .expect("dump");
-    let mode = std::fs::metadata(dir.path().join(info.key.to_string()))
+    let mode = std::fs::metadata(private_store.path_of(info.key))
         .expect("stat")
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     let shared_dir = tempfile::tempdir().expect("tempdir");
-    let shared = FsStore::builder(shared_dir.path())
+    let shared_store = FsStore::builder(shared_dir.path())
         .with_file_mode(0o644)
         .build()
         .expect("open");
-    let shared = SnapshotManager::new(shared);
+    let shared = SnapshotManager::new(shared_store.clone());
     let info = shared.dump(&value!(1)).await.expect("dump");
-    let mode = std::fs::metadata(shared_dir.path().join(info.key.to_string()))
+    let mode = std::fs::metadata(shared_store.path_of(info.key))
         .expect("stat")
         .permissions()
         .mode();
@@ -191,11 +192,18 @@ async fn a_failed_put_leaves_no_temporary_file() {
         .await
         .expect_err("taken");
     assert!(err.is_already_exists());
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .expect("read_dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["2024-01-15_10-30-00-000000"]);
+    // The top directory holds the day's directory, and that the snapshot: nothing else.
+    let names = |path: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(path)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names(dir.path()), ["2024-01-15"]);
+    assert_eq!(
+        names(&dir.path().join("2024-01-15")),
+        ["2024-01-15_10-30-00-000000"]
+    );
     assert_eq!(
         store.get(key).await.expect("get"),
         Bytes::from_static(b"first")

@@ -5,8 +5,9 @@
 //!    requests as S3 would bill them (one per listing page, one per bulk delete of up to
 //!    1000 keys). Per lookup kind, the most requests over 25 targets; then a retention
 //!    pass removing 100,000 snapshots.
-//! 2. Disk: 1,000,000 hard links of one small snapshot in one directory (`lookups DIR`):
-//!    the time of `Latest` and `Nearest`, and the peak RSS of `snapshot list --json`.
+//! 2. Disk: 1,000,000 hard links of one small snapshot (`lookups DIR`), in the day
+//!    directories this version writes and in the one directory of a 0.1 store: the time
+//!    of `Latest` and `Nearest`, and the peak RSS of `snapshot list --json`.
 //! 3. With `SNAPSHOT_LOOKUPS_S3=s3://bucket/prefix` (and the `AWS_*` variables, e.g. from
 //!    `scripts/s3-dev.sh env`): 100,000 small snapshots written there, then the time of
 //!    `Latest` and `Nearest` on that server.
@@ -224,7 +225,11 @@ fn median(mut times: Vec<Duration>) -> Duration {
 }
 
 /// Table rows: the median time of `Latest` and of `Nearest(near)` over `runs`, in ms.
-async fn latest_and_nearest_ms(manager: &SnapshotManager, near: i64, runs: usize) -> Vec<String> {
+async fn latest_and_nearest_ms(
+    manager: &SnapshotManager,
+    near: i64,
+    runs: usize,
+) -> Vec<(&'static str, String)> {
     let near = SnapshotKey::from_micros(near).expect("key");
     let mut rows = Vec::new();
     for (name, lookup) in [
@@ -237,10 +242,7 @@ async fn latest_and_nearest_ms(manager: &SnapshotManager, near: i64, runs: usize
             manager.resolve(lookup).await.expect("resolve");
             times.push(t.elapsed());
         }
-        rows.push(format!(
-            "| {name} | {:.1} |",
-            median(times).as_secs_f64() * 1000.0
-        ));
+        rows.push((name, format!("{:.1}", median(times).as_secs_f64() * 1000.0)));
     }
     rows
 }
@@ -271,53 +273,70 @@ fn peak_rss_of(program: &std::path::Path, args: &[&str]) -> Option<u64> {
         .ok()
 }
 
+/// Writes `COUNT` snapshots a minute apart into `store_dir` as hard links of one small
+/// snapshot, where `place` says (the current layout, or 0.1's one directory); returns
+/// whether a fixture left by an earlier run was used.
+fn disk_fixture(
+    store_dir: &std::path::Path,
+    first: i64,
+    place: impl Fn(SnapshotKey) -> std::path::PathBuf,
+) -> bool {
+    let last = place(SnapshotKey::from_micros(first + (COUNT - 1) * MINUTE).expect("key"));
+    if last.exists() {
+        return true;
+    }
+    std::fs::create_dir_all(store_dir).expect("dir");
+    let bytes = snapshot::codec::encode(&snapshot::value!({"step": 1})).expect("encode");
+    let mut seed = std::path::PathBuf::new();
+    for i in 0..COUNT {
+        let path = place(SnapshotKey::from_micros(first + i * MINUTE).expect("key"));
+        if let Some(parent) = path.parent().filter(|p| !p.exists()) {
+            std::fs::create_dir_all(parent).expect("day dir");
+        }
+        // A new file every 50,000 names: file systems cap the links to one inode.
+        if i % 50_000 == 0 {
+            std::fs::write(&path, &bytes).expect("write");
+            seed = path;
+        } else {
+            std::fs::hard_link(&seed, &path).expect("link");
+        }
+    }
+    false
+}
+
 async fn disk(dir: &std::path::Path) {
-    let store_dir = dir.join("million");
-    std::fs::create_dir_all(&store_dir).expect("dir");
     // Fixed times, so a fixture left in DIR by an earlier run is used again.
     let first = SnapshotKey::parse("2024-01-01_00-00-00-000000")
         .expect("key")
         .as_micros();
-    let last = store_dir.join(
-        SnapshotKey::from_micros(first + (COUNT - 1) * MINUTE)
-            .expect("key")
-            .to_string(),
-    );
+    let near = first + COUNT / 2 * MINUTE + 7;
+    let store_dir = dir.join("million-days");
     let started = Instant::now();
-    let reused = last.exists();
-    if !reused {
-        let bytes = snapshot::codec::encode(&snapshot::value!({"step": 1})).expect("encode");
-        let mut seed = std::path::PathBuf::new();
-        for i in 0..COUNT {
-            let path = store_dir.join(
-                SnapshotKey::from_micros(first + i * MINUTE)
-                    .expect("key")
-                    .to_string(),
-            );
-            // A new file every 50,000 names: file systems cap the links to one inode.
-            if i % 50_000 == 0 {
-                std::fs::write(&path, &bytes).expect("write");
-                seed = path;
-            } else {
-                std::fs::hard_link(&seed, &path).expect("link");
-            }
-        }
-    }
+    std::fs::create_dir_all(&store_dir).expect("dir");
+    let store = FsStore::open(&store_dir).expect("open");
+    let reused = disk_fixture(&store_dir, first, |k| store.path_of(k));
     let fixture = started.elapsed();
-    let manager = SnapshotManager::new(FsStore::open(&store_dir).expect("open"));
-    let rows = latest_and_nearest_ms(&manager, first + COUNT / 2 * MINUTE + 7, 5).await;
-    println!("#### Disk, 1,000,000 snapshots in one directory\n");
-    let fixture = if reused {
+    let days = latest_and_nearest_ms(&SnapshotManager::new(store), near, 5).await;
+    let flat_dir = dir.join("million-flat");
+    let flat_reused = disk_fixture(&flat_dir, first, |k| flat_dir.join(k.to_string()));
+    let flat = latest_and_nearest_ms(
+        &SnapshotManager::new(FsStore::open(&flat_dir).expect("open")),
+        near,
+        5,
+    )
+    .await;
+    println!("#### Disk, 1,000,000 snapshots a minute apart\n");
+    let fixture = if reused && flat_reused {
         "left by an earlier run".to_owned()
     } else {
-        format!("built in {fixture:.1?}")
+        format!("the day layout's built in {fixture:.1?}")
     };
     println!(
-        "Hard links of one small snapshot (fixture {fixture}); median of 5 lookups, ms. The disk store reads its one flat directory per lookup (no list is built), so this grows with the number of files; the 50 ms target needs a directory layout that splits them, which is not built.\n"
+        "Hard links of one small snapshot (fixture {fixture}); median of 5 lookups, ms (target: at most 50). Stores written by this version keep one directory per UTC day (about 700 here), so a lookup reads the list of days and one or two days; a store written by 0.1 keeps every snapshot in one directory, which each lookup reads whole (still correct, and as slow as before).\n"
     );
-    println!("| lookup | ms |\n|---|---:|");
-    for row in rows {
-        println!("{row}");
+    println!("| lookup | day directories (0.2) | one directory (0.1 stores) |\n|---|---:|---:|");
+    for (day, flat) in days.iter().zip(&flat) {
+        println!("| {} | {} | {} |", day.0, day.1, flat.1);
     }
     let cli = std::env::current_exe()
         .ok()
@@ -385,8 +404,8 @@ async fn real_s3(url: &str) {
         "SeaweedFS on 127.0.0.1 (`scripts/s3-dev.sh`), fixture {fixture}; median of 9 lookups, ms (target: at most 25).\n"
     );
     println!("| lookup | ms |\n|---|---:|");
-    for row in rows {
-        println!("{row}");
+    for (name, ms) in rows {
+        println!("| {name} | {ms} |");
     }
     println!();
 }
