@@ -12,10 +12,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use snapshot::{
-    CalendarDuration, Create, DecodeOptions, Lookup, Registry, RetentionPolicy, SnapshotKey,
-    SnapshotManager, SnapshotMeta, StoreUrl, Value,
+    CalendarDuration, Create, DecodeOptions, KeyRange, Lookup, Order, Registry, RetentionPolicy,
+    SnapshotKey, SnapshotManager, StoreUrl, Value,
 };
 
 const AFTER_HELP: &str = "STORE is a directory path, file://PATH, s3://BUCKET/PREFIX or memory:.
@@ -338,13 +339,13 @@ fn lookup(which: &Which) -> CliResult<Lookup> {
     })
 }
 
-fn progress(len: usize, what: &str) -> ProgressBar {
-    // Drawn on stderr, and only when it is a terminal.
-    let bar = ProgressBar::new(len as u64);
+fn progress(what: &str) -> ProgressBar {
+    // Drawn on stderr, and only when it is a terminal. The total is not known: the
+    // store is read a page at a time.
+    let bar = ProgressBar::no_length();
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template("{msg} {pos} ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.set_message(what.to_owned());
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -420,45 +421,44 @@ async fn run(command: Command) -> CliResult<ExitCode> {
 }
 
 async fn list(store: &str, as_json: bool) -> CliResult {
-    let metas = open(store)?.list().await.map_err(|e| error_chain(&e))?;
-    // Written as it goes: the output is never held whole, whatever the number of
-    // snapshots (the listing itself is 16 bytes a snapshot).
+    let manager = open(store)?;
+    // Read a page at a time and written as it goes: memory stays at a page, whatever
+    // the number of snapshots.
+    let mut metas = manager.list_stream(KeyRange::all(), Order::NewestFirst);
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    let written = (|| -> std::io::Result<()> {
+    let failed = |e: std::io::Error| format!("writing output: {e}");
+    let mut first = true;
+    while let Some(m) = metas.try_next().await.map_err(|e| error_chain(&e))? {
         if as_json {
             // The layout of a pretty-printed JSON array of objects.
-            if metas.is_empty() {
-                return writeln!(out, "[]");
-            }
-            writeln!(out, "[")?;
-            for (i, m) in metas.iter().enumerate() {
-                let comma = if i + 1 < metas.len() { "," } else { "" };
-                write!(
-                    out,
-                    "  {{\n    \"key\": \"{}\",\n    \"time\": \"{}\",\n    \"size\": {}\n  }}{comma}\n",
-                    m.key,
-                    m.key.to_datetime().to_rfc3339(),
-                    m.size
-                )?;
-            }
-            writeln!(out, "]")
+            let open = if first { "[\n" } else { ",\n" };
+            write!(
+                out,
+                "{open}  {{\n    \"key\": \"{}\",\n    \"time\": \"{}\",\n    \"size\": {}\n  }}",
+                m.key,
+                m.key.to_datetime().to_rfc3339(),
+                m.size
+            )
+            .map_err(failed)?;
         } else {
-            for m in &metas {
-                writeln!(
-                    out,
-                    "{}  {}  {:>10}",
-                    m.key,
-                    m.key
-                        .to_datetime()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    human(m.size)
-                )?;
-            }
-            Ok(())
+            writeln!(
+                out,
+                "{}  {}  {:>10}",
+                m.key,
+                m.key
+                    .to_datetime()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                human(m.size)
+            )
+            .map_err(failed)?;
         }
-    })()
-    .and_then(|()| out.flush());
-    written.map_err(|e| format!("writing output: {e}"))
+        first = false;
+    }
+    if as_json {
+        let close = if first { "[]\n" } else { "\n]\n" };
+        out.write_all(close.as_bytes()).map_err(failed)?;
+    }
+    out.flush().map_err(failed)
 }
 
 /// The snapshot `which` selects, with its key and bytes. With `--latest-valid`, damaged
@@ -654,10 +654,11 @@ async fn doctor(url: &str, remove: bool, older_than: &str) -> CliResult<()> {
 
 async fn verify(store: &str) -> CliResult<ExitCode> {
     let manager = open(store)?;
-    let metas = manager.list().await.map_err(|e| e.to_string())?;
-    let bar = progress(metas.len(), "verifying");
-    let mut bad = Vec::new();
-    for meta in &metas {
+    let mut metas = manager.list_stream(KeyRange::all(), Order::NewestFirst);
+    let bar = progress("verifying");
+    let (mut checked, mut bad) = (0, Vec::new());
+    while let Some(meta) = metas.try_next().await.map_err(|e| error_chain(&e))? {
+        checked += 1;
         match manager.load_snapshot(Lookup::Exact(meta.key)).await {
             Ok(Some(_)) => {}
             Ok(None) => bad.push((meta.key, "deleted while being verified".to_owned())),
@@ -679,7 +680,7 @@ async fn verify(store: &str) -> CliResult<ExitCode> {
             out += &format!("LEFT {}: could not clean up: {why}\n", path.display());
         }
     }
-    out += &format!("{} snapshots checked, {} bad\n", metas.len(), bad.len());
+    out += &format!("{checked} snapshots checked, {} bad\n", bad.len());
     write_out(std::io::stdout().lock(), out.as_bytes())?;
     Ok(if bad.is_empty() {
         ExitCode::SUCCESS
@@ -753,7 +754,7 @@ async fn prune(store: &str, args: &PolicyArgs, dry_run: bool, yes: bool) -> CliR
             return Err("cancelled; nothing deleted".into());
         }
     }
-    let bar = progress(plan.remove.len(), "deleting");
+    let bar = progress("deleting");
     let mut deleted = 0;
     for meta in &plan.remove {
         match manager.delete(meta.key).await {
@@ -816,10 +817,10 @@ fn write_private(path: &PathBuf, bytes: &[u8]) -> CliResult {
 async fn copy(src: &str, dst: &str) -> CliResult<ExitCode> {
     let from = open(src)?;
     let to = open_for_write(dst)?;
-    let metas: Vec<SnapshotMeta> = from.list().await.map_err(|e| e.to_string())?;
-    let bar = progress(metas.len(), "copying");
+    let mut metas = from.list_stream(KeyRange::all(), Order::OldestFirst);
+    let bar = progress("copying");
     let (mut copied, mut present, mut bad) = (0, 0, Vec::new());
-    for meta in metas.iter().rev() {
+    while let Some(meta) = metas.try_next().await.map_err(|e| error_chain(&e))? {
         bar.inc(1);
         let bytes = match from.store().get(meta.key).await {
             Ok(b) => b,

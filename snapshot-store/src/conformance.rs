@@ -546,6 +546,76 @@ pub async fn list_orders(store: DynStore) {
     assert_eq!(keys(&nearest), [times[1], times[2], times[0], times[3]]);
 }
 
+/// `SnapshotManager::list_stream` pages through more than a page of snapshots, dense and
+/// sparse, in both orders and within a range, exactly as the plain listing does.
+pub async fn list_streams_page_through_everything(store: DynStore) {
+    use futures::{StreamExt, TryStreamExt};
+    let manager = fresh(&store).await;
+    let start = key("2024-03-01_00-00-00-000000").as_micros();
+    // 1,050 a minute apart within one day, and 50 sparse ones over years.
+    let mut all: Vec<SnapshotKey> = (0..1050)
+        .map(|i| SnapshotKey::from_micros(start + i * 60_000_000).expect("key"))
+        .chain((0..50).map(|i| {
+            SnapshotKey::from_micros(start - (i + 1) * 40 * 86_400_000_000 + i * 7).expect("key")
+        }))
+        .collect();
+    all.sort();
+    let bytes = Bytes::from(snapshot_codec::encode(&value!(1)).expect("encode"));
+    futures::stream::iter(all.clone())
+        .map(|k| {
+            let (store, bytes) = (store.clone(), bytes.clone());
+            async move { store.put(k, bytes).await }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("put");
+    let streamed = |range, order| {
+        manager
+            .list_stream(range, order)
+            .map_ok(|m| m.key)
+            .try_collect::<Vec<SnapshotKey>>()
+    };
+    assert_eq!(
+        streamed(KeyRange::all(), crate::Order::OldestFirst)
+            .await
+            .expect("stream"),
+        all
+    );
+    let mut newest_first = all.clone();
+    newest_first.reverse();
+    assert_eq!(
+        streamed(KeyRange::all(), crate::Order::NewestFirst)
+            .await
+            .expect("stream"),
+        newest_first
+    );
+    let (lo, hi) = (all[20], all[1080]);
+    let inside: Vec<SnapshotKey> = all
+        .iter()
+        .copied()
+        .filter(|k| *k > lo && *k <= hi)
+        .collect();
+    let range = KeyRange {
+        start: std::ops::Bound::Excluded(lo),
+        end: std::ops::Bound::Included(hi),
+    };
+    assert_eq!(
+        streamed(range, crate::Order::OldestFirst)
+            .await
+            .expect("stream"),
+        inside
+    );
+    let mut inside_rev = inside;
+    inside_rev.reverse();
+    assert_eq!(
+        streamed(range, crate::Order::NewestFirst)
+            .await
+            .expect("stream"),
+        inside_rev
+    );
+}
+
 /// Dumps in the same microsecond take the next free microseconds; none is lost.
 pub async fn dump_never_overwrites(store: DynStore) {
     let manager = fresh(&store).await;
@@ -1131,7 +1201,7 @@ pub async fn soak(store: DynStore, duration: std::time::Duration) -> SoakReport 
 /// macro_rules! count {
 ///     ($($name:ident),*) => { [$(stringify!($name)),*].len() };
 /// }
-/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 15);
+/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 16);
 /// ```
 #[macro_export]
 macro_rules! for_each_store_behaviour {
@@ -1144,6 +1214,7 @@ macro_rules! for_each_store_behaviour {
             lookups_on_a_timeline,
             first_and_last_in_range,
             list_orders,
+            list_streams_page_through_everything,
             dump_never_overwrites,
             prune_deletes_oldest_never_newest,
             retention_rules,

@@ -19,6 +19,7 @@ mod manager;
 mod memory;
 mod retention;
 mod store;
+mod stream;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -33,5 +34,6 @@ pub use retention::{
     CalendarDuration, DurationError, KeepReason, Kept, Period, RetentionPlan, RetentionPolicy,
 };
 pub use store::{KeyRange, SnapshotMeta, SnapshotStore};
+pub use stream::{Order, STREAM_PAGE};
 
 pub use snapshot_codec;

@@ -41,8 +41,9 @@ pub use snapshot_codec::{
 };
 pub use snapshot_store::{
     CalendarDuration, DumpInfo, DurationError, Error, IntoKey, KeepReason, Kept, KeyError,
-    KeyRange, Lookup, MemoryStore, Period, Recovered, Result, RetentionPlan, RetentionPolicy,
-    Skipped, Snapshot, SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore, VerifyReport,
+    KeyRange, Lookup, MemoryStore, Order, Period, Recovered, Result, RetentionPlan,
+    RetentionPolicy, STREAM_PAGE, Skipped, Snapshot, SnapshotKey, SnapshotManager, SnapshotMeta,
+    SnapshotStore, VerifyReport,
 };
 #[cfg(feature = "fs")]
 pub use snapshot_store_fs::{self as fs, FsStore};
