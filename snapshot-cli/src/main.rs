@@ -85,6 +85,10 @@ enum Command {
         /// takes).
         #[arg(long, value_name = "AGE", default_value = "24h")]
         older_than: String,
+        /// For a directory written by 0.1: move its snapshots into day directories
+        /// (run it while no other process lists the store).
+        #[arg(long)]
+        migrate: bool,
     },
     /// Delete snapshots a retention policy does not keep (shows what and why first).
     #[command(
@@ -395,7 +399,8 @@ async fn run(command: Command) -> CliResult<ExitCode> {
             store,
             remove_stale,
             older_than,
-        } => doctor(&store, remove_stale, &older_than).await?,
+            migrate,
+        } => doctor(&store, remove_stale, &older_than, migrate).await?,
         Command::Prune {
             store,
             policy,
@@ -570,6 +575,33 @@ fn inspect(file: &PathBuf) -> CliResult {
     }
 }
 
+/// `doctor` for a local directory: nothing to probe; the 0.1 layout, and moving out of it.
+async fn doctor_dir(url: &str, migrate: bool) -> CliResult<()> {
+    let StoreUrl::Dir(dir) = StoreUrl::parse(url).map_err(|e| error_chain(&e))? else {
+        return Err(format!("{url}: doctor needs a directory or an s3:// store"));
+    };
+    let store = snapshot::FsStore::open(&dir).map_err(|e| error_chain(&e))?;
+    let mut out = format!(
+        "{url}: a local directory: writes are create-only (published with a no-clobber link or rename); nothing to probe\n"
+    );
+    let flat = store
+        .count_in_flat_layout()
+        .await
+        .map_err(|e| error_chain(&e))?;
+    if migrate {
+        let moved = store
+            .move_to_day_layout()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        out += &format!("moved {moved} snapshots from the 0.1 layout into day directories\n");
+    } else if flat > 0 {
+        out += &format!(
+            "{flat} snapshots in the 0.1 layout (directly in the directory; every listing reads all their names): --migrate moves them into day directories\n"
+        );
+    }
+    write_out(std::io::stdout().lock(), out.as_bytes())
+}
+
 /// An age such as `90s`, `30m`, `24h` or `7d`.
 fn parse_age(text: &str) -> CliResult<std::time::Duration> {
     let text = text.trim();
@@ -594,7 +626,7 @@ fn parse_age(text: &str) -> CliResult<std::time::Duration> {
     Ok(std::time::Duration::from_secs(number.saturating_mul(secs)))
 }
 
-async fn doctor(url: &str, remove: bool, older_than: &str) -> CliResult<()> {
+async fn doctor(url: &str, remove: bool, older_than: &str, migrate: bool) -> CliResult<()> {
     let age = parse_age(older_than)?;
     let StoreUrl::S3 {
         bucket,
@@ -602,12 +634,7 @@ async fn doctor(url: &str, remove: bool, older_than: &str) -> CliResult<()> {
         writes,
     } = StoreUrl::parse(url).map_err(|e| error_chain(&e))?
     else {
-        // Opening checks that the store exists; local stores need no probe.
-        open(url)?;
-        let out = format!(
-            "{url}: a local directory: writes are create-only (published with a no-clobber link or rename); nothing to probe\n"
-        );
-        return write_out(std::io::stdout().lock(), out.as_bytes());
+        return doctor_dir(url, migrate).await;
     };
     let store =
         snapshot::s3_store(bucket, prefix, writes.as_deref()).map_err(|e| error_chain(&e))?;

@@ -461,3 +461,38 @@ fn import_py_brings_the_python_originals_history_along() {
             "FAILED          2024-01-01_00-00-00-000000",
         ));
 }
+
+#[test]
+fn doctor_finds_the_0_1_layout_and_migrates_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three(dir.path());
+    // Move the three into the 0.1 layout: directly in the directory.
+    for key in [T1, T2, T3] {
+        std::fs::rename(file_of(dir.path(), key), dir.path().join(key)).expect("rename");
+    }
+    let store = url(dir.path());
+    cli()
+        .args(["doctor", &store])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 snapshots in the 0.1 layout"));
+    cli()
+        .args(["doctor", &store, "--migrate"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("moved 3 snapshots"));
+    for key in [T1, T2, T3] {
+        assert!(file_of(dir.path(), key).is_file(), "{key} not moved");
+        assert!(!dir.path().join(key).exists(), "{key} left behind");
+    }
+    cli()
+        .args(["doctor", &store])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0.1 layout").not());
+    cli()
+        .args(["verify", &store])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
+}

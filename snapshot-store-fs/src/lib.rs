@@ -338,6 +338,38 @@ impl FsStore {
         cleanup
     }
 
+    /// How many snapshots the directory holds in 0.1's layout (directly inside it, not
+    /// in a day directory). Each listing of such a store reads all of their names.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when the directory cannot be read.
+    pub async fn count_in_flat_layout(&self) -> Result<usize> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut count = 0;
+            inner.scan_top(&KeyRange::all(), |_, entry| {
+                count += usize::from(entry.file_type().is_ok_and(|t| t.is_file()));
+            })?;
+            Ok(count)
+        })
+        .await
+    }
+
+    /// Moves the snapshots a 0.1 store keeps directly in the directory into their day
+    /// directories (a hard link, then the old name removed; never over an existing
+    /// file), so lookups and listings stop reading every old name. Returns how many were
+    /// moved. A move interrupted by a crash leaves the snapshot under both names, which
+    /// reads as one snapshot and is finished by the next call. Loads and lookups stay
+    /// correct while it runs; a listing made at the same time may miss a snapshot being
+    /// moved, so run it while no other process lists the store.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when the directory cannot be read or a move fails.
+    pub async fn move_to_day_layout(&self) -> Result<usize> {
+        let inner = self.inner.clone();
+        blocking(move || inner.move_to_day_layout()).await
+    }
+
     /// What the last cleanup of temporary files (on open, or an explicit one) did.
     pub fn last_cleanup(&self) -> Cleanup {
         self.inner
@@ -376,8 +408,12 @@ impl Inner {
 
     /// The paths `key` may be stored at, the current layout's first.
     fn places_of(&self, key: SnapshotKey) -> impl Iterator<Item = PathBuf> + '_ {
-        let current = self.day_dir_is_real(key).then(|| self.path_of(key));
-        current.into_iter().chain([self.flat_path_of(key)])
+        let current = move || self.day_dir_is_real(key).then(|| self.path_of(key));
+        std::iter::once_with(current)
+            .flatten()
+            .chain([self.flat_path_of(key)])
+            // Once more: `move_to_day_layout` may have moved it between the two looks.
+            .chain(std::iter::once_with(current).flatten())
     }
 
     /// The file holding `key` and its metadata, if a regular file holds it.
@@ -804,6 +840,46 @@ impl Inner {
         }
     }
 
+    fn move_to_day_layout(&self) -> Result<usize> {
+        let mut flat = Vec::new();
+        self.scan_top(&KeyRange::all(), |key, entry| {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                flat.push((key, entry.path()));
+            }
+        })?;
+        let mut moved = 0;
+        let mut touched = std::collections::BTreeSet::new();
+        for (key, old) in flat {
+            let (day_dir, created) = self.day_dir(key)?;
+            if created {
+                touched.insert(self.dir.clone());
+            }
+            let new = day_dir.join(key.to_string());
+            match fs::hard_link(&old, &new) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // Finished only if it is the same file (an interrupted move);
+                    // another snapshot under the key stays as it is.
+                    if !same_file(&old, &new) {
+                        continue;
+                    }
+                }
+                Err(e) => return Err(FsError::io("linking", &new, e).into()),
+            }
+            touched.insert(day_dir);
+            match fs::remove_file(&old) {
+                Ok(()) => moved += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(FsError::io("removing", &old, e).into()),
+            }
+            touched.insert(self.dir.clone());
+        }
+        for dir in touched {
+            self.sync_dir_at(&dir)?;
+        }
+        Ok(moved)
+    }
+
     fn delete(&self, key: SnapshotKey) -> Result<()> {
         // Only a regular file is a snapshot: a link or a directory named like a key is
         // someone else's, and is left alone.
@@ -821,6 +897,23 @@ impl Inner {
             Some(dir) => self.sync_dir_at(dir),
             None => self.sync_dir(),
         }
+    }
+}
+
+/// Whether two paths name one file (the same device and inode).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
     }
 }
 

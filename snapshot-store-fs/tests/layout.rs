@@ -230,3 +230,51 @@ async fn lookups_match_brute_force_over_random_mixed_stores() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_0_1_store_moves_into_day_directories() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = [
+        key("2024-01-14_23-00-00-000000"),
+        key("2024-01-15_08-00-00-000000"),
+        key("2024-01-15_09-00-00-000000"),
+        key("2024-01-16_12-00-00-000000"),
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        std::fs::write(dir.path().join(k.to_string()), encoded(i as i64)).expect("write");
+    }
+    // An interrupted move: the snapshot under both names.
+    std::fs::create_dir(dir.path().join("2024-01-15")).expect("mkdir");
+    std::fs::hard_link(
+        dir.path().join(keys[1].to_string()),
+        dir.path().join("2024-01-15").join(keys[1].to_string()),
+    )
+    .expect("link");
+    // A different snapshot under a key the day directory holds already: left alone.
+    std::fs::write(
+        dir.path().join("2024-01-15").join(keys[2].to_string()),
+        encoded(77),
+    )
+    .expect("write");
+    let store = FsStore::open(dir.path()).expect("open");
+    assert_eq!(store.count_in_flat_layout().await.expect("count"), 4);
+    let before = store.list(KeyRange::all(), None).await.expect("list");
+    assert_eq!(store.move_to_day_layout().await.expect("move"), 3);
+    assert_eq!(store.count_in_flat_layout().await.expect("count"), 1);
+    assert!(
+        dir.path().join(keys[2].to_string()).is_file(),
+        "a conflict was resolved silently"
+    );
+    for (i, k) in keys.iter().enumerate() {
+        if i != 2 {
+            assert!(store.path_of(*k).is_file(), "{k} not moved");
+            assert!(!dir.path().join(k.to_string()).exists(), "{k} left behind");
+            assert_eq!(store.get(*k).await.expect("get"), encoded(i as i64));
+        }
+    }
+    assert_eq!(
+        store.list(KeyRange::all(), None).await.expect("list"),
+        before
+    );
+    assert_eq!(store.move_to_day_layout().await.expect("again"), 0);
+}
