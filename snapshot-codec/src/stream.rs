@@ -2,13 +2,16 @@
 //! the encoded form in memory (std only).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+#[cfg(feature = "zstd")]
 use std::string::ToString;
 use std::vec;
 use std::vec::Vec;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::error::{CodecIoError, from_io, to_io};
+#[cfg(feature = "zstd")]
+use crate::error::CodecIoError;
+use crate::error::{from_io, to_io};
 use crate::frame::{self, FLAG_ZSTD, HEADER_LEN};
 use crate::options::{Compression, DecodeOptions, EncodeOptions};
 use crate::wire::{Bytes, Input, Output, Reader, Writer};
@@ -53,6 +56,8 @@ impl<W: Write> Write for ChunkWriter<W> {
     }
 }
 
+// One per streaming writer, moved between states in place: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Sink<W: Write> {
     /// Nothing written yet: the body so far sits in the buffer after the prefix, so a
     /// small snapshot can still choose compression by size.

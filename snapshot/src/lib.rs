@@ -223,6 +223,8 @@ pub enum Create {
 /// in; [`Error::StoreNotFound`] (inside [`OpenError::Store`]) for a missing directory
 /// with [`Create::No`]; otherwise as [`StoreUrl::parse`] and the backend's constructor.
 pub fn open_store(url: &str, create: Create) -> Result<Arc<dyn SnapshotStore>, OpenError> {
+    #[cfg(not(feature = "fs"))]
+    let _ = create; // only directories are created
     match StoreUrl::parse(url)? {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "fs")]
