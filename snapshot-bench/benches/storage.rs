@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use futures::StreamExt;
+use snapshot::Value;
 use snapshot::{KeyRange, Lookup, SnapshotKey, SnapshotManager, SnapshotStore, value};
 use snapshot_store_fs::FsStore;
 use snapshot_store_s3::WriteProtocol;
@@ -210,7 +211,7 @@ fn s3_multipart(
 
 /// Fills `store` with 10,000 small snapshots one second apart.
 fn populate(rt: &tokio::runtime::Runtime, store: Arc<dyn SnapshotStore>) -> SnapshotKey {
-    let base = SnapshotKey::parse("2024-01-01_00-00-00-000000").expect("key");
+    let base = str::parse::<SnapshotKey>("2024-01-01_00-00-00-000000").expect("key");
     let bytes = Bytes::from(snapshot::codec::encode(&value!({"n": 1})).expect("encode"));
     rt.block_on(async {
         futures::stream::iter(0..10_000i64)
@@ -241,17 +242,20 @@ fn lookups(
     g.sampling_mode(SamplingMode::Flat);
     let p = "10000";
     g.bench_function(BenchmarkId::new("load_latest", p), |b| {
-        b.iter(|| rt.block_on(manager.load_latest()).expect("load"))
+        b.iter(|| {
+            rt.block_on(manager.load::<Value>(Lookup::Latest))
+                .expect("load")
+        })
     });
     g.bench_function(BenchmarkId::new("load_nearest", p), |b| {
         b.iter(|| {
-            rt.block_on(manager.load(Lookup::Nearest(middle)))
+            rt.block_on(manager.load::<Value>(Lookup::Nearest(middle)))
                 .expect("load")
         })
     });
     g.bench_function(BenchmarkId::new("load_at_or_after", p), |b| {
         b.iter(|| {
-            rt.block_on(manager.load(Lookup::AtOrAfter(middle)))
+            rt.block_on(manager.load::<Value>(Lookup::AtOrAfter(middle)))
                 .expect("load")
         })
     });

@@ -215,7 +215,7 @@ fn put_and_get_move_json_in_and_out() {
         .stdout
         .clone();
     let key = String::from_utf8(out).expect("utf-8").trim().to_owned();
-    assert!(snapshot::SnapshotKey::parse(&key).is_ok(), "{key}");
+    assert!(key.parse::<snapshot::SnapshotKey>().is_ok(), "{key}");
     let output = dir.path().join("back.json");
     cli()
         .args(["get", &url(&store), &key, "-o", &url(&output)])

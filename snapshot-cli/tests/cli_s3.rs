@@ -158,7 +158,7 @@ fn main() {
         ));
     cli()
         .env("SNAPSHOT_S3_WRITES", "claims")
-        .args(["doctor", &s3, "--older-than", "0s"])
+        .args(["doctor", &s3, "--older-than", "0h"])
         .assert()
         .success()
         .stdout(predicate::str::contains(

@@ -277,7 +277,7 @@ fn hostile_snapshots_are_bad_not_fatal() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains(
-            "BAD 2024-01-17_00-00-00-000000: snapshot 2024-01-17_00-00-00-000000: decoding needs more than the memory budget",
+            "BAD 2024-01-17_00-00-00-000000: snapshot 2024-01-17_00-00-00-000000 does not load: decoding needs more than the memory budget",
         ))
         .stdout(predicate::str::contains("4 snapshots checked, 1 bad"));
     cli()

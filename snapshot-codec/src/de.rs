@@ -61,6 +61,9 @@ impl<'de, I: Input<'de>> Reader<I> {
             Head::Ext(type_id, len) => {
                 self.charge(len as u64)?;
                 let data = self.input.read_bytes(len)?;
+                if let Some(registry) = &self.registry {
+                    registry.check(type_id, data.get())?;
+                }
                 visitor.visit_newtype_struct(ExtDeserializer {
                     type_id,
                     data: data.get(),

@@ -207,7 +207,8 @@ pub(crate) fn decode_slice<T>(
         Cow::Borrowed(_) => 0,
     };
     let mut reader = Reader::new(SliceInput::new(&body), opts.max_depth)
-        .with_memory_budget(opts.max_memory, spent);
+        .with_memory_budget(opts.max_memory, spent)
+        .with_registry(opts.registry.clone());
     let value = read(&mut reader)?;
     if reader.input.remaining() != Some(0) {
         return Err(Error::TrailingBytes);

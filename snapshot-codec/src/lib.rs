@@ -120,7 +120,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value> {
 /// use snapshot_codec::value;
 ///
 /// let mut buffer = Vec::new();
-/// let written = snapshot_codec::encode_to_writer(&value!({"key": "value"}), &mut buffer)?;
+/// let written = snapshot_codec::encode_to_writer(&mut buffer, &value!({"key": "value"}))?;
 /// assert_eq!(written, buffer.len() as u64);
 /// let back = snapshot_codec::decode_from_reader(&buffer[..])?;
 /// assert_eq!(back, value!({"key": "value"}));
@@ -131,8 +131,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value> {
 /// As [`encode`], plus [`Error::Io`] from the writer.
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub fn encode_to_writer<W: std::io::Write>(value: &Value, writer: W) -> Result<u64> {
-    EncodeOptions::default().encode_to_writer(value, writer)
+pub fn encode_to_writer<W: std::io::Write>(writer: W, value: &Value) -> Result<u64> {
+    EncodeOptions::default().encode_to_writer(writer, value)
 }
 
 /// Decodes one snapshot from `reader` with the default [`DecodeOptions`], reading it a
@@ -230,7 +230,7 @@ impl EncodeOptions {
     /// As [`encode`](Self::encode), plus [`Error::Io`].
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn encode_to_writer<W: std::io::Write>(&self, value: &Value, writer: W) -> Result<u64> {
+    pub fn encode_to_writer<W: std::io::Write>(&self, writer: W, value: &Value) -> Result<u64> {
         stream::encode_to_writer(writer, self, |w| w.write_value(value))
     }
 
@@ -268,9 +268,7 @@ impl DecodeOptions {
     /// # Errors
     /// Each malformation has its own [`Error`] variant.
     pub fn decode(&self, bytes: &[u8]) -> Result<Value> {
-        let value = frame::decode_slice(bytes, self, |r| r.read_value())?;
-        self.check_extensions(&value)?;
-        Ok(value)
+        frame::decode_slice(bytes, self, |r| r.read_value())
     }
 
     /// Decodes one snapshot from `reader`; the value is returned only after the
@@ -281,9 +279,7 @@ impl DecodeOptions {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn decode_from_reader<R: std::io::Read>(&self, reader: R) -> Result<Value> {
-        let value = stream::decode_from_reader(reader, self, |r| r.read_value())?;
-        self.check_extensions(&value)?;
-        Ok(value)
+        stream::decode_from_reader(reader, self, |r| r.read_value())
     }
 
     /// Deserializes a `T` from a snapshot held in memory.
@@ -307,12 +303,5 @@ impl DecodeOptions {
         reader: R,
     ) -> Result<T> {
         stream::decode_from_reader(reader, self, |r| T::deserialize(r))
-    }
-
-    fn check_extensions(&self, value: &Value) -> Result<()> {
-        match &self.registry {
-            Some(registry) => registry.validate(value),
-            None => Ok(()),
-        }
     }
 }

@@ -455,8 +455,9 @@ fn read_body<T>(
     opts: &DecodeOptions,
     read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
 ) -> Result<T> {
-    let mut reader =
-        Reader::new(StreamInput::new(body), opts.max_depth).with_memory_budget(opts.max_memory, 0);
+    let mut reader = Reader::new(StreamInput::new(body), opts.max_depth)
+        .with_memory_budget(opts.max_memory, 0)
+        .with_registry(opts.registry.clone());
     let value = read(&mut reader)?;
     // Reaching the body's end also consumes (and hashes) the terminating chunk.
     if reader.input.peek_u8()?.is_some() {

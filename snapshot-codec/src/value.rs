@@ -175,6 +175,20 @@ pub enum Value {
 }
 
 impl Value {
+    /// A [`Value::Bytes`] (`From` conversions of slices and `Vec`s make lists, as
+    /// serde does).
+    ///
+    /// ```
+    /// use snapshot_codec::Value;
+    ///
+    /// assert_eq!(Value::bytes(&b"raw"[..]).as_bytes(), Some(&b"raw"[..]));
+    /// assert_eq!(Value::from(vec![1u8, 2]).as_list().map(|l| l.len()), Some(2)); // two integers
+    /// assert_eq!(Value::from(&[1u8, 2][..]), Value::from(vec![1u8, 2]));
+    /// ```
+    pub fn bytes(data: impl Into<Vec<u8>>) -> Self {
+        Value::Bytes(data.into())
+    }
+
     /// The name of this value's kind: `"null"`, `"bool"`, `"int"`, `"float"`,
     /// `"string"`, `"bytes"`, `"list"`, `"map"` or `"ext"`.
     pub fn kind(&self) -> &'static str {
@@ -424,9 +438,11 @@ impl From<char> for Value {
         Value::String(v.into())
     }
 }
-impl From<&[u8]> for Value {
-    fn from(v: &[u8]) -> Self {
-        Value::Bytes(v.to_vec())
+/// A slice is a list, as a `Vec` is (and as serde writes both): `&[1u8, 2][..]` is a
+/// list of two integers. Bytes are [`Value::Bytes`] or [`Value::bytes`].
+impl<T: Clone + Into<Value>> From<&[T]> for Value {
+    fn from(v: &[T]) -> Self {
+        Value::List(v.iter().cloned().map(Into::into).collect())
     }
 }
 impl From<Map> for Value {

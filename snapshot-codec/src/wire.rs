@@ -631,6 +631,9 @@ pub(crate) struct Reader<I> {
     budget: u64,
     /// The whole budget, for the error.
     max_memory: u64,
+    /// Extension payloads of registered types are checked as they are read, on every
+    /// path (dynamic values and serde types alike).
+    pub(crate) registry: Option<alloc::sync::Arc<crate::Registry>>,
 }
 
 impl<'de, I: Input<'de>> Reader<I> {
@@ -642,7 +645,17 @@ impl<'de, I: Input<'de>> Reader<I> {
             max_depth,
             budget: u64::MAX,
             max_memory: u64::MAX,
+            registry: None,
         }
+    }
+
+    /// Checks extension payloads against `registry` as they are read.
+    pub(crate) fn with_registry(
+        mut self,
+        registry: Option<alloc::sync::Arc<crate::Registry>>,
+    ) -> Self {
+        self.registry = registry;
+        self
     }
 
     /// Limits what the decode may allocate to `max_memory`, of which `spent` is already
@@ -859,10 +872,11 @@ impl<'de, I: Input<'de>> Reader<I> {
             }
             Head::Ext(type_id, len) => {
                 self.charge(len as u64)?;
-                Value::from(Ext::new(
-                    type_id,
-                    self.input.read_bytes(len)?.get().to_vec(),
-                ))
+                let data = self.input.read_bytes(len)?.get().to_vec();
+                if let Some(registry) = &self.registry {
+                    registry.check(type_id, &data)?;
+                }
+                Value::from(Ext::new(type_id, data))
             }
             Head::List(len) => {
                 // Paid for before the list is allocated: a count the budget cannot

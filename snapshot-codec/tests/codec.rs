@@ -25,7 +25,7 @@ fn roundtrip(value: &Value) {
         assert_eq!(&snapshot_codec::decode(&bytes).expect("decodes"), value);
         let mut streamed = Vec::new();
         let n = opts
-            .encode_to_writer(value, &mut streamed)
+            .encode_to_writer(&mut streamed, value)
             .expect("streams");
         assert_eq!(n, streamed.len() as u64);
         assert_eq!(
@@ -260,7 +260,7 @@ fn small_streamed_snapshots_equal_buffered_ones() {
     for v in [example_state(), users(50)] {
         let buffered = snapshot_codec::encode(&v).expect("encodes");
         let mut streamed = Vec::new();
-        snapshot_codec::encode_to_writer(&v, &mut streamed).expect("streams");
+        snapshot_codec::encode_to_writer(&mut streamed, &v).expect("streams");
         assert_eq!(streamed, buffered);
     }
 }
@@ -294,7 +294,7 @@ fn large_snapshots_stream_in_chunks() {
             largest: 0,
             bytes: Vec::new(),
         };
-        let n = opts.encode_to_writer(&v, &mut w).expect("streams");
+        let n = opts.encode_to_writer(&mut w, &v).expect("streams");
         assert_eq!(n as usize, w.total);
         assert!(w.total > 300_000 || compression != Compression::None);
         assert!(
@@ -315,7 +315,7 @@ fn a_big_string_streams_without_a_second_copy_in_the_buffer() {
     let v = Value::from("y".repeat(3 << 20));
     let opts = EncodeOptions::new().with_compression(Compression::None);
     let mut out = Vec::new();
-    opts.encode_to_writer(&v, &mut out).expect("streams");
+    opts.encode_to_writer(&mut out, &v).expect("streams");
     assert_eq!(snapshot_codec::decode(&out).expect("decodes"), v);
     assert_eq!(
         snapshot_codec::decode_from_reader(&out[..]).expect("reads"),
@@ -335,9 +335,9 @@ impl std::io::Write for FailingWriter {
 
 #[test]
 fn writer_errors_are_reported() {
-    let err = snapshot_codec::encode_to_writer(&example_state(), FailingWriter).unwrap_err();
+    let err = snapshot_codec::encode_to_writer(FailingWriter, &example_state()).unwrap_err();
     assert!(matches!(err, Error::Io(_)), "{err:?}");
-    let err = snapshot_codec::encode_to_writer(&users(5000), FailingWriter).unwrap_err();
+    let err = snapshot_codec::encode_to_writer(FailingWriter, &users(5000)).unwrap_err();
     assert!(matches!(err, Error::Io(_)), "{err:?}");
 }
 

@@ -47,7 +47,7 @@ proptest! {
         let bytes = opts.encode(&value).expect("encodes");
         prop_assert_eq!(&snapshot_codec::decode(&bytes).expect("decodes"), &value);
         let mut streamed = Vec::new();
-        opts.encode_to_writer(&value, &mut streamed).expect("streams");
+        opts.encode_to_writer(&mut streamed, &value).expect("streams");
         prop_assert_eq!(&snapshot_codec::decode_from_reader(&streamed[..]).expect("reads"), &value);
         let via_serde: Value = snapshot_codec::from_slice(&bytes).expect("deserializes");
         prop_assert_eq!(&via_serde, &value);

@@ -34,8 +34,8 @@ impl Day {
         if name.len() != 10 {
             return None;
         }
-        let first = SnapshotKey::parse(&format!("{name}_00-00-00-000000")).ok()?;
-        let last = SnapshotKey::parse(&format!("{name}_23-59-59-999999")).ok()?;
+        let first = str::parse::<SnapshotKey>(&format!("{name}_00-00-00-000000")).ok()?;
+        let last = str::parse::<SnapshotKey>(&format!("{name}_23-59-59-999999")).ok()?;
         // Only the canonical spelling: the key must print back as the name.
         (day_name(first) == name).then_some(Day { first, last, path })
     }
@@ -66,7 +66,7 @@ mod tests {
     use super::*;
 
     fn key(text: &str) -> SnapshotKey {
-        SnapshotKey::parse(text).expect("key")
+        str::parse::<SnapshotKey>(text).expect("key")
     }
 
     #[test]

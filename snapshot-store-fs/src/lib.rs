@@ -13,9 +13,9 @@
 //! file that is never listed and is removed later).
 //!
 //! ```
-//! use snapshot_store::SnapshotManager;
+//! use snapshot_store::{Lookup, Order, SnapshotManager};
 //! use snapshot_store_fs::FsStore;
-//! use snapshot_codec::value;
+//! use snapshot_codec::{value, Value};
 //!
 //! # let dir = tempfile::tempdir()?;
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
@@ -24,7 +24,7 @@
 //! let info = manager.dump(&value!({"level": 5, "inventory": ["sword"]})).await?;
 //! let day = &info.key.to_string()[..10]; // 2024-01-15
 //! assert!(dir.path().join("checkpoints").join(day).join(info.key.to_string()).is_file());
-//! assert_eq!(manager.load_latest().await?, Some(value!({"level": 5, "inventory": ["sword"]})));
+//! assert_eq!(manager.load::<Value>(Lookup::Latest).await?, Some(value!({"level": 5, "inventory": ["sword"]})));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -95,7 +95,7 @@ pub enum FsError {
         path: PathBuf,
     },
     /// An I/O operation failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done.
         action: &'static str,
@@ -128,9 +128,22 @@ impl FsError {
     }
 }
 
+/// Permission errors become [`Error::PermissionDenied`] (naming the path), the rest
+/// [`Error::Backend`] with the [`FsError`] as source.
 impl From<FsError> for Error {
     fn from(e: FsError) -> Self {
-        Error::backend(BACKEND, e)
+        match &e {
+            FsError::Io { path, source, .. }
+                if source.kind() == io::ErrorKind::PermissionDenied =>
+            {
+                Error::PermissionDenied {
+                    backend: BACKEND,
+                    location: path.display().to_string(),
+                    source: e.into(),
+                }
+            }
+            _ => Error::backend(BACKEND, e),
+        }
     }
 }
 
@@ -706,7 +719,7 @@ impl Inner {
             let entry = entry.map_err(|e| FsError::io("listing", &self.dir, e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Ok(key) = SnapshotKey::parse(name) {
+            if let Ok(key) = str::parse::<SnapshotKey>(name) {
                 if range.contains(key) {
                     flat(key, &entry);
                 }
@@ -738,7 +751,9 @@ impl Inner {
         for entry in entries {
             let entry = entry.map_err(|e| FsError::io("listing", &day.path, e))?;
             let name = entry.file_name();
-            if let Some(key) = name.to_str().and_then(|n| SnapshotKey::parse(n).ok())
+            if let Some(key) = name
+                .to_str()
+                .and_then(|n| str::parse::<SnapshotKey>(n).ok())
                 && day.holds(key)
                 && range.contains(key)
             {

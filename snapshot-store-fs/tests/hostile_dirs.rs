@@ -41,7 +41,7 @@ async fn links_named_like_snapshots_are_foreign_objects() {
     std::fs::write(&secret, b"not yours").expect("write");
     let dir = tempfile::tempdir().expect("tempdir");
     let store = FsStore::open(dir.path()).expect("open");
-    let key = SnapshotKey::parse("2024-01-15_10-30-00-000000").expect("key");
+    let key = str::parse::<SnapshotKey>("2024-01-15_10-30-00-000000").expect("key");
     let link = dir.path().join(key.to_string());
     std::os::unix::fs::symlink(&secret, &link).expect("symlink");
 
@@ -179,7 +179,7 @@ async fn a_snapshot_published_but_not_made_durable_is_told_apart() {
         .dump(&value!({"step": 1}))
         .await
         .expect_err("not durable");
-    assert!(err.to_string().contains("power failure"), "{err}");
+    assert!(err.chain_to_string().contains("power failure"), "{err}");
     let Error::NotDurable { key, .. } = err else {
         panic!("{err:?}")
     };
@@ -200,7 +200,7 @@ async fn a_snapshot_published_but_not_made_durable_is_told_apart() {
 async fn deletions_and_new_directories_are_made_durable() {
     // With directory fsyncs failing, the operations that must fsync a directory say so.
     let dir = tempfile::tempdir().expect("tempdir");
-    let key = SnapshotKey::parse("2024-01-15_10-30-00-000000").expect("key");
+    let key = str::parse::<SnapshotKey>("2024-01-15_10-30-00-000000").expect("key");
     FsStore::open(dir.path())
         .expect("open")
         .put(key, Bytes::from_static(b"x"))
@@ -214,11 +214,11 @@ async fn deletions_and_new_directories_are_made_durable() {
         .delete(key)
         .await
         .expect_err("the deletion is not durable");
-    assert!(err.to_string().contains("syncing directory"), "{err}");
+    assert!(err.chain_to_string().contains("syncing directory"), "{err}");
     let err = FsStore::builder(dir.path().join("new/store"))
         .with_create(true)
         .with_failing_dir_sync_for_tests()
         .build()
         .expect_err("the new directory is not durable");
-    assert!(err.to_string().contains("syncing directory"), "{err}");
+    assert!(err.chain_to_string().contains("syncing directory"), "{err}");
 }

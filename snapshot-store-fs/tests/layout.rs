@@ -5,13 +5,15 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use snapshot_codec::Value;
 use snapshot_codec::value;
+use snapshot_store::Order;
 use snapshot_store::conformance::brute_force_lookup;
 use snapshot_store::{KeyRange, Lookup, SnapshotKey, SnapshotManager, SnapshotStore};
 use snapshot_store_fs::FsStore;
 
 fn key(text: &str) -> SnapshotKey {
-    SnapshotKey::parse(text).expect("key")
+    str::parse::<SnapshotKey>(text).expect("key")
 }
 
 fn encoded(n: i64) -> Bytes {
@@ -58,7 +60,7 @@ async fn stores_written_by_0_1_keep_working_mixed_with_the_new_layout() {
             .expect("dump");
     }
     let listed: Vec<SnapshotKey> = manager
-        .list()
+        .list(Order::NewestFirst)
         .await
         .expect("list")
         .iter()
@@ -70,7 +72,10 @@ async fn stores_written_by_0_1_keep_working_mixed_with_the_new_layout() {
         "newest first, both layouts"
     );
     assert_eq!(
-        manager.load(Lookup::Exact(old[1])).await.expect("load"),
+        manager
+            .load::<Value>(Lookup::Exact(old[1]))
+            .await
+            .expect("load"),
         Some(value!({"n": 1}))
     );
     assert_eq!(
@@ -103,7 +108,10 @@ async fn stores_written_by_0_1_keep_working_mixed_with_the_new_layout() {
     store.delete(new[0]).await.expect("delete new");
     assert!(!dir.path().join(old[0].to_string()).exists());
     assert!(!store.path_of(new[0]).exists());
-    assert_eq!(manager.list().await.expect("list").len(), 4);
+    assert_eq!(
+        manager.list(Order::NewestFirst).await.expect("list").len(),
+        4
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +209,7 @@ async fn lookups_match_brute_force_over_random_mixed_stores() {
                 Lookup::Nearest(t),
             ] {
                 let found = manager
-                    .load_snapshot(lookup)
+                    .load_snapshot::<Value>(lookup)
                     .await
                     .expect("load")
                     .map(|s| s.meta.key);

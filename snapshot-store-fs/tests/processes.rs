@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use snapshot_codec::{Compression, Value, value};
+use snapshot_store::Lookup;
 use snapshot_store::{Error, KeyRange, SnapshotManager, SnapshotStore};
 use snapshot_store_fs::{FsError, FsStore, TEMP_PREFIX, TEMP_SUFFIX};
 
@@ -78,7 +79,7 @@ fn child(mode: &str) {
                     .left
                     .len();
                 println!("cleanup left {left}");
-                let loaded = manager.load_latest().await;
+                let loaded = manager.load::<Value>(Lookup::Latest).await;
                 println!(
                     "load {}",
                     if matches!(loaded, Ok(Some(_))) {
@@ -117,6 +118,9 @@ fn report(result: Result<(), Error>) {
             let kind = source.downcast_ref::<FsError>().and_then(FsError::io_kind);
             println!("dump failed backend={backend} kind={kind:?} error={source}");
         }
+        Err(Error::PermissionDenied {
+            backend, location, ..
+        }) => println!("dump failed permission-denied backend={backend} at={location}"),
         Err(e) => println!("dump failed other {e}"),
     }
 }
@@ -301,7 +305,7 @@ fn read_only_directory_gives_typed_errors() {
     assert!(out.contains("cleanup left 1"), "{out}");
     assert!(out.contains("load ok"), "{out}");
     assert!(
-        out.contains("dump failed backend=fs kind=Some(PermissionDenied)"),
+        out.contains("dump failed permission-denied backend=fs at="),
         "{out}"
     );
     let after: Vec<_> = std::fs::read_dir(&dir)

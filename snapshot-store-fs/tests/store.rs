@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use snapshot_codec::Value;
 use snapshot_codec::value;
+use snapshot_store::Lookup;
 use snapshot_store::conformance::{self, DynStore, ForeignObjects};
 use snapshot_store::{Error, KeyRange, SnapshotKey, SnapshotManager, SnapshotStore};
 use snapshot_store_fs::{FsError, FsStore, TEMP_PREFIX, TEMP_SUFFIX};
@@ -81,7 +83,7 @@ fn opening_a_missing_directory_creates_nothing() {
     let mistyped = dir.path().join("chekpoints");
     let err = FsStore::open(&mistyped).expect_err("must fail");
     assert!(err.is_store_not_found(), "{err:?}");
-    assert!(err.to_string().contains("chekpoints"), "{err}");
+    assert!(err.chain_to_string().contains("chekpoints"), "{err}");
     assert!(!mistyped.exists());
     let err = FsStore::builder(&mistyped).build().expect_err("must fail");
     assert!(err.is_store_not_found(), "{err:?}");
@@ -111,7 +113,10 @@ fn a_file_in_the_way_is_a_clear_error() {
         ),
         "{err}"
     );
-    assert!(err.to_string().contains("is not a directory"), "{err}");
+    assert!(
+        err.chain_to_string().contains("is not a directory"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +176,7 @@ async fn temporary_files_are_never_listed_and_stale_ones_are_removed() {
     assert_eq!(eager.remove_stale_temp_files().await.removed, 1);
     assert_eq!(
         SnapshotManager::new(eager)
-            .load_latest()
+            .load::<Value>(Lookup::Latest)
             .await
             .expect("load"),
         Some(value!("real"))
@@ -182,7 +187,7 @@ async fn temporary_files_are_never_listed_and_stale_ones_are_removed() {
 async fn a_failed_put_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
-    let key = SnapshotKey::parse("2024-01-15_10-30-00-000000").expect("key");
+    let key = str::parse::<SnapshotKey>("2024-01-15_10-30-00-000000").expect("key");
     store
         .put(key, Bytes::from_static(b"first"))
         .await

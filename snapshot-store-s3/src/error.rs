@@ -6,31 +6,16 @@ use snapshot_store::{Error, SnapshotKey};
 use crate::{BACKEND, S3Store};
 
 /// What went wrong inside the S3 backend; reaches callers as the source of
-/// [`Error::Backend`].
+/// [`Error::Backend`]. Refused credentials are [`Error::Unauthenticated`], refused
+/// permissions [`Error::PermissionDenied`], a missing bucket [`Error::StoreNotFound`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum S3Error {
-    /// The server rejected the credentials, or they lack a permission.
-    #[error(
-        "{store}: the server rejected the request's credentials or permissions: {source}{cause}"
-    )]
-    Authentication {
-        /// Which store (bucket, prefix, endpoint).
-        store: String,
-        /// The innermost cause, as `": text"`, when the error's own text lacks it.
-        cause: String,
-        /// The underlying error.
-        #[source]
-        source: object_store::Error,
-    },
-    /// A request failed: unreachable endpoint, timeout, server error, ...
-    #[error("{store}: {source}{cause}")]
+    /// A request failed: unreachable endpoint, server error, ... The source says how.
+    #[error("{store}: request failed")]
     Request {
         /// Which store (bucket, prefix, endpoint).
         store: String,
-        /// The innermost cause (`": Connection refused (os error 111)"`, say) when the
-        /// error's own text lacks it.
-        cause: String,
         /// The underlying error.
         #[source]
         source: object_store::Error,
@@ -64,7 +49,7 @@ pub enum S3Error {
         endpoint: String,
     },
     /// The configuration is incomplete or invalid.
-    #[error("invalid S3 configuration: {source}")]
+    #[error("invalid S3 configuration")]
     Config {
         /// The underlying error.
         #[source]
@@ -72,7 +57,7 @@ pub enum S3Error {
     },
     /// A request got no answer within the request timeout.
     #[error(
-        "{store}: timed out after {} s without an answer (the request timeout: set AWS_TIMEOUT, e.g. AWS_TIMEOUT=120s, or call with_timeout): {source}",
+        "{store}: timed out after {} s without an answer (the request timeout: set AWS_TIMEOUT, e.g. AWS_TIMEOUT=120s, or call with_timeout)",
         after.as_secs_f64()
     )]
     TimedOut {
@@ -110,37 +95,39 @@ pub enum S3Error {
     Multipart(String),
 }
 
-// The deepest error of `e`'s chain (the one that says what happened: "Connection
-/// refused", "operation timed out"), as `": text"`, or empty when `e`'s own text has it.
-fn innermost_cause(e: &object_store::Error) -> String {
-    let top = e.to_string();
-    match chain(e).skip(1).last().map(ToString::to_string) {
-        Some(text) if !text.is_empty() && !top.contains(&text) => format!(": {text}"),
-        _ => String::new(),
-    }
-}
-
 /// Whether a request failed because the server refused the credentials or permissions.
 ///
 /// object_store reports a refused GET or LIST as a generic error whose HTTP status sits
 /// in a type it does not export, so the chain's text is searched for the status line and
 /// the S3 error codes that mean "who you are" rather than "what you asked".
 pub(crate) fn rejected_credentials(e: &object_store::Error) -> bool {
-    const SIGNS: [&str; 6] = [
-        "status code: 401",
-        "status code: 403",
-        "SignatureDoesNotMatch",
-        "InvalidAccessKeyId",
-        "AccessDenied",
-        "ExpiredToken",
-    ];
-    SIGNS.iter().any(|sign| chain_mentions(e, sign))
+    unauthenticated(e) || forbidden(e)
+}
+
+/// The credentials themselves were refused (unknown key, bad signature, expired).
+fn unauthenticated(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::Unauthenticated { .. })
+        || [
+            "status code: 401",
+            "SignatureDoesNotMatch",
+            "InvalidAccessKeyId",
+            "ExpiredToken",
+        ]
+        .iter()
+        .any(|sign| chain_mentions(e, sign))
+}
+
+/// The credentials were accepted but do not allow the request.
+fn forbidden(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::PermissionDenied { .. })
+        || ["status code: 403", "AccessDenied"]
+            .iter()
+            .any(|sign| chain_mentions(e, sign))
 }
 
 impl S3Store {
     pub(crate) fn error(&self, e: object_store::Error, key: Option<SnapshotKey>) -> Error {
         let store = self.describe.clone();
-        let cause = innermost_cause(&e);
         if chain_mentions(&e, "NoSuchBucket") {
             return Error::StoreNotFound {
                 location: store,
@@ -167,34 +154,18 @@ impl S3Store {
                 | object_store::Error::Precondition { .. },
                 Some(key),
             ) => Error::AlreadyExists { key },
-            (
-                source @ (object_store::Error::Unauthenticated { .. }
-                | object_store::Error::PermissionDenied { .. }),
-                _,
-            ) => Error::backend(
-                BACKEND,
-                S3Error::Authentication {
-                    store,
-                    cause,
-                    source,
-                },
-            ),
-            (source, _) if rejected_credentials(&source) => Error::backend(
-                BACKEND,
-                S3Error::Authentication {
-                    store,
-                    cause,
-                    source,
-                },
-            ),
-            (source, _) => Error::backend(
-                BACKEND,
-                S3Error::Request {
-                    store,
-                    cause,
-                    source,
-                },
-            ),
+            // 401 and a bad signature first: a 403 naming a signature is about who.
+            (source, _) if unauthenticated(&source) => Error::Unauthenticated {
+                backend: BACKEND,
+                location: store,
+                source: source.into(),
+            },
+            (source, _) if forbidden(&source) => Error::PermissionDenied {
+                backend: BACKEND,
+                location: store,
+                source: source.into(),
+            },
+            (source, _) => Error::backend(BACKEND, S3Error::Request { store, source }),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! listed, loaded or deleted.
 //!
 //! ```no_run
-//! use snapshot_store::SnapshotManager;
+//! use snapshot_store::{Lookup, SnapshotManager, snapshot_codec::Value};
 //! use snapshot_store_s3::S3Store;
 //!
 //! # async fn example() -> Result<(), snapshot_store::Error> {
@@ -16,7 +16,7 @@
 //!     .with_prefix("nightly/checkpoints")
 //!     .build()?;
 //! let manager = SnapshotManager::new(store);
-//! let resume_from = manager.load_latest().await?; // None on the first run
+//! let resume_from = manager.load::<Value>(Lookup::Latest).await?; // None on the first run
 //! # Ok(()) }
 //! ```
 //!
@@ -73,8 +73,10 @@
 //! the environment), so an unreachable endpoint fails with
 //! [`snapshot_store::Error::Backend`] rather than hanging, and a silent one with
 //! [`S3Error::TimedOut`] ("timed out after 30 s"). A missing bucket is
-//! [`snapshot_store::Error::StoreNotFound`] for every operation. Rejected credentials are reported as
-//! [`S3Error::Authentication`]. Credentials never appear in `Debug` output or errors.
+//! [`snapshot_store::Error::StoreNotFound`] for every operation. Rejected credentials are
+//! [`snapshot_store::Error::Unauthenticated`], refused permissions
+//! [`snapshot_store::Error::PermissionDenied`]. Credentials never appear in `Debug`
+//! output or errors.
 #![warn(missing_docs)]
 
 mod builder;
@@ -170,12 +172,12 @@ impl S3Store {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use snapshot_store::SnapshotManager;
+    /// use snapshot_store::{Order, SnapshotManager};
     /// use snapshot_store_s3::{S3Store, object_store::memory::InMemory};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let manager = SnapshotManager::new(S3Store::from_object_store(Arc::new(InMemory::new()), "app"));
     /// let info = manager.dump(&snapshot_store::snapshot_codec::value!({"ok": true})).await?;
-    /// assert_eq!(manager.list().await?[0].key, info.key);
+    /// assert_eq!(manager.list(Order::NewestFirst).await?[0].key, info.key);
     /// # Ok::<(), snapshot_store::Error>(())
     /// # }).unwrap();
     /// ```
@@ -282,7 +284,7 @@ impl SnapshotStore for S3Store {
         let mut metas = Vec::new();
         while let Some(meta) = stream.try_next().await.map_err(|e| self.error(e, None))? {
             let Some(key) = direct_child(&self.prefix, &meta.location)
-                .and_then(|name| SnapshotKey::parse(name).ok())
+                .and_then(|name| str::parse::<SnapshotKey>(name).ok())
             else {
                 continue;
             };

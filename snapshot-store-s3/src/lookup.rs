@@ -68,7 +68,7 @@ impl S3Store {
             return true;
         }
         if let Some(key) = direct_child(&self.prefix, &meta.location)
-            .and_then(|name| SnapshotKey::parse(name).ok())
+            .and_then(|name| str::parse::<SnapshotKey>(name).ok())
             && after.is_none_or(|a| key > a)
             && key <= upto
         {

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use snapshot_codec::Value;
 use snapshot_codec::value;
 use snapshot_store::conformance;
 use snapshot_store::{KeyRange, Lookup, SnapshotKey, SnapshotManager, SnapshotStore};
@@ -91,7 +92,7 @@ async fn s3_suite_in_a_container() {
         .map(|w| {
             let manager = SnapshotManager::new(target.store(prefix));
             tokio::spawn(async move {
-                let base = SnapshotKey::parse("2031-01-01_00-00-00-000000").expect("key");
+                let base = str::parse::<SnapshotKey>("2031-01-01_00-00-00-000000").expect("key");
                 let mut keys = Vec::new();
                 for i in 0..count {
                     let at =
@@ -115,7 +116,10 @@ async fn s3_suite_in_a_container() {
     assert_eq!(distinct.len(), written.len(), "two dumps shared a key");
     for (key, w, i) in written {
         assert_eq!(
-            manager.load(Lookup::Exact(key)).await.expect("load"),
+            manager
+                .load::<Value>(Lookup::Exact(key))
+                .await
+                .expect("load"),
             Some(value!({"w": w, "i": i})),
             "{key} lost"
         );

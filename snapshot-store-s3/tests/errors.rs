@@ -46,7 +46,7 @@ fn invalid_bucket_names_are_refused_before_any_request() {
             matches!(s3_error(&err), S3Error::InvalidBucketName { bucket, .. } if bucket == bad),
             "{bad}: {err}"
         );
-        let text = err.to_string();
+        let text = err.chain_to_string();
         assert!(
             text.contains("invalid bucket name") && !text.contains("credentials"),
             "{text}"
@@ -67,7 +67,10 @@ fn plain_http_without_permission_says_which_variable_to_set() {
         s3_error(&err),
         S3Error::PlainHttpNotAllowed { .. }
     ));
-    assert!(err.to_string().contains("AWS_ALLOW_HTTP=true"), "{err}");
+    assert!(
+        err.chain_to_string().contains("AWS_ALLOW_HTTP=true"),
+        "{err}"
+    );
     base()
         .with_endpoint("http://127.0.0.1:9000")
         .with_allow_http(true)
@@ -94,7 +97,7 @@ fn malformed_endpoints_are_refused_and_never_echo_credentials() {
             matches!(s3_error(&err), S3Error::InvalidEndpoint { .. }),
             "{bad}: {err}"
         );
-        let text = format!("{err} {err:?}");
+        let text = format!("{} {err:?}", err.chain_to_string());
         assert!(!text.contains("PASSWORD"), "{text}");
     }
     let builder = base().with_endpoint("https://user:PASSWORD@s3.example.com");
@@ -117,7 +120,7 @@ async fn a_refused_connection_says_so() {
         .put(SnapshotKey::now(), Bytes::from_static(b"x"))
         .await
         .expect_err("nothing listens");
-    let text = err.to_string().to_lowercase();
+    let text = err.chain_to_string().to_lowercase();
     assert!(text.contains("connection refused"), "{err}");
     println!("shown: {err}");
     assert!(!text.contains("very-secret"), "{err}");

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use snapshot_codec::Value;
 use snapshot_codec::value;
+use snapshot_store::Order;
 use snapshot_store::conformance::{self, ForeignObjects};
 use snapshot_store::{Lookup, SnapshotKey, SnapshotManager};
 use snapshot_store_s3::S3Store;
@@ -179,7 +181,7 @@ async fn lookups_list_from_an_offset_and_stop_early() {
     let counting = Arc::new(Counting::default());
     let store = S3Store::from_object_store(counting.clone(), "ckpt").with_ordered_listing(true);
     let manager = SnapshotManager::new(store);
-    let base = SnapshotKey::parse("2024-01-01_00-00-00-000000").expect("key");
+    let base = str::parse::<SnapshotKey>("2024-01-01_00-00-00-000000").expect("key");
     let at = |i: i64| SnapshotKey::from_micros(base.as_micros() + i * 1_000_000).expect("key");
     for i in 0..1000 {
         manager.dump_at(at(i), &value!(i)).await.expect("dump");
@@ -188,7 +190,7 @@ async fn lookups_list_from_an_offset_and_stop_early() {
 
     assert_eq!(
         manager
-            .load(Lookup::AtOrAfter(at(900)))
+            .load::<Value>(Lookup::AtOrAfter(at(900)))
             .await
             .expect("load"),
         Some(value!(900))
@@ -202,20 +204,26 @@ async fn lookups_list_from_an_offset_and_stop_early() {
 
     // An exact key is one GET, no listing.
     assert_eq!(
-        manager.load(Lookup::Exact(at(10))).await.expect("load"),
+        manager
+            .load::<Value>(Lookup::Exact(at(10)))
+            .await
+            .expect("load"),
         Some(value!(10))
     );
     assert_eq!(counting.requests(), 1);
     assert_eq!(counting.take(), (0, vec![]));
     assert_eq!(
-        manager.load(Lookup::Exact(at(5000))).await.expect("load"),
+        manager
+            .load::<Value>(Lookup::Exact(at(5000)))
+            .await
+            .expect("load"),
         None
     );
     assert_eq!(counting.requests(), 1);
 
     assert_eq!(
         manager
-            .load(Lookup::AtOrBefore(at(20)))
+            .load::<Value>(Lookup::AtOrBefore(at(20)))
             .await
             .expect("load"),
         Some(value!(20))
@@ -227,7 +235,10 @@ async fn lookups_list_from_an_offset_and_stop_early() {
     );
 
     assert_eq!(
-        manager.load(Lookup::Nearest(at(500))).await.expect("load"),
+        manager
+            .load::<Value>(Lookup::Nearest(at(500)))
+            .await
+            .expect("load"),
         Some(value!(500))
     );
     let (yielded, _) = counting.take();
@@ -235,7 +246,7 @@ async fn lookups_list_from_an_offset_and_stop_early() {
 
     // The newest does not need the whole listing, although S3 lists ascending only.
     assert_eq!(
-        manager.load_latest().await.expect("load"),
+        manager.load::<Value>(Lookup::Latest).await.expect("load"),
         Some(value!(999))
     );
     let requests = counting.requests();
@@ -277,7 +288,7 @@ async fn lookups_cost_a_bounded_number_of_requests_at_scale() {
     // burst of 3,000 in one second in the middle (denser than a listing page). (The
     // in-memory store scans every object per listing, so the test stays small; the
     // request bound is what it checks.)
-    let start = SnapshotKey::parse("2025-01-01_00-00-00-000000")
+    let start = str::parse::<SnapshotKey>("2025-01-01_00-00-00-000000")
         .expect("key")
         .as_micros();
     let mut keys = populate(&counting, "ckpt", start, 60_000_000, 40_000).await;
@@ -330,7 +341,7 @@ async fn snapshots_in_the_future_and_foreign_objects_do_not_mislead_latest() {
     let counting = Arc::new(Counting::default());
     let store = S3Store::from_object_store(counting.clone(), "p").with_ordered_listing(true);
     let manager = SnapshotManager::new(store);
-    let start = SnapshotKey::parse("2024-06-01_00-00-00-000000")
+    let start = str::parse::<SnapshotKey>("2024-06-01_00-00-00-000000")
         .expect("key")
         .as_micros();
     let mut keys = populate(&counting, "p", start, 3_600_000_000, 100).await;
@@ -360,7 +371,7 @@ async fn snapshots_in_the_future_and_foreign_objects_do_not_mislead_latest() {
         populate(
             &counting,
             "p",
-            SnapshotKey::parse("2099-01-01_00-00-00-000000")
+            str::parse::<SnapshotKey>("2099-01-01_00-00-00-000000")
                 .expect("key")
                 .as_micros(),
             1,
@@ -383,7 +394,7 @@ async fn retention_deletes_in_bulk() {
     let counting = Arc::new(Counting::default());
     let store = S3Store::from_object_store(counting.clone(), "r").with_ordered_listing(true);
     let manager = SnapshotManager::new(store);
-    let start = SnapshotKey::parse("2024-06-01_00-00-00-000000")
+    let start = str::parse::<SnapshotKey>("2024-06-01_00-00-00-000000")
         .expect("key")
         .as_micros();
     populate(&counting, "r", start, 1_000_000, 2_500).await;
@@ -398,12 +409,15 @@ async fn retention_deletes_in_bulk() {
         .await
         .expect("apply");
     assert_eq!(plan.remove.len(), 2_490);
-    // One bulk delete carrying every key (S3 sends it as 3 requests of up to 1000),
-    // no HEAD or GET per snapshot.
-    assert_eq!(counting.delete_calls.load(Ordering::SeqCst), 1);
+    // Bulk deletes of up to 1000 keys (S3's most per request; the manager reports
+    // progress after each), no HEAD or GET per snapshot.
+    assert_eq!(counting.delete_calls.load(Ordering::SeqCst), 3);
     assert_eq!(counting.deleted.load(Ordering::SeqCst), 2_490);
     assert_eq!(counting.gets.load(Ordering::SeqCst), 0);
-    assert_eq!(manager.list().await.expect("list").len(), 10);
+    assert_eq!(
+        manager.list(Order::NewestFirst).await.expect("list").len(),
+        10
+    );
     assert!(
         counting
             .inner

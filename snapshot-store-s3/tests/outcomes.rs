@@ -128,7 +128,7 @@ fn stores() -> Vec<(WriteProtocol, Arc<Flaky>, S3Store)> {
 }
 
 fn key() -> SnapshotKey {
-    SnapshotKey::parse("2030-06-01_12-00-00-000000").expect("key")
+    str::parse::<SnapshotKey>("2030-06-01_12-00-00-000000").expect("key")
 }
 
 #[tokio::test]
@@ -180,7 +180,7 @@ async fn an_outcome_that_cannot_be_checked_is_unknown_and_blocks_the_key() {
             panic!("{protocol}: {err:?}")
         };
         assert_eq!(*at, key());
-        assert!(err.to_string().contains("may or may not"), "{err}");
+        assert!(err.chain_to_string().contains("may or may not"), "{err}");
         flaky.lose_response.store(false, Ordering::SeqCst);
         flaky.fail_reads.store(false, Ordering::SeqCst);
         // It had landed; a second writer of the key is refused.

@@ -6,6 +6,11 @@ use crate::{KeyError, SnapshotKey};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong while storing, finding or loading snapshots.
+///
+/// Each variant is a condition a caller can act on, and carries the key or location
+/// concerned. `Display` says what happened in one sentence and never repeats the
+/// cause: the cause is [`source()`](std::error::Error::source), so chain printers
+/// (`anyhow`'s `{:#}`, `tracing`) show each cause once.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -31,12 +36,34 @@ pub enum Error {
         /// What is missing, and what creates it.
         reason: String,
     },
+    /// The store refused the operation: file permissions, or an S3 policy that does not
+    /// allow it (HTTP 403). The credentials were accepted.
+    #[error("{backend} store at {location}: permission denied")]
+    PermissionDenied {
+        /// Which backend: `"fs"`, `"s3"`, ...
+        backend: &'static str,
+        /// The directory, file or bucket concerned.
+        location: String,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
+    /// The store did not accept the credentials (missing, wrong or expired; HTTP 401,
+    /// or a signature the server rejects).
+    #[error("{backend} store at {location}: credentials rejected")]
+    Unauthenticated {
+        /// Which backend.
+        backend: &'static str,
+        /// The endpoint or bucket concerned.
+        location: String,
+        /// The backend's own error.
+        #[source]
+        source: BoxError,
+    },
     /// The snapshot was stored and is visible under `key`, but making it durable (the
     /// fsync of its directory) failed: it may be lost on power failure. Not a failed
     /// write: do not write it again under another key.
-    #[error(
-        "snapshot {key} was stored and is visible, but it may not survive a power failure: {source}"
-    )]
+    #[error("snapshot {key} was stored and is visible, but it may not survive a power failure")]
     NotDurable {
         /// Where the snapshot was stored.
         key: SnapshotKey,
@@ -50,7 +77,7 @@ pub enum Error {
     /// store it twice: once the store answers, look it up with `Lookup::Exact(key)`;
     /// if it is there it was stored, otherwise write it again.
     #[error(
-        "the write of snapshot {key} may or may not have been stored (look it up by this key once the store answers, before writing it again): {source}"
+        "the write of snapshot {key} may or may not have been stored (look it up by this key once the store answers, before writing it again)"
     )]
     OutcomeUnknown {
         /// The key written.
@@ -62,37 +89,31 @@ pub enum Error {
     /// A text or time is not a valid snapshot key.
     #[error(transparent)]
     InvalidKey(#[from] KeyError),
-    /// A snapshot could not be encoded, or a stored one could not be decoded.
-    #[error("{}", match key {
-        Some(key) => format!("snapshot {key}: {source}"),
-        None => format!("snapshot codec: {source}"),
-    })]
-    Codec {
-        /// The snapshot concerned, when it came from a store.
-        key: Option<SnapshotKey>,
-        /// What the codec reported.
+    /// A stored snapshot does not load: damaged, truncated, hostile, from a newer format
+    /// version, or not a snapshot at all. The source says which.
+    #[error("snapshot {key} does not load")]
+    Corrupt {
+        /// The snapshot.
+        key: SnapshotKey,
+        /// What the codec found.
         #[source]
         source: snapshot_codec::Error,
     },
+    /// The codec refused: a state that cannot be encoded (nothing is stored then), or
+    /// bytes that are not a valid snapshot given to a buffer read or to
+    /// `put_encoded`.
+    #[error("snapshot codec")]
+    Codec(#[source] snapshot_codec::Error),
     /// Every key tried for a dump was taken: the store is flooded with writers.
     #[error("no free key found after {attempts} attempts from {first}")]
     NoFreeKey {
         /// The first key tried.
         first: SnapshotKey,
-        /// How many consecutive microseconds were tried.
+        /// How many keys were tried.
         attempts: u32,
     },
-    /// The snapshot was stored, but the retention pass after it failed.
-    #[error("snapshot {dumped} was stored, but retention failed: {source}")]
-    Retention {
-        /// The snapshot that was stored.
-        dumped: SnapshotKey,
-        /// Why retention failed.
-        #[source]
-        source: Box<Error>,
-    },
-    /// The backend failed (I/O, network, permissions, ...).
-    #[error("{backend} backend: {source}")]
+    /// The backend failed otherwise (I/O, network, a server error, ...).
+    #[error("{backend} backend")]
     Backend {
         /// Which backend: `"memory"`, `"fs"`, `"s3"`, ...
         backend: &'static str,
@@ -126,10 +147,81 @@ impl Error {
         matches!(self, Error::AlreadyExists { .. })
     }
 
-    pub(crate) fn codec(key: Option<SnapshotKey>, source: snapshot_codec::Error) -> Self {
-        Error::Codec { key, source }
+    /// Whether this is [`Error::Corrupt`].
+    pub fn is_corrupt(&self) -> bool {
+        matches!(self, Error::Corrupt { .. })
     }
+
+    /// This error and its causes on one line, each once: `"a: b: c"`. For messages
+    /// where a chain printer is not at hand.
+    ///
+    /// ```
+    /// use snapshot_store::{Error, SnapshotKey};
+    ///
+    /// let err = Error::Corrupt {
+    ///     key: SnapshotKey::MIN,
+    ///     source: snapshot_codec::decode(b"nonsense").unwrap_err(),
+    /// };
+    /// assert!(err.to_string().ends_with("does not load"));
+    /// assert!(err.chain_to_string().starts_with(&format!("{err}: ")));
+    /// ```
+    pub fn chain_to_string(&self) -> String {
+        chain_to_string(self)
+    }
+}
+
+/// `error` and its causes on one line, each once.
+pub fn chain_to_string(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // A cause that says nothing new (transparent wrappers) is not repeated.
+        if !text.is_empty() && !out.ends_with(&text) {
+            out += ": ";
+            out += &text;
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// The store's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_never_repeats_the_source() {
+        let codec = || snapshot_codec::decode(b"nonsense").expect_err("not a snapshot");
+        let cases: Vec<Error> = vec![
+            Error::Corrupt {
+                key: SnapshotKey::MIN,
+                source: codec(),
+            },
+            Error::Codec(codec()),
+            Error::backend("fs", std::io::Error::other("disk on fire")),
+            Error::NotDurable {
+                key: SnapshotKey::MIN,
+                source: "fsync failed".into(),
+            },
+            Error::OutcomeUnknown {
+                key: SnapshotKey::MIN,
+                source: Box::new(Error::backend("s3", std::io::Error::other("reset"))),
+            },
+        ];
+        for err in cases {
+            let source = std::error::Error::source(&err)
+                .expect("has a source")
+                .to_string();
+            assert!(!err.to_string().contains(&source), "{err} repeats {source}");
+            assert!(
+                err.chain_to_string().contains(&source),
+                "{}",
+                err.chain_to_string()
+            );
+        }
+    }
+}

@@ -111,11 +111,8 @@ impl SnapshotKey {
         TimeDelta::microseconds(self.micros.abs_diff(other.micros) as i64)
     }
 
-    /// Parses the text form, accepting nothing else.
-    ///
-    /// # Errors
-    /// [`KeyError::Malformed`] naming what is wrong.
-    pub fn parse(text: &str) -> Result<Self, KeyError> {
+    /// Parses the text form, accepting nothing else (the body of [`FromStr`]).
+    fn parse_text(text: &str) -> Result<Self, KeyError> {
         let fail = |reason| KeyError::Malformed {
             input: text.chars().take(64).collect(),
             reason,
@@ -173,24 +170,14 @@ impl fmt::Debug for SnapshotKey {
     }
 }
 
+/// The one way to read a key's text form: `"2024-01-15_09-30-00-000000".parse()`.
+///
+/// # Errors
+/// [`KeyError::Malformed`] naming what is wrong; nothing but the exact form is accepted.
 impl FromStr for SnapshotKey {
     type Err = KeyError;
     fn from_str(s: &str) -> Result<Self, KeyError> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<&str> for SnapshotKey {
-    type Error = KeyError;
-    fn try_from(s: &str) -> Result<Self, KeyError> {
-        Self::parse(s)
-    }
-}
-
-impl TryFrom<DateTime<Utc>> for SnapshotKey {
-    type Error = KeyError;
-    fn try_from(t: DateTime<Utc>) -> Result<Self, KeyError> {
-        Self::from_datetime(t)
+        Self::parse_text(s)
     }
 }
 
@@ -209,7 +196,7 @@ impl serde::Serialize for SnapshotKey {
 impl<'de> serde::Deserialize<'de> for SnapshotKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        str::parse::<Self>(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -226,7 +213,7 @@ mod tests {
         ] {
             let text = k.to_string();
             assert_eq!(text.len(), KEY_LEN);
-            assert_eq!(SnapshotKey::parse(&text).unwrap(), k);
+            assert_eq!(str::parse::<SnapshotKey>(&text).unwrap(), k);
         }
         assert_eq!(SnapshotKey::MIN.to_string(), "0000-01-01_00-00-00-000000");
         assert_eq!(SnapshotKey::MAX.to_string(), "9999-12-31_23-59-59-999999");
@@ -282,7 +269,10 @@ mod tests {
             "２024-01-15_10-30-00-00000",
         ] {
             assert!(
-                matches!(SnapshotKey::parse(bad), Err(KeyError::Malformed { .. })),
+                matches!(
+                    str::parse::<SnapshotKey>(bad),
+                    Err(KeyError::Malformed { .. })
+                ),
                 "{bad:?}"
             );
         }
@@ -292,7 +282,7 @@ mod tests {
     fn times_outside_four_digit_years_are_out_of_range() {
         let t = DateTime::from_timestamp(MAX_MICROS / 1_000_000 + 1, 0).unwrap();
         assert!(matches!(
-            SnapshotKey::try_from(t),
+            SnapshotKey::from_datetime(t),
             Err(KeyError::OutOfRange { .. })
         ));
         assert!(SnapshotKey::from_micros(MIN_MICROS - 1).is_err());

@@ -5,9 +5,14 @@
 //! - [`SnapshotStore`]: the four operations a backend provides (create-only `put`,
 //!   `get`, ranged `list`, `delete`). [`MemoryStore`] is a complete one in memory; disk
 //!   and S3 backends live in their own crates.
-//! - [`SnapshotManager`]: what applications call: `dump`, `load` by [`Lookup`] (latest,
-//!   exact, nearest, at-or-before, at-or-after), `list`, `prune`, `delete`, retention
-//!   ([`RetentionPolicy`]) with dry-run plans, and buffer I/O.
+//! - [`SnapshotManager`]: what applications call: `dump`, `load::<T>` by [`Lookup`]
+//!   (latest, exact, nearest, at-or-before, at-or-after), `list(Order)`, `verify`,
+//!   `copy_into`, `prune`, `delete`, retention ([`RetentionPolicy`]) with dry-run
+//!   plans, and buffer I/O.
+//!
+//! The manager emits `tracing` events (target `snapshot`) for dump, load, put, list,
+//! delete and retention with the key, bytes and milliseconds taken; nothing is printed
+//! unless the application installs a subscriber.
 //! - `conformance` (feature): the behaviour suite every backend runs.
 //!
 //! An empty store is a normal state: lookups return `Ok(None)`, never an empty value.
@@ -24,10 +29,11 @@ mod stream;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, Result, chain_to_string};
 pub use key::{KEY_LEN, KeyError, SnapshotKey};
 pub use manager::{
-    DumpInfo, IntoKey, Lookup, Recovered, Skipped, Snapshot, SnapshotManager, VerifyReport,
+    Copied, CopyReport, DumpInfo, IntoKey, Lookup, OnTaken, Placed, Recovered, RetentionOutcome,
+    Skipped, Snapshot, SnapshotManager, VerifyReport,
 };
 pub use memory::MemoryStore;
 pub use retention::{

@@ -16,15 +16,15 @@ use crate::{Error, KeyRange, Result, SnapshotKey, SnapshotMeta, SnapshotStore};
 /// as every backend must.
 ///
 /// ```
-/// use snapshot_store::{MemoryStore, SnapshotManager};
-/// use snapshot_codec::value;
+/// use snapshot_store::{Lookup, MemoryStore, Order, SnapshotManager};
+/// use snapshot_codec::{value, Value};
 ///
 /// # tokio_test_block_on(async {
 /// let manager = SnapshotManager::new(MemoryStore::new());
-/// assert_eq!(manager.load_latest().await?, None); // an empty store is not an error
+/// assert_eq!(manager.load::<Value>(Lookup::Latest).await?, None); // an empty store is not an error
 /// let info = manager.dump(&value!({"level": 5})).await?;
-/// assert_eq!(manager.load_latest().await?, Some(value!({"level": 5})));
-/// assert_eq!(manager.list().await?[0].key, info.key);
+/// assert_eq!(manager.load::<Value>(Lookup::Latest).await?, Some(value!({"level": 5})));
+/// assert_eq!(manager.list(Order::NewestFirst).await?[0].key, info.key);
 /// # Ok::<(), snapshot_store::Error>(())
 /// # }).unwrap();
 /// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -88,7 +88,7 @@ impl SnapshotStore for MemoryStore {
         let metas = objects
             .range::<String, _>((start, Bound::Unbounded))
             .filter_map(|(name, bytes)| {
-                let key = SnapshotKey::parse(name).ok()?;
+                let key = str::parse::<SnapshotKey>(name).ok()?;
                 Some(SnapshotMeta {
                     key,
                     size: bytes.len() as u64,
@@ -125,7 +125,7 @@ impl SnapshotStore for MemoryStore {
             .range::<String, _>((Bound::Unbounded, end))
             .rev()
             .filter_map(|(name, bytes)| {
-                let key = SnapshotKey::parse(name).ok()?;
+                let key = str::parse::<SnapshotKey>(name).ok()?;
                 Some(SnapshotMeta {
                     key,
                     size: bytes.len() as u64,

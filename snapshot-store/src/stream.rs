@@ -150,7 +150,7 @@ mod tests {
             rng ^= rng << 17;
             rng
         };
-        let base = SnapshotKey::parse("2024-01-01_00-00-00-000000")
+        let base = str::parse::<SnapshotKey>("2024-01-01_00-00-00-000000")
             .expect("key")
             .as_micros();
         for round in 0..8 {

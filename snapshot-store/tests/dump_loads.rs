@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use snapshot_codec::{Ext, ExtType, Value, value};
+use snapshot_store::Order;
 use snapshot_store::{Error, Lookup, MemoryStore, SnapshotManager};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -37,14 +38,14 @@ fn states_with_a_repeated_key_are_refused_and_nothing_is_stored() {
         };
         let err = manager.dump(&flattened).await.expect_err("refused");
         assert!(
-            matches!(&err, Error::Codec { source: snapshot_codec::Error::DuplicateKey { key, path }, .. } if key == "a" && path == ".a"),
+            matches!(&err, Error::Codec(snapshot_codec::Error::DuplicateKey { key, path }) if key == "a" && path == ".a"),
             "{err}"
         );
         let untagged = BTreeMap::from([(Key::I(1), 1), (Key::S("1".into()), 2)]);
         let err = manager.dump(&untagged).await.expect_err("refused");
-        assert!(err.to_string().contains(r#"duplicate map key "1""#), "{err}");
-        assert!(manager.list().await.expect("list").is_empty());
-        assert!(manager.load_newest_valid().await.expect("reads").is_none());
+        assert!(err.chain_to_string().contains(r#"duplicate map key "1""#), "{err}");
+        assert!(manager.list(Order::NewestFirst).await.expect("list").is_empty());
+        assert!(manager.load_newest_valid::<Value>().await.expect("reads").is_none());
 
         // The same types without a collision dump, load and verify.
         let fine = WithExtra {
@@ -52,7 +53,7 @@ fn states_with_a_repeated_key_are_refused_and_nothing_is_stored() {
             extra: HashMap::from([("b".into(), 2)]),
         };
         manager.dump(&fine).await.expect("stored");
-        let back: Option<WithExtra> = manager.load_as(Lookup::Latest).await.expect("loads");
+        let back: Option<WithExtra> = manager.load(Lookup::Latest).await.expect("loads");
         assert_eq!(back, Some(fine));
         assert!(manager.verify().await.expect("verify").bad.is_empty());
     });
@@ -76,25 +77,29 @@ impl ExtType for Positive {
 #[test]
 fn payloads_the_manager_would_refuse_to_load_are_refused_at_dump() {
     rt().block_on(async {
-        let mut manager = SnapshotManager::new(MemoryStore::new());
-        manager.register::<Positive>().expect("registers");
+        let mut types = snapshot_codec::Registry::new();
+        types.register::<Positive>().expect("registers");
+        let manager = SnapshotManager::new(MemoryStore::new()).with_registry(types);
         let bad = value!({"p": Value::from(Ext::new(90, vec![0]))});
         let err = manager.dump(&bad).await.expect_err("refused");
         assert!(
             matches!(
                 err,
-                Error::Codec {
-                    source: snapshot_codec::Error::InvalidExtension { type_id: 90, .. },
-                    ..
-                }
+                Error::Codec(snapshot_codec::Error::InvalidExtension { type_id: 90, .. })
             ),
             "{err}"
         );
-        assert!(manager.list().await.expect("list").is_empty());
+        assert!(
+            manager
+                .list(Order::NewestFirst)
+                .await
+                .expect("list")
+                .is_empty()
+        );
         let good = value!({"p": Value::from(Ext::new(90, vec![7]))});
         manager.dump(&good).await.expect("stored");
         assert_eq!(
-            manager.load(Lookup::Latest).await.expect("loads"),
+            manager.load::<Value>(Lookup::Latest).await.expect("loads"),
             Some(good)
         );
     });

@@ -1,5 +1,6 @@
 //! Buffers: write a snapshot to an in-memory buffer and read it back, no store involved.
 
+use snapshot::Value;
 use snapshot::{MemoryStore, SnapshotManager, value};
 
 /// Runs the example.
@@ -9,11 +10,11 @@ pub fn main() -> anyhow::Result<()> {
 
     let mut buffer = Vec::new();
     let data = value!({"key": "value", "number": 42});
-    let written = manager.write_to_buffer(&data, &mut buffer)?;
+    let written = manager.write_to_buffer(&mut buffer, &data)?;
     println!("wrote {written} bytes");
 
     // Any io::Read works: a slice, a file, a socket.
-    let loaded = manager.read_from_buffer(&buffer[..])?;
+    let loaded = manager.read_from_buffer::<Value, _>(&buffer[..])?;
     assert_eq!(loaded, data);
     println!("read back {loaded:?}");
     Ok(())

@@ -1,6 +1,7 @@
 //! Database cache snapshots: dump query results now and then, then load the snapshot
 //! nearest to a given time (and the last one before it, for point-in-time restore).
 
+use snapshot::Value;
 use snapshot::{Lookup, MemoryStore, SnapshotKey, SnapshotManager, value};
 
 #[tokio::main]
@@ -25,7 +26,7 @@ pub async fn main() -> anyhow::Result<()> {
     // Nearest to 10:40 is the 10:30 one.
     let target: SnapshotKey = "2024-01-15_10-40-00-000000".parse()?;
     let nearest = manager
-        .load_snapshot(Lookup::Nearest(target))
+        .load_snapshot::<Value>(Lookup::Nearest(target))
         .await?
         .ok_or_else(|| anyhow::anyhow!("empty cache"))?;
     println!(
@@ -37,7 +38,7 @@ pub async fn main() -> anyhow::Result<()> {
     // Times can also be chrono DateTimes.
     let later = target.to_datetime() + chrono::Duration::minutes(15);
     let before = manager
-        .load(Lookup::at_or_before(later)?)
+        .load::<Value>(Lookup::at_or_before(later)?)
         .await?
         .ok_or_else(|| anyhow::anyhow!("nothing before"))?;
     println!("last before {later}: {} users", before["metadata"]["count"]);

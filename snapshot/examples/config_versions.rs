@@ -1,6 +1,8 @@
 //! Configuration versions: save the configuration before each change, list the
 //! versions, and restore the previous one.
 
+use snapshot::Order;
+use snapshot::Value;
 use snapshot::{Lookup, value};
 
 #[tokio::main]
@@ -30,7 +32,7 @@ pub async fn main() -> anyhow::Result<()> {
     manager.dump(&config).await?;
 
     // List the versions, newest first.
-    let versions = manager.list().await?;
+    let versions = manager.list(Order::NewestFirst).await?;
     for (i, v) in versions.iter().enumerate() {
         println!(
             "version {i}: saved at {} ({} bytes)",
@@ -41,7 +43,7 @@ pub async fn main() -> anyhow::Result<()> {
 
     // Restore the previous one by its key.
     let previous = manager
-        .load(Lookup::Exact(versions[1].key))
+        .load::<Value>(Lookup::Exact(versions[1].key))
         .await?
         .ok_or_else(|| anyhow::anyhow!("gone"))?;
     println!("restored database host: {}", previous["database"]["host"]);

@@ -2,7 +2,7 @@
 //! manager, and round-tripped. (chrono's DateTime<Utc> ships with the `chrono` feature;
 //! here a type of our own shows how any type is made storable.)
 
-use snapshot::{ExtType, Lookup, MemoryStore, SnapshotManager, Value, value};
+use snapshot::{ExtType, Lookup, MemoryStore, Registry, SnapshotManager, Value, value};
 
 /// Seconds and nanoseconds since the Unix epoch, in UTC.
 #[derive(Debug, PartialEq, Clone, Copy)]
@@ -41,11 +41,11 @@ impl ExtType for Timestamp {
 #[tokio::main]
 /// Runs the example.
 pub async fn main() -> anyhow::Result<()> {
-    let mut manager = SnapshotManager::new(MemoryStore::new());
     // Registering lets loads check every Timestamp's payload; a second type with the
     // same identifier would be refused.
-    manager.register::<Timestamp>()?;
-    manager.register_replacing::<chrono::DateTime<chrono::Utc>>();
+    let mut types = Registry::with_builtin_types(); // chrono's DateTime<Utc>
+    types.register::<Timestamp>()?;
+    let manager = SnapshotManager::new(MemoryStore::new()).with_registry(types);
 
     let created = Timestamp {
         secs: 1_705_314_600,
@@ -57,7 +57,7 @@ pub async fn main() -> anyhow::Result<()> {
         .await?;
 
     let loaded = manager
-        .load(Lookup::Latest)
+        .load::<Value>(Lookup::Latest)
         .await?
         .ok_or_else(|| anyhow::anyhow!("nothing saved"))?;
     let back = loaded["created"]

@@ -2,6 +2,7 @@
 //! after a "restart" it resumes from the newest one.
 
 use serde::{Deserialize, Serialize};
+use snapshot::Order;
 use snapshot::{Lookup, SnapshotManager};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
@@ -45,7 +46,7 @@ pub async fn main() -> anyhow::Result<()> {
     // After the restart: a new process, a new manager, the same directory.
     let manager = snapshot::open_or_create(url)?;
     let resumed: GameState = manager
-        .load_as(Lookup::Latest)
+        .load(Lookup::Latest)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no checkpoint to resume from"))?;
     assert_eq!(resumed, last);
@@ -53,6 +54,9 @@ pub async fn main() -> anyhow::Result<()> {
         "resumed at level {} with score {} holding {:?}",
         resumed.level, resumed.score, resumed.inventory
     );
-    println!("{} checkpoints on disk", manager.list().await?.len());
+    println!(
+        "{} checkpoints on disk",
+        manager.list(Order::NewestFirst).await?.len()
+    );
     Ok(())
 }

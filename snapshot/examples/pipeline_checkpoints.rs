@@ -13,6 +13,7 @@
 //! Without `SNAPSHOT_URL` it runs against a temporary local directory.
 
 use serde::{Deserialize, Serialize};
+use snapshot::Order;
 use snapshot::{RetentionPolicy, SnapshotManager};
 
 /// The pipeline's progress.
@@ -35,7 +36,7 @@ pub async fn run_pipeline(
 ) -> Result<Checkpoint, snapshot::Error> {
     // Resume from the newest checkpoint that loads (a damaged newer one is passed over
     // and reported, never fatal), or start fresh on the first run.
-    let mut state: Checkpoint = match manager.load_newest_valid_as().await? {
+    let mut state: Checkpoint = match manager.load_newest_valid().await? {
         Some(recovered) => {
             for skipped in &recovered.skipped {
                 eprintln!(
@@ -80,7 +81,7 @@ pub async fn demo(url: &str) -> anyhow::Result<()> {
         10,
         "no batch was done twice or skipped"
     );
-    let kept = manager.list().await?;
+    let kept = manager.list(Order::NewestFirst).await?;
     assert_eq!(kept.len(), 3);
     println!(
         "done: {} rows; checkpoints kept: {:?}",

@@ -3,6 +3,7 @@
 //! `cargo run -p snapshot --example quickstart` (set `SNAPSHOT_DIR` to choose the
 //! directory; by default a fresh temporary one is used and removed afterwards).
 
+use snapshot::Value;
 use snapshot::{Lookup, value};
 
 #[tokio::main]
@@ -26,7 +27,7 @@ pub async fn main() -> anyhow::Result<()> {
 
     // Load the newest snapshot back: exactly what was saved.
     let loaded = manager
-        .load(Lookup::Latest)
+        .load::<Value>(Lookup::Latest)
         .await?
         .expect("one snapshot was just saved");
     assert_eq!(loaded, state);

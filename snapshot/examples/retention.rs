@@ -1,5 +1,6 @@
 //! Retention: a dry run that explains what is kept and why, then pruning.
 
+use snapshot::Order;
 use snapshot::{MemoryStore, RetentionPolicy, SnapshotKey, SnapshotManager, value};
 
 #[tokio::main]
@@ -26,11 +27,14 @@ pub async fn main() -> anyhow::Result<()> {
         plan.keep.len(),
         plan.remove.len()
     );
-    assert_eq!(manager.list().await?.len(), 84);
+    assert_eq!(manager.list(Order::NewestFirst).await?.len(), 84);
 
     // Apply it.
     let applied = manager.apply(&policy).await?;
-    assert_eq!(manager.list().await?.len(), applied.keep.len());
+    assert_eq!(
+        manager.list(Order::NewestFirst).await?.len(),
+        applied.keep.len()
+    );
     println!("kept {} snapshots after pruning", applied.keep.len());
 
     // prune(n) deletes the n oldest; the newest always stays.
@@ -38,7 +42,7 @@ pub async fn main() -> anyhow::Result<()> {
     println!(
         "prune(100) removed {}; {} left",
         removed.len(),
-        manager.list().await?.len()
+        manager.list(Order::NewestFirst).await?.len()
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Session state with typed structs through serde, including a field added later.
 
 use serde::{Deserialize, Serialize};
+use snapshot::Value;
 use snapshot::{Lookup, MemoryStore, SnapshotManager};
 
 /// What version 1 of the service stored.
@@ -43,7 +44,7 @@ pub async fn main() -> anyhow::Result<()> {
         .await?;
 
     let session: SessionV2 = manager
-        .load_as(Lookup::Latest)
+        .load(Lookup::Latest)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no session"))?;
     assert_eq!(session.cart, cart);
@@ -52,7 +53,7 @@ pub async fn main() -> anyhow::Result<()> {
 
     // The same snapshot read dynamically.
     let dynamic = manager
-        .load(Lookup::Latest)
+        .load::<Value>(Lookup::Latest)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no session"))?;
     println!(

@@ -12,11 +12,11 @@
 //! skipped, not failed. Importing twice stores nothing twice.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{FixedOffset, TimeZone};
 use snapshot_codec::legacy::{LegacyOptions, decode_legacy};
-use snapshot_store::{Error, SnapshotKey, SnapshotManager};
+use snapshot_store::{Error, OnTaken, Placed, SnapshotKey, SnapshotManager};
 
 /// Settings for [`import_py_dir`].
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ impl ImportOptions {
 }
 
 /// What happened to one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Outcome {
     /// Stored as the snapshot with this key.
@@ -97,11 +97,43 @@ pub enum Outcome {
     /// is not a regular file): left alone, and why.
     Skipped(String),
     /// Looks like a py-snapshot file but could not be imported, and why.
-    Failed(String),
+    Failed(FileError),
+}
+
+/// Why one file that looks like a py-snapshot file was not imported.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The file could not be read.
+    #[error("reading the file")]
+    Read(#[source] std::io::Error),
+    /// The file is larger than [`ImportOptions::with_max_file_size`] allows.
+    #[error("{size} bytes, larger than the {limit}-byte limit for one file")]
+    TooLarge {
+        /// The file's size (at least; it may have grown while being read).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The name's local time does not exist at the UTC offset given (or, moved to UTC,
+    /// falls outside the years 0000 to 9999).
+    #[error("the local time {local} does not exist at UTC offset {offset}")]
+    NoSuchTime {
+        /// The time in the name.
+        local: SnapshotKey,
+        /// The offset.
+        offset: FixedOffset,
+    },
+    /// The contents are not a valid py-snapshot file.
+    #[error("not a valid py-snapshot file")]
+    Invalid(#[source] snapshot_codec::legacy::LegacyError),
+    /// The snapshot could not be encoded or stored.
+    #[error("storing it")]
+    Store(#[source] Error),
 }
 
 /// One line of an [`ImportReport`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct FileReport {
     /// The file's name in the directory.
     pub file: String,
@@ -110,7 +142,7 @@ pub struct FileReport {
 }
 
 /// Every file of an import and what happened to it, in import order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct ImportReport {
     /// One entry per directory entry.
     pub files: Vec<FileReport>,
@@ -150,26 +182,16 @@ impl fmt::Display for ImportReport {
                 Outcome::AlreadyPresent(k) => writeln!(f, "already present {} = {k}", file.file)?,
                 Outcome::WouldImport(k) => writeln!(f, "would import    {} -> {k}", file.file)?,
                 Outcome::Skipped(why) => writeln!(f, "skipped         {}: {why}", file.file)?,
-                Outcome::Failed(why) => writeln!(f, "FAILED          {}: {why}", file.file)?,
+                Outcome::Failed(why) => writeln!(
+                    f,
+                    "FAILED          {}: {}",
+                    file.file,
+                    snapshot_store::chain_to_string(why)
+                )?,
             }
         }
         Ok(())
     }
-}
-
-/// Why an import could not run at all (problems with single files go in the report).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ImportError {
-    /// The directory could not be read.
-    #[error("reading {path}: {source}")]
-    Io {
-        /// The directory.
-        path: PathBuf,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// Parses `YYYY-MM-DD_HH-MM-SS-ffffff[_N]` into the local time's key and `N`.
@@ -185,23 +207,23 @@ fn parse_name(name: &str) -> Option<(SnapshotKey, u64)> {
         }
         None => return None,
     };
-    Some((SnapshotKey::parse(base).ok()?, suffix))
+    Some((str::parse::<SnapshotKey>(base).ok()?, suffix))
 }
 
-fn to_utc(local: SnapshotKey, offset: FixedOffset) -> Result<SnapshotKey, String> {
+fn to_utc(local: SnapshotKey, offset: FixedOffset) -> Result<SnapshotKey, FileError> {
     let naive = local.to_datetime().naive_utc();
-    let time = offset
+    offset
         .from_local_datetime(&naive)
         .single()
-        .ok_or("the local time does not exist at that offset")?;
-    SnapshotKey::from_datetime(time.to_utc()).map_err(|e| e.to_string())
+        .and_then(|time| SnapshotKey::from_datetime(time.to_utc()).ok())
+        .ok_or(FileError::NoSuchTime { local, offset })
 }
 
 /// Imports every file of a directory written by the Python original into `manager`'s
 /// store (see the module docs).
 ///
 /// ```
-/// use snapshot::{MemoryStore, SnapshotManager};
+/// use snapshot::{MemoryStore, Order, SnapshotManager};
 /// use snapshot::import::{import_py_dir, ImportOptions};
 ///
 /// # let dir = tempfile::tempdir()?;
@@ -212,24 +234,33 @@ fn to_utc(local: SnapshotKey, offset: FixedOffset) -> Result<SnapshotKey, String
 /// let offset = chrono::FixedOffset::east_opt(2 * 3600).unwrap();
 /// let report = import_py_dir(dir.path(), &manager, &ImportOptions::new().with_utc_offset(offset)).await?;
 /// assert_eq!(report.imported(), 1);
-/// assert_eq!(manager.list().await?[0].key.to_string(), "2024-01-15_08-30-00-000000");
+/// assert_eq!(manager.list(Order::NewestFirst).await?[0].key.to_string(), "2024-01-15_08-30-00-000000");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
-/// [`ImportError::Io`] if the directory cannot be listed. Everything else, including
-/// store failures, is reported per file.
+/// [`Error::StoreNotFound`] for a missing directory, [`Error::PermissionDenied`] for
+/// one that may not be read, [`Error::Backend`] otherwise, if the directory cannot be
+/// listed. Everything else, including store failures, is reported per file.
 pub async fn import_py_dir(
     dir: impl AsRef<Path>,
     manager: &SnapshotManager,
     opts: &ImportOptions,
-) -> Result<ImportReport, ImportError> {
+) -> Result<ImportReport, Error> {
     let dir = dir.as_ref();
-    let io = |source| ImportError::Io {
-        path: dir.to_owned(),
-        source,
+    let io = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::NotFound => Error::StoreNotFound {
+            location: dir.display().to_string(),
+            reason: "no such directory of py-snapshot files".into(),
+        },
+        std::io::ErrorKind::PermissionDenied => Error::PermissionDenied {
+            backend: "fs",
+            location: dir.display().to_string(),
+            source: source.into(),
+        },
+        _ => Error::backend("fs", source),
     };
     let mut entries = tokio::fs::read_dir(dir).await.map_err(io)?;
     let mut named = Vec::new();
@@ -266,12 +297,17 @@ pub async fn import_py_dir(
             at = at.next();
         }
         let outcome = match read_regular(&path, opts.max_file_size).await {
-            Ok(Some(raw)) => import_one(&raw, at, manager, opts, &mut claimed, &reserved)
+            Ok(Some(raw)) => import_one(&raw, at, manager, opts)
                 .await
                 .unwrap_or_else(Outcome::Failed),
             Ok(None) => Outcome::Skipped("not a regular file".into()),
             Err(why) => Outcome::Failed(why),
         };
+        if let Outcome::Imported(k) | Outcome::AlreadyPresent(k) | Outcome::WouldImport(k) =
+            &outcome
+        {
+            claimed.insert(*k);
+        }
         report.files.push(FileReport { file, outcome });
     }
     Ok(report)
@@ -279,74 +315,52 @@ pub async fn import_py_dir(
 
 /// Reads a regular file of at most `limit` bytes; `None` for anything else (a FIFO,
 /// a device, a directory, a link to one), which is never opened for reading.
-async fn read_regular(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, String> {
+async fn read_regular(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, FileError> {
     use tokio::io::AsyncReadExt;
-    let meta = tokio::fs::metadata(path)
-        .await
-        .map_err(|e| format!("reading: {e}"))?;
+    let meta = tokio::fs::metadata(path).await.map_err(FileError::Read)?;
     if !meta.is_file() {
         return Ok(None);
     }
+    let too_large = |size| FileError::TooLarge { size, limit };
     if meta.len() > limit {
-        return Err(format!(
-            "{} bytes, larger than the {limit}-byte limit for one file",
-            meta.len()
-        ));
+        return Err(too_large(meta.len()));
     }
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| format!("reading: {e}"))?;
+    let file = tokio::fs::File::open(path).await.map_err(FileError::Read)?;
     let mut raw = Vec::with_capacity(meta.len() as usize);
     // A file that grows while being read still stops at the limit.
     file.take(limit + 1)
         .read_to_end(&mut raw)
         .await
-        .map_err(|e| format!("reading: {e}"))?;
+        .map_err(FileError::Read)?;
     if raw.len() as u64 > limit {
-        return Err(format!("larger than the {limit}-byte limit for one file"));
+        return Err(too_large(raw.len() as u64));
     }
     Ok(Some(raw))
 }
 
 async fn import_one(
     raw: &[u8],
-    first: SnapshotKey,
+    at: SnapshotKey,
     manager: &SnapshotManager,
     opts: &ImportOptions,
-    claimed: &mut std::collections::HashSet<SnapshotKey>,
-    reserved: &std::collections::HashSet<SnapshotKey>,
-) -> Result<Outcome, String> {
-    let value = decode_legacy(raw, &opts.legacy)
-        .map_err(|e| format!("not a valid py-snapshot file: {e}"))?;
-    let bytes = manager.encode(&value).map_err(|e| e.to_string())?;
+) -> Result<Outcome, FileError> {
+    let value = decode_legacy(raw, &opts.legacy).map_err(FileError::Invalid)?;
+    let bytes = manager.encode(&value).map_err(FileError::Store)?;
     if opts.dry_run {
-        claimed.insert(first);
-        return Ok(Outcome::WouldImport(first));
+        return Ok(Outcome::WouldImport(at));
     }
-    let store = manager.store();
-    let mut at = first;
-    for _ in 0..1000 {
-        // Past the first instant only, never onto another file's own instant.
-        if at != first && (claimed.contains(&at) || reserved.contains(&at)) {
-            at = at.next();
-            continue;
-        }
-        match store.put(at, bytes.clone()).await {
-            Ok(()) => {
-                claimed.insert(at);
-                return Ok(Outcome::Imported(at));
-            }
-            Err(Error::AlreadyExists { .. }) => {
-                if store.get(at).await.map_err(|e| e.to_string())? == bytes {
-                    claimed.insert(at);
-                    return Ok(Outcome::AlreadyPresent(at));
-                }
-                at = at.next();
-            }
-            Err(e) => return Err(e.to_string()),
-        }
+    // Identical bytes at the key are an earlier import of this file; otherwise the
+    // first free key after it (files are placed before their collision files, so a
+    // collision file never lands on a real file's instant).
+    match manager
+        .put_encoded(at, bytes, OnTaken::SameOrNextFree)
+        .await
+        .map_err(FileError::Store)?
+    {
+        Placed::Stored(key) => Ok(Outcome::Imported(key)),
+        Placed::AlreadyPresent(key) => Ok(Outcome::AlreadyPresent(key)),
+        _ => unreachable!("Placed has two variants"),
     }
-    Err(format!("no free key within 1000 µs of {first}"))
 }
 
 #[cfg(test)]
@@ -355,7 +369,7 @@ mod tests {
 
     #[test]
     fn names_with_and_without_collision_suffixes() {
-        let k = SnapshotKey::parse("2026-11-26_01-19-26-039303").expect("key");
+        let k = str::parse::<SnapshotKey>("2026-11-26_01-19-26-039303").expect("key");
         assert_eq!(parse_name("2026-11-26_01-19-26-039303"), Some((k, 0)));
         assert_eq!(parse_name("2026-11-26_01-19-26-039303_12"), Some((k, 12)));
         for bad in [

@@ -14,7 +14,7 @@
 //! | `memory:` | [`MemoryStore`] | always |
 //!
 //! ```
-//! use snapshot::{value, Lookup};
+//! use snapshot::{value, Lookup, Value};
 //!
 //! # let dir = tempfile::tempdir()?;
 //! # let dir = dir.path().join("game");
@@ -22,7 +22,7 @@
 //! // A writer opens or creates its store; `snapshot::open` only opens an existing one.
 //! let manager = snapshot::open_or_create(dir.to_str().unwrap())?;
 //! manager.dump(&value!({"level": 5, "inventory": ["sword", "shield"]})).await?;
-//! let restored = manager.load(Lookup::Latest).await?;
+//! let restored = manager.load::<Value>(Lookup::Latest).await?;
 //! assert_eq!(restored.unwrap()["inventory"][1].as_str(), Some("shield"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
@@ -40,10 +40,10 @@ pub use snapshot_codec::{
     Compression, DecodeOptions, EncodeOptions, Ext, ExtType, Map, Registry, Value, value,
 };
 pub use snapshot_store::{
-    CalendarDuration, DumpInfo, DurationError, Error, IntoKey, KeepReason, Kept, KeyError,
-    KeyRange, Lookup, MemoryStore, Order, Period, Recovered, Result, RetentionPlan,
-    RetentionPolicy, STREAM_PAGE, Skipped, Snapshot, SnapshotKey, SnapshotManager, SnapshotMeta,
-    SnapshotStore, VerifyReport,
+    CalendarDuration, Copied, CopyReport, DumpInfo, DurationError, Error, IntoKey, KeepReason,
+    Kept, KeyError, KeyRange, Lookup, MemoryStore, OnTaken, Order, Period, Placed, Recovered,
+    Result, RetentionOutcome, RetentionPlan, RetentionPolicy, STREAM_PAGE, Skipped, Snapshot,
+    SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore, VerifyReport, chain_to_string,
 };
 #[cfg(feature = "fs")]
 pub use snapshot_store_fs::{self as fs, FsStore};

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use snapshot::Order;
+use snapshot::Value;
 use snapshot::codec::legacy::{LegacyOptions, decode_legacy};
 use snapshot::import::{ImportOptions, Outcome, import_py_dir};
 use snapshot::{Lookup, MemoryStore, SnapshotKey, SnapshotManager};
@@ -32,7 +34,10 @@ async fn the_sample_manager_directory_round_trips_into_a_disk_store() {
         )
         .expect("decode");
         assert_eq!(
-            manager.load(Lookup::Exact(*key)).await.expect("load"),
+            manager
+                .load::<Value>(Lookup::Exact(*key))
+                .await
+                .expect("load"),
             Some(want)
         );
     }
@@ -47,7 +52,10 @@ async fn the_sample_manager_directory_round_trips_into_a_disk_store() {
             .all(|f| matches!(f.outcome, Outcome::AlreadyPresent(_))),
         "{again}"
     );
-    assert_eq!(manager.list().await.expect("list").len(), 3);
+    assert_eq!(
+        manager.list(Order::NewestFirst).await.expect("list").len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -79,7 +87,11 @@ async fn collisions_stay_distinct_and_offsets_shift_the_time() {
     .expect("dry run");
     assert_eq!(dry.imported(), 3);
     assert!(
-        manager.list().await.expect("list").is_empty(),
+        manager
+            .list(Order::NewestFirst)
+            .await
+            .expect("list")
+            .is_empty(),
         "a dry run wrote something"
     );
 
@@ -105,7 +117,7 @@ async fn collisions_stay_distinct_and_offsets_shift_the_time() {
         "{text}"
     );
     let keys: Vec<String> = manager
-        .list()
+        .list(Order::NewestFirst)
         .await
         .expect("list")
         .iter()
@@ -122,7 +134,9 @@ async fn collisions_stay_distinct_and_offsets_shift_the_time() {
         ]
     );
     let first = manager
-        .load(Lookup::Exact(SnapshotKey::parse(&keys[0]).expect("key")))
+        .load::<Value>(Lookup::Exact(
+            str::parse::<SnapshotKey>(&keys[0]).expect("key"),
+        ))
         .await
         .expect("load")
         .expect("some");
@@ -141,7 +155,10 @@ async fn collisions_stay_distinct_and_offsets_shift_the_time() {
         .filter(|f| matches!(f.outcome, Outcome::AlreadyPresent(_)))
         .count();
     assert_eq!(present, 3, "{again}");
-    assert_eq!(manager.list().await.expect("list").len(), 3);
+    assert_eq!(
+        manager.list(Order::NewestFirst).await.expect("list").len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -249,7 +266,7 @@ async fn big_integers_can_be_kept_as_text() {
     .expect("import");
     assert_eq!(lenient.imported(), 1, "{lenient}");
     let value = manager
-        .load(Lookup::Latest)
+        .load::<Value>(Lookup::Latest)
         .await
         .expect("load")
         .expect("some");

@@ -1,5 +1,8 @@
 //! Opening stores from URLs.
 
+use snapshot::Lookup;
+use snapshot::Order;
+use snapshot::Value;
 use snapshot::{Create, Error, OpenError, StoreUrl};
 
 #[tokio::test]
@@ -11,7 +14,7 @@ async fn paths_and_file_urls_open_directories() {
     manager.dump(&snapshot::value!(1)).await.expect("dump");
     assert!(path.is_dir());
     let again = snapshot::open(path.to_str().expect("utf-8")).expect("open");
-    assert_eq!(again.list().await.expect("list").len(), 1);
+    assert_eq!(again.list(Order::NewestFirst).await.expect("list").len(), 1);
 }
 
 #[test]
@@ -40,7 +43,10 @@ fn opening_to_read_never_creates() {
 #[tokio::test]
 async fn memory_urls_open_empty_stores() {
     let manager = snapshot::open("memory:").expect("open");
-    assert_eq!(manager.load_latest().await.expect("load"), None);
+    assert_eq!(
+        manager.load::<Value>(Lookup::Latest).await.expect("load"),
+        None
+    );
 }
 
 #[test]
@@ -67,7 +73,10 @@ fn bad_urls_are_clear_errors() {
     let file = tempfile::NamedTempFile::new().expect("file");
     let err = snapshot::open(file.path().to_str().expect("utf-8"))
         .expect_err("a file is not a directory");
-    assert!(err.to_string().contains("not a directory"), "{err}");
+    assert!(
+        snapshot::chain_to_string(&err).contains("not a directory"),
+        "{err}"
+    );
 }
 
 #[cfg(feature = "s3")]
@@ -80,18 +89,21 @@ fn s3_urls_build_an_s3_store() {
     snapshot::open_store("s3://bucket/p?writes=claims", Create::No).expect("a known protocol");
     let err = snapshot::open_store("s3://bucket/p?writes=sometimes", Create::No)
         .expect_err("an unknown protocol");
-    assert!(err.to_string().contains("invalid write protocol"), "{err}");
+    assert!(
+        snapshot::chain_to_string(&err).contains("invalid write protocol"),
+        "{err}"
+    );
 }
 
 #[cfg(feature = "s3")]
 #[test]
 fn s3_mistakes_are_caught_before_any_request_and_never_echo_secrets() {
     let err = snapshot::open("s3://Bad_Bucket!/x").expect_err("invalid bucket");
-    let text = err.to_string();
+    let text = snapshot::chain_to_string(&err);
     assert!(text.contains("invalid bucket name"), "{text}");
     assert!(!text.contains("credentials"), "{text}");
     let err = snapshot::open("s3://AKID:SECRET@bucket/p").expect_err("credentials in URL");
-    let text = format!("{err} {err:?}");
+    let text = format!("{} {err:?}", snapshot::chain_to_string(&err));
     assert!(text.contains("AWS_ACCESS_KEY_ID"), "{text}");
     assert!(
         !text.contains("SECRET@") && !text.contains("AKID"),

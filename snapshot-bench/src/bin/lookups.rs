@@ -306,7 +306,7 @@ fn disk_fixture(
 
 async fn disk(dir: &std::path::Path) {
     // Fixed times, so a fixture left in DIR by an earlier run is used again.
-    let first = SnapshotKey::parse("2024-01-01_00-00-00-000000")
+    let first = str::parse::<SnapshotKey>("2024-01-01_00-00-00-000000")
         .expect("key")
         .as_micros();
     let near = first + COUNT / 2 * MINUTE + 7;
@@ -362,7 +362,7 @@ async fn real_s3(url: &str) {
     let store = snapshot::open_store(url, snapshot::Create::No).expect("open the S3 store");
     let manager = SnapshotManager::from_arc(store.clone());
     const N: i64 = 100_000;
-    let first = SnapshotKey::parse("2025-01-01_00-00-00-000000")
+    let first = str::parse::<SnapshotKey>("2025-01-01_00-00-00-000000")
         .expect("key")
         .as_micros();
     let last = SnapshotKey::from_micros(first + (N - 1) * MINUTE).expect("key");

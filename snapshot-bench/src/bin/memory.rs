@@ -2,6 +2,7 @@
 //! against that size. Run as `memory DIR` (it runs its two halves as child processes so
 //! each peak is measured alone) and prints a markdown table.
 
+use snapshot::Order;
 use snapshot::{Compression, Lookup, SnapshotManager, Value};
 use snapshot_store_fs::FsStore;
 
@@ -48,11 +49,11 @@ fn child(mode: &str, dir: &str) {
             _ => {
                 let before = status("VmRSS:");
                 let value = manager
-                    .load(Lookup::Latest)
+                    .load::<Value>(Lookup::Latest)
                     .await
                     .expect("load")
                     .expect("a snapshot");
-                let size = manager.list().await.expect("list")[0].size;
+                let size = manager.list(Order::NewestFirst).await.expect("list")[0].size;
                 println!("{} {} {}", before, status("VmHWM:"), size);
                 drop(value);
             }

@@ -1,0 +1,340 @@
+//! The command line: what `snapshot` accepts, and turning its text into library values.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use snapshot::{CalendarDuration, Lookup, Period, RetentionPolicy, SnapshotKey};
+
+const AFTER_HELP: &str = "STORE is a directory path, file://PATH, s3://BUCKET/PREFIX or memory:.
+For s3:// the endpoint, region and credentials come from AWS_ENDPOINT, AWS_REGION,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_ALLOW_HTTP=true for plain http).
+TIME is a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z).";
+
+#[derive(Parser)]
+#[command(name = "snapshot", version, about = "Look inside and manage snapshot stores", after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// List snapshots, newest first: key, time, size.
+    #[command(
+        after_help = "Examples:\n  snapshot list ./checkpoints\n  snapshot list s3://pipelines/nightly --json | jq '.[0].key'"
+    )]
+    List {
+        /// The store.
+        store: String,
+        /// One JSON array for machines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one snapshot as pretty JSON (or its raw bytes).
+    #[command(
+        after_help = "Examples:\n  snapshot show ./checkpoints --latest\n  snapshot show ./checkpoints 2024-01-15_10-30-00-000000\n  snapshot show ./checkpoints --before 2024-01-15T12:00:00Z\n  snapshot show ./checkpoints --latest --raw > latest.snap"
+    )]
+    Show {
+        /// The store.
+        store: String,
+        #[command(flatten)]
+        which: Which,
+        /// Write the snapshot's bytes unchanged instead of JSON.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Describe a snapshot file: header, sizes, compression, checksum, value counts.
+    #[command(after_help = "Example:\n  snapshot inspect ./checkpoints/2024-01-15_10-30-00-000000")]
+    Inspect {
+        /// A snapshot file (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Read and verify every snapshot; exit non-zero if any is bad.
+    #[command(after_help = "Example:\n  snapshot verify s3://pipelines/nightly")]
+    Verify {
+        /// The store.
+        store: String,
+    },
+    /// Check a store: for S3, probe what the server does with conditional writes (and
+    /// which write protocol is used), and find leftovers of writers killed midway.
+    #[command(
+        after_help = "Examples:\n  snapshot doctor s3://pipelines/nightly\n  snapshot doctor s3://pipelines/nightly --remove-stale --older-than 24h\n\nThe probe writes and removes a few small objects under PREFIX/_probe/.\nSNAPSHOT_S3_WRITES=auto|conditional|claims sets the write protocol of s3:// stores."
+    )]
+    Doctor {
+        /// The store.
+        store: String,
+        /// Remove the leftovers found (abort killed multipart uploads, delete stale
+        /// claims and staging objects).
+        #[arg(long)]
+        remove_stale: bool,
+        /// Only leftovers older than this count, as a DURATION like --keep-within's
+        /// (h, d, m for months, y; longer than any write takes).
+        #[arg(long, value_name = "AGE", default_value = "24h")]
+        older_than: String,
+        /// For a directory written by 0.1: move its snapshots into day directories
+        /// (run it while no other process lists the store).
+        #[arg(long)]
+        migrate: bool,
+    },
+    /// Delete snapshots a retention policy does not keep (shows what and why first).
+    #[command(
+        after_help = "Examples:\n  snapshot prune ./checkpoints --keep-last 5 --keep-daily 7 --dry-run\n  snapshot prune s3://pipelines/nightly --keep-within 48h --keep-weekly 4 --yes"
+    )]
+    Prune {
+        /// The store.
+        store: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Show the plan only; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete without asking.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Store a JSON document as a new snapshot (keyed now); prints its key.
+    #[command(after_help = "Example:\n  snapshot put ./config-backups config.json")]
+    Put {
+        /// The store.
+        store: String,
+        /// The JSON file (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Write one snapshot as JSON to a file (or standard output).
+    #[command(
+        after_help = "Examples:\n  snapshot get ./config-backups 2024-01-15_09-00-00-000000 -o previous.json\n  snapshot get ./config-backups --latest-valid -o config.json"
+    )]
+    Get {
+        /// The store.
+        store: String,
+        #[command(flatten)]
+        which: Which,
+        /// The output file (created with mode 0600); standard output if omitted.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Import a directory written by the Python original (py-snapshot 0.1).
+    #[command(
+        after_help = "Examples:\n  snapshot import-py ./old-snapshots ./snapshots --dry-run\n  snapshot import-py ./old-snapshots s3://backups/app --utc-offset +02:00"
+    )]
+    ImportPy {
+        /// The directory of py-snapshot files.
+        dir: PathBuf,
+        /// The store to import into.
+        store: String,
+        /// The UTC offset of the clock that named the files (e.g. +02:00, -05:30, Z).
+        #[arg(
+            long,
+            value_name = "OFFSET",
+            default_value = "Z",
+            allow_hyphen_values = true
+        )]
+        utc_offset: String,
+        /// Report what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep integers beyond 64 bits as decimal strings (otherwise such a file fails).
+        #[arg(long)]
+        big_integers_as_text: bool,
+    },
+    /// Copy every snapshot from one store to another, verifying each.
+    #[command(after_help = "Example:\n  snapshot copy ./checkpoints s3://backups/checkpoints")]
+    Copy {
+        /// Where to copy from.
+        src: String,
+        /// Where to copy to.
+        dst: String,
+    },
+}
+
+#[derive(Args)]
+#[group(required = false, multiple = false)]
+pub struct Which {
+    /// The snapshot: its key, or any TIME form (exactly that instant).
+    pub key: Option<String>,
+    /// The newest snapshot (the default); fails if it is damaged.
+    #[arg(long)]
+    pub latest: bool,
+    /// The newest snapshot that loads, passing over damaged newer ones (each reported
+    /// on stderr).
+    #[arg(long)]
+    pub latest_valid: bool,
+    /// The snapshot nearest to TIME.
+    #[arg(long, value_name = "TIME")]
+    pub nearest: Option<String>,
+    /// The newest snapshot at or before TIME.
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+    /// The oldest snapshot at or after TIME.
+    #[arg(long, value_name = "TIME")]
+    pub after: Option<String>,
+}
+
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// Keep the N newest snapshots.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// Keep every snapshot newer than the newest minus DURATION, in restic's form:
+    /// y, m (months), d, h, e.g. 48h, 14d, 6m, 1y5m7d2h.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each hour.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_hourly: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each day.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_daily: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each ISO week.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_weekly: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each month.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_monthly: Option<String>,
+    /// Within DURATION of the newest, keep the newest snapshot of each year.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_yearly: Option<String>,
+    /// Keep the newest snapshot of each of the last N hours.
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<usize>,
+    /// Keep the newest snapshot of each of the last N days.
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<usize>,
+    /// Keep the newest snapshot of each of the last N ISO weeks.
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<usize>,
+    /// Keep the newest snapshot of each of the last N months.
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<usize>,
+    /// Keep the newest snapshot of each of the last N years.
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<usize>,
+}
+
+/// Every place that takes a time takes the same forms: a snapshot key or RFC 3339.
+pub fn parse_time(text: &str) -> anyhow::Result<SnapshotKey> {
+    if let Ok(key) = text.parse() {
+        return Ok(key);
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(text).with_context(|| {
+        format!("invalid time {text:?}: expected a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z)")
+    })?;
+    Ok(SnapshotKey::from_datetime(time.to_utc())?)
+}
+
+/// Every duration (retention windows, ages) in restic's form: `48h`, `14d`, `1y5m7d2h`.
+pub fn parse_duration(text: &str) -> anyhow::Result<CalendarDuration> {
+    Ok(text.parse::<CalendarDuration>()?)
+}
+
+/// An age such as `24h` or `7d`, as a span ending now (months and years are calendar
+/// months and years back from now).
+pub fn parse_age(text: &str) -> anyhow::Result<std::time::Duration> {
+    let duration = parse_duration(text)?;
+    let now = chrono::Utc::now();
+    let then = duration
+        .before(now)
+        .with_context(|| format!("age {text:?} reaches before the year 0"))?;
+    Ok((now - then).to_std().unwrap_or_default())
+}
+
+/// A UTC offset: `Z`, `+HH:MM`, `-HH:MM` (or without the colon), parsed by chrono.
+pub fn parse_offset(text: &str) -> anyhow::Result<chrono::FixedOffset> {
+    if text.eq_ignore_ascii_case("z") {
+        return Ok(chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
+    }
+    text.parse::<chrono::FixedOffset>()
+        .ok()
+        .filter(|_| text.starts_with(['+', '-']))
+        .with_context(|| format!("invalid UTC offset {text:?}: expected Z, +HH:MM or -HH:MM"))
+}
+
+impl Which {
+    /// The lookup these flags select (`--latest-valid` is handled by the caller).
+    pub fn lookup(&self) -> anyhow::Result<Lookup> {
+        Ok(if let Some(key) = &self.key {
+            Lookup::Exact(parse_time(key)?)
+        } else if let Some(t) = &self.nearest {
+            Lookup::Nearest(parse_time(t)?)
+        } else if let Some(t) = &self.before {
+            Lookup::AtOrBefore(parse_time(t)?)
+        } else if let Some(t) = &self.after {
+            Lookup::AtOrAfter(parse_time(t)?)
+        } else {
+            Lookup::Latest
+        })
+    }
+}
+
+impl PolicyArgs {
+    /// The policy these flags give; an error if they give none.
+    pub fn policy(&self) -> anyhow::Result<RetentionPolicy> {
+        let mut p = RetentionPolicy::new();
+        if let Some(n) = self.keep_last {
+            p = p.keep_last(n);
+        }
+        if let Some(d) = &self.keep_within {
+            p = p.keep_within(parse_duration(d)?);
+        }
+        for (d, period) in [
+            (&self.keep_within_hourly, Period::Hourly),
+            (&self.keep_within_daily, Period::Daily),
+            (&self.keep_within_weekly, Period::Weekly),
+            (&self.keep_within_monthly, Period::Monthly),
+            (&self.keep_within_yearly, Period::Yearly),
+        ] {
+            if let Some(d) = d {
+                p = p.keep_within_periods(period, parse_duration(d)?);
+            }
+        }
+        for (n, period) in [
+            (self.keep_hourly, Period::Hourly),
+            (self.keep_daily, Period::Daily),
+            (self.keep_weekly, Period::Weekly),
+            (self.keep_monthly, Period::Monthly),
+            (self.keep_yearly, Period::Yearly),
+        ] {
+            if let Some(n) = n {
+                p = p.keep_periods(period, n);
+            }
+        }
+        if p.is_empty() {
+            bail!(
+                "no retention rule given (use --keep-last, --keep-within, --keep-daily, ...; as in restic, 0 means a rule is not set); nothing to prune"
+            );
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_ages_and_times() {
+        assert_eq!(
+            parse_offset("+02:00").expect("offset").local_minus_utc(),
+            7200
+        );
+        assert_eq!(
+            parse_offset("-0530").expect("offset").local_minus_utc(),
+            -19800
+        );
+        assert_eq!(parse_offset("Z").expect("offset").local_minus_utc(), 0);
+        for bad in ["02:00", "+2", "+25:00", "UTC", ""] {
+            assert!(parse_offset(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_age("24h").expect("age").as_secs(), 86_400);
+        assert_eq!(parse_age("0h").expect("age").as_secs(), 0);
+        assert!(parse_age("soon").is_err());
+        assert_eq!(
+            parse_time("2024-01-15T10:30:00+02:00")
+                .expect("time")
+                .to_string(),
+            "2024-01-15_08-30-00-000000"
+        );
+        assert!(parse_time("yesterday").is_err());
+    }
+}

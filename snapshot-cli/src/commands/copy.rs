@@ -1,0 +1,45 @@
+//! `snapshot copy`: every snapshot of one store into another, verified.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::output;
+
+pub async fn run(src: &str, dst: &str) -> anyhow::Result<ExitCode> {
+    let from = crate::open(src)?;
+    let to = crate::open_for_write(dst)?;
+    let bar = output::progress("copying", None);
+    let mut done = 0;
+    let report = from
+        .copy_into(&to, |_| {
+            done += 1;
+            bar.inc(1);
+        })
+        .await;
+    bar.finish_and_clear();
+    let report = report.with_context(|| format!("after {done} snapshots"))?;
+    let mut out = String::new();
+    for bad in &report.failed {
+        let _ = writeln!(
+            out,
+            "BAD {}: not copied: {}",
+            bad.key,
+            bad.error.chain_to_string()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} copied, {} already present, {} failed",
+        report.copied,
+        report.present,
+        report.failed.len()
+    );
+    output::stdout(out)?;
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

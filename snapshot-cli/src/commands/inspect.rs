@@ -1,0 +1,65 @@
+//! `snapshot inspect`: describe one snapshot file without a store.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::bail;
+use snapshot::DecodeOptions;
+
+use crate::output::{self, human};
+
+pub fn run(file: &Path) -> anyhow::Result<()> {
+    let bytes = output::read_input(file)?;
+    let report = match snapshot::codec::inspect(&bytes, &DecodeOptions::new()) {
+        Ok(report) => report,
+        Err(e) => bail!("{}: {e}", file.display()),
+    };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "format version   {}\nflags            {:#04x}\ncompression      {}\nsize             {} bytes ({})\nbody as stored   {} bytes in {} chunk(s)\n",
+        report.version,
+        report.flags,
+        if report.compressed() { "zstd" } else { "none" },
+        report.total_len,
+        human(report.total_len as u64),
+        report.stored_body_len,
+        report.chunks,
+    );
+    if let Some(len) = report.body_len {
+        let _ = writeln!(out, "body decoded     {len} bytes");
+    }
+    let _ = writeln!(
+        out,
+        "checksum         {} (xxh3-64 stored {:#018x}, computed {:#018x})",
+        if report.checksum_ok() {
+            "ok"
+        } else {
+            "MISMATCH"
+        },
+        report.checksum_stored,
+        report.checksum_computed
+    );
+    if let Some(c) = report.counts {
+        let _ = write!(
+            out,
+            "values           {} maps ({} entries), {} lists, {} strings, {} ints, {} floats, {} bools, {} nulls, {} bytes, {} ext\nnesting depth    {}\n",
+            c.map,
+            c.map_entries,
+            c.list,
+            c.string,
+            c.int,
+            c.float,
+            c.bool,
+            c.null,
+            c.bytes,
+            c.ext,
+            c.max_depth
+        );
+    }
+    output::stdout(out)?;
+    match report.error {
+        Some(e) => bail!("{}: {e}", file.display()),
+        None => Ok(()),
+    }
+}

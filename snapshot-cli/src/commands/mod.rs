@@ -1,0 +1,11 @@
+//! One module per command.
+
+pub mod copy;
+pub mod doctor;
+pub mod import;
+pub mod inspect;
+pub mod list;
+pub mod prune;
+pub mod put;
+pub mod show;
+pub mod verify;

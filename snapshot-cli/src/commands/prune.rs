@@ -1,0 +1,46 @@
+//! `snapshot prune`: apply a retention policy after showing what it does.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, bail};
+
+use crate::args::PolicyArgs;
+use crate::output;
+
+pub async fn run(store: &str, args: &PolicyArgs, dry_run: bool, yes: bool) -> anyhow::Result<()> {
+    let policy = args.policy()?;
+    let manager = crate::open(store)?;
+    let plan = manager.plan(&policy).await?;
+    output::stdout(format!(
+        "{plan}{} to keep, {} to remove\n",
+        plan.keep.len(),
+        plan.remove.len()
+    ))?;
+    if dry_run || plan.remove.is_empty() {
+        return Ok(());
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("refusing to delete without --yes when standard input is not a terminal");
+        }
+        eprint!("delete {} snapshots? [y/N] ", plan.remove.len());
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .context("reading the answer")?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("cancelled; nothing deleted");
+        }
+    }
+    let bar = output::progress("deleting", Some(plan.remove.len() as u64));
+    let mut deleted = 0;
+    let applied = manager
+        .apply_plan(&plan, |done| {
+            deleted = done;
+            bar.set_position(done as u64);
+        })
+        .await;
+    bar.finish_and_clear();
+    applied.with_context(|| format!("after deleting {deleted}"))?;
+    output::stdout(format!("deleted {} snapshots\n", plan.remove.len()))
+}

@@ -1,0 +1,18 @@
+//! `snapshot put`: store a JSON document as a new snapshot.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::output;
+
+pub async fn run(store: &str, file: &Path) -> anyhow::Result<()> {
+    let bytes = output::read_input(file)?;
+    let shown = file.display();
+    let document: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("{shown}: invalid JSON"))?;
+    crate::json::check_exact(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let value = crate::json::from_json(&document).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let info = crate::open_for_write(store)?.dump(&value).await?;
+    output::stdout(format!("{}\n", info.key))
+}

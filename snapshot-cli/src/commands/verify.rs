@@ -1,0 +1,41 @@
+//! `snapshot verify`: read and check every snapshot.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use snapshot::StoreUrl;
+
+use crate::output;
+
+pub async fn run(store: &str) -> anyhow::Result<ExitCode> {
+    let manager = crate::open(store)?;
+    let bar = output::progress("verifying", None);
+    let report = manager.verify_with(|_, _| bar.inc(1)).await;
+    bar.finish_and_clear();
+    let report = report?;
+    let mut out = String::new();
+    for bad in &report.bad {
+        let _ = writeln!(out, "BAD {}: {}", bad.key, bad.error.chain_to_string());
+    }
+    // Leftovers of killed writers that cleanup could not remove (never a bad snapshot,
+    // but someone should look).
+    if let Ok(StoreUrl::Dir(dir)) = StoreUrl::parse(store)
+        && let Ok(fs_store) = snapshot::FsStore::open(&dir)
+    {
+        for (path, why) in fs_store.last_cleanup().left {
+            let _ = writeln!(out, "LEFT {}: could not clean up: {why}", path.display());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} snapshots checked, {} bad",
+        report.checked,
+        report.bad.len()
+    );
+    output::stdout(out)?;
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,69 @@
+//! Writing results: standard output, private files, progress bars, sizes.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+
+/// `text` with every run of whitespace (newlines included) made one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal (indicatif's rule).
+/// With `total`, a bar with a count and an estimate; without, a running count.
+pub fn progress(what: &str, total: Option<u64>) -> ProgressBar {
+    let (bar, template) = match total {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})",
+        ),
+        None => (ProgressBar::no_length(), "{msg} {pos} ({per_sec})"),
+    };
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// A size for people: `512 B`, `1.50 KiB`, `3.20 MiB` (indicatif's binary units).
+pub fn human(bytes: u64) -> String {
+    HumanBytes(bytes).to_string()
+}
+
+/// Writes `bytes` to standard output.
+pub fn stdout(bytes: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes.as_ref())
+        .and_then(|()| out.flush())
+        .context("writing output")
+}
+
+/// The bytes of a file, or of standard input for `-`.
+pub fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading standard input")?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// Writes a file readable by its owner only, like the snapshots it came from.
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
+        .with_context(|| format!("writing {}", path.display()))
+}

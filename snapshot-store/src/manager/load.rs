@@ -1,0 +1,249 @@
+//! Finding and loading snapshots.
+
+use std::any::{Any, TypeId};
+use std::io::{Read, Write};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use snapshot_codec::Value;
+
+use super::{Lookup, Recovered, Skipped, Snapshot};
+use crate::{Error, KeyRange, Order, Result, SnapshotManager, SnapshotMeta};
+
+/// How often a load retries when its snapshot vanishes between listing and reading.
+const LOAD_ATTEMPTS: usize = 3;
+
+impl SnapshotManager {
+    /// Finds which snapshot `lookup` selects, without loading it.
+    ///
+    /// # Errors
+    /// A store error from listing.
+    pub async fn resolve(&self, lookup: Lookup) -> Result<Option<SnapshotMeta>> {
+        let store = &self.store;
+        // Each lookup is a first- or last-in-range question, which backends answer
+        // without listing everything.
+        Ok(match lookup {
+            Lookup::Latest => store.last_in(KeyRange::all()).await?,
+            Lookup::Exact(k) => store.first_in(KeyRange::new(k..=k)).await?,
+            Lookup::AtOrBefore(t) => store.last_in(KeyRange::new(..=t)).await?,
+            Lookup::AtOrAfter(t) => store.first_in(KeyRange::new(t..)).await?,
+            Lookup::Nearest(t) => {
+                let before = store.last_in(KeyRange::new(..=t)).await?;
+                let after = store.first_in(KeyRange::new(t..)).await?;
+                match (before, after) {
+                    (Some(b), Some(a)) => Some(if t.distance(b.key) <= t.distance(a.key) {
+                        b
+                    } else {
+                        a
+                    }),
+                    (b, a) => b.or(a),
+                }
+            }
+        })
+    }
+
+    /// The stored bytes of the snapshot `lookup` selects, unchecked, with its key and
+    /// size; `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn load_encoded(&self, lookup: Lookup) -> Result<Option<(SnapshotMeta, Bytes)>> {
+        // An exact key is one read: a missing snapshot is `None`, with no listing.
+        if let Lookup::Exact(key) = lookup {
+            return match self.store.get(key).await {
+                Ok(bytes) => Ok(Some((
+                    SnapshotMeta {
+                        key,
+                        size: bytes.len() as u64,
+                    },
+                    bytes,
+                ))),
+                Err(Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        for _ in 0..LOAD_ATTEMPTS {
+            let Some(meta) = self.resolve(lookup).await? else {
+                return Ok(None);
+            };
+            match self.store.get(meta.key).await {
+                Ok(bytes) => return Ok(Some((meta, bytes))),
+                // Deleted between listing and reading (by retention, say): look again.
+                Err(Error::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.resolve(lookup)
+            .await?
+            .map_or(Ok(None), |meta| Err(Error::NotFound { key: meta.key }))
+    }
+
+    /// Loads the snapshot `lookup` selects as a `T`: [`Value`](snapshot_codec::Value)
+    /// for the dynamic form, or any serde type. `Ok(None)` when the store has none that
+    /// matches (an empty store, say). Registered custom types are checked either way.
+    ///
+    /// ```
+    /// use snapshot_store::{Lookup, MemoryStore, SnapshotManager};
+    /// use snapshot_codec::{value, Value};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// assert_eq!(manager.load::<Value>(Lookup::Latest).await?, None); // an empty store
+    /// manager.dump(&vec![1u32, 2, 3]).await?;
+    /// let typed: Option<Vec<u32>> = manager.load(Lookup::Latest).await?;
+    /// assert_eq!(typed, Some(vec![1, 2, 3]));
+    /// assert_eq!(manager.load(Lookup::Latest).await?, Some(value!([1, 2, 3])));
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] (naming the key) if the snapshot does not load or does not fit
+    /// `T`, or a store error.
+    pub async fn load<T: DeserializeOwned + 'static>(&self, lookup: Lookup) -> Result<Option<T>> {
+        Ok(self.load_snapshot(lookup).await?.map(|s| s.value))
+    }
+
+    /// [`load`](Self::load), with the snapshot's key and size.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub async fn load_snapshot<T: DeserializeOwned + 'static>(
+        &self,
+        lookup: Lookup,
+    ) -> Result<Option<Snapshot<T>>> {
+        let started = Instant::now();
+        let Some((meta, bytes)) = self.load_encoded(lookup).await? else {
+            return Ok(None);
+        };
+        let value = self
+            .decode_as::<T>(&bytes)
+            .map_err(|source| Error::Corrupt {
+                key: meta.key,
+                source,
+            })?;
+        tracing::info!(
+            target: "snapshot",
+            key = %meta.key,
+            bytes = meta.size,
+            millis = started.elapsed().as_millis() as u64,
+            "load"
+        );
+        Ok(Some(Snapshot { meta, value }))
+    }
+
+    /// Loads the newest snapshot that loads as a `T`, passing over newer ones that are
+    /// corrupt, do not fit `T`, or vanish while being read, and reporting each with its
+    /// reason; `Ok(None)` if none loads. Nothing is deleted.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use snapshot_store::{Lookup, MemoryStore, Order, SnapshotManager, SnapshotStore};
+    /// use snapshot_codec::{value, Value};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// manager.dump_at("2024-01-15_10-00-00-000000", &value!({"good": true})).await?;
+    /// let bad = "2024-01-15_11-00-00-000000".parse()?;
+    /// manager.store().put(bad, Bytes::from_static(b"torn write")).await?;
+    ///
+    /// assert!(manager.load::<Value>(Lookup::Latest).await.unwrap_err().is_corrupt());
+    /// let recovered = manager.load_newest_valid::<Value>().await?.expect("an intact one");
+    /// assert_eq!(recovered.snapshot.value, value!({"good": true}));
+    /// assert_eq!(recovered.skipped[0].key, bad);
+    /// assert_eq!(manager.list(Order::NewestFirst).await?.len(), 2); // nothing was deleted
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// A store error (an unreachable store is not a corrupt snapshot).
+    pub async fn load_newest_valid<T: DeserializeOwned + 'static>(
+        &self,
+    ) -> Result<Option<Recovered<T>>> {
+        let mut skipped = Vec::new();
+        let mut metas = self.list_stream(KeyRange::all(), Order::NewestFirst);
+        while let Some(meta) = metas.try_next().await? {
+            match self.load_snapshot(Lookup::Exact(meta.key)).await {
+                Ok(Some(snapshot)) => return Ok(Some(Recovered { snapshot, skipped })),
+                Ok(None) => skipped.push(Skipped {
+                    key: meta.key,
+                    error: Error::NotFound { key: meta.key },
+                }),
+                Err(error @ Error::Corrupt { .. }) => skipped.push(Skipped {
+                    key: meta.key,
+                    error,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Encodes `state` to `writer` with the manager's options, outside any store;
+    /// returns the number of bytes written. The argument order is the codec's
+    /// (`to_writer(writer, value)`).
+    ///
+    /// ```
+    /// use snapshot_store::{MemoryStore, SnapshotManager};
+    /// use snapshot_codec::{value, Value};
+    ///
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let mut buffer = Vec::new();
+    /// let written = manager.write_to_buffer(&mut buffer, &value!({"key": "value", "number": 42}))?;
+    /// assert_eq!(written as usize, buffer.len());
+    /// let back: Value = manager.read_from_buffer(&buffer[..])?;
+    /// assert_eq!(back, value!({"key": "value", "number": 42}));
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Codec`], including the writer's I/O errors.
+    pub fn write_to_buffer<W: Write, T: Serialize + ?Sized>(
+        &self,
+        writer: W,
+        state: &T,
+    ) -> Result<u64> {
+        self.encode.to_writer(writer, state).map_err(Error::Codec)
+    }
+
+    /// Decodes one snapshot from `reader` as a `T` (a [`Value`](snapshot_codec::Value)
+    /// or any serde type) with the manager's options and registry.
+    ///
+    /// # Errors
+    /// [`Error::Codec`], including the reader's I/O errors.
+    pub fn read_from_buffer<T: DeserializeOwned + 'static, R: Read>(&self, reader: R) -> Result<T> {
+        if TypeId::of::<T>() == TypeId::of::<Value>() {
+            let value = self
+                .decode
+                .decode_from_reader(reader)
+                .map_err(Error::Codec)?;
+            return Ok(downcast(value));
+        }
+        self.decode.from_reader(reader).map_err(Error::Codec)
+    }
+
+    /// Decodes as `T`; a [`Value`] is built by the codec's own decoder (faster than
+    /// going through serde), any other type through serde. Both check the registry.
+    pub(super) fn decode_as<T: DeserializeOwned + 'static>(
+        &self,
+        bytes: &[u8],
+    ) -> snapshot_codec::Result<T> {
+        if TypeId::of::<T>() == TypeId::of::<Value>() {
+            return self.decode.decode(bytes).map(downcast);
+        }
+        self.decode.from_slice(bytes)
+    }
+}
+
+/// `value` as `T`, which the caller has checked is `Value`.
+fn downcast<T: 'static>(value: Value) -> T {
+    let boxed: Box<dyn Any> = Box::new(value);
+    match boxed.downcast::<T>() {
+        Ok(t) => *t,
+        Err(_) => unreachable!("T is Value"),
+    }
+}

@@ -1,0 +1,257 @@
+//! Listing, verifying, copying, deleting and retention.
+
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use snapshot_codec::Value;
+
+use super::{Copied, CopyReport, IntoKey, Lookup, OnTaken, Placed, Skipped, VerifyReport};
+use crate::{
+    Error, KeyRange, Order, Result, RetentionPlan, RetentionPolicy, SnapshotKey, SnapshotManager,
+    SnapshotMeta,
+};
+
+/// Deletions between two progress reports of [`SnapshotManager::apply_plan`].
+const DELETE_BATCH: usize = 1000;
+
+impl SnapshotManager {
+    /// Every snapshot, in `order`. For stores too large to list at once, use
+    /// [`list_stream`](Self::list_stream).
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn list(&self, order: Order) -> Result<Vec<SnapshotMeta>> {
+        let started = Instant::now();
+        let mut all = self.store.list(KeyRange::all(), None).await?;
+        if order == Order::NewestFirst {
+            all.reverse();
+        }
+        tracing::debug!(
+            target: "snapshot",
+            count = all.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "list"
+        );
+        Ok(all)
+    }
+
+    /// Every snapshot, closest to `target` first; on equal distance, the earlier first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] for an invalid target, or a store error.
+    pub async fn list_nearest(&self, target: impl IntoKey) -> Result<Vec<SnapshotMeta>> {
+        let target = target.into_key()?;
+        let mut all = self.store.list(KeyRange::all(), None).await?;
+        all.sort_by_key(|m| (target.distance(m.key), m.key));
+        Ok(all)
+    }
+
+    /// Reads and verifies every snapshot, newest first; lists the ones that do not load.
+    /// Nothing is deleted.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with(|_, _| {}).await
+    }
+
+    /// [`verify`](Self::verify), calling `progress` after each snapshot with it and its
+    /// failure, if any (the CLI draws its progress bar from this). The store is read a
+    /// page of keys at a time, so memory does not grow with the number of snapshots.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn verify_with(
+        &self,
+        mut progress: impl FnMut(&SnapshotMeta, Option<&Error>),
+    ) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let mut metas = self.list_stream(KeyRange::all(), Order::NewestFirst);
+        while let Some(meta) = metas.try_next().await? {
+            report.checked += 1;
+            let error = match self.load_snapshot::<Value>(Lookup::Exact(meta.key)).await {
+                Ok(Some(_)) => None,
+                Ok(None) => Some(Error::NotFound { key: meta.key }),
+                Err(e @ Error::Corrupt { .. }) => Some(e),
+                Err(e) => return Err(e),
+            };
+            progress(&meta, error.as_ref());
+            if let Some(error) = error {
+                report.bad.push(Skipped {
+                    key: meta.key,
+                    error,
+                });
+            }
+        }
+        Ok(report)
+    }
+
+    /// Copies every snapshot into `destination` under the same key, oldest first. Each
+    /// is verified before it is written; one the destination already holds with the
+    /// same bytes counts as present (a copy run twice copies nothing twice); one it
+    /// holds with other bytes fails. `progress` is called after each snapshot.
+    ///
+    /// ```
+    /// use snapshot_store::{MemoryStore, SnapshotManager};
+    /// use snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let from = SnapshotManager::new(MemoryStore::new());
+    /// from.dump(&value!({"a": 1})).await?;
+    /// let to = SnapshotManager::new(MemoryStore::new());
+    /// assert_eq!(from.copy_into(&to, |_| {}).await?.copied, 1);
+    /// assert_eq!(from.copy_into(&to, |_| {}).await?.present, 1);
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// A store error of either store (snapshots copied before it stay copied).
+    pub async fn copy_into(
+        &self,
+        destination: &SnapshotManager,
+        mut progress: impl FnMut(&Copied),
+    ) -> Result<CopyReport> {
+        let mut report = CopyReport::default();
+        let mut metas = self.list_stream(KeyRange::all(), Order::OldestFirst);
+        while let Some(meta) = metas.try_next().await? {
+            let fetched = self.load_encoded(Lookup::Exact(meta.key)).await?;
+            let outcome = match fetched {
+                None => Copied::Failed {
+                    key: meta.key,
+                    error: Error::NotFound { key: meta.key },
+                },
+                // Verified with this manager's options before anything is written.
+                Some((_, bytes)) => match self.decode.decode(&bytes) {
+                    Err(source) => Copied::Failed {
+                        key: meta.key,
+                        error: Error::Corrupt {
+                            key: meta.key,
+                            source,
+                        },
+                    },
+                    Ok(_) => match destination
+                        .put_verified(meta.key, bytes, OnTaken::SameOrFail)
+                        .await
+                    {
+                        Ok(Placed::Stored(_)) => Copied::Stored(meta),
+                        Ok(Placed::AlreadyPresent(_)) => Copied::AlreadyPresent(meta),
+                        Err(error @ Error::AlreadyExists { .. }) => Copied::Failed {
+                            key: meta.key,
+                            error,
+                        },
+                        Err(e) => return Err(e),
+                    },
+                },
+            };
+            progress(&outcome);
+            match outcome {
+                Copied::Stored(_) => report.copied += 1,
+                Copied::AlreadyPresent(_) => report.present += 1,
+                Copied::Failed { key, error } => report.failed.push(Skipped { key, error }),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Deletes up to `n` of the oldest snapshots, never the newest; returns the keys
+    /// deleted, oldest first.
+    ///
+    /// # Errors
+    /// A store error; snapshots deleted before it stay deleted.
+    pub async fn prune(&self, n: usize) -> Result<Vec<SnapshotKey>> {
+        let all = self.store.list(KeyRange::all(), None).await?;
+        let candidates = all.len().saturating_sub(1).min(n);
+        let mut deleted = Vec::with_capacity(candidates);
+        for meta in &all[..candidates] {
+            if self.delete_if_present(meta.key).await? {
+                deleted.push(meta.key);
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes one snapshot.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if there is no snapshot with that key.
+    pub async fn delete(&self, key: impl IntoKey) -> Result<()> {
+        let key = key.into_key()?;
+        self.store.delete(key).await?;
+        tracing::info!(target: "snapshot", %key, "delete");
+        Ok(())
+    }
+
+    /// Deletes every snapshot, the newest included; returns how many were deleted.
+    /// Objects in the store that are not snapshots are left alone.
+    ///
+    /// # Errors
+    /// A store error; snapshots deleted before it stay deleted.
+    pub async fn delete_all(&self) -> Result<usize> {
+        let mut count = 0;
+        for meta in self.store.list(KeyRange::all(), None).await? {
+            if self.delete_if_present(meta.key).await? {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    async fn delete_if_present(&self, key: SnapshotKey) -> Result<bool> {
+        match self.store.delete(key).await {
+            Ok(()) => Ok(true),
+            // Someone else deleted it first: the outcome is the one asked for.
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What `policy` would keep and remove, and why, without deleting anything.
+    ///
+    /// # Errors
+    /// A store error from listing.
+    pub async fn plan(&self, policy: &RetentionPolicy) -> Result<RetentionPlan> {
+        Ok(policy.plan(&self.store.list(KeyRange::all(), None).await?))
+    }
+
+    /// Applies `policy`: deletes what it does not keep, and returns the plan carried
+    /// out.
+    ///
+    /// # Errors
+    /// A store error; snapshots deleted before it stay deleted.
+    pub async fn apply(&self, policy: &RetentionPolicy) -> Result<RetentionPlan> {
+        let plan = self.plan(policy).await?;
+        self.apply_plan(&plan, |_| {}).await?;
+        Ok(plan)
+    }
+
+    /// Carries out a plan made by [`plan`](Self::plan) (shown to a user first, say),
+    /// calling `progress` with the number deleted so far after each batch of deletes.
+    /// Snapshots already gone count as deleted.
+    ///
+    /// # Errors
+    /// A store error; snapshots deleted before it stay deleted.
+    pub async fn apply_plan(
+        &self,
+        plan: &RetentionPlan,
+        mut progress: impl FnMut(usize),
+    ) -> Result<()> {
+        let started = Instant::now();
+        let remove: Vec<SnapshotKey> = plan.remove.iter().map(|m| m.key).collect();
+        let mut done = 0;
+        for batch in remove.chunks(DELETE_BATCH) {
+            // In bulk where the backend can (S3: one request per 1000 snapshots).
+            self.store.delete_many(batch).await?;
+            done += batch.len();
+            progress(done);
+        }
+        tracing::info!(
+            target: "snapshot",
+            kept = plan.keep.len(),
+            removed = remove.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "retention"
+        );
+        Ok(())
+    }
+}
