@@ -3,8 +3,7 @@
 //! and lookups among 10,000 snapshots against listing everything. `scripts/bench.sh` runs this and writes BENCHMARKS.md.
 #![allow(missing_docs)]
 
-#[path = "../../snapshot-store-s3/tests/support/mod.rs"]
-mod support;
+use snapshot_testkit::s3 as support;
 
 use std::fs::File;
 use std::io::Write;

@@ -2,8 +2,7 @@
 //! here; the test fails if it cannot start): every command on an s3:// store, and copies
 //! between disk and S3 both ways.
 
-#[path = "../../snapshot-store-s3/tests/support/mod.rs"]
-mod support;
+use snapshot_testkit::s3 as support;
 
 use assert_cmd::Command;
 use predicates::prelude::*;

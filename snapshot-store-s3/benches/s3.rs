@@ -2,8 +2,7 @@
 //! local SeaweedFS server started for the run (installed first if missing).
 #![allow(missing_docs)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use snapshot_testkit::s3 as support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! `scripts/test.sh` starts a Docker engine if none runs, builds the image and runs this
 //! test with `--ignored`; by hand: `bash scripts/docker-test-image.sh start` first.
 
-mod support;
+use snapshot_testkit::s3 as support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,6 +25,10 @@ const TAG: &str = "4.48";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Docker engine and the locally built image: scripts/test.sh provides both and runs it"]
 async fn s3_suite_in_a_container() {
+    assert!(
+        snapshot_testkit::docker::engine_socket().is_some(),
+        "no Docker engine answers here: run scripts/docker-test-image.sh start first"
+    );
     let [s3, master, volume, filer, admin] = support::pick_ports();
     let config = tempfile::tempdir().expect("tempdir");
     std::fs::write(config.path().join("s3.json"), support::identities()).expect("identities");

@@ -8,7 +8,7 @@
 //! `SNAPSHOT_S3_CHILD=writer` (or `big-writer`) in the environment it is a child process
 //! instead.
 
-mod support;
+use snapshot_testkit::s3 as support;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};

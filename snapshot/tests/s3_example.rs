@@ -2,8 +2,7 @@
 //! started here), configured the way a user would: `AWS_*` variables and an `s3://` URL.
 //! Fails, never skips, if the server cannot be started.
 
-#[path = "../../snapshot-store-s3/tests/support/mod.rs"]
-mod support;
+use snapshot_testkit::s3 as support;
 
 #[allow(dead_code)]
 #[path = "../examples/pipeline_checkpoints.rs"]

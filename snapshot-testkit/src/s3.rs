@@ -9,7 +9,6 @@
 //!   `SNAPSHOT_S3_TEST_BUCKET`, `SNAPSHOT_S3_TEST_ACCESS_KEY_ID`,
 //!   `SNAPSHOT_S3_TEST_SECRET_ACCESS_KEY`, optionally `SNAPSHOT_S3_TEST_REGION`): your
 //!   own MinIO, R2 or Ceph.
-#![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -25,8 +24,11 @@ use snapshot_store_s3::object_store::path::Path as ObjectPath;
 use snapshot_store_s3::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use snapshot_store_s3::{S3Store, S3StoreBuilder};
 
+/// The bucket the test servers are given.
 pub const BUCKET: &str = "snapshots";
+/// The test servers' access key id.
 pub const ACCESS_KEY: &str = "snapshot-test-access";
+/// The test servers' secret key (tests check it never leaks into messages).
 pub const SECRET_KEY: &str = "snapshot-test-secret-9f3c1a";
 
 fn workspace_root() -> PathBuf {
@@ -74,11 +76,17 @@ fn test_server_paths() -> std::collections::HashMap<String, PathBuf> {
 /// probe must find.
 #[derive(Clone, Debug)]
 pub struct Target {
+    /// A name for messages.
     pub name: &'static str,
+    /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// The bucket.
     pub bucket: String,
+    /// The access key id.
     pub access_key: String,
+    /// The secret key.
     pub secret_key: String,
+    /// The region.
     pub region: String,
     /// The protocol `Auto` must pick here (`None`: not known in advance).
     pub expected: Option<snapshot_store_s3::WriteProtocol>,
@@ -114,6 +122,7 @@ impl Target {
             .with_retries(2, Duration::from_secs(10))
     }
 
+    /// A store under `prefix`.
     pub fn store(&self, prefix: &str) -> S3Store {
         self.builder(prefix).build().expect("store")
     }
@@ -138,6 +147,7 @@ pub struct Process {
     child: Child,
     _dir: tempfile::TempDir,
     port: u16,
+    /// How to reach it.
     pub target: Target,
 }
 
@@ -312,6 +322,7 @@ pub fn pick_ports() -> [u16; 5] {
     [ports[0], ports[1], ports[2], ports[3], ports[4]]
 }
 
+/// A SeaweedFS server (`weed mini`) on free ports, stopped when dropped.
 pub struct Weed {
     bin: PathBuf,
     dir: tempfile::TempDir,
@@ -335,10 +346,12 @@ impl Weed {
         weed
     }
 
+    /// The S3 port.
     pub fn s3_port(&self) -> u16 {
         self.ports[0]
     }
 
+    /// The S3 endpoint URL.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.s3_port())
     }
@@ -445,6 +458,7 @@ impl Weed {
         self.launch();
     }
 
+    /// How to reach it, as a [`Target`].
     pub fn target(&self) -> Target {
         Target {
             name: "seaweedfs",
@@ -462,6 +476,7 @@ impl Weed {
         self.target().builder(prefix)
     }
 
+    /// A store under `prefix`.
     pub fn store(&self, prefix: &str) -> S3Store {
         self.builder(prefix).build().expect("store")
     }
@@ -475,11 +490,14 @@ impl Drop for Weed {
 
 /// Puts raw objects beside the snapshots, through the same object store.
 pub struct RawObjects {
+    /// The object store under the S3 store.
     pub store: Arc<dyn ObjectStore>,
+    /// The S3 store's prefix.
     pub prefix: String,
 }
 
 impl RawObjects {
+    /// The raw objects beside `store`'s snapshots.
     pub fn of(store: &S3Store) -> Self {
         Self {
             store: store.object_store().clone(),
