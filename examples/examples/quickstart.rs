@@ -1,6 +1,6 @@
 //! Quickstart: dump a state to a local directory and load it back.
 //!
-//! `cargo run -p snapshot --example quickstart` (set `SNAPSHOT_DIR` to choose the
+//! `cargo run -p snapshot-examples --example quickstart` (set `SNAPSHOT_DIR` to choose the
 //! directory; by default a fresh temporary one is used and removed afterwards).
 
 use snapshot::Value;

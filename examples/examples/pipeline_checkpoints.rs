@@ -7,7 +7,7 @@
 //! export AWS_ENDPOINT=http://127.0.0.1:9000 AWS_ALLOW_HTTP=true AWS_REGION=us-east-1
 //! export AWS_ACCESS_KEY_ID=minioadmin AWS_SECRET_ACCESS_KEY=minioadmin
 //! export SNAPSHOT_URL=s3://checkpoints/etl/daily
-//! cargo run -p snapshot --features s3 --example pipeline_checkpoints
+//! cargo run -p snapshot-examples --example pipeline_checkpoints
 //! ```
 //!
 //! Without `SNAPSHOT_URL` it runs against a temporary local directory.
