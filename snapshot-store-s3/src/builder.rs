@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use object_store::ObjectStore;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3CopyIfNotExists};
 use object_store::client::HttpConnector;
 use object_store::{BackoffConfig, ClientConfigKey, ClientOptions, RetryConfig};
@@ -30,6 +31,8 @@ pub struct S3StoreBuilder {
     allow_http: bool,
     virtual_hosted: bool,
     timeout: Duration,
+    object_store: Option<Arc<dyn ObjectStore>>,
+    ordered_listing: Option<bool>,
 }
 
 impl fmt::Debug for S3StoreBuilder {
@@ -77,6 +80,8 @@ impl S3StoreBuilder {
             allow_http: false,
             virtual_hosted: false,
             timeout: Duration::from_secs(30),
+            object_store: None,
+            ordered_listing: None,
         }
     }
 
@@ -241,6 +246,26 @@ impl S3StoreBuilder {
         self
     }
 
+    /// Stores snapshots in `store` (any object_store backend: in memory, a local
+    /// directory, Azure, GCS, or an S3 client configured elsewhere) instead of an S3
+    /// client made from this builder's endpoint and credentials, which are then unused.
+    /// Listings are sorted here unless [`with_ordered_listing`](Self::with_ordered_listing)
+    /// says the store lists in order, and large snapshots are published with the
+    /// store's `copy_if_not_exists`.
+    pub fn with_object_store(mut self, store: Arc<dyn ObjectStore>) -> Self {
+        self.object_store = Some(store);
+        self
+    }
+
+    /// Declares whether the object store lists keys in lexicographic order, so lookups
+    /// stop reading a listing as soon as they have their answer. S3 and most
+    /// S3-compatible servers do (the default for stores this builder connects to); for
+    /// [`with_object_store`](Self::with_object_store) the default is `false`.
+    pub fn with_ordered_listing(mut self, ordered: bool) -> Self {
+        self.ordered_listing = Some(ordered);
+        self
+    }
+
     /// Builds the store. No request is made; the bucket name and the endpoint are
     /// checked here, so a mistake is reported before anything is sent.
     ///
@@ -262,6 +287,24 @@ impl S3StoreBuilder {
             })?;
         }
         let protocol = self.protocol.map_err(|e| Error::backend(BACKEND, e))?;
+        if self.part_size < 5 << 20 || self.multipart_threshold < self.part_size {
+            return Err(Error::backend(
+                BACKEND,
+                S3Error::Multipart(format!(
+                    "part size {} must be at least 5 MiB and not above the threshold {}",
+                    self.part_size, self.multipart_threshold
+                )),
+            ));
+        }
+        if let Some(object_store) = self.object_store {
+            let mut store = S3Store::from_object_store(object_store, &self.prefix);
+            store.protocol = protocol;
+            store.ordered_listing = self.ordered_listing.unwrap_or(false);
+            store.multipart_threshold = self.multipart_threshold;
+            store.part_size = self.part_size;
+            store.timeout = self.timeout;
+            return Ok(store);
+        }
         let mut s3 = self
             .s3
             .with_virtual_hosted_style_request(self.virtual_hosted);
@@ -273,15 +316,6 @@ impl S3StoreBuilder {
                     bucket_endpoint(endpoint, bucket).map_err(|e| Error::backend(BACKEND, e))?;
                 s3 = s3.with_endpoint(hosted);
             }
-        }
-        if self.part_size < 5 << 20 || self.multipart_threshold < self.part_size {
-            return Err(Error::backend(
-                BACKEND,
-                S3Error::Multipart(format!(
-                    "part size {} must be at least 5 MiB and not above the threshold {}",
-                    self.part_size, self.multipart_threshold
-                )),
-            ));
         }
         let http = object_store::client::ReqwestConnector::default()
             .connect(&self.client)
@@ -308,7 +342,7 @@ impl S3StoreBuilder {
         store.timeout = self.timeout;
         store.protocol = protocol;
         store.describe = describe;
-        store.ordered_listing = true;
+        store.ordered_listing = self.ordered_listing.unwrap_or(true);
         store.multipart_threshold = self.multipart_threshold;
         store.part_size = self.part_size;
         Ok(store)

@@ -200,22 +200,6 @@ impl S3Store {
         }
     }
 
-    /// Sets how writes keep from replacing a snapshot ([`WriteProtocol::Auto`] by
-    /// default, which probes the store before the first write).
-    pub fn with_write_protocol(mut self, protocol: WriteProtocol) -> Self {
-        self.protocol = protocol;
-        self.chosen = Arc::default();
-        self
-    }
-
-    /// Declares that the object store lists keys in lexicographic order (S3 and most
-    /// S3-compatible servers do; [`S3StoreBuilder::build`] sets it). Lookups then stop
-    /// reading a listing as soon as they have their answer.
-    pub fn with_ordered_listing(mut self, ordered: bool) -> Self {
-        self.ordered_listing = ordered;
-        self
-    }
-
     /// The object store underneath.
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
         &self.store

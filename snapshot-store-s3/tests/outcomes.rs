@@ -120,8 +120,12 @@ fn stores() -> Vec<(WriteProtocol, Arc<Flaky>, S3Store)> {
         .into_iter()
         .map(|protocol| {
             let flaky = Arc::new(Flaky::default());
-            let store =
-                S3Store::from_object_store(flaky.clone(), "app").with_write_protocol(protocol);
+            let store = S3Store::builder()
+                .with_object_store(flaky.clone())
+                .with_prefix("app")
+                .with_write_protocol(protocol)
+                .build()
+                .expect("store");
             (protocol, flaky, store)
         })
         .collect()

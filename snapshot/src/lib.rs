@@ -124,6 +124,13 @@ impl StoreUrl {
     /// );
     /// assert!(StoreUrl::parse("s3://pipelines/ckpt?region=x").is_err());
     /// assert_eq!(StoreUrl::parse("file:///var/snap")?, StoreUrl::Dir("/var/snap".into()));
+    /// assert_eq!(StoreUrl::parse("file://localhost/var/snap")?, StoreUrl::Dir("/var/snap".into()));
+    /// assert_eq!(StoreUrl::parse("file:///var/my%20snaps")?, StoreUrl::Dir("/var/my snaps".into()));
+    /// assert!(StoreUrl::parse("file://elsewhere/var/snap").is_err()); // not a local path
+    /// assert_eq!(
+    ///     StoreUrl::parse("s3://b/night%20ly")?,
+    ///     StoreUrl::S3 { bucket: "b".into(), prefix: "night ly".into(), writes: None }
+    /// );
     /// assert_eq!(StoreUrl::parse("./snaps")?, StoreUrl::Dir("./snaps".into()));
     /// assert!(StoreUrl::parse("gs://bucket").is_err());
     /// # Ok::<(), snapshot::OpenError>(())
@@ -143,22 +150,41 @@ impl StoreUrl {
         if url == "memory:" || url == "memory://" {
             return Ok(StoreUrl::Memory);
         }
-        let Some((scheme, rest)) = url.split_once("://") else {
+        // Only text with `scheme://` is a URL; anything else is a path, even one with a
+        // colon in it.
+        if !url.contains("://") {
             return Ok(StoreUrl::Dir(url.into()));
-        };
-        match scheme.to_ascii_lowercase().as_str() {
+        }
+        let parsed = url::Url::parse(url).map_err(|_| invalid("not a valid URL"))?;
+        match parsed.scheme() {
             "file" => {
-                if rest.is_empty() {
+                if parsed.path().is_empty() || parsed.path() == "/" && url.ends_with("://") {
                     return Err(invalid("no path after file://"));
                 }
-                Ok(StoreUrl::Dir(rest.into()))
+                // `file:///x` and `file://localhost/x` are `/x`; escapes are decoded.
+                parsed.to_file_path().map(StoreUrl::Dir).map_err(|()| {
+                    invalid(
+                        "a file:// URL names a local path: file:///PATH or file://localhost/PATH",
+                    )
+                })
             }
             "s3" | "s3a" => {
-                let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+                if !parsed.username().is_empty() || parsed.password().is_some() {
+                    return Err(invalid(
+                        "credentials do not belong in an s3:// URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                    ));
+                }
+                let bucket = parsed.host_str().unwrap_or_default();
+                if bucket.is_empty() {
+                    return Err(invalid("no bucket after s3://"));
+                }
+                if parsed.port().is_some() || parsed.fragment().is_some() {
+                    return Err(invalid("an s3:// URL is s3://BUCKET/PREFIX[?writes=...]"));
+                }
                 let mut writes = None;
-                for option in query.split('&').filter(|o| !o.is_empty()) {
-                    match option.split_once('=') {
-                        Some(("writes", value)) => writes = Some(value.to_owned()),
+                for (name, value) in parsed.query_pairs() {
+                    match &*name {
+                        "writes" => writes = Some(value.into_owned()),
                         _ => {
                             return Err(invalid(
                                 "the only option of an s3:// URL is writes=auto|conditional|claims",
@@ -166,22 +192,18 @@ impl StoreUrl {
                         }
                     }
                 }
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err(invalid("no bucket after s3://"));
-                }
-                if bucket.contains('@') {
-                    return Err(invalid(
-                        "credentials do not belong in an s3:// URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                    ));
-                }
+                let prefix = percent_encoding::percent_decode_str(parsed.path())
+                    .decode_utf8()
+                    .map_err(|_| invalid("the prefix is not UTF-8 once decoded"))?;
                 Ok(StoreUrl::S3 {
-                    bucket: bucket.to_owned(),
+                    bucket: percent_encoding::percent_decode_str(bucket)
+                        .decode_utf8_lossy()
+                        .into_owned(),
                     prefix: prefix.trim_matches('/').to_owned(),
                     writes,
                 })
             }
-            _ => Err(OpenError::UnsupportedScheme {
+            scheme => Err(OpenError::UnsupportedScheme {
                 scheme: scheme.to_owned(),
                 url: shown,
             }),
@@ -191,13 +213,19 @@ impl StoreUrl {
 
 /// `url` with any user name and password replaced by `***`, for messages.
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => url.to_owned(),
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            // Both succeed for URLs that can carry credentials, which this one does.
+            let _ = parsed.set_password(None);
+            let _ = parsed.set_username("***");
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Not a URL we can read: keep only what precedes any `@`.
+        Err(_) => match url.rfind('@') {
+            Some(at) => format!("***{}", &url[at..]),
+            None => url.to_owned(),
+        },
     }
 }
 

@@ -164,8 +164,12 @@ async fn simulated_s3() {
             objects.insert(format!("ckpt/{key}"), 120);
         }
     }
-    let store =
-        S3Store::from_object_store(Arc::new(paged.clone()), "ckpt").with_ordered_listing(true);
+    let store = S3Store::builder()
+        .with_object_store(Arc::new(paged.clone()))
+        .with_prefix("ckpt")
+        .with_ordered_listing(true)
+        .build()
+        .expect("store");
     let manager = SnapshotManager::new(store);
     let mut rng = snapshot_bench::Rng::new(42);
     let span = (COUNT + 2_000) * MINUTE;
