@@ -102,3 +102,51 @@ mod tests {
         assert!(day.holds(first) && day.holds(last) && !day.holds(last.next()));
     }
 }
+
+use std::{fs, io};
+
+use crate::FsError;
+use crate::write::same_file;
+use snapshot_store::Result;
+
+impl crate::Inner {
+    pub(crate) fn move_to_day_layout(&self) -> Result<usize> {
+        let mut flat = Vec::new();
+        self.scan_top(&KeyRange::all(), |key, entry| {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                flat.push((key, entry.path()));
+            }
+        })?;
+        let mut moved = 0;
+        let mut touched = std::collections::BTreeSet::new();
+        for (key, old) in flat {
+            let (day_dir, created) = self.day_dir(key)?;
+            if created {
+                touched.insert(self.dir.clone());
+            }
+            let new = day_dir.join(key.to_string());
+            match fs::hard_link(&old, &new) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // Finished only if it is the same file (an interrupted move);
+                    // another snapshot under the key stays as it is.
+                    if !same_file(&old, &new) {
+                        continue;
+                    }
+                }
+                Err(e) => return Err(FsError::io("linking", &new, e).into()),
+            }
+            touched.insert(day_dir);
+            match fs::remove_file(&old) {
+                Ok(()) => moved += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(FsError::io("removing", &old, e).into()),
+            }
+            touched.insert(self.dir.clone());
+        }
+        for dir in touched {
+            self.sync_dir_at(&dir)?;
+        }
+        Ok(moved)
+    }
+}
