@@ -61,48 +61,6 @@ impl Day {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(text: &str) -> SnapshotKey {
-        str::parse::<SnapshotKey>(text).expect("key")
-    }
-
-    #[test]
-    fn days_are_named_by_their_date_only() {
-        let day = Day::named("2024-01-15", PathBuf::new()).expect("a day");
-        assert_eq!(day.first, key("2024-01-15_00-00-00-000000"));
-        assert_eq!(day.last, key("2024-01-15_23-59-59-999999"));
-        assert_eq!(day_name(key("2024-01-15_10-30-00-000000")), "2024-01-15");
-        for not_a_day in [
-            "2024-1-15",
-            "2024-01-15x",
-            "2024-02-30",
-            "2024_01_15",
-            "notadayatall",
-        ] {
-            assert!(
-                Day::named(not_a_day, PathBuf::new()).is_none(),
-                "{not_a_day}"
-            );
-        }
-    }
-
-    #[test]
-    fn overlap_follows_the_range_bounds() {
-        let day = Day::named("2024-01-15", PathBuf::new()).expect("a day");
-        let first = key("2024-01-15_00-00-00-000000");
-        let last = key("2024-01-15_23-59-59-999999");
-        assert!(day.overlaps(&KeyRange::all()));
-        assert!(day.overlaps(&KeyRange::new(..=first)));
-        assert!(!day.overlaps(&KeyRange::new(..first)));
-        assert!(day.overlaps(&KeyRange::new(last..)));
-        assert!(!day.overlaps(&KeyRange::new(last.next()..)));
-        assert!(day.holds(first) && day.holds(last) && !day.holds(last.next()));
-    }
-}
-
 use std::{fs, io};
 
 use crate::FsError;
@@ -148,5 +106,47 @@ impl crate::Inner {
             self.sync_dir_at(&dir)?;
         }
         Ok(moved)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(text: &str) -> SnapshotKey {
+        str::parse::<SnapshotKey>(text).expect("key")
+    }
+
+    #[test]
+    fn days_are_named_by_their_date_only() {
+        let day = Day::named("2024-01-15", PathBuf::new()).expect("a day");
+        assert_eq!(day.first, key("2024-01-15_00-00-00-000000"));
+        assert_eq!(day.last, key("2024-01-15_23-59-59-999999"));
+        assert_eq!(day_name(key("2024-01-15_10-30-00-000000")), "2024-01-15");
+        for not_a_day in [
+            "2024-1-15",
+            "2024-01-15x",
+            "2024-02-30",
+            "2024_01_15",
+            "notadayatall",
+        ] {
+            assert!(
+                Day::named(not_a_day, PathBuf::new()).is_none(),
+                "{not_a_day}"
+            );
+        }
+    }
+
+    #[test]
+    fn overlap_follows_the_range_bounds() {
+        let day = Day::named("2024-01-15", PathBuf::new()).expect("a day");
+        let first = key("2024-01-15_00-00-00-000000");
+        let last = key("2024-01-15_23-59-59-999999");
+        assert!(day.overlaps(&KeyRange::all()));
+        assert!(day.overlaps(&KeyRange::new(..=first)));
+        assert!(!day.overlaps(&KeyRange::new(..first)));
+        assert!(day.overlaps(&KeyRange::new(last..)));
+        assert!(!day.overlaps(&KeyRange::new(last.next()..)));
+        assert!(day.holds(first) && day.holds(last) && !day.holds(last.next()));
     }
 }

@@ -1,0 +1,420 @@
+//! [`Reader`]: the decoder's primitives, the key table, the depth count and the
+//! memory budget.
+
+use super::*;
+
+/// Bytes read from an input: borrowed from it for the whole decode, or copied into a
+/// scratch buffer that lives until the next read.
+pub(crate) enum Bytes<'de, 's> {
+    Borrowed(&'de [u8]),
+    Copied(&'s [u8]),
+}
+
+impl<'de, 's> Bytes<'de, 's> {
+    #[inline]
+    pub(crate) fn get(&self) -> &[u8] {
+        match self {
+            Bytes::Borrowed(b) => b,
+            Bytes::Copied(b) => b,
+        }
+    }
+}
+
+/// Where encoded bytes come from.
+pub(crate) trait Input<'de> {
+    fn next_u8(&mut self) -> Result<u8>;
+    fn peek_u8(&mut self) -> Result<Option<u8>>;
+    fn read_bytes(&mut self, len: usize) -> Result<Bytes<'de, '_>>;
+    fn read_array<const N: usize>(&mut self) -> Result<[u8; N]>;
+    /// How many bytes are left, when the input knows (used to reject hostile lengths).
+    fn remaining(&self) -> Option<usize>;
+}
+
+/// A complete body held in memory.
+pub(crate) struct SliceInput<'de> {
+    data: &'de [u8],
+    pos: usize,
+}
+
+impl<'de> SliceInput<'de> {
+    pub(crate) fn new(data: &'de [u8]) -> Self {
+        Self { data, pos: 0 }
+    }
+}
+
+impl<'de> Input<'de> for SliceInput<'de> {
+    #[inline]
+    fn next_u8(&mut self) -> Result<u8> {
+        let b = *self.data.get(self.pos).ok_or_else(|| Error::Truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    #[inline]
+    fn peek_u8(&mut self) -> Result<Option<u8>> {
+        Ok(self.data.get(self.pos).copied())
+    }
+
+    #[inline]
+    fn read_bytes(&mut self, len: usize) -> Result<Bytes<'de, '_>> {
+        let end = self.pos.checked_add(len).ok_or_else(|| Error::Truncated)?;
+        let bytes = self
+            .data
+            .get(self.pos..end)
+            .ok_or_else(|| Error::Truncated)?;
+        self.pos = end;
+        Ok(Bytes::Borrowed(bytes))
+    }
+
+    #[inline]
+    fn read_array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let end = self.pos.checked_add(N).ok_or_else(|| Error::Truncated)?;
+        let bytes = self
+            .data
+            .get(self.pos..end)
+            .ok_or_else(|| Error::Truncated)?;
+        self.pos = end;
+        let mut out = [0u8; N];
+        out.copy_from_slice(bytes);
+        Ok(out)
+    }
+
+    #[inline]
+    fn remaining(&self) -> Option<usize> {
+        Some(self.data.len() - self.pos)
+    }
+}
+
+/// A map key as read: from the key table, or written out in place.
+pub(crate) enum Key<'de, 's> {
+    Table(&'s str),
+    Borrowed(&'de str),
+    Copied(&'s str),
+}
+
+impl Key<'_, '_> {
+    #[inline]
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Key::Table(s) | Key::Copied(s) => s,
+            Key::Borrowed(s) => s,
+        }
+    }
+}
+
+/// What a value tag says, with its inline length or payload read.
+pub(crate) enum Head {
+    Null,
+    Bool(bool),
+    UInt(u64),
+    NegInt(i64),
+    Float(f64),
+    Str(usize),
+    Bytes(usize),
+    List(usize),
+    Map(usize),
+    Ext(u64, usize),
+}
+
+/// What one list item costs a decode's memory budget (the size of a `Value`).
+pub(crate) const ITEM_COST: u64 = core::mem::size_of::<Value>() as u64;
+/// What one map entry costs (a key `String` and a `Value`).
+pub(crate) const ENTRY_COST: u64 =
+    (core::mem::size_of::<Value>() + core::mem::size_of::<String>()) as u64;
+
+/// Reads values in the body encoding, keeping the key table, the depth count and the
+/// memory budget.
+pub(crate) struct Reader<I> {
+    pub(crate) input: I,
+    keys: Vec<String>,
+    depth: usize,
+    max_depth: usize,
+    /// Bytes of the budget not yet spent.
+    budget: u64,
+    /// The whole budget, for the error.
+    max_memory: u64,
+    /// Extension payloads of registered types are checked as they are read, on every
+    /// path (dynamic values and serde types alike).
+    pub(crate) registry: Option<alloc::sync::Arc<crate::Registry>>,
+}
+
+impl<'de, I: Input<'de>> Reader<I> {
+    pub(crate) fn new(input: I, max_depth: usize) -> Self {
+        Self {
+            input,
+            keys: Vec::new(),
+            depth: 0,
+            max_depth,
+            budget: u64::MAX,
+            max_memory: u64::MAX,
+            registry: None,
+        }
+    }
+
+    /// Checks extension payloads against `registry` as they are read.
+    pub(crate) fn with_registry(
+        mut self,
+        registry: Option<alloc::sync::Arc<crate::Registry>>,
+    ) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Limits what the decode may allocate to `max_memory`, of which `spent` is already
+    /// used (by a decompressed body, say).
+    pub(crate) fn with_memory_budget(mut self, max_memory: u64, spent: u64) -> Self {
+        self.max_memory = max_memory;
+        self.budget = max_memory.saturating_sub(spent);
+        self
+    }
+
+    /// Spends `bytes` of the memory budget, or fails if it does not have them.
+    #[inline]
+    pub(crate) fn charge(&mut self, bytes: u64) -> Result<()> {
+        match self.budget.checked_sub(bytes) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => Err(self.over_budget()),
+        }
+    }
+
+    #[cold]
+    fn over_budget(&self) -> Error {
+        Error::MemoryLimitExceeded {
+            limit: self.max_memory,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn read_varint(&mut self) -> Result<u64> {
+        let mut result = 0u64;
+        for i in 0..10 {
+            let b = self.input.next_u8()?;
+            if i == 9 && b > 1 {
+                return Err(Error::InvalidVarint);
+            }
+            result |= u64::from(b & 0x7F) << (7 * i);
+            if b < 0x80 {
+                return Ok(result);
+            }
+        }
+        Err(Error::InvalidVarint)
+    }
+
+    /// Reads a length and checks that `min_item_size * len` bytes can still follow.
+    #[inline]
+    fn read_len(&mut self, min_item_size: usize) -> Result<usize> {
+        let declared = self.read_varint()?;
+        self.check_len(declared, min_item_size)
+    }
+
+    #[inline]
+    fn check_len(&self, declared: u64, min_item_size: usize) -> Result<usize> {
+        if let Some(available) = self.input.remaining() {
+            let available = (available / min_item_size) as u64;
+            if declared > available {
+                return Err(Error::LengthExceedsInput {
+                    declared,
+                    available,
+                });
+            }
+        }
+        usize::try_from(declared).map_err(|_| Error::LengthExceedsInput {
+            declared,
+            available: usize::MAX as u64,
+        })
+    }
+
+    /// Reads a value's tag and whatever the tag carries before the value's contents.
+    #[inline(always)]
+    pub(crate) fn read_head(&mut self) -> Result<Head> {
+        let tag = self.input.next_u8()?;
+        Ok(match tag {
+            0..=FIXINT_MAX => Head::UInt(u64::from(tag)),
+            0x80..=0x9F => {
+                let len = usize::from(tag - FIXSTR);
+                Head::Str(self.check_len(len as u64, 1)?)
+            }
+            0xA0..=0xAF => Head::List(self.check_len(u64::from(tag - FIXLIST), 1)?),
+            0xB0..=0xBF => Head::Map(self.check_len(u64::from(tag - FIXMAP), 2)?),
+            NULL => Head::Null,
+            FALSE => Head::Bool(false),
+            TRUE => Head::Bool(true),
+            UINT => Head::UInt(self.read_varint()?),
+            NEGINT => {
+                let n = self.read_varint()?;
+                if n > i64::MAX as u64 {
+                    return Err(Error::IntegerOutOfRange {
+                        value: alloc::format!("-{}", u128::from(n) + 1),
+                        target: "i64",
+                    });
+                }
+                Head::NegInt(!(n as i64))
+            }
+            FLOAT64 => Head::Float(f64::from_le_bytes(self.input.read_array()?)),
+            STR => Head::Str(self.read_len(1)?),
+            BYTES => Head::Bytes(self.read_len(1)?),
+            LIST => Head::List(self.read_len(1)?),
+            MAP => Head::Map(self.read_len(2)?),
+            EXT => {
+                let type_id = self.read_varint()?;
+                Head::Ext(type_id, self.read_len(1)?)
+            }
+            _ => return Err(Error::InvalidTag { tag }),
+        })
+    }
+
+    #[inline]
+    pub(crate) fn read_str(&mut self, len: usize) -> Result<Key<'de, '_>> {
+        Ok(match self.input.read_bytes(len)? {
+            Bytes::Borrowed(b) => {
+                Key::Borrowed(core::str::from_utf8(b).map_err(|_| Error::InvalidUtf8)?)
+            }
+            Bytes::Copied(b) => {
+                Key::Copied(core::str::from_utf8(b).map_err(|_| Error::InvalidUtf8)?)
+            }
+        })
+    }
+
+    #[inline]
+    pub(crate) fn enter(&mut self) -> Result<()> {
+        if self.depth >= self.max_depth {
+            return Err(Error::DepthLimitExceeded {
+                limit: self.max_depth,
+            });
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Reads a map key.
+    #[inline]
+    pub(crate) fn read_key(&mut self) -> Result<Key<'de, '_>> {
+        let tag = self.input.next_u8()?;
+        let (len, intern) = match tag {
+            0..=KEY_REF_INLINE_MAX => return self.key_ref(u64::from(tag)),
+            KEY_REF => {
+                let index = self.read_varint()?;
+                return self.key_ref(index);
+            }
+            0xC0..=0xDF => (usize::from(tag - KEY_NEW_INLINE), true),
+            KEY_NEW => (self.read_len(1)?, true),
+            KEY_LITERAL => (self.read_len(1)?, false),
+            _ => return Err(Error::InvalidKeyTag { tag }),
+        };
+        if !intern {
+            return self.read_str(len);
+        }
+        if self.keys.len() >= KEY_TABLE_LIMIT {
+            return Err(Error::KeyTableOverflow {
+                limit: KEY_TABLE_LIMIT,
+            });
+        }
+        let key = String::from(self.read_str(len)?.as_str());
+        self.keys.push(key);
+        Ok(Key::Table(self.keys.last().map_or("", String::as_str)))
+    }
+
+    #[inline]
+    fn key_ref(&self, index: u64) -> Result<Key<'de, '_>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.keys.get(i))
+            .map(|k| Key::Table(k.as_str()))
+            .ok_or_else(|| Error::UndefinedKeyRef { index })
+    }
+
+    /// Skips one value without building it.
+    pub(crate) fn skip_value(&mut self) -> Result<()> {
+        match self.read_head()? {
+            Head::Str(len) | Head::Bytes(len) | Head::Ext(_, len) => {
+                self.input.read_bytes(len)?;
+            }
+            Head::List(len) => {
+                self.enter()?;
+                for _ in 0..len {
+                    self.skip_value()?;
+                }
+                self.leave();
+            }
+            Head::Map(len) => {
+                self.enter()?;
+                for _ in 0..len {
+                    self.read_key()?;
+                    self.skip_value()?;
+                }
+                self.leave();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(crate) fn read_value(&mut self) -> Result<Value> {
+        Ok(match self.read_head()? {
+            Head::Null => Value::Null,
+            Head::Bool(b) => Value::Bool(b),
+            Head::UInt(u) => Value::Int(u.into()),
+            Head::NegInt(i) => Value::Int(Integer::from(i)),
+            Head::Float(f) => Value::Float(f),
+            Head::Str(len) => {
+                self.charge(len as u64)?;
+                Value::String(String::from(self.read_str(len)?.as_str()))
+            }
+            Head::Bytes(len) => {
+                self.charge(len as u64)?;
+                Value::Bytes(self.input.read_bytes(len)?.get().to_vec())
+            }
+            Head::Ext(type_id, len) => {
+                self.charge(len as u64)?;
+                let data = self.input.read_bytes(len)?.get().to_vec();
+                if let Some(registry) = &self.registry {
+                    registry.check(type_id, &data)?;
+                }
+                Value::from(Ext::new(type_id, data))
+            }
+            Head::List(len) => {
+                // Paid for before the list is allocated: a count the budget cannot
+                // hold is refused before any memory is asked for.
+                self.charge((len as u64).saturating_mul(ITEM_COST))?;
+                self.enter()?;
+                let mut items = Vec::with_capacity(self.prealloc(len));
+                for i in 0..len {
+                    items.push(self.read_value().map_err(|e| e.in_item(i))?);
+                }
+                self.leave();
+                Value::List(items)
+            }
+            Head::Map(len) => {
+                self.charge((len as u64).saturating_mul(ENTRY_COST))?;
+                self.enter()?;
+                let mut map = Map::with_capacity(self.prealloc(len));
+                for _ in 0..len {
+                    let key = String::from(self.read_key()?.as_str());
+                    self.charge(key.len() as u64)?;
+                    let value = self.read_value().map_err(|e| e.in_key(&key))?;
+                    map.insert_new(key, value).map_err(Error::duplicate_key)?;
+                }
+                self.leave();
+                Value::Map(map)
+            }
+        })
+    }
+
+    /// How many items to reserve room for: never more than the input could hold, and
+    /// when the input's size is unknown (a stream), a modest start that grows.
+    #[inline]
+    pub(crate) fn prealloc(&self, len: usize) -> usize {
+        match self.input.remaining() {
+            Some(_) => len,
+            None => len.min(4096),
+        }
+    }
+}

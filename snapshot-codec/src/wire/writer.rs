@@ -1,0 +1,439 @@
+//! [`Writer`]: the encoder's primitives, the key table and duplicate-key checks.
+
+use super::*;
+
+/// A map key as written, for finding duplicates: its key-table index, or (for keys
+/// written literally) the key itself. A key is written one way for the whole snapshot
+/// (the table only grows), so equal keys always have equal identities.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) enum KeyId {
+    Table(u32),
+    Literal(Box<str>),
+}
+
+/// How a key was just written.
+pub(crate) enum Written {
+    Table(usize),
+    Literal,
+}
+
+/// The keys of one open map that are not tracked by its bit mask (see `KeyCheck`).
+struct OpenMap {
+    /// Where this map's keys start in `Writer::map_keys`.
+    start: usize,
+    /// Past [`SMALL_MAP`] keys, a hash set replaces the linear scan.
+    big: Option<Box<BigKeySet>>,
+}
+
+/// Maps up to this many (untracked-by-mask) keys look for duplicates by scanning;
+/// larger ones hash.
+const SMALL_MAP: usize = 32;
+
+/// Refuses repeated keys in one map being written: keys at key-table indices 0..64
+/// (struct field names, nearly always) take one bit of a mask kept by the caller;
+/// other keys go to a frame of the writer, opened only when the first one comes.
+#[derive(Default)]
+pub(crate) struct KeyCheck {
+    pub(crate) low: u64,
+    frame: Option<usize>,
+}
+
+type BigKeySet = indexmap::IndexSet<KeyId, foldhash::fast::RandomState>;
+
+/// Writes values in the body encoding, keeping the key table and the depth count.
+pub(crate) struct Writer<O> {
+    pub(crate) out: O,
+    keys: KeySet,
+    depth: usize,
+    max_depth: usize,
+    /// Lists and maps whose length was not known up front (serde's `len: None`): their
+    /// contents are gathered here, innermost last, until the length is known.
+    deferred: Vec<Vec<u8>>,
+    /// Struct field names are `&'static str`: their table index is cached by address,
+    /// which spares hashing the name for every field of every record.
+    static_keys: [(usize, usize, u32); STATIC_KEY_SLOTS],
+    /// The keys of every open map written through serde (whose maps can repeat a key:
+    /// flattened fields, keys that print alike), innermost map's last.
+    map_keys: Vec<KeyId>,
+    open_maps: Vec<OpenMap>,
+    /// The key the last `write_unique_key` wrote, for its map to check.
+    pub(crate) last_key: Option<KeyId>,
+    /// Extension payloads of registered types are checked as they are written.
+    registry: Option<alloc::sync::Arc<crate::Registry>>,
+}
+
+const STATIC_KEY_SLOTS: usize = 64;
+
+impl<O: Output> Writer<O> {
+    pub(crate) fn new(out: O, max_depth: usize) -> Self {
+        Self {
+            out,
+            keys: KeySet::default(),
+            depth: 0,
+            max_depth,
+            deferred: Vec::new(),
+            static_keys: [(0, 0, 0); STATIC_KEY_SLOTS],
+            map_keys: Vec::new(),
+            open_maps: Vec::new(),
+            last_key: None,
+            registry: None,
+        }
+    }
+
+    /// Checks extension payloads against `registry` as they are written.
+    pub(crate) fn with_registry(
+        mut self,
+        registry: Option<alloc::sync::Arc<crate::Registry>>,
+    ) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Records `id` as a key of the map `check` belongs to; a key seen before in that
+    /// map is [`Error::DuplicateKey`].
+    #[inline]
+    pub(crate) fn check_key(&mut self, check: &mut KeyCheck, id: KeyId) -> Result<()> {
+        if let KeyId::Table(index) = id
+            && index < 64
+        {
+            let bit = 1u64 << index;
+            if check.low & bit != 0 {
+                return Err(self.repeated(&id));
+            }
+            check.low |= bit;
+            return Ok(());
+        }
+        let frame = match check.frame {
+            Some(frame) => frame,
+            None => {
+                self.open_maps.push(OpenMap {
+                    start: self.map_keys.len(),
+                    big: None,
+                });
+                let frame = self.open_maps.len() - 1;
+                check.frame = Some(frame);
+                frame
+            }
+        };
+        self.check_other_key(frame, id)
+    }
+
+    /// Forgets what `check` recorded; called when its map ends.
+    #[inline]
+    pub(crate) fn end_key_check(&mut self, check: &KeyCheck) {
+        if let Some(frame) = check.frame {
+            if let Some(map) = self.open_maps.get(frame) {
+                self.map_keys.truncate(map.start);
+            }
+            self.open_maps.truncate(frame);
+        }
+    }
+
+    fn check_other_key(&mut self, frame: usize, id: KeyId) -> Result<()> {
+        let Some(map) = self.open_maps.get_mut(frame) else {
+            return Ok(());
+        };
+        let repeated = match &mut map.big {
+            Some(set) => !set.insert(id.clone()),
+            None => {
+                let seen = &self.map_keys[map.start..];
+                if seen.contains(&id) {
+                    true
+                } else if seen.len() >= SMALL_MAP {
+                    let mut set = BigKeySet::default();
+                    set.extend(self.map_keys.drain(map.start..));
+                    set.insert(id.clone());
+                    map.big = Some(Box::new(set));
+                    false
+                } else {
+                    self.map_keys.push(id.clone());
+                    false
+                }
+            }
+        };
+        if repeated {
+            return Err(self.repeated(&id));
+        }
+        Ok(())
+    }
+
+    /// The text of a key as written.
+    #[cold]
+    pub(crate) fn key_text(&self, id: &KeyId) -> String {
+        match id {
+            KeyId::Table(index) => self
+                .keys
+                .get_index(*index as usize)
+                .map_or_else(String::new, |k| String::from(&**k)),
+            KeyId::Literal(key) => String::from(&**key),
+        }
+    }
+
+    #[cold]
+    pub(crate) fn repeated(&self, id: &KeyId) -> Error {
+        Error::duplicate_key(self.key_text(id))
+    }
+
+    /// Writes a map key and leaves what was written in `last_key` for its map to
+    /// check (the key serializer cannot reach the map).
+    #[inline]
+    pub(crate) fn write_unique_key(&mut self, key: &str) -> Result<()> {
+        let id = match self.write_key_as(key)? {
+            Written::Table(index) => KeyId::Table(index as u32),
+            Written::Literal => KeyId::Literal(key.into()),
+        };
+        self.last_key = Some(id);
+        Ok(())
+    }
+
+    /// Writes a key that lives for the whole program (a struct field name); returns its
+    /// key-table index, or `None` for a key written literally.
+    #[inline]
+    pub(crate) fn write_static_key(&mut self, key: &'static str) -> Result<Option<u32>> {
+        let addr = key.as_ptr() as usize;
+        // Literals sit a few bytes apart: mix the address before taking the slot.
+        let slot = (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 6))
+            % STATIC_KEY_SLOTS;
+        let (cached_addr, cached_len, index) = self.static_keys[slot];
+        if cached_addr == addr && cached_len == key.len() {
+            self.write_key_ref(index as usize)?;
+            return Ok(Some(index));
+        }
+        Ok(match self.write_key_as(key)? {
+            Written::Table(index) => {
+                self.static_keys[slot] = (addr, key.len(), index as u32);
+                Some(index as u32)
+            }
+            Written::Literal => None,
+        })
+    }
+
+    #[inline]
+    fn write_key_ref(&mut self, index: usize) -> Result<()> {
+        if index <= usize::from(KEY_REF_INLINE_MAX) {
+            self.put_u8(index as u8)
+        } else {
+            self.put_u8(KEY_REF)?;
+            self.write_varint(index as u64)
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        match self.deferred.last_mut() {
+            None => self.out.put(bytes),
+            Some(buf) => {
+                buf.extend_from_slice(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    #[inline]
+    fn put_u8(&mut self, byte: u8) -> Result<()> {
+        match self.deferred.last_mut() {
+            None => self.out.put_u8(byte),
+            Some(buf) => {
+                buf.push(byte);
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts gathering a list's or map's contents whose length is not yet known.
+    pub(crate) fn begin_deferred(&mut self) -> Result<()> {
+        self.enter()?;
+        self.deferred.push(Vec::new());
+        Ok(())
+    }
+
+    /// Ends a deferred list or map of `len` items: writes its header, then its contents.
+    pub(crate) fn end_deferred(&mut self, is_map: bool, len: usize) -> Result<()> {
+        let contents = self.deferred.pop().unwrap_or_default();
+        if is_map {
+            self.write_tag_len(FIXMAP, FIXMAP_MAX_LEN, MAP, len)?;
+        } else {
+            self.write_tag_len(FIXLIST, FIXLIST_MAX_LEN, LIST, len)?;
+        }
+        self.put(&contents)?;
+        self.leave();
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn write_varint(&mut self, mut v: u64) -> Result<()> {
+        let mut buf = [0u8; 10];
+        let mut n = 0;
+        while v >= 0x80 {
+            buf[n] = (v as u8) | 0x80;
+            v >>= 7;
+            n += 1;
+        }
+        buf[n] = v as u8;
+        self.put(&buf[..=n])
+    }
+
+    #[inline]
+    fn write_tag_len(
+        &mut self,
+        small_tag: u8,
+        small_max: usize,
+        tag: u8,
+        len: usize,
+    ) -> Result<()> {
+        if len <= small_max {
+            self.put_u8(small_tag + len as u8)
+        } else {
+            self.put_u8(tag)?;
+            self.write_varint(len as u64)
+        }
+    }
+
+    pub(crate) fn write_null(&mut self) -> Result<()> {
+        self.put_u8(NULL)
+    }
+
+    pub(crate) fn write_bool(&mut self, b: bool) -> Result<()> {
+        self.put_u8(if b { TRUE } else { FALSE })
+    }
+
+    #[inline]
+    pub(crate) fn write_u64(&mut self, v: u64) -> Result<()> {
+        if v <= u64::from(FIXINT_MAX) {
+            self.put_u8(v as u8)
+        } else {
+            self.put_u8(UINT)?;
+            self.write_varint(v)
+        }
+    }
+
+    #[inline]
+    pub(crate) fn write_i64(&mut self, v: i64) -> Result<()> {
+        if v >= 0 {
+            self.write_u64(v as u64)
+        } else {
+            self.put_u8(NEGINT)?;
+            // -1 -> 0, -2 -> 1, ..., i64::MIN -> 2^63 - 1
+            self.write_varint(!(v as u64))
+        }
+    }
+
+    #[inline]
+    pub(crate) fn write_f64(&mut self, v: f64) -> Result<()> {
+        let mut buf = [0u8; 9];
+        buf[0] = FLOAT64;
+        buf[1..].copy_from_slice(&v.to_le_bytes());
+        self.put(&buf)
+    }
+
+    #[inline]
+    pub(crate) fn write_str(&mut self, s: &str) -> Result<()> {
+        self.write_tag_len(FIXSTR, FIXSTR_MAX_LEN, STR, s.len())?;
+        self.put(s.as_bytes())
+    }
+
+    pub(crate) fn write_bytes(&mut self, b: &[u8]) -> Result<()> {
+        self.put_u8(BYTES)?;
+        self.write_varint(b.len() as u64)?;
+        self.put(b)
+    }
+
+    pub(crate) fn write_ext(&mut self, type_id: u64, data: &[u8]) -> Result<()> {
+        if let Some(registry) = &self.registry {
+            registry.check(type_id, data)?;
+        }
+        self.put_u8(EXT)?;
+        self.write_varint(type_id)?;
+        self.write_varint(data.len() as u64)?;
+        self.put(data)
+    }
+
+    /// Starts a list of `len` items; the caller writes them, then calls `leave`.
+    #[inline]
+    pub(crate) fn begin_list(&mut self, len: usize) -> Result<()> {
+        self.enter()?;
+        self.write_tag_len(FIXLIST, FIXLIST_MAX_LEN, LIST, len)
+    }
+
+    /// Starts a map of `len` entries; the caller writes keys and values, then `leave`s.
+    #[inline]
+    pub(crate) fn begin_map(&mut self, len: usize) -> Result<()> {
+        self.enter()?;
+        self.write_tag_len(FIXMAP, FIXMAP_MAX_LEN, MAP, len)
+    }
+
+    #[inline]
+    fn enter(&mut self) -> Result<()> {
+        if self.depth >= self.max_depth {
+            return Err(Error::DepthLimitExceeded {
+                limit: self.max_depth,
+            });
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Writes a map key: a reference if the key table has it, else the key itself
+    /// (entering the table while there is room).
+    #[inline]
+    pub(crate) fn write_key(&mut self, key: &str) -> Result<()> {
+        self.write_key_as(key).map(drop)
+    }
+
+    #[inline]
+    fn write_key_as(&mut self, key: &str) -> Result<Written> {
+        if let Some(index) = self.keys.get_index_of(key) {
+            self.write_key_ref(index)?;
+            return Ok(Written::Table(index));
+        }
+        let written = if key.len() <= MAX_INTERNED_KEY_LEN && self.keys.len() < KEY_TABLE_LIMIT {
+            let (index, _) = self.keys.insert_full(key.into());
+            self.write_tag_len(KEY_NEW_INLINE, KEY_NEW_INLINE_MAX_LEN, KEY_NEW, key.len())?;
+            Written::Table(index)
+        } else {
+            self.put_u8(KEY_LITERAL)?;
+            self.write_varint(key.len() as u64)?;
+            Written::Literal
+        };
+        self.put(key.as_bytes())?;
+        Ok(written)
+    }
+
+    pub(crate) fn write_value(&mut self, value: &Value) -> Result<()> {
+        match value {
+            Value::Null => self.write_null(),
+            Value::Bool(b) => self.write_bool(*b),
+            Value::Int(i) => match i.split() {
+                Ok(u) => self.write_u64(u),
+                Err(n) => self.write_i64(n),
+            },
+            Value::Float(f) => self.write_f64(*f),
+            Value::String(s) => self.write_str(s),
+            Value::Bytes(b) => self.write_bytes(b),
+            Value::List(items) => {
+                self.begin_list(items.len())?;
+                for (i, item) in items.iter().enumerate() {
+                    self.write_value(item).map_err(|e| e.in_item(i))?;
+                }
+                self.leave();
+                Ok(())
+            }
+            // A `Map` never holds a key twice, so no duplicate check is needed here.
+            Value::Map(map) => {
+                self.begin_map(map.len())?;
+                for (k, v) in map.iter() {
+                    self.write_key(k)?;
+                    self.write_value(v).map_err(|e| e.in_key(k))?;
+                }
+                self.leave();
+                Ok(())
+            }
+            Value::Ext(e) => self.write_ext(e.type_id(), e.data()),
+        }
+    }
+}
