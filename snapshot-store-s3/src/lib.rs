@@ -80,8 +80,11 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod claims;
 mod error;
+mod leftovers;
 mod lookup;
+mod protocol;
 mod write;
 
 use std::fmt;
@@ -98,8 +101,10 @@ use snapshot_store::{KeyRange, Result, SnapshotKey, SnapshotMeta, SnapshotStore}
 
 pub use builder::{S3StoreBuilder, WRITES_VARIABLE};
 pub use error::S3Error;
+pub use leftovers::Leftovers;
 pub use object_store;
-pub use write::{CLAIMS_DIR, Leftovers, PROBE_DIR, ProbeReport, WriteProtocol};
+pub use protocol::{ProbeReport, WriteProtocol};
+pub use write::{CLAIMS_DIR, PROBE_DIR};
 
 /// The backend's name in [`snapshot_store::Error::Backend`].
 pub const BACKEND: &str = "s3";
