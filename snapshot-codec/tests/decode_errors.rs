@@ -7,7 +7,6 @@ use snapshot_codec::{DecodeOptions, EncodeOptions, Error, FLAG_ZSTD, Value, valu
 
 /// Checks the exact body bytes of `value` and that they decode back to it.
 #[track_caller]
-
 fn both_fail(bytes: &[u8], check: impl Fn(&Error) -> bool) {
     let a = snapshot_codec::decode(bytes).expect_err("decode must fail");
     assert!(check(&a), "decode: {a:?}");
