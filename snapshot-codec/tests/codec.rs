@@ -339,5 +339,3 @@ fn writer_errors_are_reported() {
     let err = snapshot_codec::encode_to_writer(FailingWriter, &users(5000)).unwrap_err();
     assert!(matches!(err, Error::Io(_)), "{err:?}");
 }
-
-// ---- errors ----

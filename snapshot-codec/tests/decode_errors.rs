@@ -5,7 +5,7 @@ mod common;
 use common::{example_state, frame, plain};
 use snapshot_codec::{DecodeOptions, EncodeOptions, Error, FLAG_ZSTD, Value, value};
 
-/// Checks the exact body bytes of `value` and that they decode back to it.
+/// Both decoders (in memory and streaming) fail on `bytes` with an error `check` accepts.
 #[track_caller]
 fn both_fail(bytes: &[u8], check: impl Fn(&Error) -> bool) {
     let a = snapshot_codec::decode(bytes).expect_err("decode must fail");

@@ -7,7 +7,6 @@ use snapshot_codec::{
     Compression, DecodeOptions, EncodeOptions, Error, Ext, ExtType, Registry, Value, value,
 };
 
-/// Checks the exact body bytes of `value` and that they decode back to it.
 #[track_caller]
 #[test]
 fn unknown_extensions_survive_reencoding_byte_for_byte() {
