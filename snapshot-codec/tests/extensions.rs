@@ -7,7 +7,6 @@ use snapshot_codec::{
     Compression, DecodeOptions, EncodeOptions, Error, Ext, ExtType, Registry, Value, value,
 };
 
-#[track_caller]
 #[test]
 fn unknown_extensions_survive_reencoding_byte_for_byte() {
     let body_bytes = [0xA2, 0xCA, 0xE7, 0x07, 3, 1, 2, 3, 0xCA, 0x40, 0];
