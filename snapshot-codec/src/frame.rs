@@ -249,7 +249,8 @@ pub(crate) fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
     // Grow by doubling, but never past the limit: a bomb costs at most about twice the
     // limit while the buffer moves, never more.
     let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-    let mut out: Vec<u8> = alloc::vec![0; body.len().saturating_mul(4).clamp(4096, cap)];
+    // `clamp` would panic for a limit under 4 KiB: at least 4 KiB, never past the cap.
+    let mut out: Vec<u8> = alloc::vec![0; body.len().saturating_mul(4).max(4096).min(cap)];
     let mut filled = 0;
     loop {
         if filled == out.len() {

@@ -339,3 +339,69 @@ fn writer_errors_are_reported() {
     let err = snapshot_codec::encode_to_writer(FailingWriter, &users(5000)).unwrap_err();
     assert!(matches!(err, Error::Io(_)), "{err:?}");
 }
+
+/// Every row of FORMAT.md's golden tables, read from FORMAT.md itself: the document and
+/// the code cannot drift apart.
+#[test]
+fn format_md_golden_examples_are_pinned() {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../FORMAT.md"))
+        .expect("FORMAT.md");
+    let hex = |text: &str| -> Vec<u8> {
+        text.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
+            .collect()
+    };
+    // The value column, in the table's order (a row with two values holds both).
+    let values: Vec<Vec<Value>> = vec![
+        vec![false.into(), true.into()],
+        vec![127.into()],
+        vec![128.into()],
+        vec![300.into()],
+        vec![(-1).into()],
+        vec![(-200).into()],
+        vec![i64::MIN.into()],
+        vec![u64::MAX.into()],
+        vec![1.5.into()],
+        vec!["Hi!".into()],
+        vec![Value::bytes(vec![1u8, 2])],
+        vec![value!([1, "a", null])],
+        vec![value!({"a": 1, "b": [true, -1]})],
+        vec![value!([{"id": 1}, {"id": 2}])],
+        vec![Ext::new(200, vec![9]).into()],
+    ];
+    let table = spec
+        .split("Bodies:")
+        .nth(1)
+        .expect("the Bodies table")
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // the header and the separator
+        .map(|l| l.split('|').nth(2).expect("a bytes column").to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(table.len(), values.len(), "one test value per table row");
+    for (row, values) in table.iter().zip(&values) {
+        let encodings: Vec<&str> = row.split(',').map(|c| c.trim().trim_matches('`')).collect();
+        assert_eq!(encodings.len(), values.len(), "{row}");
+        for (bytes, v) in encodings.iter().zip(values) {
+            test_one(v.clone(), &hex(bytes));
+        }
+    }
+    // The whole snapshot of null, as the document shows it.
+    let block = spec
+        .split("Whole snapshot of `null`, uncompressed:")
+        .nth(1)
+        .and_then(|rest| rest.split("```text").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the null example");
+    let shown: Vec<u8> = block
+        .lines()
+        .flat_map(|line| {
+            line.split_whitespace()
+                .take_while(|w| w.len() == 2 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(|b| u8::from_str_radix(b, 16).expect("hex"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(shown, plain(&Value::Null));
+}

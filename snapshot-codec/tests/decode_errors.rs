@@ -252,3 +252,57 @@ fn key_table_cannot_grow_past_its_limit() {
 }
 
 // ---- extensions ----
+
+#[test]
+fn an_empty_body_or_one_ending_inside_a_value_is_truncated() {
+    // No chunks at all: no value.
+    both_fail(&frame(&[], 0), |e| matches!(e, Error::Truncated));
+    // A float cut after 2 of its 8 bytes.
+    both_fail(&frame(&[0xC5, 0, 0], 0), |e| matches!(e, Error::Truncated));
+    // A list of two items holding one: the in-memory reader sees at once that the count
+    // cannot fit; the streaming one finds the end while reading.
+    let cut = frame(&[0xA2, 0x01], 0);
+    assert!(matches!(
+        snapshot_codec::decode(&cut),
+        Err(Error::LengthExceedsInput { .. })
+    ));
+    assert!(matches!(
+        snapshot_codec::decode_from_reader(&cut[..]),
+        Err(Error::Truncated | Error::LengthExceedsInput { .. })
+    ));
+}
+
+#[test]
+fn several_zstd_frames_are_one_body_and_the_limit_counts_them_all() {
+    // `[1, 2]` as a list head in one frame and its items in another.
+    let mut body = zstd::encode_all(&[0xA2u8][..], 3).expect("zstd");
+    body.extend(zstd::encode_all(&[0x01u8, 0x02][..], 3).expect("zstd"));
+    let bytes = frame(&body, FLAG_ZSTD);
+    assert_eq!(
+        snapshot_codec::decode(&bytes).expect("decodes"),
+        value!([1, 2])
+    );
+    assert_eq!(
+        snapshot_codec::decode_from_reader(&bytes[..]).expect("decodes"),
+        value!([1, 2])
+    );
+    // Two frames of 600 bytes each against a 1000-byte limit: neither alone exceeds it.
+    let big = {
+        let mut v = vec![0xC7u8, 0xAE, 0x09]; // 1198 bytes follow
+        v.extend(std::iter::repeat_n(7u8, 1198));
+        v
+    };
+    let mut body = zstd::encode_all(&big[..600], 3).expect("zstd");
+    body.extend(zstd::encode_all(&big[600..], 3).expect("zstd"));
+    let bytes = frame(&body, FLAG_ZSTD);
+    let limited = DecodeOptions::new().with_max_decompressed_size(1000);
+    assert!(matches!(
+        limited.decode(&bytes),
+        Err(Error::DecompressedSizeLimitExceeded { limit: 1000 })
+    ));
+    assert!(matches!(
+        limited.decode_from_reader(&bytes[..]),
+        Err(Error::DecompressedSizeLimitExceeded { limit: 1000 })
+    ));
+    assert!(snapshot_codec::decode(&bytes).is_ok());
+}

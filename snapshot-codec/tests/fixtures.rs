@@ -1,0 +1,271 @@
+//! Version 1 files that every later version must keep reading, committed under
+//! `tests/data/v1/`: one of every kind (each value tag, each key form, extensions,
+//! compressed, streamed in several chunks, nesting at the limit, serde shapes). Each
+//! must decode to the value built here; the uncompressed ones must also still be written
+//! byte for byte the same (zstd's output may change with its version, so compressed
+//! files are only read).
+//!
+//! The files were written by this test with `SNAPSHOT_WRITE_FIXTURES=1` (only missing
+//! files are written; never overwrite one: a change to a committed file is a format
+//! change). A missing file fails the test.
+
+mod common;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use snapshot_codec::{Compression, DEFAULT_MAX_DEPTH, EncodeOptions, Ext, Map, Value, value};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1")
+}
+
+/// How a fixture was written.
+enum Writer {
+    /// In memory, uncompressed: one chunk, bytes fully determined by the format.
+    Plain,
+    /// Streamed (`encode_to_writer`), uncompressed: several chunks for a large body.
+    Streamed,
+    /// zstd-compressed in memory.
+    Zstd,
+    /// Streamed and zstd-compressed.
+    StreamedZstd,
+}
+
+fn write(value: &Value, how: &Writer) -> Vec<u8> {
+    let plain = EncodeOptions::new().with_compression(Compression::None);
+    let zstd = EncodeOptions::new().with_compression(Compression::Zstd { level: 3 });
+    match how {
+        Writer::Plain => plain.encode(value).expect("encodes"),
+        Writer::Zstd => zstd.encode(value).expect("encodes"),
+        Writer::Streamed | Writer::StreamedZstd => {
+            let opts = if matches!(how, Writer::Streamed) {
+                plain
+            } else {
+                zstd
+            };
+            let mut out = Vec::new();
+            opts.encode_to_writer(&mut out, value).expect("streams");
+            out
+        }
+    }
+}
+
+fn every_scalar() -> Value {
+    value!({
+        "null": null,
+        "false": false,
+        "true": true,
+        "zero": 0,
+        "fixint_max": 127,
+        "uint": 128,
+        "u64_max": (u64::MAX),
+        "minus_one": (-1),
+        "i64_min": (i64::MIN),
+        "float": 1.5,
+        "negative_zero": (-0.0f64),
+        "infinity": (f64::INFINITY),
+        "nan_payload": (f64::from_bits(0x7FF8_0000_DEAD_BEEF)),
+        "empty_string": "",
+        "inline_string": "thirty-one bytes long, exactly.",
+        "long_string": "thirty-two bytes long, precisely",
+        "unicode": "naïve ☃ 日本",
+        "bytes": (Value::bytes(vec![0u8, 1, 2, 255])),
+        "empty_list": [],
+        "inline_list": [1, 2, 3],
+        "long_list": (Value::List((0..16).map(Value::from).collect())),
+        "empty_map": {},
+        "long_map": (Value::Map((0..16).map(|i| (format!("m{i}"), Value::from(i))).collect())),
+    })
+}
+
+/// Every key form: inline new keys, a long new key (`E0`), references below and above
+/// index 192 (`E1`), literal keys (`E2`) longer than 64 bytes.
+fn every_key_form() -> Value {
+    let mut wide = Map::new();
+    for i in 0..200 {
+        wide.insert(format!("k{i}"), i);
+    }
+    let long_new = "a-key-of-forty-bytes-that-enters-the-tab";
+    let literal = "l".repeat(65);
+    value!({
+        "wide": (Value::Map(wide)),
+        (long_new): 1,
+        (literal.as_str()): 2,
+        "again": [{"k0": 0, "k191": 191, "k192": 192, "k199": 199, (long_new): 3, (literal.as_str()): 4}],
+    })
+}
+
+/// More distinct keys than the table holds: the rest are written literally.
+fn key_table_full() -> Value {
+    let n = snapshot_codec::KEY_TABLE_LIMIT + 8;
+    Value::List(
+        (0..2)
+            .map(|_| {
+                Value::Map(
+                    (0..n)
+                        .map(|i| (format!("key{i}"), Value::from(i)))
+                        .collect(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn extensions() -> Value {
+    let leap_second = {
+        let mut payload = 1_483_228_799i64.to_le_bytes().to_vec(); // 2016-12-31T23:59:59Z
+        payload.extend_from_slice(&1_500_000_000u32.to_le_bytes());
+        Ext::new(snapshot_codec::CHRONO_DATETIME_TYPE_ID, payload)
+    };
+    let moment = {
+        let mut payload = 1_705_314_600i64.to_le_bytes().to_vec(); // 2024-01-15T10:30:00Z
+        payload.extend_from_slice(&500u32.to_le_bytes());
+        Ext::new(snapshot_codec::CHRONO_DATETIME_TYPE_ID, payload)
+    };
+    value!({
+        "datetime": (Value::from(moment)),
+        "leap_second": (Value::from(leap_second)),
+        "unknown_type": (Value::from(Ext::new(200, vec![9, 8, 7]))),
+        "empty_payload": (Value::from(Ext::new(64, Vec::new()))),
+    })
+}
+
+fn nested_to_the_limit() -> Value {
+    let mut v = Value::from("bottom");
+    for i in 0..DEFAULT_MAX_DEPTH {
+        v = if i % 2 == 0 {
+            Value::List(vec![v])
+        } else {
+            value!({"down": v})
+        };
+    }
+    v
+}
+
+/// Shapes serde writes: structs as maps, enum variants, tuples, options, unit.
+fn serde_shapes() -> Value {
+    #[derive(Serialize)]
+    enum Shape {
+        Unit,
+        Newtype(u8),
+        Tuple(i8, String),
+        Struct { x: f32, y: Option<u16> },
+    }
+    #[derive(Serialize)]
+    struct Doc {
+        name: &'static str,
+        shapes: Vec<Shape>,
+        pair: (bool, char),
+        missing: Option<u8>,
+        unit: (),
+    }
+    let doc = Doc {
+        name: "serde",
+        shapes: vec![
+            Shape::Unit,
+            Shape::Newtype(7),
+            Shape::Tuple(-3, "t".into()),
+            Shape::Struct { x: 0.5, y: None },
+        ],
+        pair: (true, 'é'),
+        missing: None,
+        unit: (),
+    };
+    let bytes = EncodeOptions::new()
+        .with_compression(Compression::None)
+        .to_vec(&doc)
+        .expect("serializes");
+    snapshot_codec::decode(&bytes).expect("decodes")
+}
+
+fn fixtures() -> Vec<(&'static str, Value, Writer)> {
+    vec![
+        ("null.snap", Value::Null, Writer::Plain),
+        ("scalars.snap", every_scalar(), Writer::Plain),
+        ("keys.snap", every_key_form(), Writer::Plain),
+        ("key_table_full.snap", key_table_full(), Writer::Plain),
+        ("extensions.snap", extensions(), Writer::Plain),
+        ("nested.snap", nested_to_the_limit(), Writer::Plain),
+        ("serde.snap", serde_shapes(), Writer::Plain),
+        ("compressed.snap", common::users(300), Writer::Zstd),
+        ("chunks.snap", common::users(1500), Writer::Streamed),
+        (
+            "chunks_zstd.snap",
+            common::users(1500),
+            Writer::StreamedZstd,
+        ),
+    ]
+}
+
+#[test]
+fn every_v1_fixture_still_reads() {
+    let write_missing = std::env::var_os("SNAPSHOT_WRITE_FIXTURES").is_some();
+    let mut missing = Vec::new();
+    for (name, expected, how) in fixtures() {
+        let path = dir().join(name);
+        let stored = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(_) if write_missing => {
+                std::fs::create_dir_all(dir()).expect("mkdir");
+                let bytes = write(&expected, &how);
+                std::fs::write(&path, &bytes).expect("write fixture");
+                bytes
+            }
+            Err(_) => {
+                missing.push(name);
+                continue;
+            }
+        };
+        assert_eq!(&stored[..5], b"\x89SNP\x01", "{name} is a version 1 file");
+        let decoded = snapshot_codec::decode(&stored)
+            .unwrap_or_else(|e| panic!("{name} no longer decodes: {e}"));
+        // Compared through the plain encoding: exact for every float bit pattern.
+        let same = |a: &Value, b: &Value| common::plain(a) == common::plain(b);
+        assert!(
+            same(&decoded, &expected),
+            "{name} decodes to something else"
+        );
+        let streamed = snapshot_codec::decode_from_reader(&stored[..])
+            .unwrap_or_else(|e| panic!("{name} no longer decodes from a reader: {e}"));
+        assert!(same(&streamed, &expected), "{name} (streamed)");
+        if matches!(how, Writer::Plain | Writer::Streamed) {
+            assert_eq!(
+                write(&expected, &how),
+                stored,
+                "{name}: this build writes version 1 differently"
+            );
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fixtures missing from {}: {missing:?}",
+        dir().display()
+    );
+}
+
+#[test]
+fn the_fixtures_cover_what_they_claim() {
+    let read = |name: &str| std::fs::read(dir().join(name)).expect("fixture");
+    let flags = |bytes: &[u8]| bytes[5];
+    let chunks = |bytes: &[u8]| {
+        let (mut at, mut n) = (6, 0);
+        loop {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+            if len == 0 {
+                return n;
+            }
+            n += 1;
+            at += 4 + len;
+        }
+    };
+    assert_eq!(flags(&read("compressed.snap")), snapshot_codec::FLAG_ZSTD);
+    assert_eq!(flags(&read("chunks_zstd.snap")), snapshot_codec::FLAG_ZSTD);
+    assert_eq!(flags(&read("chunks.snap")), 0);
+    assert!(chunks(&read("chunks.snap")) > 1, "several chunks");
+    assert!(chunks(&read("chunks_zstd.snap")) > 1, "several chunks");
+    let keys = common::body(&read("keys.snap")).to_vec();
+    for tag in [0xE0u8, 0xE1, 0xE2] {
+        assert!(keys.contains(&tag), "key tag {tag:#04x} is used");
+    }
+}
