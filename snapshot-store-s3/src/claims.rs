@@ -14,7 +14,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 impl S3Store {
-    /// The claims protocol ([`WriteProtocol::Claims`]).
+    /// The claims protocol ([`WriteProtocol::Claims`](crate::WriteProtocol::Claims)).
     ///
     /// Why two writers never both write one key: a writer writes only if its listing,
     /// made after its claim was stored, shows no other claim, and it keeps its claim

@@ -37,7 +37,7 @@ impl S3Store {
     /// objects. Nothing is changed. `age` must exceed the longest write.
     ///
     /// # Errors
-    /// [`Error::Backend`] when listing fails.
+    /// [`Error::Backend`](snapshot_store::Error::Backend) when listing fails.
     pub async fn stale(&self, age: Duration) -> Result<Leftovers> {
         self.sweep(age, false).await
     }
@@ -47,7 +47,7 @@ impl S3Store {
     /// probe objects. Returns what was removed.
     ///
     /// # Errors
-    /// [`Error::Backend`] when listing, aborting or deleting fails.
+    /// [`Error::Backend`](snapshot_store::Error::Backend) when listing, aborting or deleting fails.
     pub async fn remove_stale(&self, age: Duration) -> Result<Leftovers> {
         self.sweep(age, true).await
     }

@@ -106,7 +106,7 @@ impl S3Store {
     /// before the first write).
     ///
     /// # Errors
-    /// [`Error::Backend`] when the probe's requests fail.
+    /// [`Error::Backend`](snapshot_store::Error::Backend) when the probe's requests fail.
     pub async fn write_protocol(&self) -> Result<WriteProtocol> {
         match self.protocol {
             WriteProtocol::Auto => self
@@ -124,7 +124,7 @@ impl S3Store {
     /// builder, one multipart upload completed twice. Needs write permission.
     ///
     /// # Errors
-    /// [`Error::Backend`] when a request fails for another reason than the condition.
+    /// [`Error::Backend`](snapshot_store::Error::Backend) when a request fails for another reason than the condition.
     pub async fn probe(&self) -> Result<ProbeReport> {
         let dir = self.prefix.clone().join(PROBE_DIR);
         let base = unique_name();

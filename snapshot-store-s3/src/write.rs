@@ -15,7 +15,7 @@ use snapshot_store::{Error, Result, SnapshotKey};
 
 use crate::S3Store;
 
-/// Claims (see [`WriteProtocol::Claims`]) live under `<prefix>/_claims/`.
+/// Claims (see [`WriteProtocol::Claims`](crate::WriteProtocol::Claims)) live under `<prefix>/_claims/`.
 pub const CLAIMS_DIR: &str = "_claims";
 /// The probe's objects live under `<prefix>/_probe/` for the few requests it takes.
 pub const PROBE_DIR: &str = "_probe";
