@@ -10,9 +10,12 @@
 //!   `copy_into`, `prune`, `delete`, retention ([`RetentionPolicy`]) with dry-run
 //!   plans, and buffer I/O.
 //!
-//! The manager emits `tracing` events (target `snapshot`) for dump, load, put, list,
-//! delete and retention with the key, bytes and milliseconds taken; nothing is printed
-//! unless the application installs a subscriber.
+//! The manager runs each operation in a `tracing` span (target `snapshot`):
+//! `snapshot.dump`, `snapshot.load`, `snapshot.put`, `snapshot.get`, `snapshot.list`,
+//! `snapshot.delete` and `snapshot.retention`, with the key and bytes as fields, and
+//! ends dumps, loads and retention passes with an event giving the milliseconds taken;
+//! a subscriber's span timings give the rest. Nothing is printed unless the
+//! application installs a subscriber.
 //! - `conformance` (feature): the behaviour suite every backend runs.
 //!
 //! An empty store is a normal state: lookups return `Ok(None)`, never an empty value.

@@ -9,6 +9,7 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use snapshot_codec::Value;
+use tracing::Instrument;
 
 use super::{Lookup, Recovered, Skipped, Snapshot};
 use crate::{Error, KeyRange, Order, Result, SnapshotManager, SnapshotMeta};
@@ -51,6 +52,11 @@ impl SnapshotManager {
     /// # Errors
     /// A store error.
     pub async fn load_encoded(&self, lookup: Lookup) -> Result<Option<(SnapshotMeta, Bytes)>> {
+        let span = tracing::debug_span!(target: "snapshot", "snapshot.get", lookup = ?lookup);
+        self.fetch(lookup).instrument(span).await
+    }
+
+    async fn fetch(&self, lookup: Lookup) -> Result<Option<(SnapshotMeta, Bytes)>> {
         // An exact key is one read: a missing snapshot is `None`, with no listing.
         if let Lookup::Exact(key) = lookup {
             return match self.store.get(key).await {
@@ -115,10 +121,27 @@ impl SnapshotManager {
         &self,
         lookup: Lookup,
     ) -> Result<Option<Snapshot<T>>> {
+        let span = tracing::info_span!(
+            target: "snapshot",
+            "snapshot.load",
+            lookup = ?lookup,
+            key = tracing::field::Empty,
+            bytes = tracing::field::Empty
+        );
+        self.load_in(lookup, span.clone()).instrument(span).await
+    }
+
+    async fn load_in<T: DeserializeOwned + 'static>(
+        &self,
+        lookup: Lookup,
+        span: tracing::Span,
+    ) -> Result<Option<Snapshot<T>>> {
         let started = Instant::now();
         let Some((meta, bytes)) = self.load_encoded(lookup).await? else {
             return Ok(None);
         };
+        span.record("key", tracing::field::display(meta.key));
+        span.record("bytes", meta.size);
         let value = self
             .decode_as::<T>(&bytes)
             .map_err(|source| Error::Corrupt {

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use futures::TryStreamExt;
 use snapshot_codec::Value;
+use tracing::Instrument;
 
 use super::{Copied, CopyReport, IntoKey, Lookup, OnTaken, Placed, Skipped, VerifyReport};
 use crate::{
@@ -22,7 +23,12 @@ impl SnapshotManager {
     /// A store error.
     pub async fn list(&self, order: Order) -> Result<Vec<SnapshotMeta>> {
         let started = Instant::now();
-        let mut all = self.store.list(KeyRange::all(), None).await?;
+        let span = tracing::debug_span!(target: "snapshot", "snapshot.list", ?order);
+        let mut all = self
+            .store
+            .list(KeyRange::all(), None)
+            .instrument(span)
+            .await?;
         if order == Order::NewestFirst {
             all.reverse();
         }
@@ -177,7 +183,8 @@ impl SnapshotManager {
     /// [`Error::NotFound`] if there is no snapshot with that key.
     pub async fn delete(&self, key: impl IntoKey) -> Result<()> {
         let key = key.into_key()?;
-        self.store.delete(key).await?;
+        let span = tracing::info_span!(target: "snapshot", "snapshot.delete", %key);
+        self.store.delete(key).instrument(span).await?;
         tracing::info!(target: "snapshot", %key, "delete");
         Ok(())
     }
@@ -238,10 +245,19 @@ impl SnapshotManager {
     ) -> Result<()> {
         let started = Instant::now();
         let remove: Vec<SnapshotKey> = plan.remove.iter().map(|m| m.key).collect();
+        let span = tracing::info_span!(
+            target: "snapshot",
+            "snapshot.retention",
+            kept = plan.keep.len(),
+            removed = remove.len()
+        );
         let mut done = 0;
         for batch in remove.chunks(DELETE_BATCH) {
             // In bulk where the backend can (S3: one request per 1000 snapshots).
-            self.store.delete_many(batch).await?;
+            self.store
+                .delete_many(batch)
+                .instrument(span.clone())
+                .await?;
             done += batch.len();
             progress(done);
         }

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde::Serialize;
 use snapshot_codec::{Compression, DecodeOptions, EncodeOptions, Registry};
+use tracing::Instrument;
 
 use crate::{Error, KeyRange, Result, RetentionPolicy, SnapshotKey, SnapshotStore};
 
@@ -24,6 +25,16 @@ pub use results::{
     Copied, CopyReport, DumpInfo, OnTaken, Placed, Recovered, RetentionOutcome, Skipped, Snapshot,
     VerifyReport,
 };
+
+/// The span every dump runs in (`snapshot.dump`, with the key and size once stored).
+fn dump_span() -> tracing::Span {
+    tracing::info_span!(
+        target: "snapshot",
+        "snapshot.dump",
+        key = tracing::field::Empty,
+        bytes = tracing::field::Empty
+    )
+}
 
 /// How many keys a dump tries before giving up.
 const DEFAULT_KEY_ATTEMPTS: u32 = 10_000;
@@ -188,6 +199,18 @@ impl SnapshotManager {
         first: SnapshotKey,
         state: &T,
     ) -> Result<DumpInfo> {
+        let span = dump_span();
+        self.dump_in(first, state, span.clone())
+            .instrument(span)
+            .await
+    }
+
+    async fn dump_in<T: Serialize + ?Sized>(
+        &self,
+        first: SnapshotKey,
+        state: &T,
+        span: tracing::Span,
+    ) -> Result<DumpInfo> {
         let started = Instant::now();
         let bytes = self.encode(state)?;
         let size = bytes.len() as u64;
@@ -202,6 +225,8 @@ impl SnapshotManager {
             })?
             .key();
         self.note_dumped(key);
+        span.record("key", tracing::field::display(key));
+        span.record("bytes", size);
         let retention = self.retention_after_dump().await;
         tracing::info!(
             target: "snapshot",
@@ -289,6 +314,21 @@ impl SnapshotManager {
 
     /// The one put-at-a-free-key loop: every write of a new snapshot goes through it.
     async fn put_verified(
+        &self,
+        first: SnapshotKey,
+        bytes: Bytes,
+        on_taken: OnTaken,
+    ) -> Result<Placed> {
+        let span = tracing::debug_span!(
+            target: "snapshot",
+            "snapshot.put",
+            key = %first,
+            bytes = bytes.len()
+        );
+        self.put_loop(first, bytes, on_taken).instrument(span).await
+    }
+
+    async fn put_loop(
         &self,
         first: SnapshotKey,
         bytes: Bytes,
