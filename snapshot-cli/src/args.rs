@@ -242,7 +242,7 @@ pub fn parse_age(text: &str) -> anyhow::Result<std::time::Duration> {
 /// A UTC offset: `Z`, `+HH:MM`, `-HH:MM` (or without the colon), parsed by chrono.
 pub fn parse_offset(text: &str) -> anyhow::Result<chrono::FixedOffset> {
     if text.eq_ignore_ascii_case("z") {
-        return Ok(chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!()));
+        return Ok(chrono::Offset::fix(&chrono::Utc));
     }
     text.parse::<chrono::FixedOffset>()
         .ok()

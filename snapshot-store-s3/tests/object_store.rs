@@ -172,24 +172,14 @@ async fn whole_suite_over_an_in_memory_object_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_suite_at_the_root_of_a_store() {
     let memory = Arc::new(InMemory::new());
-    let store = S3Store::builder()
-        .with_object_store(memory.clone())
-        .with_prefix("")
-        .with_ordered_listing(true)
-        .build()
-        .expect("store");
+    let store = ordered(memory.clone(), "");
     conformance::run_all(Arc::new(store), &Raw(memory, "")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_list_from_an_offset_and_stop_early() {
     let counting = Arc::new(Counting::default());
-    let store = S3Store::builder()
-        .with_object_store(counting.clone())
-        .with_prefix("ckpt")
-        .with_ordered_listing(true)
-        .build()
-        .expect("store");
+    let store = ordered(counting.clone(), "ckpt");
     let manager = SnapshotManager::new(store);
     let base = str::parse::<SnapshotKey>("2024-01-01_00-00-00-000000").expect("key");
     let at = |i: i64| SnapshotKey::from_micros(base.as_micros() + i * 1_000_000).expect("key");
@@ -292,12 +282,7 @@ async fn populate(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_cost_a_bounded_number_of_requests_at_scale() {
     let counting = Arc::new(Counting::default());
-    let store = S3Store::builder()
-        .with_object_store(counting.clone())
-        .with_prefix("ckpt")
-        .with_ordered_listing(true)
-        .build()
-        .expect("store");
+    let store = ordered(counting.clone(), "ckpt");
     let manager = SnapshotManager::new(store);
     // 40,000 checkpoints a minute apart (about 28 days), ending a while ago, and a
     // burst of 3,000 in one second in the middle (denser than a listing page). (The
@@ -354,12 +339,7 @@ async fn lookups_cost_a_bounded_number_of_requests_at_scale() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_in_the_future_and_foreign_objects_do_not_mislead_latest() {
     let counting = Arc::new(Counting::default());
-    let store = S3Store::builder()
-        .with_object_store(counting.clone())
-        .with_prefix("p")
-        .with_ordered_listing(true)
-        .build()
-        .expect("store");
+    let store = ordered(counting.clone(), "p");
     let manager = SnapshotManager::new(store);
     let start = str::parse::<SnapshotKey>("2024-06-01_00-00-00-000000")
         .expect("key")
@@ -412,12 +392,7 @@ async fn snapshots_in_the_future_and_foreign_objects_do_not_mislead_latest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_deletes_in_bulk() {
     let counting = Arc::new(Counting::default());
-    let store = S3Store::builder()
-        .with_object_store(counting.clone())
-        .with_prefix("r")
-        .with_ordered_listing(true)
-        .build()
-        .expect("store");
+    let store = ordered(counting.clone(), "r");
     let manager = SnapshotManager::new(store);
     let start = str::parse::<SnapshotKey>("2024-06-01_00-00-00-000000")
         .expect("key")
@@ -450,4 +425,14 @@ async fn retention_deletes_in_bulk() {
             .await
             .is_ok()
     );
+}
+
+/// An S3 store over `store` that trusts its listings to be in key order.
+fn ordered(store: Arc<dyn ObjectStore>, prefix: &str) -> S3Store {
+    S3Store::builder()
+        .with_object_store(store)
+        .with_prefix(prefix)
+        .with_ordered_listing(true)
+        .build()
+        .expect("store")
 }

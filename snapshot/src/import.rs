@@ -357,9 +357,8 @@ async fn import_one(
         .await
         .map_err(FileError::Store)?
     {
-        Placed::Stored(key) => Ok(Outcome::Imported(key)),
         Placed::AlreadyPresent(key) => Ok(Outcome::AlreadyPresent(key)),
-        _ => unreachable!("Placed has two variants"),
+        stored => Ok(Outcome::Imported(stored.key())),
     }
 }
 
