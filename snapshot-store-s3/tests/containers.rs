@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use snapshot_codec::Value;
 use snapshot_codec::value;
 use snapshot_store::conformance;
-use snapshot_store::{KeyRange, Lookup, SnapshotKey, SnapshotManager, SnapshotStore};
+use snapshot_store::{Lookup, SnapshotKey, SnapshotManager};
 use support::{RawObjects, Target};
 use testcontainers::core::Mount;
 use testcontainers::runners::AsyncRunner;
@@ -70,11 +70,10 @@ async fn s3_suite_in_a_container() {
         region: "us-east-1".into(),
         expected: Some(snapshot_store_s3::WriteProtocol::Conditional),
     };
-    // Ready once a listing answers.
+    // Ready once a write is taken (listings answer before the volume server registers).
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let probe = target.store("readiness");
-        if probe.list(KeyRange::all(), None).await.is_ok() {
+        if target.writable().await {
             break;
         }
         assert!(

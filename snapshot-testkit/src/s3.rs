@@ -127,6 +127,32 @@ impl Target {
         self.builder(prefix).build().expect("store")
     }
 
+    /// Whether the server takes a signed write, a delete and a listing now, each within
+    /// five seconds (a server can answer listings before the storage behind it takes
+    /// writes: SeaweedFS does while its volume server registers).
+    pub async fn writable(&self) -> bool {
+        let Ok(store) = self
+            .builder("readiness")
+            .with_timeout(Duration::from_secs(5))
+            .with_retries(0, Duration::from_secs(5))
+            .build()
+        else {
+            return false;
+        };
+        let raw = store.object_store().clone();
+        let probe = ObjectPath::from("readiness/probe");
+        let attempt = async {
+            raw.put(&probe, PutPayload::from_static(b"ok"))
+                .await
+                .is_ok()
+                && raw.delete(&probe).await.is_ok()
+                && store.list(KeyRange::all(), None).await.is_ok()
+        };
+        tokio::time::timeout(Duration::from_secs(15), attempt)
+            .await
+            .unwrap_or(false)
+    }
+
     /// The variables a child process needs to reach this server.
     pub fn child_env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -412,22 +438,14 @@ impl Weed {
                 panic!("weed exited early ({status}); log:\n{}", self.log_tail());
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                let store = self.builder("readiness").build().expect("store");
+                let target = self.target();
                 // On a thread of its own: the caller may be inside a runtime already.
                 let ok = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
+                    tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
-                        .expect("rt");
-                    rt.block_on(async {
-                        let raw = store.object_store().clone();
-                        let probe = ObjectPath::from("readiness/probe");
-                        raw.put(&probe, PutPayload::from_static(b"ok"))
-                            .await
-                            .is_ok()
-                            && raw.delete(&probe).await.is_ok()
-                            && store.list(KeyRange::all(), None).await.is_ok()
-                    })
+                        .expect("rt")
+                        .block_on(target.writable())
                 })
                 .join()
                 .expect("readiness probe");
