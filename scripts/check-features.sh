@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for features in "fs" "s3" "fs,zstd" "legacy" "" "fs,s3,zstd,chrono,legacy"; do
+for features in "fs" "s3" "fs,zstd" "fs,lz4" "legacy" "" "fs,s3,zstd,lz4,chrono,legacy"; do
   echo "snapshot --no-default-features --features \"$features\""
   cargo clippy -q -p snapshot --no-default-features --features "$features" -- -D warnings
 done
@@ -24,6 +24,8 @@ check_tree() { # features, pattern, must (absent|present)
 check_tree fs zstd absent
 check_tree s3 zstd absent
 check_tree fs,zstd zstd present
+check_tree fs lz4_flex absent
+check_tree fs,lz4 lz4_flex present
 check_tree fs object_store absent
 check_tree s3 object_store present
 check_tree fs miniz_oxide absent

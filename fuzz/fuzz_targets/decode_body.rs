@@ -18,11 +18,15 @@ struct Typical {
     tags: Vec<String>,
     score: Option<f64>,
     nested: Option<Box<Typical>>,
+    weights: Vec<f32>,
+    bias: [f64; 3],
+    mask: Vec<bool>,
 }
 
 fuzz_target!(|data: &[u8]| {
     let (flags, body) = match data.split_first() {
-        Some((f, rest)) => (f & 1, rest),
+        // 0: plain, 1: zstd, 2: LZ4, 3: both (refused).
+        Some((f, rest)) => (f & 3, rest),
         None => (0, data),
     };
     let snapshot = frame(body, flags);

@@ -25,6 +25,15 @@ fn unhex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+fn float_json(f: f64) -> Json {
+    match Number::from_f64(f) {
+        Some(n) => Json::Number(n),
+        None if f.is_nan() => json!({"$float": "NaN"}),
+        None if f > 0.0 => json!({"$float": "inf"}),
+        None => json!({"$float": "-inf"}),
+    }
+}
+
 /// A snapshot value as JSON.
 pub fn to_json(value: &Value, registry: &Registry) -> Json {
     match value {
@@ -35,12 +44,12 @@ pub fn to_json(value: &Value, registry: &Registry) -> Json {
             (_, Some(n)) => Json::Number(n.into()),
             _ => Json::Null,
         },
-        Value::Float(f) => match Number::from_f64(*f) {
-            Some(n) => Json::Number(n),
-            None if f.is_nan() => json!({"$float": "NaN"}),
-            None if *f > 0.0 => json!({"$float": "inf"}),
-            None => json!({"$float": "-inf"}),
-        },
+        Value::Float(f) => float_json(*f),
+        // The shortest text that reads back as the same f32 (0.1, not 0.10000000149...).
+        Value::Float32(f) => float_json(f.to_string().parse().unwrap_or(f64::from(*f))),
+        Value::Array(a) => {
+            Json::Array(a.to_values().iter().map(|v| to_json(v, registry)).collect())
+        }
         Value::String(s) => Json::String(s.clone()),
         Value::Bytes(b) => json!({"$bytes": hex(b)}),
         Value::List(items) => Json::Array(items.iter().map(|v| to_json(v, registry)).collect()),

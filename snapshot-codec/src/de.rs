@@ -1,11 +1,15 @@
 //! serde deserialization from the snapshot body encoding.
 
+use alloc::borrow::Cow;
 use alloc::string::ToString;
+use alloc::vec::Vec;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
+use crate::ElementType;
+use crate::array::unshuffle;
 use crate::ser::EXT_NEWTYPE;
-use crate::wire::{Bytes, Head, Input, Key, Reader};
+use crate::wire::{Bytes, Head, Input, Key, Num, Reader, RunItem, read_num};
 use crate::{Error, Result};
 
 impl de::Error for Error {
@@ -22,6 +26,47 @@ impl<'de, I: Input<'de>> Reader<I> {
             Head::UInt(u) => visitor.visit_u64(u),
             Head::NegInt(i) => visitor.visit_i64(i),
             Head::Float(f) => visitor.visit_f64(f),
+            Head::Float32(f) => visitor.visit_f32(f),
+            Head::Array(ty, count, shuffled) => {
+                self.enter()?;
+                let len = elements_len(ty, count)?;
+                // Elements cost their own size: a `Vec<f32>` holds just that.
+                self.charge(len as u64)?;
+                let value = {
+                    let bytes = self.input.read_bytes(len)?;
+                    let data = if shuffled && ty.width() > 1 {
+                        Cow::Owned(unshuffle(bytes.get(), ty.width()))
+                    } else {
+                        Cow::Borrowed(bytes.get())
+                    };
+                    let mut seq = ArraySeq {
+                        ty,
+                        data: &data,
+                        pos: 0,
+                    };
+                    let value = visitor.visit_seq(&mut seq)?;
+                    if seq.pos < data.len() {
+                        return Err(de::Error::invalid_length(count, &"fewer items"));
+                    }
+                    value
+                };
+                self.leave();
+                Ok(value)
+            }
+            Head::Runs(len) => {
+                self.enter()?;
+                let mut access = RunsSeq {
+                    r: self,
+                    left: len,
+                    run: None,
+                };
+                let value = visitor.visit_seq(&mut access)?;
+                if access.left != 0 || access.run.is_some_and(|run| run.pos < run.data.len()) {
+                    return Err(de::Error::invalid_length(len, &"fewer items"));
+                }
+                self.leave();
+                Ok(value)
+            }
             Head::Str(len) => {
                 self.charge(len as u64)?;
                 match self.read_str(len)? {
@@ -146,6 +191,10 @@ impl<'de, I: Input<'de>> de::Deserializer<'de> for &mut Reader<I> {
 
     #[inline]
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.input.peek_u8()? == Some(crate::wire::FLOAT32) && self.version >= 2 {
+            self.input.next_u8()?;
+            return visitor.visit_f32(f32::from_le_bytes(self.input.read_array()?));
+        }
         self.deserialize_f64(visitor)
     }
 
@@ -239,6 +288,145 @@ impl<'de, I: Input<'de>> de::SeqAccess<'de> for SeqAccess<'_, I> {
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.r.prealloc(self.left))
+    }
+}
+
+fn elements_len(ty: ElementType, count: usize) -> Result<usize> {
+    count
+        .checked_mul(ty.width())
+        .ok_or_else(|| Error::LengthExceedsInput {
+            declared: count as u64,
+            available: (usize::MAX / ty.width()) as u64,
+        })
+}
+
+/// The elements of a typed array, one by one.
+struct ArraySeq<'a> {
+    ty: ElementType,
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for ArraySeq<'_> {
+    type Error = Error;
+    #[inline]
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        let Some(rest) = self.data.get(self.pos..).filter(|r| !r.is_empty()) else {
+            return Ok(None);
+        };
+        let num = read_num(self.ty, rest)?;
+        self.pos += self.ty.width();
+        seed.deserialize(NumDeserializer(num)).map(Some)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some((self.data.len() - self.pos) / self.ty.width())
+    }
+}
+
+/// A run's elements, borrowed from the input when they can be.
+struct Run<'de> {
+    ty: ElementType,
+    data: Cow<'de, [u8]>,
+    pos: usize,
+}
+
+/// The items of a list in runs: numbers from runs, other items from the reader.
+struct RunsSeq<'a, 'de, I> {
+    r: &'a mut Reader<I>,
+    left: usize,
+    run: Option<Run<'de>>,
+}
+
+impl<'de, I: Input<'de>> de::SeqAccess<'de> for RunsSeq<'_, 'de, I> {
+    type Error = Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if let Some(run) = &mut self.run {
+            if run.pos < run.data.len() {
+                let num = read_num(run.ty, &run.data[run.pos..])?;
+                run.pos += run.ty.width();
+                return seed.deserialize(NumDeserializer(num)).map(Some);
+            }
+            self.run = None;
+        }
+        if self.left == 0 {
+            return Ok(None);
+        }
+        match self.r.read_run_head()? {
+            RunItem::Run(ty, count, shuffled) => {
+                if count > self.left {
+                    return Err(Error::InvalidArray {
+                        reason: "a run goes past its list's length",
+                    });
+                }
+                self.left -= count;
+                let len = elements_len(ty, count)?;
+                self.r.charge(len as u64)?;
+                let data: Cow<'de, [u8]> = match self.r.input.read_bytes(len)? {
+                    Bytes::Borrowed(b) if !shuffled || ty.width() == 1 => Cow::Borrowed(b),
+                    bytes if shuffled && ty.width() > 1 => {
+                        Cow::Owned(unshuffle(bytes.get(), ty.width()))
+                    }
+                    bytes => Cow::Owned(Vec::from(bytes.get())),
+                };
+                let num = read_num(ty, &data)?;
+                self.run = Some(Run {
+                    ty,
+                    data,
+                    pos: ty.width(),
+                });
+                seed.deserialize(NumDeserializer(num)).map(Some)
+            }
+            RunItem::Item => {
+                self.left -= 1;
+                self.r.charge(crate::wire::ITEM_COST)?;
+                seed.deserialize(&mut *self.r).map(Some)
+            }
+        }
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.r.prealloc(self.left))
+    }
+}
+
+/// One element of a typed array or run, handed to a `Deserialize` type.
+struct NumDeserializer(Num);
+
+impl<'de> de::Deserializer<'de> for NumDeserializer {
+    type Error = Error;
+
+    #[inline]
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.0 {
+            Num::Bool(v) => visitor.visit_bool(v),
+            Num::U8(v) => visitor.visit_u8(v),
+            Num::I8(v) => visitor.visit_i8(v),
+            Num::U16(v) => visitor.visit_u16(v),
+            Num::I16(v) => visitor.visit_i16(v),
+            Num::U32(v) => visitor.visit_u32(v),
+            Num::I32(v) => visitor.visit_i32(v),
+            Num::U64(v) => visitor.visit_u64(v),
+            Num::I64(v) => visitor.visit_i64(v),
+            Num::F32(v) => visitor.visit_f32(v),
+            Num::F64(v) => visitor.visit_f64(v),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
     }
 }
 

@@ -13,7 +13,9 @@ pub enum Error {
     #[error("not a snapshot: the magic bytes are missing")]
     NotASnapshot,
     /// The header names a format version this build cannot read.
-    #[error("unsupported snapshot format version {found} (this build reads version {supported})")]
+    #[error(
+        "unsupported snapshot format version {found} (this build reads versions 1 to {supported})"
+    )]
     UnsupportedVersion {
         /// The version byte found in the header.
         found: u8,
@@ -25,6 +27,16 @@ pub enum Error {
     UnsupportedFlags {
         /// The flags byte found in the header.
         flags: u8,
+    },
+    /// The snapshot's body is encrypted (format 2, header flag `0x04`), and this build
+    /// cannot decrypt it.
+    #[error("the snapshot's body is encrypted; this build cannot decrypt it")]
+    Encrypted,
+    /// The metadata section is malformed, too large, or not allowed here.
+    #[error("invalid snapshot metadata: {reason}")]
+    InvalidMetadata {
+        /// What is wrong with it.
+        reason: String,
     },
     /// The input ended before the snapshot did.
     #[error("snapshot is truncated")]
@@ -45,6 +57,13 @@ pub enum Error {
     InvalidTag {
         /// The offending byte.
         tag: u8,
+    },
+    /// A numeric array (format 2) is malformed: an unknown element type, a bool that
+    /// is neither 0 nor 1, a run of no elements or past its list's length.
+    #[error("invalid numeric array: {reason}")]
+    InvalidArray {
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// A map key starts with a byte that the format does not define for keys.
     #[error("invalid map key tag {tag:#04x}")]
@@ -118,11 +137,13 @@ pub enum Error {
         /// The budget in bytes.
         limit: u64,
     },
-    /// The snapshot is compressed but this build has no zstd support.
-    #[error("snapshot body is zstd-compressed, but the `zstd` feature is not enabled")]
+    /// The snapshot is compressed with a codec this build lacks (the `zstd` or `lz4`
+    /// feature is off), or the compression asked for is not in the format version
+    /// written.
+    #[error("snapshot compression not supported by this build or format version")]
     CompressionUnsupported,
     /// The compressed body could not be decompressed (or compression failed).
-    #[error("zstd: {0}")]
+    #[error("compression: {0}")]
     Compression(String),
     /// An extension value's payload was rejected by its registered type.
     #[error("invalid payload for extension type {type_id} ({name}): {reason}")]

@@ -1,7 +1,8 @@
-//! The snapshot frame: header, chunked body, optional zstd, checksum trailer.
+//! The snapshot frame: header, chunked body, optional compression, checksum trailer.
 //!
 //! ```text
-//! magic (4) | version (1) | flags (1) | chunk* | 00 00 00 00 | xxh3-64 (8, LE)
+//! magic (4) | version (1) | flags (1) | [metadata] | chunk* | 00 00 00 00 | xxh3-64 (8, LE)
+//! metadata = length (varint) | fields (format 2, when flag 0x08 is set)
 //! chunk = length (u32 LE, > 0) | that many body bytes
 //! ```
 
@@ -13,26 +14,48 @@ use crate::{Error, Result};
 
 /// The four bytes every snapshot starts with.
 pub const MAGIC: [u8; 4] = [0x89, b'S', b'N', b'P'];
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
-/// Header flag: the body is one zstd stream.
+/// The format version this build writes unless told otherwise; it reads this one and
+/// every earlier one.
+pub const FORMAT_VERSION: u8 = 2;
+/// Header flag: the body is zstd-compressed.
 pub const FLAG_ZSTD: u8 = 0x01;
-const KNOWN_FLAGS: u8 = FLAG_ZSTD;
+/// Header flag (format 2): the body is LZ4-compressed (LZ4 frame format).
+pub const FLAG_LZ4: u8 = 0x02;
+/// Header flag (format 2): the body is encrypted. This build writes no encrypted
+/// snapshots and refuses to read one with [`Error::Encrypted`].
+pub const FLAG_ENCRYPTED: u8 = 0x04;
+/// Header flag (format 2): a metadata section follows the flags byte.
+pub const FLAG_METADATA: u8 = 0x08;
+const KNOWN_FLAGS_V1: u8 = FLAG_ZSTD;
+const KNOWN_FLAGS_V2: u8 = FLAG_ZSTD | FLAG_LZ4 | FLAG_ENCRYPTED | FLAG_METADATA;
 pub(crate) const HEADER_LEN: usize = 6;
 const CHUNK_HEADER_LEN: usize = 4;
 const TRAILER_LEN: usize = 8;
-/// Bodies shorter than this are never compressed: zstd's frame overhead would win.
+/// Bodies shorter than this are never compressed: a compressor's frame overhead would win.
 pub(crate) const MIN_COMPRESS_LEN: usize = 64;
 /// The largest chunk a frame may hold.
 const MAX_CHUNK: usize = u32::MAX as usize;
 
-/// The header followed by a placeholder for the first chunk's length.
-pub(crate) fn prefix(flags: u8) -> [u8; HEADER_LEN + CHUNK_HEADER_LEN] {
-    let mut p = [0u8; HEADER_LEN + CHUNK_HEADER_LEN];
-    p[..4].copy_from_slice(&MAGIC);
-    p[4] = FORMAT_VERSION;
-    p[5] = flags;
-    p
+/// The header (magic, version, flags, metadata section) as `opts` ask for it, then a
+/// placeholder for the first chunk's length. The compression flag is set later.
+pub(crate) fn prefix(opts: &EncodeOptions) -> Result<Vec<u8>> {
+    let mut p = Vec::with_capacity(256);
+    p.extend_from_slice(&MAGIC);
+    p.push(opts.format_version);
+    p.push(0);
+    if let Some(meta) = opts.metadata.as_ref().filter(|m| !m.is_empty()) {
+        if opts.format_version < 2 {
+            return Err(Error::InvalidMetadata {
+                reason: "format version 1 has no metadata section".into(),
+            });
+        }
+        let bytes = meta.to_bytes()?;
+        p[5] = FLAG_METADATA;
+        crate::meta::push_varint(&mut p, bytes.len() as u64);
+        p.extend_from_slice(&bytes);
+    }
+    p.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
+    Ok(p)
 }
 
 /// Writes a body through `write` and returns the complete snapshot.
@@ -40,28 +63,33 @@ pub(crate) fn encode_to_vec(
     opts: &EncodeOptions,
     write: impl FnOnce(&mut Writer<Vec<u8>>) -> Result<()>,
 ) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(&prefix(0));
-    let mut writer = Writer::new(out, opts.max_depth).with_registry(opts.registry.clone());
+    let out = prefix(opts)?;
+    let header_len = out.len() - CHUNK_HEADER_LEN;
+    let mut writer = Writer::new(out, opts);
     write(&mut writer)?;
-    finish_frame(writer.out, opts)
+    finish_frame(writer.out, header_len, opts)
 }
 
-/// Completes a snapshot whose buffer holds `prefix(0)` and then the whole body.
-pub(crate) fn finish_frame(mut out: Vec<u8>, opts: &EncodeOptions) -> Result<Vec<u8>> {
-    let body_start = HEADER_LEN + CHUNK_HEADER_LEN;
+/// Completes a snapshot whose buffer holds the header of `header_len` bytes, a chunk
+/// length placeholder and then the whole body.
+pub(crate) fn finish_frame(
+    mut out: Vec<u8>,
+    header_len: usize,
+    opts: &EncodeOptions,
+) -> Result<Vec<u8>> {
+    let body_start = header_len + CHUNK_HEADER_LEN;
     let body_len = out.len() - body_start;
-    if let Some(compressed) = compress_if_smaller(&out[body_start..], opts.compression)? {
-        out.truncate(HEADER_LEN);
-        out[5] = FLAG_ZSTD;
+    if let Some((flag, compressed)) = compress_if_smaller(&out[body_start..], opts)? {
+        out.truncate(header_len);
+        out[5] |= flag;
         push_chunks(&mut out, &compressed);
     } else if body_len == 0 {
-        out.truncate(HEADER_LEN);
+        out.truncate(header_len);
     } else if body_len <= MAX_CHUNK {
-        out[HEADER_LEN..body_start].copy_from_slice(&(body_len as u32).to_le_bytes());
+        out[header_len..body_start].copy_from_slice(&(body_len as u32).to_le_bytes());
     } else {
         let body = out.split_off(body_start);
-        out.truncate(HEADER_LEN);
+        out.truncate(header_len);
         push_chunks(&mut out, &body);
     }
     out.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
@@ -78,25 +106,58 @@ fn push_chunks(out: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-/// Compresses `body` when asked to and when that makes it smaller.
+/// Compresses `body` when asked to and when that makes it smaller: the header flag and
+/// the compressed body.
 #[allow(unused_variables)]
-fn compress_if_smaller(body: &[u8], compression: Compression) -> Result<Option<Vec<u8>>> {
-    match compression {
-        Compression::None => Ok(None),
-        Compression::Zstd { .. } if body.len() < MIN_COMPRESS_LEN => Ok(None),
-        #[cfg(feature = "zstd")]
-        Compression::Zstd { level } => {
-            let compressed = zstd::bulk::compress(body, level)
-                .map_err(|e| Error::Compression(alloc::string::ToString::to_string(&e)))?;
-            Ok((compressed.len() < body.len()).then_some(compressed))
-        }
-        #[cfg(not(feature = "zstd"))]
-        Compression::Zstd { .. } => Err(Error::CompressionUnsupported),
+fn compress_if_smaller(body: &[u8], opts: &EncodeOptions) -> Result<Option<(u8, Vec<u8>)>> {
+    let compression = opts.compression;
+    if matches!(compression, Compression::None) || body.len() < MIN_COMPRESS_LEN {
+        return Ok(None);
     }
+    #[allow(unreachable_code)]
+    let (flag, compressed): (u8, Vec<u8>) = match compression {
+        Compression::None => return Ok(None),
+        #[cfg(feature = "zstd")]
+        Compression::Zstd { level } => (
+            FLAG_ZSTD,
+            zstd::bulk::compress(body, level)
+                .map_err(|e| Error::Compression(alloc::string::ToString::to_string(&e)))?,
+        ),
+        #[cfg(feature = "lz4")]
+        Compression::Lz4 => {
+            if opts.format_version < 2 {
+                return Err(Error::CompressionUnsupported);
+            }
+            (FLAG_LZ4, lz4_compress(body)?)
+        }
+        #[allow(unreachable_patterns)]
+        _ => return Err(Error::CompressionUnsupported),
+    };
+    #[allow(unreachable_code)]
+    Ok((compressed.len() < body.len()).then_some((flag, compressed)))
 }
 
-/// Checks the header's magic, version and flags; returns the flags.
-pub(crate) fn check_header(bytes: &[u8]) -> Result<u8> {
+#[cfg(feature = "lz4")]
+fn lz4_compress(body: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::with_capacity(body.len() / 2 + 64));
+    enc.write_all(body)?;
+    enc.finish()
+        .map_err(|e| Error::Compression(alloc::string::ToString::to_string(&e)))
+}
+
+/// What the start of a snapshot says.
+pub(crate) struct Header {
+    pub(crate) version: u8,
+    pub(crate) flags: u8,
+    /// Where the metadata section's fields lie, when there is one.
+    pub(crate) metadata: Option<(usize, usize)>,
+    /// Where the first chunk starts.
+    pub(crate) len: usize,
+}
+
+/// Checks the header's magic, version and flags and finds the metadata section.
+pub(crate) fn check_header(bytes: &[u8]) -> Result<Header> {
     let magic_len = bytes.len().min(MAGIC.len());
     if bytes[..magic_len] != MAGIC[..magic_len] {
         return Err(Error::NotASnapshot);
@@ -104,21 +165,59 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<u8> {
     let (Some(&version), Some(&flags)) = (bytes.get(4), bytes.get(5)) else {
         return Err(Error::Truncated);
     };
-    if version != FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    if flags & !KNOWN_FLAGS != 0 {
+    let known = match version {
+        1 => KNOWN_FLAGS_V1,
+        2 => KNOWN_FLAGS_V2,
+        found => {
+            return Err(Error::UnsupportedVersion {
+                found,
+                supported: FORMAT_VERSION,
+            });
+        }
+    };
+    if flags & !known != 0 || flags & (FLAG_ZSTD | FLAG_LZ4) == FLAG_ZSTD | FLAG_LZ4 {
         return Err(Error::UnsupportedFlags { flags });
     }
-    Ok(flags)
+    if flags & FLAG_ENCRYPTED != 0 {
+        return Err(Error::Encrypted);
+    }
+    let mut header = Header {
+        version,
+        flags,
+        metadata: None,
+        len: HEADER_LEN,
+    };
+    if flags & FLAG_METADATA != 0 {
+        let rest = &bytes[HEADER_LEN..];
+        let (len, after) = match crate::meta::take_varint(rest) {
+            Some(v) => v,
+            None if rest.len() >= 10 => return Err(Error::InvalidVarint),
+            None => return Err(Error::Truncated),
+        };
+        if len > crate::meta::MAX_METADATA_LEN as u64 {
+            return Err(Error::InvalidMetadata {
+                reason: alloc::format!(
+                    "the section declares {len} bytes, more than {}",
+                    crate::meta::MAX_METADATA_LEN
+                ),
+            });
+        }
+        let start = HEADER_LEN + (rest.len() - after.len());
+        let end = start + len as usize;
+        if end > bytes.len() {
+            return Err(Error::Truncated);
+        }
+        header.metadata = Some((start, end));
+        header.len = end;
+    }
+    Ok(header)
 }
 
 /// The layout of a complete snapshot in memory, before its checksum is judged.
 pub(crate) struct Layout {
+    pub(crate) version: u8,
     pub(crate) flags: u8,
+    pub(crate) metadata: Option<(usize, usize)>,
     pub(crate) chunks: Vec<(usize, usize)>,
     pub(crate) stored: u64,
     pub(crate) computed: u64,
@@ -142,8 +241,8 @@ impl Layout {
 
 /// Reads the header, the chunk lengths and the trailer of a snapshot in memory.
 pub(crate) fn scan_frame(bytes: &[u8]) -> Result<Layout> {
-    let flags = check_header(bytes)?;
-    let mut pos = HEADER_LEN;
+    let header = check_header(bytes)?;
+    let mut pos = header.len;
     let mut chunks: Vec<(usize, usize)> = Vec::new();
     loop {
         let len_bytes = bytes
@@ -170,15 +269,17 @@ pub(crate) fn scan_frame(bytes: &[u8]) -> Result<Layout> {
     let mut s = [0u8; 8];
     s.copy_from_slice(stored);
     Ok(Layout {
-        flags,
+        version: header.version,
+        flags: header.flags,
+        metadata: header.metadata,
         chunks,
         stored: u64::from_le_bytes(s),
         computed: xxhash_rust::xxh3::xxh3_64(&bytes[..pos]),
     })
 }
 
-/// Verifies a complete snapshot in memory and returns its (compressed) body and flags.
-pub(crate) fn open_frame(bytes: &[u8]) -> Result<(u8, Cow<'_, [u8]>)> {
+/// Verifies a complete snapshot in memory and returns its layout and (compressed) body.
+pub(crate) fn open_frame(bytes: &[u8]) -> Result<(Layout, Cow<'_, [u8]>)> {
     let layout = scan_frame(bytes)?;
     if layout.stored != layout.computed {
         return Err(Error::ChecksumMismatch {
@@ -186,7 +287,24 @@ pub(crate) fn open_frame(bytes: &[u8]) -> Result<(u8, Cow<'_, [u8]>)> {
             computed: layout.computed,
         });
     }
-    Ok((layout.flags, layout.body(bytes)))
+    let body = layout.body(bytes);
+    Ok((layout, body))
+}
+
+/// Decompresses a body as its header flags say (borrowed when it is not compressed).
+pub(crate) fn decompress_body<'a>(
+    flags: u8,
+    body: Cow<'a, [u8]>,
+    opts: &DecodeOptions,
+) -> Result<Cow<'a, [u8]>> {
+    let limit = decompress_limit(opts);
+    Ok(if flags & FLAG_ZSTD != 0 {
+        Cow::Owned(decompress(&body, limit).map_err(|e| over_budget(e, opts))?)
+    } else if flags & FLAG_LZ4 != 0 {
+        Cow::Owned(decompress_lz4(&body, limit).map_err(|e| over_budget(e, opts))?)
+    } else {
+        body
+    })
 }
 
 /// Verifies a snapshot in memory and reads its body through `read`.
@@ -195,18 +313,14 @@ pub(crate) fn decode_slice<T>(
     opts: &DecodeOptions,
     read: impl for<'a> FnOnce(&mut Reader<SliceInput<'a>>) -> Result<T>,
 ) -> Result<T> {
-    let (flags, body) = open_frame(bytes)?;
-    let body = if flags & FLAG_ZSTD != 0 {
-        Cow::Owned(decompress(&body, decompress_limit(opts)).map_err(|e| over_budget(e, opts))?)
-    } else {
-        body
-    };
+    let (layout, body) = open_frame(bytes)?;
+    let body = decompress_body(layout.flags, body, opts)?;
     // A body decompressed here (or gathered from chunks) is memory this decode holds.
     let spent = match &body {
         Cow::Owned(b) => b.len() as u64,
         Cow::Borrowed(_) => 0,
     };
-    let mut reader = Reader::new(SliceInput::new(&body), opts.max_depth)
+    let mut reader = Reader::new(SliceInput::new(&body), opts.max_depth, layout.version)
         .with_memory_budget(opts.max_memory, spent)
         .with_registry(opts.registry.clone());
     let value = read(&mut reader)?;
@@ -237,7 +351,6 @@ pub(crate) fn over_budget(e: Error, opts: &DecodeOptions) -> Error {
 
 #[cfg(feature = "zstd")]
 pub(crate) fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
     // A frame that declares its size lets a bomb be refused before any work.
     if let Ok(Some(declared)) = zstd::zstd_safe::get_frame_content_size(body)
         && declared > limit
@@ -245,12 +358,34 @@ pub(crate) fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
         return Err(Error::DecompressedSizeLimitExceeded { limit });
     }
     let zstd_err = |e: std::io::Error| Error::Compression(alloc::string::ToString::to_string(&e));
-    let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(zstd_err)?;
+    let decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(zstd_err)?;
+    read_limited(decoder, body.len(), limit)
+}
+
+#[cfg(not(feature = "zstd"))]
+pub(crate) fn decompress(_body: &[u8], _limit: u64) -> Result<Vec<u8>> {
+    Err(Error::CompressionUnsupported)
+}
+
+#[cfg(feature = "lz4")]
+pub(crate) fn decompress_lz4(body: &[u8], limit: u64) -> Result<Vec<u8>> {
+    read_limited(lz4_flex::frame::FrameDecoder::new(body), body.len(), limit)
+}
+
+#[cfg(not(feature = "lz4"))]
+pub(crate) fn decompress_lz4(_body: &[u8], _limit: u64) -> Result<Vec<u8>> {
+    Err(Error::CompressionUnsupported)
+}
+
+/// Reads a decompressor to its end, but never past `limit` bytes.
+#[cfg(any(feature = "zstd", feature = "lz4"))]
+fn read_limited(mut decoder: impl std::io::Read, input_len: usize, limit: u64) -> Result<Vec<u8>> {
+    let err = |e: std::io::Error| Error::Compression(alloc::string::ToString::to_string(&e));
     // Grow by doubling, but never past the limit: a bomb costs at most about twice the
     // limit while the buffer moves, never more.
     let cap = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
     // `clamp` would panic for a limit under 4 KiB: at least 4 KiB, never past the cap.
-    let mut out: Vec<u8> = alloc::vec![0; body.len().saturating_mul(4).max(4096).min(cap)];
+    let mut out: Vec<u8> = alloc::vec![0; input_len.saturating_mul(4).max(4096).min(cap)];
     let mut filled = 0;
     loop {
         if filled == out.len() {
@@ -266,7 +401,7 @@ pub(crate) fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(zstd_err(e)),
+            Err(e) => return Err(err(e)),
         }
     }
     out.truncate(filled);
@@ -274,9 +409,4 @@ pub(crate) fn decompress(body: &[u8], limit: u64) -> Result<Vec<u8>> {
         return Err(Error::DecompressedSizeLimitExceeded { limit });
     }
     Ok(out)
-}
-
-#[cfg(not(feature = "zstd"))]
-pub(crate) fn decompress(_body: &[u8], _limit: u64) -> Result<Vec<u8>> {
-    Err(Error::CompressionUnsupported)
 }

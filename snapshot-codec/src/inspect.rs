@@ -3,9 +3,9 @@
 
 use alloc::vec;
 
-use crate::frame::{self, FLAG_ZSTD};
+use crate::frame::{self, FLAG_LZ4, FLAG_ZSTD};
 use crate::wire::{Reader, SliceInput};
-use crate::{DecodeOptions, Error, Result, Value};
+use crate::{DecodeOptions, Error, Metadata, Result, Value};
 
 /// What [`inspect`] found.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub struct Inspection {
     pub checksum_stored: u64,
     /// The checksum of the bytes before the trailer.
     pub checksum_computed: u64,
+    /// The metadata section (format 2), if the snapshot has one.
+    pub metadata: Option<Metadata>,
     /// Counts by kind of value; `None` if the body did not decode.
     pub counts: Option<ValueCounts>,
     /// Why the body did not decode, if it did not.
@@ -35,9 +37,20 @@ pub struct Inspection {
 }
 
 impl Inspection {
-    /// Whether the body is zstd-compressed.
+    /// Whether the body is compressed.
     pub fn compressed(&self) -> bool {
-        self.flags & FLAG_ZSTD != 0
+        self.flags & (FLAG_ZSTD | FLAG_LZ4) != 0
+    }
+
+    /// The body's compression: `"zstd"`, `"lz4"` or `"none"`.
+    pub fn compression(&self) -> &'static str {
+        if self.flags & FLAG_ZSTD != 0 {
+            "zstd"
+        } else if self.flags & FLAG_LZ4 != 0 {
+            "lz4"
+        } else {
+            "none"
+        }
     }
 
     /// Whether the stored checksum matches.
@@ -56,8 +69,12 @@ pub struct ValueCounts {
     pub bool: u64,
     /// Integers.
     pub int: u64,
-    /// Floats.
+    /// Floats (64- and 32-bit).
     pub float: u64,
+    /// Numeric arrays.
+    pub array: u64,
+    /// Elements of numeric arrays, over all arrays.
+    pub array_elements: u64,
     /// Strings (map keys not counted).
     pub string: u64,
     /// Byte strings.
@@ -84,7 +101,11 @@ impl ValueCounts {
                 Value::Null => c.null += 1,
                 Value::Bool(_) => c.bool += 1,
                 Value::Int(_) => c.int += 1,
-                Value::Float(_) => c.float += 1,
+                Value::Float(_) | Value::Float32(_) => c.float += 1,
+                Value::Array(a) => {
+                    c.array += 1;
+                    c.array_elements += a.len() as u64;
+                }
                 Value::String(_) => c.string += 1,
                 Value::Bytes(_) => c.bytes += 1,
                 Value::Ext(_) => c.ext += 1,
@@ -125,9 +146,14 @@ impl ValueCounts {
 pub fn inspect(bytes: &[u8], opts: &DecodeOptions) -> Result<Inspection> {
     let layout = frame::scan_frame(bytes)?;
     let body = layout.body(bytes);
+    let metadata = match layout.metadata {
+        Some((start, end)) => Some(Metadata::from_bytes(&bytes[start..end])?),
+        None => None,
+    };
     let mut report = Inspection {
-        version: bytes[4],
+        version: layout.version,
         flags: layout.flags,
+        metadata,
         total_len: bytes.len(),
         chunks: layout.chunks.len(),
         stored_body_len: body.len(),
@@ -144,25 +170,19 @@ pub fn inspect(bytes: &[u8], opts: &DecodeOptions) -> Result<Inspection> {
         });
         return Ok(report);
     }
-    let plain = if report.compressed() {
-        match frame::decompress(&body, frame::decompress_limit(opts))
-            .map_err(|e| frame::over_budget(e, opts))
-        {
-            Ok(plain) => alloc::borrow::Cow::Owned(plain),
-            Err(e) => {
-                report.error = Some(e);
-                return Ok(report);
-            }
+    let plain = match frame::decompress_body(layout.flags, body, opts) {
+        Ok(plain) => plain,
+        Err(e) => {
+            report.error = Some(e);
+            return Ok(report);
         }
-    } else {
-        body
     };
     report.body_len = Some(plain.len());
     let spent = match &plain {
         alloc::borrow::Cow::Owned(b) => b.len() as u64,
         alloc::borrow::Cow::Borrowed(_) => 0,
     };
-    let mut reader = Reader::new(SliceInput::new(&plain), opts.max_depth)
+    let mut reader = Reader::new(SliceInput::new(&plain), opts.max_depth, layout.version)
         .with_memory_budget(opts.max_memory, spent);
     match reader.read_value() {
         Ok(value) if crate::wire::Input::remaining(&reader.input) == Some(0) => {

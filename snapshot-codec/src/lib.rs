@@ -58,6 +58,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod array;
 #[cfg(feature = "serde")]
 mod de;
 mod error;
@@ -68,6 +69,7 @@ mod inspect;
 #[cfg_attr(docsrs, doc(cfg(feature = "legacy")))]
 pub mod legacy;
 mod map;
+mod meta;
 mod options;
 #[cfg(feature = "serde")]
 mod ser;
@@ -80,11 +82,13 @@ mod wire;
 
 use alloc::vec::Vec;
 
+pub use array::{Array, ElementType};
 pub use error::{Error, Result};
 pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtType, FIRST_USER_TYPE_ID, Registry};
-pub use frame::{FLAG_ZSTD, FORMAT_VERSION, MAGIC};
+pub use frame::{FLAG_ENCRYPTED, FLAG_LZ4, FLAG_METADATA, FLAG_ZSTD, FORMAT_VERSION, MAGIC};
 pub use inspect::{Inspection, ValueCounts, inspect};
 pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Map};
+pub use meta::{MAX_METADATA_LEN, Metadata, read_metadata};
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,
     DEFAULT_ZSTD_LEVEL, DecodeOptions, EncodeOptions,

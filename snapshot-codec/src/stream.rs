@@ -2,17 +2,17 @@
 //! the encoded form in memory (std only).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-#[cfg(feature = "zstd")]
+#[cfg(any(feature = "zstd", feature = "lz4"))]
 use std::string::ToString;
 use std::vec;
 use std::vec::Vec;
 
 use xxhash_rust::xxh3::Xxh3;
 
-#[cfg(feature = "zstd")]
+#[cfg(any(feature = "zstd", feature = "lz4"))]
 use crate::error::CodecIoError;
 use crate::error::{from_io, to_io};
-use crate::frame::{self, FLAG_ZSTD, HEADER_LEN};
+use crate::frame::{self, FLAG_LZ4, FLAG_ZSTD, HEADER_LEN};
 use crate::options::{Compression, DecodeOptions, EncodeOptions};
 use crate::wire::{Bytes, Input, Output, Reader, Writer};
 use crate::{Error, Result};
@@ -65,6 +65,8 @@ enum Sink<W: Write> {
     Plain(ChunkWriter<HashingWriter<W>>),
     #[cfg(feature = "zstd")]
     Zstd(zstd::stream::write::Encoder<'static, ChunkWriter<HashingWriter<W>>>),
+    #[cfg(feature = "lz4")]
+    Lz4(lz4_flex::frame::FrameEncoder<ChunkWriter<HashingWriter<W>>>),
     Poisoned,
 }
 
@@ -73,17 +75,26 @@ pub(crate) struct StreamOutput<W: Write> {
     buf: Vec<u8>,
     sink: Sink<W>,
     compression: Compression,
+    /// The header's length (magic to metadata); a chunk-length placeholder follows it
+    /// in `buf` while the sink is pending.
+    header_len: usize,
 }
 
 impl<W: Write> StreamOutput<W> {
-    pub(crate) fn new(writer: W, compression: Compression) -> Self {
-        let mut buf = Vec::with_capacity(CHUNK_SIZE + 64);
-        buf.extend_from_slice(&frame::prefix(0));
-        Self {
+    pub(crate) fn new(writer: W, opts: &EncodeOptions) -> Result<Self> {
+        let prefix = frame::prefix(opts)?;
+        if matches!(opts.compression, Compression::Lz4) && opts.format_version < 2 {
+            return Err(Error::CompressionUnsupported);
+        }
+        let header_len = prefix.len() - 4;
+        let mut buf = Vec::with_capacity(CHUNK_SIZE + prefix.len() + 64);
+        buf.extend_from_slice(&prefix);
+        Ok(Self {
             buf,
             sink: Sink::Pending(writer),
-            compression,
-        }
+            compression: opts.compression,
+            header_len,
+        })
     }
 
     fn downstream(&mut self) -> Result<&mut dyn Write> {
@@ -96,11 +107,14 @@ impl<W: Write> StreamOutput<W> {
                 hasher: Xxh3::new(),
                 written: 0,
             };
-            let compress = !matches!(self.compression, Compression::None);
-            let flags = if compress { FLAG_ZSTD } else { 0 };
-            hashing.write_all(&frame::prefix(flags)[..HEADER_LEN])?;
-            // Drop the placeholder prefix; what remains is body.
-            self.buf.drain(..frame::prefix(0).len());
+            self.buf[5] |= match self.compression {
+                Compression::None => 0,
+                Compression::Zstd { .. } => FLAG_ZSTD,
+                Compression::Lz4 => FLAG_LZ4,
+            };
+            hashing.write_all(&self.buf[..self.header_len])?;
+            // Drop the header and the placeholder; what remains is body.
+            self.buf.drain(..self.header_len + 4);
             self.sink = match self.compression {
                 Compression::None => Sink::Plain(ChunkWriter(hashing)),
                 #[cfg(feature = "zstd")]
@@ -108,14 +122,20 @@ impl<W: Write> StreamOutput<W> {
                     zstd::stream::write::Encoder::new(ChunkWriter(hashing), level)
                         .map_err(|e| Error::Compression(e.to_string()))?,
                 ),
-                #[cfg(not(feature = "zstd"))]
-                Compression::Zstd { .. } => return Err(Error::CompressionUnsupported),
+                #[cfg(feature = "lz4")]
+                Compression::Lz4 => {
+                    Sink::Lz4(lz4_flex::frame::FrameEncoder::new(ChunkWriter(hashing)))
+                }
+                #[allow(unreachable_patterns)]
+                _ => return Err(Error::CompressionUnsupported),
             };
         }
         match &mut self.sink {
             Sink::Plain(w) => Ok(w),
             #[cfg(feature = "zstd")]
             Sink::Zstd(w) => Ok(w),
+            #[cfg(feature = "lz4")]
+            Sink::Lz4(w) => Ok(w),
             _ => Err(Error::Io(io::Error::other(
                 "snapshot writer failed earlier",
             ))),
@@ -136,7 +156,8 @@ impl<W: Write> StreamOutput<W> {
     pub(crate) fn finish(mut self, opts: &EncodeOptions) -> Result<u64> {
         match std::mem::replace(&mut self.sink, Sink::Poisoned) {
             Sink::Pending(mut w) => {
-                let bytes = frame::finish_frame(std::mem::take(&mut self.buf), opts)?;
+                let bytes =
+                    frame::finish_frame(std::mem::take(&mut self.buf), self.header_len, opts)?;
                 w.write_all(&bytes)?;
                 w.flush()?;
                 Ok(bytes.len() as u64)
@@ -150,6 +171,10 @@ impl<W: Write> StreamOutput<W> {
                     Sink::Plain(w) => w,
                     #[cfg(feature = "zstd")]
                     Sink::Zstd(enc) => enc.finish()?,
+                    #[cfg(feature = "lz4")]
+                    Sink::Lz4(enc) => enc
+                        .finish()
+                        .map_err(|e| Error::Compression(e.to_string()))?,
                     _ => {
                         return Err(Error::Io(io::Error::other(
                             "snapshot writer failed earlier",
@@ -197,8 +222,7 @@ pub(crate) fn encode_to_writer<W: Write>(
     opts: &EncodeOptions,
     write: impl FnOnce(&mut Writer<StreamOutput<W>>) -> Result<()>,
 ) -> Result<u64> {
-    let mut w = Writer::new(StreamOutput::new(writer, opts.compression), opts.max_depth)
-        .with_registry(opts.registry.clone());
+    let mut w = Writer::new(StreamOutput::new(writer, opts)?, opts);
     write(&mut w)?;
     w.out.finish(opts)
 }
@@ -247,14 +271,14 @@ impl<R: BufRead> Read for ChunkReader<'_, R> {
 }
 
 /// Refuses to yield more than `limit` bytes; maps the decompressor's own errors.
-#[cfg(feature = "zstd")]
+#[cfg(any(feature = "zstd", feature = "lz4"))]
 struct LimitReader<R> {
     inner: R,
     left: u64,
     limit: u64,
 }
 
-#[cfg(feature = "zstd")]
+#[cfg(any(feature = "zstd", feature = "lz4"))]
 impl<R: Read> Read for LimitReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let want = buf
@@ -384,7 +408,35 @@ pub(crate) fn decode_from_reader<R: Read, T>(
             Err(e) => return Err(Error::Io(e)),
         }
     }
-    let flags = frame::check_header(&header[..got])?;
+    let mut header = header[..got].to_vec();
+    if got == HEADER_LEN
+        && header[..4] == frame::MAGIC
+        && header[4] >= 2
+        && header[5] & frame::FLAG_METADATA != 0
+    {
+        // The metadata section: its length (a varint), then that many bytes; it is read
+        // whole (at most 64 KiB) and checked by the same code as in memory.
+        loop {
+            let mut byte = [0u8; 1];
+            if raw.read(&mut byte)? == 0 {
+                break;
+            }
+            header.push(byte[0]);
+            if byte[0] < 0x80 || header.len() >= HEADER_LEN + 10 {
+                break;
+            }
+        }
+        if let Some((len, _)) = crate::meta::take_varint(&header[HEADER_LEN..])
+            && len <= crate::meta::MAX_METADATA_LEN as u64
+        {
+            let start = header.len();
+            header.resize(start + len as usize, 0);
+            raw.read_exact(&mut header[start..]).map_err(from_io)?;
+        }
+    }
+    let parsed = frame::check_header(&header)?;
+    let flags = parsed.flags;
+    let version = parsed.version;
     let mut hasher = Xxh3::new();
     hasher.update(&header);
     let mut chunks = ChunkReader {
@@ -394,9 +446,11 @@ pub(crate) fn decode_from_reader<R: Read, T>(
         done: false,
     };
     let result = if flags & FLAG_ZSTD != 0 {
-        decode_compressed(&mut chunks, opts, read)
+        decode_compressed(&mut chunks, opts, version, read)
+    } else if flags & FLAG_LZ4 != 0 {
+        decode_lz4(&mut chunks, opts, version, read)
     } else {
-        read_body(&mut chunks, opts, read)
+        read_body(&mut chunks, opts, version, read)
     };
     if result.is_err() {
         // The body did not decode. If the rest of the frame can be read, let the
@@ -428,6 +482,7 @@ pub(crate) fn decode_from_reader<R: Read, T>(
 fn decode_compressed<R: BufRead, T>(
     chunks: &mut ChunkReader<'_, R>,
     opts: &DecodeOptions,
+    version: u8,
     read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
 ) -> Result<T> {
     let decoder =
@@ -438,13 +493,51 @@ fn decode_compressed<R: BufRead, T>(
         limit: opts.max_decompressed_size,
     };
     // The decompressed stream is never held whole: only the values built count.
-    read_body(&mut limited, opts, read)
+    read_body(&mut limited, opts, version, read)
 }
 
 #[cfg(not(feature = "zstd"))]
 fn decode_compressed<R: BufRead, T>(
     _chunks: &mut ChunkReader<'_, R>,
     _opts: &DecodeOptions,
+    _version: u8,
+    _read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    Err(Error::CompressionUnsupported)
+}
+
+#[cfg(feature = "lz4")]
+fn decode_lz4<R: BufRead, T>(
+    chunks: &mut ChunkReader<'_, R>,
+    opts: &DecodeOptions,
+    version: u8,
+    read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    let value = {
+        let mut limited = LimitReader {
+            inner: lz4_flex::frame::FrameDecoder::new(&mut *chunks),
+            left: opts.max_decompressed_size,
+            limit: opts.max_decompressed_size,
+        };
+        read_body(&mut limited, opts, version, read)?
+    };
+    // The decoder stops at the end of its frame: the rest of the body (the terminating
+    // chunk, at least) is read and hashed here; compressed bytes past the frame are
+    // trailing.
+    let mut rest = [0u8; 64];
+    while !chunks.done {
+        if chunks.read(&mut rest)? != 0 {
+            return Err(Error::TrailingBytes);
+        }
+    }
+    Ok(value)
+}
+
+#[cfg(not(feature = "lz4"))]
+fn decode_lz4<R: BufRead, T>(
+    _chunks: &mut ChunkReader<'_, R>,
+    _opts: &DecodeOptions,
+    _version: u8,
     _read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
 ) -> Result<T> {
     Err(Error::CompressionUnsupported)
@@ -453,9 +546,10 @@ fn decode_compressed<R: BufRead, T>(
 fn read_body<T>(
     body: &mut dyn Read,
     opts: &DecodeOptions,
+    version: u8,
     read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
 ) -> Result<T> {
-    let mut reader = Reader::new(StreamInput::new(body), opts.max_depth)
+    let mut reader = Reader::new(StreamInput::new(body), opts.max_depth, version)
         .with_memory_budget(opts.max_memory, 0)
         .with_registry(opts.registry.clone());
     let value = read(&mut reader)?;

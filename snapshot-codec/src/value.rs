@@ -3,7 +3,7 @@
 use alloc::{borrow::ToOwned, boxed::Box, string::String, vec::Vec};
 use core::fmt;
 
-use crate::{Ext, Map};
+use crate::{Array, Ext, Map};
 
 /// An integer anywhere in `i64::MIN ..= u64::MAX`.
 ///
@@ -162,6 +162,9 @@ pub enum Value {
     Int(Integer),
     /// A 64-bit float, kept bit for bit (NaN payloads, `-0.0`, infinities).
     Float(f64),
+    /// A 32-bit float, kept bit for bit (format 2; version 1 files widen it to
+    /// [`Value::Float`]).
+    Float32(f32),
     /// UTF-8 text.
     String(String),
     /// Raw bytes.
@@ -172,6 +175,9 @@ pub enum Value {
     Map(Map),
     /// A value of a custom type: a type identifier and its payload.
     Ext(Box<Ext>),
+    /// Numbers of one type side by side (format 2): what a `Vec<f32>` or `[u16; N]`
+    /// decodes to, one allocation instead of one `Value` per element.
+    Array(Array),
 }
 
 impl Value {
@@ -189,19 +195,20 @@ impl Value {
         Value::Bytes(data.into())
     }
 
-    /// The name of this value's kind: `"null"`, `"bool"`, `"int"`, `"float"`,
-    /// `"string"`, `"bytes"`, `"list"`, `"map"` or `"ext"`.
+    /// The name of this value's kind: `"null"`, `"bool"`, `"int"`, `"float"`
+    /// (64- and 32-bit), `"string"`, `"bytes"`, `"list"`, `"map"`, `"ext"` or `"array"`.
     pub fn kind(&self) -> &'static str {
         match self {
             Value::Null => "null",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
-            Value::Float(_) => "float",
+            Value::Float(_) | Value::Float32(_) => "float",
             Value::String(_) => "string",
             Value::Bytes(_) => "bytes",
             Value::List(_) => "list",
             Value::Map(_) => "map",
             Value::Ext(_) => "ext",
+            Value::Array(_) => "array",
         }
     }
 
@@ -236,10 +243,20 @@ impl Value {
         self.as_integer().and_then(Integer::as_u64)
     }
 
-    /// The float, if this is a [`Value::Float`] (integers are not converted).
+    /// The float, if this is a [`Value::Float`] or a [`Value::Float32`] (widened,
+    /// exactly); integers are not converted.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Value::Float(f) => Some(*f),
+            Value::Float32(f) => Some(f64::from(*f)),
+            _ => None,
+        }
+    }
+
+    /// The numeric array, if this is a [`Value::Array`].
+    pub fn as_array(&self) -> Option<&Array> {
+        match self {
+            Value::Array(a) => Some(a),
             _ => None,
         }
     }
@@ -318,6 +335,8 @@ impl PartialEq for Value {
             (Value::Bool(a), Value::Bool(b)) => a == b,
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::Float32(a), Value::Float32(b)) => a.to_bits() == b.to_bits(),
+            (Value::Array(a), Value::Array(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::Bytes(a), Value::Bytes(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
@@ -337,6 +356,8 @@ impl fmt::Debug for Value {
             Value::Bool(b) => fmt::Debug::fmt(b, f),
             Value::Int(i) => fmt::Display::fmt(i, f),
             Value::Float(x) => fmt::Debug::fmt(x, f),
+            Value::Float32(x) => write!(f, "{x:?}f32"),
+            Value::Array(a) => fmt::Debug::fmt(a, f),
             Value::String(s) => fmt::Debug::fmt(s, f),
             Value::Bytes(b) => write!(f, "b{:?}", BytesDebug(b)),
             Value::List(l) => f.debug_list().entries(l).finish(),

@@ -20,18 +20,54 @@ impl Serialize for Value {
                 Err(n) => s.serialize_i64(n),
             },
             Value::Float(f) => s.serialize_f64(*f),
+            Value::Float32(f) => s.serialize_f32(*f),
+            Value::Array(a) => {
+                macro_rules! elements {
+                    ($v:expr) => {{
+                        let mut seq = s.serialize_seq(Some($v.len()))?;
+                        for x in $v {
+                            seq.serialize_element(x)?;
+                        }
+                        seq.end()
+                    }};
+                }
+                match a {
+                    crate::Array::Bool(v) => elements!(v),
+                    crate::Array::U8(v) => elements!(v),
+                    crate::Array::I8(v) => elements!(v),
+                    crate::Array::U16(v) => elements!(v),
+                    crate::Array::I16(v) => elements!(v),
+                    crate::Array::U32(v) => elements!(v),
+                    crate::Array::I32(v) => elements!(v),
+                    crate::Array::U64(v) => elements!(v),
+                    crate::Array::I64(v) => elements!(v),
+                    crate::Array::F32(v) => elements!(v),
+                    crate::Array::F64(v) => elements!(v),
+                }
+            }
             Value::String(v) => s.serialize_str(v),
             Value::Bytes(b) => s.serialize_bytes(b),
-            Value::List(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
+            // Through a marker this crate's serializer knows, so a list of numbers
+            // stays a list (it would become an array); other formats see the list.
+            Value::List(items) => s.serialize_newtype_struct(LIST_NEWTYPE, &ListItems(items)),
             Value::Map(m) => m.serialize(s),
             Value::Ext(e) => e.serialize(s),
         }
+    }
+}
+
+/// The newtype-struct name through which a [`Value::List`] passes serde.
+pub(crate) const LIST_NEWTYPE: &str = "$snapshot_codec::List";
+
+struct ListItems<'a>(&'a [Value]);
+
+impl Serialize for ListItems<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(item)?;
+        }
+        seq.end()
     }
 }
 
@@ -120,6 +156,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         u64::try_from(v)
             .map(Value::from)
             .map_err(|_| E::custom("integer out of the i64..=u64 range"))
+    }
+    fn visit_f32<E>(self, v: f32) -> Result<Value, E> {
+        Ok(Value::Float32(v))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))

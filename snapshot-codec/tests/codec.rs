@@ -38,7 +38,7 @@ fn roundtrip(value: &Value) {
 #[test]
 fn whole_snapshot_of_null_is_pinned() {
     let bytes = plain(&Value::Null);
-    let mut expected = vec![0x89, b'S', b'N', b'P', 1, 0, 1, 0, 0, 0, 0xC0, 0, 0, 0, 0];
+    let mut expected = vec![0x89, b'S', b'N', b'P', 2, 0, 1, 0, 0, 0, 0xC0, 0, 0, 0, 0];
     let checksum = xxhash_rust::xxh3::xxh3_64(&expected);
     expected.extend_from_slice(&checksum.to_le_bytes());
     assert_eq!(bytes, expected);
@@ -340,6 +340,48 @@ fn writer_errors_are_reported() {
     assert!(matches!(err, Error::Io(_)), "{err:?}");
 }
 
+/// The list-in-runs and metadata examples of FORMAT.md, read from FORMAT.md.
+#[test]
+fn format_md_runs_example_is_pinned() {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../FORMAT.md"))
+        .expect("FORMAT.md");
+    let grab = |after: &str| -> Vec<u8> {
+        let rest = spec.split(after).nth(1).expect("the example");
+        let text = rest.split('`').nth(3).expect("bytes in backquotes");
+        text.split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
+            .collect()
+    };
+    let runs = grab("A list in runs (what the serde writer makes of");
+    let runs = &runs[..];
+    let source = vec![Some(1.5f32), Some(-2.0), None];
+    let snapshot = EncodeOptions::new()
+        .with_compression(Compression::None)
+        .to_vec(&source)
+        .expect("serializes");
+    assert_eq!(common::body(&snapshot), runs);
+    assert_eq!(
+        snapshot_codec::decode(&snapshot).expect("decodes"),
+        Value::List(vec![Value::Float32(1.5), Value::Float32(-2.0), Value::Null])
+    );
+    let back: Vec<Option<f32>> = snapshot_codec::from_slice(&snapshot).expect("deserializes");
+    assert_eq!(back, source);
+
+    let header = grab("A metadata section with step 7 and the label");
+    let meta = snapshot_codec::Metadata::new()
+        .with_step(7)
+        .with_label("tag", "x");
+    let snapshot = EncodeOptions::new()
+        .with_metadata(meta.clone())
+        .encode(&Value::Null)
+        .expect("encodes");
+    assert_eq!(&snapshot[..header.len()], &header[..]);
+    assert_eq!(
+        snapshot_codec::read_metadata(&header).expect("reads"),
+        Some(meta)
+    );
+}
+
 /// Every row of FORMAT.md's golden tables, read from FORMAT.md itself: the document and
 /// the code cannot drift apart.
 #[test]
@@ -368,6 +410,11 @@ fn format_md_golden_examples_are_pinned() {
         vec![value!({"a": 1, "b": [true, -1]})],
         vec![value!([{"id": 1}, {"id": 2}])],
         vec![Ext::new(200, vec![9]).into()],
+        vec![Value::Float32(1.5)],
+        vec![Value::Array(vec![1.5f32, -2.0].into())],
+        vec![Value::Array(vec![true, false].into())],
+        vec![Value::Array(vec![1u16, 256].into())],
+        vec![Value::Array(vec![-1i8].into())],
     ];
     let table = spec
         .split("Bodies:")

@@ -23,19 +23,19 @@ fn wrong_magic_is_not_a_snapshot() {
 #[test]
 fn unknown_version_names_the_version_found() {
     let mut bytes = plain(&Value::Null);
-    bytes[4] = 2;
+    bytes[4] = 3;
     both_fail(&bytes, |e| {
         matches!(
             e,
             Error::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         )
     });
     assert_eq!(
         snapshot_codec::decode(&bytes).unwrap_err().to_string(),
-        "unsupported snapshot format version 2 (this build reads version 1)"
+        "unsupported snapshot format version 3 (this build reads versions 1 to 2)"
     );
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{frame, plain};
+use common::plain;
 use snapshot_codec::{
     Compression, DecodeOptions, EncodeOptions, Error, Ext, ExtType, Registry, Value, value,
 };
@@ -10,7 +10,7 @@ use snapshot_codec::{
 #[test]
 fn unknown_extensions_survive_reencoding_byte_for_byte() {
     let body_bytes = [0xA2, 0xCA, 0xE7, 0x07, 3, 1, 2, 3, 0xCA, 0x40, 0];
-    let snapshot = frame(&body_bytes, 0);
+    let snapshot = snapshot_testkit::bombs::frame_versioned(&body_bytes, 0, 2);
     let value = snapshot_codec::decode(&snapshot).expect("decodes");
     assert_eq!(value[0].as_ext().map(Ext::type_id), Some(999));
     assert_eq!(plain(&value), snapshot);

@@ -33,8 +33,12 @@ enum Writer {
 }
 
 fn write(value: &Value, how: &Writer) -> Vec<u8> {
-    let plain = EncodeOptions::new().with_compression(Compression::None);
-    let zstd = EncodeOptions::new().with_compression(Compression::Zstd { level: 3 });
+    // The version 1 writer kept for readers of 0.1 writes exactly what 0.1 wrote.
+    let v1 = EncodeOptions::new()
+        .with_format_version(1)
+        .expect("version 1");
+    let plain = v1.clone().with_compression(Compression::None);
+    let zstd = v1.with_compression(Compression::Zstd { level: 3 });
     match how {
         Writer::Plain => plain.encode(value).expect("encodes"),
         Writer::Zstd => zstd.encode(value).expect("encodes"),
@@ -173,6 +177,8 @@ fn serde_shapes() -> Value {
         unit: (),
     };
     let bytes = EncodeOptions::new()
+        .with_format_version(1)
+        .expect("version 1")
         .with_compression(Compression::None)
         .to_vec(&doc)
         .expect("serializes");

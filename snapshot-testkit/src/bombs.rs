@@ -4,7 +4,12 @@
 
 /// The snapshot frame around a body: magic, version 1, flags, one chunk, checksum.
 pub fn frame(body: &[u8], flags: u8) -> Vec<u8> {
-    let mut out = vec![0x89, b'S', b'N', b'P', 1, flags];
+    frame_versioned(body, flags, 1)
+}
+
+/// [`frame`] with another format version byte (the body is taken as it is).
+pub fn frame_versioned(body: &[u8], flags: u8, version: u8) -> Vec<u8> {
+    let mut out = vec![0x89, b'S', b'N', b'P', version, flags];
     if !body.is_empty() {
         out.extend_from_slice(&(body.len() as u32).to_le_bytes());
         out.extend_from_slice(body);

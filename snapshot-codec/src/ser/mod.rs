@@ -4,14 +4,16 @@ use alloc::string::ToString;
 
 use serde::ser::{self, Serialize};
 
-use crate::wire::{KeyCheck, KeyId, Output, Writer};
+use crate::wire::{FIXLIST, FIXLIST_MAX_LEN, KeyCheck, KeyId, LIST, Num, Output, Writer};
 use crate::{Error, Result};
 
 mod ext;
 mod keys;
+mod probe;
 
 use ext::ExtCapture;
 use keys::KeySerializer;
+use probe::Probe;
 
 /// The newtype-struct name through which [`Ext`](crate::Ext) values pass serde: our
 /// serializer and deserializer turn it into the extension encoding.
@@ -37,6 +39,21 @@ pub(crate) struct Compound<'a, O> {
     current: Option<KeyId>,
     /// For tuple and struct variants: the variant, a one-entry map around this one.
     variant: Option<&'static str>,
+    /// How a list's items are being written (format 2 gathers numbers into arrays).
+    mode: Mode,
+}
+
+/// How a list's items are being written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Each item with its own tag, after a list header already written (and maps).
+    Plain,
+    /// Nothing written yet: the first item decides.
+    Probe,
+    /// Numbers of one type gathered, nothing written yet: an array if it stays so.
+    Gathering,
+    /// A list in runs: its header written; runs of numbers and other items follow.
+    Runs,
 }
 
 impl<'a, O: Output> Compound<'a, O> {
@@ -47,8 +64,17 @@ impl<'a, O: Output> Compound<'a, O> {
         is_map: bool,
         variant: Option<&'static str>,
     ) -> Result<Self> {
+        let mut mode = Mode::Plain;
         match len {
             Some(len) if is_map => w.begin_map(len)?,
+            // Format 2: the header waits for the first item, which may start an array.
+            Some(_)
+                if w.version >= 2 && variant.is_none() && !core::mem::take(&mut w.plain_list) =>
+            {
+                w.enter()?;
+                w.numbers.reset();
+                mode = Mode::Probe;
+            }
             Some(len) => w.begin_list(len)?,
             None => w.begin_deferred()?,
         }
@@ -59,7 +85,61 @@ impl<'a, O: Output> Compound<'a, O> {
             keys: is_map.then(KeyCheck::default),
             current: None,
             variant,
+            mode,
         })
+    }
+
+    /// The list's length as announced (only lists with one reach the gathering modes).
+    fn declared_len(&self) -> usize {
+        self.declared.unwrap_or(0)
+    }
+
+    /// Gathers a number item.
+    #[inline]
+    fn push_number(&mut self, num: Num) -> Result<()> {
+        self.written += 1;
+        if self.mode == Mode::Probe {
+            self.mode = Mode::Gathering;
+        } else if self
+            .w
+            .numbers
+            .ty()
+            .is_some_and(|ty| ty != crate::wire::num_type(num))
+        {
+            self.begin_runs()?;
+            self.w.flush_run()?;
+        }
+        self.w.gather(num);
+        if self.w.numbers.full() {
+            self.begin_runs()?;
+            self.w.flush_run()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the header of a list in runs, if it is not written yet.
+    fn begin_runs(&mut self) -> Result<()> {
+        if self.mode == Mode::Gathering {
+            self.w.begin_runs(self.declared_len())?;
+            self.mode = Mode::Runs;
+        }
+        Ok(())
+    }
+
+    /// Before an item that is not a number: writes what the list holds so far.
+    fn before_other_item(&mut self) -> Result<()> {
+        match self.mode {
+            Mode::Plain => Ok(()),
+            Mode::Probe => {
+                let len = self.declared_len();
+                self.mode = Mode::Plain;
+                self.w.write_tag_len(FIXLIST, FIXLIST_MAX_LEN, LIST, len)
+            }
+            Mode::Gathering | Mode::Runs => {
+                self.begin_runs()?;
+                self.w.flush_run()
+            }
+        }
     }
 
     /// Adds where this compound sits to an error raised inside it.
@@ -95,6 +175,17 @@ impl<'a, O: Output> Compound<'a, O> {
     }
 
     fn element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        if self.mode != Mode::Plain {
+            match value.serialize(Probe) {
+                Ok(num) => {
+                    let index = self.written;
+                    return self
+                        .push_number(num)
+                        .map_err(|e| self.locate_item(e, index));
+                }
+                Err(_) => self.before_other_item()?,
+            }
+        }
         let index = self.written;
         self.written += 1;
         value
@@ -149,6 +240,11 @@ impl<'a, O: Output> Compound<'a, O> {
         }
         if let Some(keys) = &self.keys {
             self.w.end_key_check(keys);
+        }
+        match self.mode {
+            Mode::Probe | Mode::Gathering => self.w.finish_gathered()?,
+            Mode::Runs => self.w.flush_run()?,
+            Mode::Plain => {}
         }
         match self.declared {
             None => self.w.end_deferred(is_map, self.written)?,
@@ -217,7 +313,7 @@ impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
         self.write_u64(v)
     }
     fn serialize_f32(self, v: f32) -> Result<()> {
-        self.write_f64(v.into())
+        self.write_f32(v)
     }
     fn serialize_f64(self, v: f64) -> Result<()> {
         self.write_f64(v)
@@ -258,6 +354,9 @@ impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
                 return Err(Error::Message("malformed extension value".into()));
             };
             return self.write_ext(type_id, &data);
+        }
+        if name == crate::value_serde::LIST_NEWTYPE {
+            self.plain_list = true;
         }
         value.serialize(self)
     }

@@ -11,9 +11,11 @@ use alloc::{boxed::Box, string::String, vec::Vec};
 
 use crate::{Error, Ext, Integer, Map, Result, Value};
 
+mod numbers;
 mod reader;
 mod writer;
 
+pub(crate) use numbers::*;
 pub(crate) use reader::*;
 pub(crate) use writer::*;
 
@@ -36,6 +38,11 @@ pub(crate) const BYTES: u8 = 0xC7;
 pub(crate) const LIST: u8 = 0xC8;
 pub(crate) const MAP: u8 = 0xC9;
 pub(crate) const EXT: u8 = 0xCA;
+// Format 2.
+pub(crate) const FLOAT32: u8 = 0xCB;
+pub(crate) const ARRAY: u8 = 0xCC;
+pub(crate) const RUNS: u8 = 0xD0;
+pub(crate) const RUN: u8 = 0xD1;
 
 // Key tags (the byte that starts every map key).
 const KEY_REF_INLINE_MAX: u8 = 0xBF;

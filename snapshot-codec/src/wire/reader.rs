@@ -114,6 +114,12 @@ pub(crate) enum Head {
     List(usize),
     Map(usize),
     Ext(u64, usize),
+    /// Format 2: a 32-bit float.
+    Float32(f32),
+    /// Format 2: a typed array's element type, count and shuffle flag.
+    Array(crate::ElementType, usize, bool),
+    /// Format 2: a list in runs of this many items.
+    Runs(usize),
 }
 
 /// What one list item costs a decode's memory budget (the size of a `Value`).
@@ -136,11 +142,14 @@ pub(crate) struct Reader<I> {
     /// Extension payloads of registered types are checked as they are read, on every
     /// path (dynamic values and serde types alike).
     pub(crate) registry: Option<alloc::sync::Arc<crate::Registry>>,
+    /// The format version of the body: tags of later versions are invalid in it.
+    pub(crate) version: u8,
 }
 
 impl<'de, I: Input<'de>> Reader<I> {
-    pub(crate) fn new(input: I, max_depth: usize) -> Self {
+    pub(crate) fn new(input: I, max_depth: usize, version: u8) -> Self {
         Self {
+            version,
             input,
             keys: Vec::new(),
             depth: 0,
@@ -205,7 +214,7 @@ impl<'de, I: Input<'de>> Reader<I> {
 
     /// Reads a length and checks that `min_item_size * len` bytes can still follow.
     #[inline]
-    fn read_len(&mut self, min_item_size: usize) -> Result<usize> {
+    pub(crate) fn read_len(&mut self, min_item_size: usize) -> Result<usize> {
         let declared = self.read_varint()?;
         self.check_len(declared, min_item_size)
     }
@@ -262,6 +271,14 @@ impl<'de, I: Input<'de>> Reader<I> {
                 let type_id = self.read_varint()?;
                 Head::Ext(type_id, self.read_len(1)?)
             }
+            FLOAT32 if self.version >= 2 => {
+                Head::Float32(f32::from_le_bytes(self.input.read_array()?))
+            }
+            ARRAY if self.version >= 2 => {
+                let (ty, count, shuffled) = self.read_elements_head()?;
+                Head::Array(ty, count, shuffled)
+            }
+            RUNS if self.version >= 2 => Head::Runs(self.read_len(1)?),
             _ => return Err(Error::InvalidTag { tag }),
         })
     }
@@ -352,6 +369,33 @@ impl<'de, I: Input<'de>> Reader<I> {
                 }
                 self.leave();
             }
+            Head::Array(ty, count, shuffled) => {
+                self.enter()?;
+                self.skip_elements(ty, count, shuffled)?;
+                self.leave();
+            }
+            Head::Runs(len) => {
+                self.enter()?;
+                let mut done = 0;
+                while done < len {
+                    match self.read_run_head()? {
+                        RunItem::Run(ty, count, shuffled) if count <= len - done => {
+                            self.skip_elements(ty, count, shuffled)?;
+                            done += count;
+                        }
+                        RunItem::Run(..) => {
+                            return Err(Error::InvalidArray {
+                                reason: "a run goes past its list's length",
+                            });
+                        }
+                        RunItem::Item => {
+                            self.skip_value()?;
+                            done += 1;
+                        }
+                    }
+                }
+                self.leave();
+            }
             _ => {}
         }
         Ok(())
@@ -364,6 +408,14 @@ impl<'de, I: Input<'de>> Reader<I> {
             Head::UInt(u) => Value::Int(u.into()),
             Head::NegInt(i) => Value::Int(Integer::from(i)),
             Head::Float(f) => Value::Float(f),
+            Head::Float32(f) => Value::Float32(f),
+            Head::Array(ty, count, shuffled) => {
+                self.enter()?;
+                let array = self.read_elements(ty, count, shuffled)?;
+                self.leave();
+                Value::Array(array)
+            }
+            Head::Runs(len) => self.read_runs_value(len)?,
             Head::Str(len) => {
                 self.charge(len as u64)?;
                 Value::String(String::from(self.read_str(len)?.as_str()))

@@ -60,33 +60,37 @@ pub(crate) struct Writer<O> {
     pub(crate) last_key: Option<KeyId>,
     /// Extension payloads of registered types are checked as they are written.
     registry: Option<alloc::sync::Arc<crate::Registry>>,
+    /// The format version written: version 1 has no 32-bit floats and no arrays.
+    pub(crate) version: u8,
+    /// Whether numeric arrays may be byte-shuffled (the body will be compressed).
+    pub(crate) shuffle: bool,
+    /// Numbers of a sequence being gathered into an array (serde path).
+    pub(crate) numbers: Gather,
+    /// The next list is a `Value::List` passing serde: written as a list, never an array.
+    pub(crate) plain_list: bool,
 }
 
 const STATIC_KEY_SLOTS: usize = 64;
 
 impl<O: Output> Writer<O> {
-    pub(crate) fn new(out: O, max_depth: usize) -> Self {
+    pub(crate) fn new(out: O, opts: &crate::EncodeOptions) -> Self {
         Self {
             out,
             keys: KeySet::default(),
             depth: 0,
-            max_depth,
+            max_depth: opts.max_depth,
             deferred: Vec::new(),
             static_keys: [(0, 0, 0); STATIC_KEY_SLOTS],
             map_keys: Vec::new(),
             open_maps: Vec::new(),
             last_key: None,
-            registry: None,
+            registry: opts.registry.clone(),
+            version: opts.format_version,
+            shuffle: opts.format_version >= 2
+                && !matches!(opts.compression, crate::Compression::None),
+            numbers: Default::default(),
+            plain_list: false,
         }
-    }
-
-    /// Checks extension payloads against `registry` as they are written.
-    pub(crate) fn with_registry(
-        mut self,
-        registry: Option<alloc::sync::Arc<crate::Registry>>,
-    ) -> Self {
-        self.registry = registry;
-        self
     }
 
     /// Records `id` as a key of the map `check` belongs to; a key seen before in that
@@ -219,7 +223,7 @@ impl<O: Output> Writer<O> {
     }
 
     #[inline]
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<()> {
         match self.deferred.last_mut() {
             None => self.out.put(bytes),
             Some(buf) => {
@@ -230,7 +234,7 @@ impl<O: Output> Writer<O> {
     }
 
     #[inline]
-    fn put_u8(&mut self, byte: u8) -> Result<()> {
+    pub(crate) fn put_u8(&mut self, byte: u8) -> Result<()> {
         match self.deferred.last_mut() {
             None => self.out.put_u8(byte),
             Some(buf) => {
@@ -274,7 +278,7 @@ impl<O: Output> Writer<O> {
     }
 
     #[inline]
-    fn write_tag_len(
+    pub(crate) fn write_tag_len(
         &mut self,
         small_tag: u8,
         small_max: usize,
@@ -363,7 +367,7 @@ impl<O: Output> Writer<O> {
     }
 
     #[inline]
-    fn enter(&mut self) -> Result<()> {
+    pub(crate) fn enter(&mut self) -> Result<()> {
         if self.depth >= self.max_depth {
             return Err(Error::DepthLimitExceeded {
                 limit: self.max_depth,
@@ -413,6 +417,8 @@ impl<O: Output> Writer<O> {
                 Err(n) => self.write_i64(n),
             },
             Value::Float(f) => self.write_f64(*f),
+            Value::Float32(f) => self.write_f32(*f),
+            Value::Array(a) => self.write_array(a),
             Value::String(s) => self.write_str(s),
             Value::Bytes(b) => self.write_bytes(b),
             Value::List(items) => {

@@ -17,7 +17,8 @@ pub fn frame(body: &[u8], flags: u8) -> Vec<u8> {
     snapshot_testkit::bombs::frame(body, flags)
 }
 
-/// The body bytes of an uncompressed single-chunk snapshot.
+/// The body bytes of an uncompressed single-chunk snapshot without metadata.
+#[allow(dead_code)]
 pub fn body(snapshot: &[u8]) -> &[u8] {
     let len = u32::from_le_bytes(snapshot[6..10].try_into().expect("4 bytes")) as usize;
     &snapshot[10..10 + len]
