@@ -55,7 +55,7 @@ pub fn to_json(value: &Value, registry: &Registry) -> Json {
         Value::List(items) => Json::Array(items.iter().map(|v| to_json(v, registry)).collect()),
         Value::Map(m) => Json::Object(
             m.iter()
-                .map(|(k, v)| (k.to_owned(), to_json(v, registry)))
+                .map(|(k, v)| (k.to_string(), to_json(v, registry)))
                 .collect(),
         ),
         Value::Ext(e) => {

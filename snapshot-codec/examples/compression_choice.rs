@@ -87,7 +87,10 @@ fn without_key_table(v: &Value) -> usize {
             Value::List(items) => items.iter().for_each(|i| walk(i, seen, extra)),
             Value::Map(m) => {
                 for (k, v) in m.iter() {
-                    if !seen.insert(k.to_owned()) {
+                    // Integer keys never enter the key table.
+                    if let Some(k) = k.as_str()
+                        && !seen.insert(k.to_owned())
+                    {
                         // A reference is 1 byte; a literal is a tag, a length and the bytes.
                         *extra += k.len() + 1;
                     }

@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use crate::ElementType;
 use crate::array::unshuffle;
 use crate::ser::EXT_NEWTYPE;
-use crate::wire::{Bytes, Head, Input, Key, Num, Reader, RunItem, read_num};
+use crate::wire::{Bytes, Head, Input, Key, Num, ReadKey, Reader, RunItem, read_num};
 use crate::{Error, Result};
 
 impl de::Error for Error {
@@ -496,12 +496,23 @@ macro_rules! parse_key {
     ($($f:ident $visit:ident $t:ty)*) => {$(
         fn $f<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
             let key = self.r.read_key()?;
-            let parsed: $t = key.as_str().parse().map_err(|_| {
-                Error::Message(alloc::format!("map key {:?} is not a {}", key.as_str(), stringify!($t)))
+            let text = match key {
+                ReadKey::Int(i) => return visit_integer(i, visitor),
+                ReadKey::Text(text) => text,
+            };
+            let parsed: $t = text.as_str().parse().map_err(|_| {
+                Error::Message(alloc::format!("map key {:?} is not a {}", text.as_str(), stringify!($t)))
             })?;
             visitor.$visit(parsed)
         }
     )*};
+}
+
+fn visit_integer<'de, V: Visitor<'de>>(i: crate::Integer, visitor: V) -> Result<V::Value> {
+    match i.as_u64() {
+        Some(u) => visitor.visit_u64(u),
+        None => visitor.visit_i64(i.as_i64().unwrap_or(i64::MIN)),
+    }
 }
 
 impl<'de, I: Input<'de>> de::Deserializer<'de> for KeyDeserializer<'_, I> {
@@ -509,13 +520,32 @@ impl<'de, I: Input<'de>> de::Deserializer<'de> for KeyDeserializer<'_, I> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         let key = self.r.read_key()?;
-        let len = key.as_str().len() as u64;
+        let cost = key.cost();
         let visited = match key {
-            Key::Borrowed(s) => visitor.visit_borrowed_str(s),
-            Key::Copied(s) | Key::Table(s) => visitor.visit_str(s),
+            ReadKey::Int(i) => visit_integer(i, visitor),
+            ReadKey::Text(Key::Borrowed(s)) => visitor.visit_borrowed_str(s),
+            ReadKey::Text(Key::Copied(s) | Key::Table(s)) => visitor.visit_str(s),
         };
-        self.r.charge(len)?;
+        self.r.charge(cost)?;
         visited
+    }
+
+    /// Text keys as they are; integer keys (format 2) as their decimal text, so a
+    /// `HashMap<String, _>` reads a map written with integer keys.
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let key = self.r.read_key()?;
+        let cost = key.cost();
+        let visited = match key {
+            ReadKey::Int(i) => visitor.visit_string(alloc::format!("{i}")),
+            ReadKey::Text(Key::Borrowed(s)) => visitor.visit_borrowed_str(s),
+            ReadKey::Text(Key::Copied(s) | Key::Table(s)) => visitor.visit_str(s),
+        };
+        self.r.charge(cost)?;
+        visited
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
     }
 
     parse_key!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32
@@ -541,12 +571,16 @@ impl<'de, I: Input<'de>> de::Deserializer<'de> for KeyDeserializer<'_, I> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        let key = self.r.read_key()?;
-        visitor.visit_enum(key.as_str().into_deserializer())
+        match self.r.read_key()? {
+            ReadKey::Text(key) => visitor.visit_enum(key.as_str().into_deserializer()),
+            ReadKey::Int(i) => Err(Error::Message(alloc::format!(
+                "expected an enum variant name, found the integer key {i}"
+            ))),
+        }
     }
 
     serde::forward_to_deserialize_any! {
-        bool f32 f64 char str string bytes byte_buf unit unit_struct seq tuple
+        bool f32 f64 char bytes byte_buf unit unit_struct seq tuple
         tuple_struct map struct identifier ignored_any
     }
 }

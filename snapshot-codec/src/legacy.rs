@@ -403,9 +403,9 @@ impl<'a> LegacyReader<'a> {
             let key_at = self.pos;
             let key = self.text()?;
             let value = self.value(t, at)?;
-            map.insert_new(key, value)
+            map.insert_new(key.into(), value)
                 .map_err(|key| LegacyError::DuplicateKey {
-                    key,
+                    key: alloc::format!("{key}"),
                     offset: key_at,
                 })?;
         }

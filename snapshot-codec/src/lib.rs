@@ -87,7 +87,7 @@ pub use error::{Error, Result};
 pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtType, FIRST_USER_TYPE_ID, Registry};
 pub use frame::{FLAG_ENCRYPTED, FLAG_LZ4, FLAG_METADATA, FLAG_ZSTD, FORMAT_VERSION, MAGIC};
 pub use inspect::{Inspection, ValueCounts, inspect};
-pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Map};
+pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Key, KeyRef, Map};
 pub use meta::{MAX_METADATA_LEN, Metadata, read_metadata};
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,

@@ -76,6 +76,19 @@ impl Integer {
     }
 }
 
+/// Integers order by value.
+impl PartialOrd for Integer {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Integer {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_i128().cmp(&other.as_i128())
+    }
+}
+
 impl fmt::Debug for Integer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
@@ -317,8 +330,9 @@ impl Value {
         }
     }
 
-    /// Looks up `key` in a map; `None` for absent keys and for non-maps.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    /// Looks up `key` (a `&str` or an integer) in a map; `None` for absent keys and for
+    /// non-maps.
+    pub fn get<'k>(&self, key: impl Into<crate::KeyRef<'k>>) -> Option<&Value> {
         self.as_map().and_then(|m| m.get(key))
     }
 

@@ -8,7 +8,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::ser::EXT_NEWTYPE;
-use crate::{Ext, Map, Value};
+use crate::{Ext, Integer, Key, Map, Value};
 
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -53,6 +53,53 @@ impl Serialize for Value {
             Value::Map(m) => m.serialize(s),
             Value::Ext(e) => e.serialize(s),
         }
+    }
+}
+
+/// Text keys as strings, integer keys as integers.
+impl Serialize for Key {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Key::Str(text) => s.serialize_str(text),
+            Key::Int(i) => match i.split() {
+                Ok(u) => s.serialize_u64(u),
+                Err(n) => s.serialize_i64(n),
+            },
+        }
+    }
+}
+
+/// From a string or an integer.
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map key: a string or an integer")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(Key::Str(v.into()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key, E> {
+                Ok(Key::Str(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Key, E> {
+                Ok(Key::Int(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Key, E> {
+                Ok(Key::Int(v.into()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Key, E> {
+                Integer::try_from(v)
+                    .map(Key::Int)
+                    .map_err(de::Error::custom)
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Key, E> {
+                self.visit_i128(i128::try_from(v).map_err(de::Error::custom)?)
+            }
+        }
+        d.deserialize_any(KeyVisitor)
     }
 }
 
@@ -184,7 +231,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::with_capacity(access.size_hint().unwrap_or(0).min(4096));
-        while let Some(key) = access.next_key::<String>()? {
+        while let Some(key) = access.next_key::<Key>()? {
             let value = access.next_value()?;
             map.insert_new(key, value)
                 .map_err(|key| de::Error::custom(alloc::format!("duplicate map key {key:?}")))?;

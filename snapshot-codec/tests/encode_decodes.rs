@@ -93,9 +93,16 @@ fn flattened_field_named_like_a_field_is_refused_with_its_path() {
 }
 
 #[test]
-fn untagged_keys_that_print_alike_are_refused() {
+fn untagged_keys_that_print_alike_are_refused_in_version_1() {
     let map = BTreeMap::from([(AnyKey::I(1), "int"), (AnyKey::S("1".into()), "text")]);
-    let err = snapshot_codec::to_vec(&BTreeMap::from([("extra", map)])).expect_err("\"1\" twice");
+    let doc = BTreeMap::from([("extra", map)]);
+    // Format 2 keeps integer keys: two different keys.
+    let bytes = snapshot_codec::to_vec(&doc).expect("two keys");
+    let back: BTreeMap<String, BTreeMap<AnyKey, String>> =
+        snapshot_codec::from_slice(&bytes).expect("decodes");
+    assert_eq!(back["extra"].len(), 2);
+    let v1 = EncodeOptions::new().with_format_version(1).expect("v1");
+    let err = v1.to_vec(&doc).expect_err("\"1\" twice");
     assert!(
         matches!(&err, Error::DuplicateKey { key, path } if key == "1" && path == r#".extra["1"]"#),
         "{err:?}"
@@ -363,21 +370,35 @@ proptest! {
     }
 
     #[test]
-    fn untagged_keys_encode_only_when_they_decode(keys in proptest::collection::btree_map(
+    fn untagged_keys_keep_their_kind(keys in proptest::collection::btree_map(
         prop_oneof![(0i64..5).prop_map(AnyKey::I), (0i64..5).prop_map(|n| AnyKey::S(n.to_string())), "[a-b]".prop_map(AnyKey::S)],
         any::<u8>(), 0..5)) {
+        // Format 2: integer keys stay integers, so 1 and "1" are two keys.
+        let bytes = snapshot_codec::to_vec(&keys).expect("no two keys are alike");
+        let back: BTreeMap<AnyKey, u8> = snapshot_codec::from_slice(&bytes).expect("decodes");
+        prop_assert_eq!(&back, &keys);
+        let dynamic = snapshot_codec::decode(&bytes).expect("decodes as Value");
+        let map = dynamic.as_map().expect("a map");
+        prop_assert_eq!(map.len(), keys.len());
+        for (k, v) in &keys {
+            let found = match k {
+                AnyKey::I(n) => map.get(*n),
+                AnyKey::S(s) => map.get(s.as_str()),
+            };
+            prop_assert_eq!(found, Some(&Value::from(*v)));
+        }
+        // Version 1 keys are text: each comes back as the text it printed as, and two
+        // keys that print alike are refused.
         let printed: std::collections::BTreeSet<String> = keys.keys().map(|k| match k {
             AnyKey::I(n) => n.to_string(),
             AnyKey::S(s) => s.clone(),
         }).collect();
-        match snapshot_codec::to_vec(&keys) {
+        let v1 = snapshot_codec::EncodeOptions::new().with_format_version(1).expect("v1");
+        match v1.to_vec(&keys) {
             Ok(bytes) => {
                 prop_assert_eq!(printed.len(), keys.len());
-                // Keys are text in format 1: each comes back as the text it printed as.
                 let back: BTreeMap<String, u8> = snapshot_codec::from_slice(&bytes).expect("decodes");
                 prop_assert_eq!(back.keys().cloned().collect::<std::collections::BTreeSet<_>>(), printed);
-                let dynamic = snapshot_codec::decode(&bytes).expect("decodes as Value");
-                prop_assert_eq!(dynamic.as_map().map(Map::len), Some(keys.len()));
             }
             Err(e) => {
                 prop_assert!(printed.len() < keys.len(), "refused without a collision: {e}");

@@ -444,3 +444,57 @@ impl Num {
         }
     }
 }
+
+#[test]
+fn integer_keys_keep_their_type() {
+    let mut m = snapshot_codec::Map::new();
+    m.insert(1, "one");
+    m.insert("1", "text one");
+    m.insert(-7, "minus seven");
+    m.insert(u64::MAX, "max");
+    m.insert(i64::MIN, "min");
+    let value = value!({"ints": (Value::Map(m.clone()))});
+    for compression in compressions() {
+        all_ways(&EncodeOptions::new().with_compression(compression), &value);
+    }
+    // Through serde: integer-keyed maps of any integer type.
+    let typed: std::collections::BTreeMap<i32, String> =
+        [(3, "c".to_string()), (-1, "z".to_string())].into();
+    let bytes = snapshot_codec::to_vec(&typed).expect("serializes");
+    let back: std::collections::BTreeMap<i32, String> =
+        snapshot_codec::from_slice(&bytes).expect("deserializes");
+    assert_eq!(back, typed);
+    let dynamic = snapshot_codec::decode(&bytes).expect("decodes");
+    assert_eq!(dynamic.get(3), Some(&Value::from("c")));
+    assert_eq!(dynamic.get("3"), None);
+    // A map with text keys reads integer keys as their decimal text.
+    let as_text: std::collections::BTreeMap<String, String> =
+        snapshot_codec::from_slice(&bytes).expect("deserializes");
+    assert_eq!(as_text.get("-1").map(String::as_str), Some("z"));
+    // Version 1 holds text keys only: integers are written as text, and a map where an
+    // integer and a text key print alike cannot be written.
+    let v1 = EncodeOptions::new().with_format_version(1).expect("v1");
+    let mut plain = snapshot_codec::Map::new();
+    plain.insert(5, "five");
+    let bytes = v1.encode(&Value::Map(plain)).expect("encodes");
+    assert_eq!(
+        snapshot_codec::decode(&bytes).expect("decodes"),
+        value!({"5": "five"})
+    );
+    assert!(matches!(
+        v1.encode(&Value::Map(m)),
+        Err(Error::DuplicateKey { .. })
+    ));
+    // Integer key tags are format 2 only.
+    let v1_body = snapshot_testkit::bombs::frame_versioned(&[0xB1, 0xE3, 0x01, 0xC0], 0, 1);
+    assert!(matches!(
+        snapshot_codec::decode(&v1_body),
+        Err(Error::InvalidKeyTag { tag: 0xE3 })
+    ));
+    let v2_body =
+        snapshot_testkit::bombs::frame_versioned(&[0xB2, 0xE3, 0x01, 0xC0, 0xE3, 0x01, 0xC0], 0, 2);
+    assert!(matches!(
+        snapshot_codec::decode(&v2_body),
+        Err(Error::DuplicateKey { .. })
+    ));
+}

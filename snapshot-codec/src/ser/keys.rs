@@ -1,4 +1,5 @@
-//! Map keys: written as text (numbers as their decimal form), anything else refused.
+//! Map keys: text, integers (format 2; as decimal text in version 1), anything else
+//! refused.
 
 use super::*;
 
@@ -14,7 +15,7 @@ fn key_error(found: &'static str) -> Error {
 macro_rules! int_key {
     ($($f:ident $t:ty)*) => {$(
         fn $f(self, v: $t) -> Result<()> {
-            self.w.write_unique_key(&v.to_string())
+            self.w.write_unique_int_key(v.into())
         }
     )*};
 }
@@ -36,8 +37,18 @@ impl<O: Output> ser::Serializer for KeySerializer<'_, O> {
     fn serialize_char(self, v: char) -> Result<()> {
         self.w.write_unique_key(v.encode_utf8(&mut [0; 4]))
     }
-    int_key!(serialize_i8 i8 serialize_i16 i16 serialize_i32 i32 serialize_i64 i64 serialize_i128 i128
-             serialize_u8 u8 serialize_u16 u16 serialize_u32 u32 serialize_u64 u64 serialize_u128 u128);
+    int_key!(serialize_i8 i8 serialize_i16 i16 serialize_i32 i32 serialize_i64 i64
+             serialize_u8 u8 serialize_u16 u16 serialize_u32 u32 serialize_u64 u64);
+    fn serialize_i128(self, v: i128) -> Result<()> {
+        self.w.write_unique_int_key(crate::Integer::try_from(v)?)
+    }
+    fn serialize_u128(self, v: u128) -> Result<()> {
+        let v = i128::try_from(v).map_err(|_| Error::IntegerOutOfRange {
+            value: v.to_string(),
+            target: "a map key",
+        })?;
+        self.serialize_i128(v)
+    }
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<()> {
         self.w.write_unique_key(variant)
     }

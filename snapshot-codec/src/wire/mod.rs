@@ -51,6 +51,9 @@ const KEY_NEW_INLINE_MAX_LEN: usize = 31;
 const KEY_NEW: u8 = 0xE0;
 const KEY_REF: u8 = 0xE1;
 const KEY_LITERAL: u8 = 0xE2;
+// Format 2: integer keys (never in the key table).
+pub(crate) const KEY_INT: u8 = 0xE3;
+pub(crate) const KEY_NEGINT: u8 = 0xE4;
 
 /// The most keys one snapshot's key table holds; later new keys are written literally.
 pub const KEY_TABLE_LIMIT: usize = 4096;

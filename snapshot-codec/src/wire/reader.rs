@@ -102,6 +102,30 @@ impl Key<'_, '_> {
     }
 }
 
+/// A map key as read: text, or (format 2) an integer.
+pub(crate) enum ReadKey<'de, 's> {
+    Text(Key<'de, 's>),
+    Int(Integer),
+}
+
+impl ReadKey<'_, '_> {
+    /// The key as a [`crate::Key`].
+    pub(crate) fn to_key(&self) -> crate::Key {
+        match self {
+            ReadKey::Text(k) => crate::Key::Str(String::from(k.as_str())),
+            ReadKey::Int(i) => crate::Key::Int(*i),
+        }
+    }
+
+    /// The key's length in bytes, for the memory budget (an integer: 8).
+    pub(crate) fn cost(&self) -> u64 {
+        match self {
+            ReadKey::Text(k) => k.as_str().len() as u64,
+            ReadKey::Int(_) => 8,
+        }
+    }
+}
+
 /// What a value tag says, with its inline length or payload read.
 pub(crate) enum Head {
     Null,
@@ -313,21 +337,34 @@ impl<'de, I: Input<'de>> Reader<I> {
 
     /// Reads a map key.
     #[inline]
-    pub(crate) fn read_key(&mut self) -> Result<Key<'de, '_>> {
+    pub(crate) fn read_key(&mut self) -> Result<ReadKey<'de, '_>> {
         let tag = self.input.next_u8()?;
         let (len, intern) = match tag {
-            0..=KEY_REF_INLINE_MAX => return self.key_ref(u64::from(tag)),
+            0..=KEY_REF_INLINE_MAX => return self.key_ref(u64::from(tag)).map(ReadKey::Text),
             KEY_REF => {
                 let index = self.read_varint()?;
-                return self.key_ref(index);
+                return self.key_ref(index).map(ReadKey::Text);
             }
             0xC0..=0xDF => (usize::from(tag - KEY_NEW_INLINE), true),
             KEY_NEW => (self.read_len(1)?, true),
             KEY_LITERAL => (self.read_len(1)?, false),
+            KEY_INT if self.version >= 2 => {
+                return Ok(ReadKey::Int(self.read_varint()?.into()));
+            }
+            KEY_NEGINT if self.version >= 2 => {
+                let n = self.read_varint()?;
+                if n > i64::MAX as u64 {
+                    return Err(Error::IntegerOutOfRange {
+                        value: alloc::format!("-{}", u128::from(n) + 1),
+                        target: "i64",
+                    });
+                }
+                return Ok(ReadKey::Int((!(n as i64)).into()));
+            }
             _ => return Err(Error::InvalidKeyTag { tag }),
         };
         if !intern {
-            return self.read_str(len);
+            return self.read_str(len).map(ReadKey::Text);
         }
         if self.keys.len() >= KEY_TABLE_LIMIT {
             return Err(Error::KeyTableOverflow {
@@ -336,7 +373,9 @@ impl<'de, I: Input<'de>> Reader<I> {
         }
         let key = String::from(self.read_str(len)?.as_str());
         self.keys.push(key);
-        Ok(Key::Table(self.keys.last().map_or("", String::as_str)))
+        Ok(ReadKey::Text(Key::Table(
+            self.keys.last().map_or("", String::as_str),
+        )))
     }
 
     #[inline]
@@ -449,10 +488,15 @@ impl<'de, I: Input<'de>> Reader<I> {
                 self.enter()?;
                 let mut map = Map::with_capacity(self.prealloc(len));
                 for _ in 0..len {
-                    let key = String::from(self.read_key()?.as_str());
-                    self.charge(key.len() as u64)?;
-                    let value = self.read_value().map_err(|e| e.in_key(&key))?;
-                    map.insert_new(key, value).map_err(Error::duplicate_key)?;
+                    let read = self.read_key()?;
+                    let (cost, key) = (read.cost(), read.to_key());
+                    self.charge(cost)?;
+                    let value = self
+                        .read_value()
+                        .map_err(|e| e.in_key(&alloc::string::ToString::to_string(&key)))?;
+                    map.insert_new(key, value).map_err(|k| {
+                        Error::duplicate_key(alloc::string::ToString::to_string(&k))
+                    })?;
                 }
                 self.leave();
                 Value::Map(map)

@@ -9,6 +9,7 @@ use super::*;
 pub(crate) enum KeyId {
     Table(u32),
     Literal(Box<str>),
+    Int(crate::Integer),
 }
 
 /// How a key was just written.
@@ -170,6 +171,7 @@ impl<O: Output> Writer<O> {
                 .get_index(*index as usize)
                 .map_or_else(String::new, |k| String::from(&**k)),
             KeyId::Literal(key) => String::from(&**key),
+            KeyId::Int(i) => alloc::format!("{i}"),
         }
     }
 
@@ -188,6 +190,33 @@ impl<O: Output> Writer<O> {
         };
         self.last_key = Some(id);
         Ok(())
+    }
+
+    /// Writes an integer map key (as text in version 1) and leaves what was written in
+    /// `last_key`, like [`Self::write_unique_key`].
+    #[inline]
+    pub(crate) fn write_unique_int_key(&mut self, key: crate::Integer) -> Result<()> {
+        if self.version < 2 {
+            return self.write_unique_key(&alloc::format!("{key}"));
+        }
+        self.write_int_key(key)?;
+        self.last_key = Some(KeyId::Int(key));
+        Ok(())
+    }
+
+    /// Writes an integer key: `E3`/`E4` and a varint (format 2).
+    #[inline]
+    pub(crate) fn write_int_key(&mut self, key: crate::Integer) -> Result<()> {
+        match key.split() {
+            Ok(u) => {
+                self.put_u8(KEY_INT)?;
+                self.write_varint(u)
+            }
+            Err(n) => {
+                self.put_u8(KEY_NEGINT)?;
+                self.write_varint(!(n as u64))
+            }
+        }
     }
 
     /// Writes a key that lives for the whole program (a struct field name); returns its
@@ -429,12 +458,27 @@ impl<O: Output> Writer<O> {
                 self.leave();
                 Ok(())
             }
-            // A `Map` never holds a key twice, so no duplicate check is needed here.
+            // A `Map` never holds a key twice, so no duplicate check is needed here,
+            // except in version 1, where integer keys become text.
             Value::Map(map) => {
+                if self.version < 2 && map.keys().any(|k| k.as_integer().is_some()) {
+                    let mut texts = alloc::collections::BTreeSet::new();
+                    for k in map.keys() {
+                        let text = alloc::format!("{k}");
+                        if !texts.insert(text.clone()) {
+                            return Err(Error::duplicate_key(text));
+                        }
+                    }
+                }
                 self.begin_map(map.len())?;
                 for (k, v) in map.iter() {
-                    self.write_key(k)?;
-                    self.write_value(v).map_err(|e| e.in_key(k))?;
+                    match k {
+                        crate::Key::Str(s) => self.write_key(s)?,
+                        crate::Key::Int(i) if self.version >= 2 => self.write_int_key(*i)?,
+                        crate::Key::Int(i) => self.write_key(&alloc::format!("{i}"))?,
+                    }
+                    self.write_value(v)
+                        .map_err(|e| e.in_key(&alloc::format!("{k}")))?;
                 }
                 self.leave();
                 Ok(())
