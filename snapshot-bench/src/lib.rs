@@ -197,29 +197,40 @@ pub fn cache(n: usize) -> Vec<CacheEntry> {
         .collect()
 }
 
-/// A training checkpoint: 1,000,000 f64 weights in lists, and a little metadata.
+/// A training checkpoint as the format 2 work defines it: 16 MiB of f32 weights and
+/// 16 MiB of f64 optimizer moments in arrays, and a little metadata.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Checkpoint {
     pub step: u64,
     pub learning_rate: f64,
     pub model: String,
-    pub layers: Vec<Vec<f64>>,
+    pub weights: Vec<f32>,
+    pub moments: Vec<f64>,
 }
 
 pub fn numeric() -> Checkpoint {
     let mut rng = Rng::new(0x5EED_0004);
+    // Weights roughly as a trained layer holds them: small, signed, full mantissas.
+    let mut gauss = move || {
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        (u + v - 1.0) * 0.05
+    };
     Checkpoint {
         step: 120_000,
         learning_rate: 3e-4,
-        model: "mlp-1000x1000".into(),
-        layers: (0..1000)
-            .map(|_| {
-                (0..1000)
-                    .map(|_| (rng.next_u64() as i64 as f64) / 9.2e18)
-                    .collect()
-            })
-            .collect(),
+        model: "mlp-2048x2048".into(),
+        weights: (0..(16 << 20) / 4).map(|_| gauss() as f32).collect(),
+        moments: (0..(16 << 20) / 8).map(|_| gauss() * gauss()).collect(),
     }
+}
+
+/// A smooth series: a sampled sine plus small noise (a sensor, a loss curve).
+pub fn smooth(n: usize) -> Vec<f64> {
+    let mut rng = Rng::new(0x5EED_0005);
+    (0..n)
+        .map(|i| (i as f64 * 0.001).sin() * 50.0 + (rng.below(1000) as f64) * 1e-4)
+        .collect()
 }
 
 /// The four datasets, by name, as closures so a bench builds only what it needs.

@@ -84,7 +84,12 @@ pub fn to_dynamic<T: Serialize>(codec: &str, value: &T) -> Dynamic {
             Dynamic::Snapshot(snapshot::codec::decode(&encode("snapshot", value)).expect("value"))
         }
         "serde_json_value" => Dynamic::Json(serde_json::to_value(value).expect("json value")),
-        "rmpv_value" => Dynamic::Rmpv(rmpv::ext::to_value(value).expect("rmpv value")),
+        // Named maps, like ours: `rmpv::ext::to_value` would write structs as arrays
+        // without field names, which flatters the peer.
+        "rmpv_value" => Dynamic::Rmpv(
+            rmpv::decode::read_value(&mut &rmp_serde::to_vec_named(value).expect("rmp named")[..])
+                .expect("rmpv value"),
+        ),
         other => panic!("unknown dynamic codec {other}"),
     }
 }

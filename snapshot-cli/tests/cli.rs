@@ -253,7 +253,7 @@ fn inspect_reports_header_sizes_checksum_and_counts() {
         .args(["inspect", &url(&file)])
         .assert()
         .success()
-        .stdout(predicate::str::contains("format version   1"))
+        .stdout(predicate::str::contains("format version   2"))
         .stdout(predicate::str::contains("compression      zstd"))
         .stdout(predicate::str::contains("checksum         ok"))
         .stdout(predicate::str::contains(

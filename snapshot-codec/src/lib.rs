@@ -91,7 +91,7 @@ pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, K
 pub use meta::{MAX_METADATA_LEN, Metadata, read_metadata};
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,
-    DEFAULT_ZSTD_LEVEL, DecodeOptions, EncodeOptions,
+    DEFAULT_ZSTD_LEVEL, DecodeOptions, EncodeOptions, Shuffle,
 };
 pub use value::{Integer, Value};
 pub use wire::{KEY_TABLE_LIMIT, MAX_INTERNED_KEY_LEN};

@@ -48,6 +48,22 @@ impl Default for Compression {
     }
 }
 
+/// Whether numeric arrays are byte-shuffled before compression (format 2; see
+/// FORMAT.md): byte 0 of every element, then byte 1, and so on, which helps smooth
+/// series compress.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Shuffle {
+    /// Per array, when the body is compressed: a sample is compressed both ways and
+    /// the smaller wins (arrays under 1 KiB and 1-byte elements are never shuffled).
+    #[default]
+    Auto,
+    /// Never.
+    Never,
+    /// Every array of elements wider than a byte, when the body is compressed.
+    Always,
+}
+
 /// Settings for writing snapshots.
 ///
 /// ```
@@ -65,6 +81,7 @@ pub struct EncodeOptions {
     pub(crate) registry: Option<Arc<Registry>>,
     pub(crate) format_version: u8,
     pub(crate) metadata: Option<Metadata>,
+    pub(crate) shuffle: Shuffle,
 }
 
 impl Default for EncodeOptions {
@@ -75,6 +92,7 @@ impl Default for EncodeOptions {
             registry: None,
             format_version: crate::FORMAT_VERSION,
             metadata: None,
+            shuffle: Shuffle::Auto,
         }
     }
 }
@@ -105,6 +123,12 @@ impl EncodeOptions {
     /// never written.
     pub fn with_registry(mut self, registry: Arc<Registry>) -> Self {
         self.registry = Some(registry);
+        self
+    }
+
+    /// Sets when numeric arrays are byte-shuffled ([`Shuffle::Auto`] unless set).
+    pub fn with_shuffle(mut self, shuffle: Shuffle) -> Self {
+        self.shuffle = shuffle;
         self
     }
 

@@ -275,3 +275,238 @@ fn the_fixtures_cover_what_they_claim() {
         assert!(keys.contains(&tag), "key tag {tag:#04x} is used");
     }
 }
+
+/// Version 2 files of every form version 2 added, under `tests/data/v2/`: written by
+/// this test with `SNAPSHOT_WRITE_FIXTURES=1` (missing files only), never rewritten.
+mod v2 {
+    use super::*;
+    use snapshot_codec::{Array, Metadata, Shuffle};
+
+    fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/v2")
+    }
+
+    fn plain() -> EncodeOptions {
+        EncodeOptions::new().with_compression(Compression::None)
+    }
+
+    fn arrays() -> Value {
+        value!({
+            "f32": (Value::Float32(-0.1)),
+            "bool": (Value::Array(vec![true, false].into())),
+            "u8": (Value::Array(vec![0u8, 255].into())),
+            "i8": (Value::Array(vec![-128i8, 127].into())),
+            "u16": (Value::Array(vec![0u16, u16::MAX].into())),
+            "i16": (Value::Array(vec![i16::MIN, i16::MAX].into())),
+            "u32": (Value::Array(vec![0u32, u32::MAX].into())),
+            "i32": (Value::Array(vec![i32::MIN, i32::MAX].into())),
+            "u64": (Value::Array(vec![0u64, u64::MAX].into())),
+            "i64": (Value::Array(vec![i64::MIN, i64::MAX].into())),
+            "f32s": (Value::Array(vec![f32::NAN, -0.0, f32::INFINITY, 1.5].into())),
+            "f64s": (Value::Array(vec![f64::NAN, -0.0, f64::NEG_INFINITY, 2.5].into())),
+            "empty": (Value::Array(Vec::<f64>::new().into())),
+        })
+    }
+
+    fn long_weights() -> Vec<f32> {
+        (0..20_000).map(|i| i as f32 * 0.25 - 7.0).collect()
+    }
+
+    fn runs_source() -> (Vec<Option<f32>>, Vec<f32>) {
+        (vec![Some(1.5), None, Some(2.0), Some(-3.0)], long_weights())
+    }
+
+    fn runs_value() -> Value {
+        Value::List(vec![
+            Value::List(vec![
+                Value::Float32(1.5),
+                Value::Null,
+                Value::Float32(2.0),
+                Value::Float32(-3.0),
+            ]),
+            Value::Array(long_weights().into()),
+        ])
+    }
+
+    fn smooth() -> Value {
+        Value::Array(
+            (0..10_000)
+                .map(|i| (i as f64 * 0.01).sin() * 10.0)
+                .collect::<Vec<f64>>()
+                .into(),
+        )
+    }
+
+    fn int_keys() -> Value {
+        let mut m = Map::new();
+        m.insert(0, "zero");
+        m.insert(-1, "minus one");
+        m.insert(u64::MAX, "max");
+        m.insert("0", "text zero");
+        value!({"ints": (Value::Map(m))})
+    }
+
+    fn metadata() -> Metadata {
+        Metadata::new()
+            .with_created_micros(1_764_000_000_123_456)
+            .with_step(1200)
+            .with_label("run", "42")
+            .with_label("tag", "nightly")
+    }
+
+    type Write = fn() -> Vec<u8>;
+
+    /// Name, expected value, how it is written, and whether the bytes are fully
+    /// determined by the format (uncompressed) and so must be written the same today.
+    fn fixtures() -> Vec<(&'static str, Value, Write, bool)> {
+        vec![
+            (
+                "arrays.snap",
+                arrays(),
+                || plain().encode(&arrays()).expect("encodes"),
+                true,
+            ),
+            (
+                "runs.snap",
+                runs_value(),
+                || plain().to_vec(&runs_source()).expect("serializes"),
+                true,
+            ),
+            (
+                "shuffled_zstd.snap",
+                smooth(),
+                || {
+                    EncodeOptions::new()
+                        .with_compression(Compression::Zstd { level: 3 })
+                        .with_shuffle(Shuffle::Always)
+                        .encode(&smooth())
+                        .expect("encodes")
+                },
+                false,
+            ),
+            (
+                "shuffled_plain.snap",
+                smooth(),
+                || {
+                    // Shuffling applies only with compression: this one is not shuffled.
+                    plain()
+                        .with_shuffle(Shuffle::Always)
+                        .encode(&smooth())
+                        .expect("encodes")
+                },
+                true,
+            ),
+            (
+                "lz4.snap",
+                common::users(300),
+                || {
+                    EncodeOptions::new()
+                        .with_compression(Compression::Lz4)
+                        .encode(&common::users(300))
+                        .expect("encodes")
+                },
+                false,
+            ),
+            (
+                "lz4_streamed.snap",
+                common::users(1500),
+                || {
+                    let mut out = Vec::new();
+                    EncodeOptions::new()
+                        .with_compression(Compression::Lz4)
+                        .encode_to_writer(&mut out, &common::users(1500))
+                        .expect("streams");
+                    out
+                },
+                false,
+            ),
+            (
+                "int_keys.snap",
+                int_keys(),
+                || plain().encode(&int_keys()).expect("encodes"),
+                true,
+            ),
+            (
+                "metadata.snap",
+                value!({"w": [1, 2]}),
+                || {
+                    plain()
+                        .with_metadata(metadata())
+                        .encode(&value!({"w": [1, 2]}))
+                        .expect("encodes")
+                },
+                true,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_v2_fixture_still_reads() {
+        let write_missing = std::env::var_os("SNAPSHOT_WRITE_FIXTURES").is_some();
+        let mut missing = Vec::new();
+        for (name, expected, write, determined) in fixtures() {
+            let path = dir().join(name);
+            let stored = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(_) if write_missing => {
+                    std::fs::create_dir_all(dir()).expect("mkdir");
+                    let bytes = write();
+                    std::fs::write(&path, &bytes).expect("write fixture");
+                    bytes
+                }
+                Err(_) => {
+                    missing.push(name);
+                    continue;
+                }
+            };
+            assert_eq!(&stored[..5], b"\x89SNP\x02", "{name} is a version 2 file");
+            let decoded = snapshot_codec::decode(&stored)
+                .unwrap_or_else(|e| panic!("{name} no longer decodes: {e}"));
+            assert_eq!(decoded, expected, "{name} decodes to something else");
+            let streamed = snapshot_codec::decode_from_reader(&stored[..])
+                .unwrap_or_else(|e| panic!("{name} no longer decodes from a reader: {e}"));
+            assert_eq!(streamed, expected, "{name} (streamed)");
+            if determined {
+                assert_eq!(
+                    write(),
+                    stored,
+                    "{name}: this build writes version 2 differently"
+                );
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "fixtures missing from {}: {missing:?}",
+            dir().display()
+        );
+    }
+
+    #[test]
+    fn the_v2_fixtures_cover_what_they_claim() {
+        let read = |name: &str| std::fs::read(dir().join(name)).expect("fixture");
+        let runs = read("runs.snap");
+        assert!(
+            runs.contains(&0xD0) && runs.contains(&0xD1),
+            "a list in runs"
+        );
+        assert_eq!(read("lz4.snap")[5], snapshot_codec::FLAG_LZ4);
+        assert_eq!(read("lz4_streamed.snap")[5], snapshot_codec::FLAG_LZ4);
+        let shuffled = read("shuffled_zstd.snap");
+        assert_eq!(shuffled[5], snapshot_codec::FLAG_ZSTD);
+        assert_eq!(read("metadata.snap")[5], snapshot_codec::FLAG_METADATA);
+        assert_eq!(
+            snapshot_codec::read_metadata(&read("metadata.snap")).expect("meta"),
+            Some(metadata())
+        );
+        let ints = read("int_keys.snap");
+        assert!(
+            ints.contains(&0xE3) && ints.contains(&0xE4),
+            "both integer key tags"
+        );
+        // The shuffle bit is set in the compressed file (checked after decompression).
+        let report = snapshot_codec::inspect(&shuffled, &snapshot_codec::DecodeOptions::new())
+            .expect("inspects");
+        assert_eq!(report.counts.map(|c| c.array), Some(1));
+        let _ = Array::from(vec![0u8]);
+    }
+}

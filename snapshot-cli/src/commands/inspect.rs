@@ -20,12 +20,25 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
         "format version   {}\nflags            {:#04x}\ncompression      {}\nsize             {} bytes ({})\nbody as stored   {} bytes in {} chunk(s)\n",
         report.version,
         report.flags,
-        if report.compressed() { "zstd" } else { "none" },
+        report.compression(),
         report.total_len,
         human(report.total_len as u64),
         report.stored_body_len,
         report.chunks,
     );
+    if let Some(meta) = &report.metadata {
+        if let Some(micros) = meta.created_micros {
+            let when = chrono::DateTime::from_timestamp_micros(micros)
+                .map_or_else(|| format!("{micros} µs"), |t| t.to_rfc3339());
+            let _ = writeln!(out, "created          {when}");
+        }
+        if let Some(step) = meta.step {
+            let _ = writeln!(out, "step             {step}");
+        }
+        for (k, v) in &meta.labels {
+            let _ = writeln!(out, "label            {k}={v}");
+        }
+    }
     if let Some(len) = report.body_len {
         let _ = writeln!(out, "body decoded     {len} bytes");
     }
@@ -43,7 +56,7 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
     if let Some(c) = report.counts {
         let _ = write!(
             out,
-            "values           {} maps ({} entries), {} lists, {} strings, {} ints, {} floats, {} bools, {} nulls, {} bytes, {} ext\nnesting depth    {}\n",
+            "values           {} maps ({} entries), {} lists, {} strings, {} ints, {} floats, {} bools, {} nulls, {} bytes, {} ext, {} numeric arrays ({} elements)\nnesting depth    {}\n",
             c.map,
             c.map_entries,
             c.list,
@@ -54,6 +67,8 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
             c.null,
             c.bytes,
             c.ext,
+            c.array,
+            c.array_elements,
             c.max_depth
         );
     }

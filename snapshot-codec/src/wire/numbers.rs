@@ -269,7 +269,12 @@ impl<O: Output> Writer<O> {
     /// Whether shuffling `le` makes it compress smaller: tried on a sample, both ways,
     /// with a fast compressor. Only when the body will be compressed.
     fn pick_shuffle(&self, le: &[u8], width: usize) -> bool {
-        if !self.shuffle || width < 2 || le.len() < MIN_SHUFFLE_BYTES {
+        match self.shuffle {
+            None | Some(crate::Shuffle::Never) => return false,
+            Some(crate::Shuffle::Always) => return width > 1,
+            Some(_) => {}
+        }
+        if width < 2 || le.len() < MIN_SHUFFLE_BYTES {
             return false;
         }
         let n = SHUFFLE_SAMPLE.min(le.len()) / width * width;

@@ -63,8 +63,9 @@ pub(crate) struct Writer<O> {
     registry: Option<alloc::sync::Arc<crate::Registry>>,
     /// The format version written: version 1 has no 32-bit floats and no arrays.
     pub(crate) version: u8,
-    /// Whether numeric arrays may be byte-shuffled (the body will be compressed).
-    pub(crate) shuffle: bool,
+    /// Whether numeric arrays may be byte-shuffled: `None` when the body is not
+    /// compressed (or the version has no arrays), else the setting.
+    pub(crate) shuffle: Option<crate::Shuffle>,
     /// Numbers of a sequence being gathered into an array (serde path).
     pub(crate) numbers: Gather,
     /// The next list is a `Value::List` passing serde: written as a list, never an array.
@@ -87,8 +88,9 @@ impl<O: Output> Writer<O> {
             last_key: None,
             registry: opts.registry.clone(),
             version: opts.format_version,
-            shuffle: opts.format_version >= 2
-                && !matches!(opts.compression, crate::Compression::None),
+            shuffle: (opts.format_version >= 2
+                && !matches!(opts.compression, crate::Compression::None))
+            .then_some(opts.shuffle),
             numbers: Default::default(),
             plain_list: false,
         }
