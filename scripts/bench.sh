@@ -16,6 +16,7 @@ if [ "$mode" != "report" ]; then
 fi
 cargo build --release -q -p snapshot-bench --bins -p snapshot-cli
 memory=$(target/release/memory)
+dump_cost=$(target/release/dump_cost)
 # Lookups at a million snapshots (a simulated S3 prefix, and a directory of hard links).
 # The S3 part runs against the development server (scripts/s3-dev.sh) on its own port.
 lookups_dir="$(mktemp -d)"
@@ -48,6 +49,9 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   echo
   echo "## Storage"
   echo "$storage"
+  echo
+  echo "## Format 2: dump cost, numeric arrays, byte shuffling"
+  echo "$dump_cost"
   echo
   echo "## Memory"
   echo

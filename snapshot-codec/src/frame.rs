@@ -111,7 +111,10 @@ fn push_chunks(out: &mut Vec<u8>, data: &[u8]) {
 #[allow(unused_variables)]
 fn compress_if_smaller(body: &[u8], opts: &EncodeOptions) -> Result<Option<(u8, Vec<u8>)>> {
     let compression = opts.compression;
-    if matches!(compression, Compression::None) || body.len() < MIN_COMPRESS_LEN {
+    if matches!(compression, Compression::None)
+        || body.len() < MIN_COMPRESS_LEN
+        || !sample_pays(body, compression)
+    {
         return Ok(None);
     }
     #[allow(unreachable_code)]
@@ -135,6 +138,49 @@ fn compress_if_smaller(body: &[u8], opts: &EncodeOptions) -> Result<Option<(u8, 
     };
     #[allow(unreachable_code)]
     Ok((compressed.len() < body.len()).then_some((flag, compressed)))
+}
+
+/// Bodies at least this long are tried on a sample before being compressed whole.
+pub(crate) const SAMPLE_FROM: usize = 256 * 1024;
+const SAMPLE_PIECE: usize = 16 * 1024;
+const SAMPLE_PIECES: usize = 8;
+
+/// Whether compressing `body` looks worth it: always for short bodies; for long ones,
+/// when eight 16 KiB pieces spread evenly over it shrink to at most nine tenths
+/// together (spread, because a body's parts differ: a shuffled array's low-byte plane
+/// does not compress, its high-byte planes do).
+pub(crate) fn sample_pays(body: &[u8], compression: Compression) -> bool {
+    if body.len() < SAMPLE_FROM {
+        return true;
+    }
+    let step = (body.len() - SAMPLE_PIECE) / (SAMPLE_PIECES - 1);
+    let mut packed = 0usize;
+    for i in 0..SAMPLE_PIECES {
+        let piece = &body[i * step..i * step + SAMPLE_PIECE];
+        let Some(len) = compressed_len(piece, compression) else {
+            return true;
+        };
+        packed += len;
+    }
+    let (num, den) = crate::options::SAMPLE_PAYS;
+    packed * den <= SAMPLE_PIECES * SAMPLE_PIECE * num
+}
+
+/// Whether `data` (a streaming writer's first buffer) shrinks to at most nine tenths.
+pub(crate) fn pays(data: &[u8], compression: Compression) -> bool {
+    let (num, den) = crate::options::SAMPLE_PAYS;
+    compressed_len(data, compression).is_none_or(|len| len * den <= data.len() * num)
+}
+
+#[allow(unused_variables)]
+fn compressed_len(data: &[u8], compression: Compression) -> Option<usize> {
+    match compression {
+        #[cfg(feature = "zstd")]
+        Compression::Zstd { level } => zstd::bulk::compress(data, level).ok().map(|c| c.len()),
+        #[cfg(feature = "lz4")]
+        Compression::Lz4 => Some(lz4_flex::block::compress(data).len()),
+        _ => None,
+    }
 }
 
 #[cfg(feature = "lz4")]

@@ -107,6 +107,11 @@ impl<W: Write> StreamOutput<W> {
                 hasher: Xxh3::new(),
                 written: 0,
             };
+            // A body that outgrew the buffer: the buffered part is the sample that says
+            // whether compressing is worth it.
+            if !frame::pays(&self.buf[self.header_len + 4..], self.compression) {
+                self.compression = Compression::None;
+            }
             self.buf[5] |= match self.compression {
                 Compression::None => 0,
                 Compression::Zstd { .. } => FLAG_ZSTD,

@@ -491,6 +491,12 @@ mod v2 {
         );
         assert_eq!(read("lz4.snap")[5], snapshot_codec::FLAG_LZ4);
         assert_eq!(read("lz4_streamed.snap")[5], snapshot_codec::FLAG_LZ4);
+        // Uncompressed, so its body shows the element byte: f64 (0x0A) with the shuffle
+        // bit (0x80).
+        assert_eq!(
+            common::body(&read("shuffled_plain.snap"))[..2],
+            [0xCC, 0x8A]
+        );
         let shuffled = read("shuffled_zstd.snap");
         assert_eq!(shuffled[5], snapshot_codec::FLAG_ZSTD);
         assert_eq!(read("metadata.snap")[5], snapshot_codec::FLAG_METADATA);

@@ -8,6 +8,15 @@ fn main() {
         "users" => peers::encode("snapshot", &snapshot_bench::users(20_000)),
         _ => peers::encode("snapshot", &snapshot_bench::numeric()),
     };
+    if how == "encode-numeric" {
+        let state = snapshot_bench::numeric();
+        let t = std::time::Instant::now();
+        for _ in 0..30 {
+            drop(std::hint::black_box(peers::encode("snapshot", &state)));
+        }
+        println!("numeric encode: {:?}", t.elapsed() / 30);
+        return;
+    }
     if how == "encode" {
         let users = snapshot_bench::users(20_000);
         let t = std::time::Instant::now();

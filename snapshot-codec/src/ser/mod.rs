@@ -95,7 +95,7 @@ impl<'a, O: Output> Compound<'a, O> {
     }
 
     /// Gathers a number item.
-    #[inline]
+    #[inline(always)]
     fn push_number(&mut self, num: Num) -> Result<()> {
         self.written += 1;
         if self.mode == Mode::Probe {
@@ -106,15 +106,21 @@ impl<'a, O: Output> Compound<'a, O> {
             .ty()
             .is_some_and(|ty| ty != crate::wire::num_type(num))
         {
-            self.begin_runs()?;
-            self.w.flush_run()?;
+            self.end_run()?;
         }
         self.w.gather(num);
         if self.w.numbers.full() {
-            self.begin_runs()?;
-            self.w.flush_run()?;
+            self.end_run()?;
         }
         Ok(())
+    }
+
+    /// Writes the numbers gathered so far as a run (the type changed, or the run is
+    /// full).
+    #[cold]
+    fn end_run(&mut self) -> Result<()> {
+        self.begin_runs()?;
+        self.w.flush_run()
     }
 
     /// Writes the header of a list in runs, if it is not written yet.
@@ -174,6 +180,7 @@ impl<'a, O: Output> Compound<'a, O> {
         }
     }
 
+    #[inline]
     fn element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
         if self.mode != Mode::Plain {
             match value.serialize(Probe) {

@@ -11,7 +11,7 @@ pub(crate) const RUN_BYTES: usize = 64 * 1024;
 /// Arrays shorter than this are never shuffled (the choice costs more than it gains).
 const MIN_SHUFFLE_BYTES: usize = 1024;
 /// How much of an array the shuffle choice compresses both ways.
-const SHUFFLE_SAMPLE: usize = 16 * 1024;
+const SHUFFLE_SAMPLE: usize = 64 * 1024;
 /// The element byte's flag for byte-shuffled elements.
 pub(crate) const SHUFFLED: u8 = 0x80;
 
@@ -32,6 +32,7 @@ pub(crate) enum Num {
 }
 
 impl Num {
+    #[inline(always)]
     fn ty(self) -> ElementType {
         match self {
             Num::Bool(_) => ElementType::Bool,
@@ -49,6 +50,7 @@ impl Num {
     }
 
     /// The number as it would be written with its own tag (for integers: its size).
+    #[inline]
     fn tagged_len(self) -> usize {
         let int = |i: i64| {
             if (0..=i64::from(FIXINT_MAX)).contains(&i) {
@@ -74,7 +76,7 @@ impl Num {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_le(self, buf: &mut Vec<u8>) {
         match self {
             Num::Bool(v) => buf.push(u8::from(v)),
@@ -116,6 +118,7 @@ pub(crate) struct Gather {
 
 impl Gather {
     /// The type of the numbers gathered, if any are.
+    #[inline(always)]
     pub(crate) fn ty(&self) -> Option<ElementType> {
         self.ty.filter(|_| self.count > 0)
     }
@@ -129,6 +132,7 @@ impl Gather {
         self.shuffle = None;
     }
 
+    #[inline(always)]
     pub(crate) fn full(&self) -> bool {
         self.buf.len() >= RUN_BYTES
     }
@@ -147,13 +151,31 @@ impl<O: Output> Writer<O> {
     }
 
     /// Gathers `num` (of the type gathered so far: the caller flushes on a change).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn gather(&mut self, num: Num) {
         let g = &mut self.numbers;
+        // One match: the element's bytes and what it would take with its own tag.
+        let tagged = match num {
+            Num::F32(v) => {
+                g.buf.extend_from_slice(&v.to_le_bytes());
+                5
+            }
+            Num::F64(v) => {
+                g.buf.extend_from_slice(&v.to_le_bytes());
+                9
+            }
+            Num::Bool(v) => {
+                g.buf.push(u8::from(v));
+                1
+            }
+            int => {
+                int.push_le(&mut g.buf);
+                int.tagged_len()
+            }
+        };
         g.ty = Some(num.ty());
-        num.push_le(&mut g.buf);
         g.count += 1;
-        g.tagged_len += num.tagged_len();
+        g.tagged_len += tagged;
     }
 
     /// Whether gathered numbers, written one by one, would be smaller than as an array.
@@ -279,11 +301,14 @@ impl<O: Output> Writer<O> {
         }
         let n = SHUFFLE_SAMPLE.min(le.len()) / width * width;
         let sample = &le[..n];
+        // Shuffled only when that is smaller and compression pays at all: shuffling
+        // data that will be stored uncompressed would be time lost.
+        let (num, den) = crate::options::SAMPLE_PAYS;
         match (
             compressed_len(&array::shuffle(sample, width)),
             compressed_len(sample),
         ) {
-            (Some(shuffled), Some(plain)) => shuffled < plain,
+            (Some(shuffled), Some(plain)) => shuffled < plain && shuffled * den <= n * num,
             _ => false,
         }
     }

@@ -88,9 +88,12 @@ impl<O: Output> Writer<O> {
             last_key: None,
             registry: opts.registry.clone(),
             version: opts.format_version,
-            shuffle: (opts.format_version >= 2
-                && !matches!(opts.compression, crate::Compression::None))
-            .then_some(opts.shuffle),
+            shuffle: match opts.shuffle {
+                _ if opts.format_version < 2 => None,
+                crate::Shuffle::Always => Some(crate::Shuffle::Always),
+                _ if matches!(opts.compression, crate::Compression::None) => None,
+                shuffle => Some(shuffle),
+            },
             numbers: Default::default(),
             plain_list: false,
         }
