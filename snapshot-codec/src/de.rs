@@ -53,6 +53,39 @@ impl<'de, I: Input<'de>> Reader<I> {
                 self.leave();
                 Ok(value)
             }
+            Head::ShapeMap(len) => {
+                self.enter()?;
+                let mut access = ShapeMapAccess {
+                    r: self,
+                    left: len,
+                    keys: Default::default(),
+                };
+                let value = visitor.visit_map(&mut access)?;
+                if access.left != 0 {
+                    return Err(de::Error::invalid_length(len, &"fewer entries"));
+                }
+                let keys = core::mem::take(&mut access.keys);
+                self.leave();
+                self.define_shape(keys.into_iter().collect())?;
+                Ok(value)
+            }
+            Head::Record(index) => {
+                self.enter()?;
+                let len = self.shapes[index].len();
+                let mut access = RecordAccess {
+                    r: self,
+                    shape: index,
+                    slot: 0,
+                    len,
+                    rest: None,
+                };
+                let value = visitor.visit_map(&mut access)?;
+                if access.slot < access.len && access.rest != Some(0) {
+                    return Err(de::Error::invalid_length(len, &"fewer entries"));
+                }
+                self.leave();
+                Ok(value)
+            }
             Head::Runs(len) => {
                 self.enter()?;
                 let mut access = RunsSeq {
@@ -427,6 +460,161 @@ impl<'de> de::Deserializer<'de> for NumDeserializer {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf unit unit_struct seq tuple
         tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// The entries of a map that defines a shape; its keys are kept for the shape.
+struct ShapeMapAccess<'a, I> {
+    r: &'a mut Reader<I>,
+    left: usize,
+    keys: indexmap::IndexSet<crate::Key, foldhash::fast::RandomState>,
+}
+
+impl<'de, I: Input<'de>> de::MapAccess<'de> for ShapeMapAccess<'_, I> {
+    type Error = Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        self.r.charge(crate::wire::ENTRY_COST)?;
+        let read = self.r.read_key()?;
+        let (cost, key) = (read.cost(), Reader::<I>::shape_key(&read)?);
+        self.r.charge(cost)?;
+        let value = seed.deserialize(KnownKey(&key)).map(Some);
+        if !self.keys.insert(key) {
+            return Err(Error::Message(
+                "a map that defines a shape repeats a key".into(),
+            ));
+        }
+        value
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        seed.deserialize(&mut *self.r)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.r.prealloc(self.left))
+    }
+}
+
+/// The entries of a record: keys from its shape, values from the input; a break
+/// hands the rest over to ordinary entries.
+struct RecordAccess<'a, I> {
+    r: &'a mut Reader<I>,
+    shape: usize,
+    slot: usize,
+    len: usize,
+    /// After a break: the entries left.
+    rest: Option<usize>,
+}
+
+impl<'de, I: Input<'de>> de::MapAccess<'de> for RecordAccess<'_, I> {
+    type Error = Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if self.rest.is_none() && self.slot < self.len {
+            if self.r.input.peek_u8()? == Some(crate::wire::BREAK) {
+                self.r.input.next_u8()?;
+                self.rest = Some(self.r.read_len(2)?);
+            } else {
+                self.r.charge(crate::wire::ENTRY_COST)?;
+                let key = &self.r.shapes[self.shape][self.slot];
+                self.slot += 1;
+                return seed.deserialize(KnownKey(key)).map(Some);
+            }
+        }
+        match &mut self.rest {
+            Some(0) | None => Ok(None),
+            Some(left) => {
+                *left -= 1;
+                self.r.charge(crate::wire::ENTRY_COST)?;
+                seed.deserialize(KeyDeserializer { r: &mut *self.r })
+                    .map(Some)
+            }
+        }
+    }
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        seed.deserialize(&mut *self.r)
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.len - self.slot)
+    }
+}
+
+/// A map key already read (a shape's key), handed to a `Deserialize` type the way
+/// [`KeyDeserializer`] hands a key from the input.
+struct KnownKey<'a>(&'a crate::Key);
+
+macro_rules! parse_known_key {
+    ($($f:ident $visit:ident $t:ty)*) => {$(
+        fn $f<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            match self.0 {
+                crate::Key::Int(i) => visit_integer(*i, visitor),
+                crate::Key::Str(text) => {
+                    let parsed: $t = text.parse().map_err(|_| {
+                        Error::Message(alloc::format!("map key {text:?} is not a {}", stringify!($t)))
+                    })?;
+                    visitor.$visit(parsed)
+                }
+            }
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for KnownKey<'_> {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.0 {
+            crate::Key::Int(i) => visit_integer(*i, visitor),
+            crate::Key::Str(s) => visitor.visit_str(s),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.0 {
+            crate::Key::Int(i) => visitor.visit_string(alloc::format!("{i}")),
+            crate::Key::Str(s) => visitor.visit_str(s),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    parse_known_key!(deserialize_i8 visit_i8 i8 deserialize_i16 visit_i16 i16 deserialize_i32 visit_i32 i32
+               deserialize_i64 visit_i64 i64 deserialize_i128 visit_i128 i128
+               deserialize_u8 visit_u8 u8 deserialize_u16 visit_u16 u16 deserialize_u32 visit_u32 u32
+               deserialize_u64 visit_u64 u64 deserialize_u128 visit_u128 u128);
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match self.0 {
+            crate::Key::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+            crate::Key::Int(i) => Err(Error::Message(alloc::format!(
+                "expected an enum variant name, found the integer key {i}"
+            ))),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool f32 f64 char bytes byte_buf unit unit_struct seq tuple
+        tuple_struct map struct identifier ignored_any
     }
 }
 

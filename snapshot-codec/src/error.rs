@@ -65,6 +65,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A record shape (format 2) is malformed: a record of a shape not defined, a shape
+    /// key longer than 64 bytes, more shapes than a snapshot may hold.
+    #[error("invalid record shape: {reason}")]
+    InvalidShape {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A map key starts with a byte that the format does not define for keys.
     #[error("invalid map key tag {tag:#04x}")]
     InvalidKeyTag {

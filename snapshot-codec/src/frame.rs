@@ -167,6 +167,7 @@ pub(crate) fn sample_pays(body: &[u8], compression: Compression) -> bool {
 }
 
 /// Whether `data` (a streaming writer's first buffer) shrinks to at most nine tenths.
+#[cfg(feature = "std")]
 pub(crate) fn pays(data: &[u8], compression: Compression) -> bool {
     let (num, den) = crate::options::SAMPLE_PAYS;
     compressed_len(data, compression).is_none_or(|len| len * den <= data.len() * num)

@@ -81,10 +81,25 @@ fn containers_have_golden_encodings() {
     test_one(value!([]), &[0xA0]);
     test_one(value!([1, "a", null]), &[0xA3, 0x01, 0x81, b'a', 0xC0]);
     test_one(value!({}), &[0xB0]);
-    // The first use of a key defines it (0xC0 + length), later uses refer to it by index.
+    // The first use of a key defines it (0xC0 + length), later uses refer to it by index;
+    // the second map with the same keys defines a shape (0xCD), later ones are records
+    // of it (0xCE + shape index + values).
     test_one(
-        value!([{"id": 1}, {"id": 2}]),
-        &[0xA2, 0xB1, 0xC2, b'i', b'd', 0x01, 0xB1, 0x00, 0x02],
+        value!([{"id": 1}, {"id": 2}, {"id": 3}]),
+        &[
+            0xA3, 0xB1, 0xC2, b'i', b'd', 0x01, 0xCD, 0x01, 0x00, 0x02, 0xCE, 0x00, 0x03,
+        ],
+    );
+    // Version 1 has neither shapes nor records.
+    let v1 = EncodeOptions::new()
+        .with_format_version(1)
+        .expect("v1")
+        .with_compression(Compression::None)
+        .encode(&value!([{"id": 1}, {"id": 2}]))
+        .expect("encodes");
+    assert_eq!(
+        body(&v1),
+        [0xA2, 0xB1, 0xC2, b'i', b'd', 0x01, 0xB1, 0x00, 0x02]
     );
     let sixteen: Vec<Value> = (0..16).map(Value::from).collect();
     let mut expected = vec![0xC8, 16];
@@ -413,7 +428,7 @@ fn format_md_golden_examples_are_pinned() {
         vec![Value::bytes(vec![1u8, 2])],
         vec![value!([1, "a", null])],
         vec![value!({"a": 1, "b": [true, -1]})],
-        vec![value!([{"id": 1}, {"id": 2}])],
+        vec![value!([{"id": 1}, {"id": 2}, {"id": 3}])],
         vec![Ext::new(200, vec![9]).into()],
         vec![Value::Float32(1.5)],
         vec![Value::Array(vec![1.5f32, -2.0].into())],

@@ -354,6 +354,40 @@ mod v2 {
             .with_label("tag", "nightly")
     }
 
+    fn records() -> Value {
+        value!([{"id": 1, "n": "a"}, {"id": 2, "n": "b"}, {"id": 3, "n": "c"}, {"n": "d"}])
+    }
+
+    /// Structs of one name and field count whose fields change order: records, then
+    /// breaks.
+    struct Shifty(u8);
+
+    impl Serialize for Shifty {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStruct;
+            let mut st = s.serialize_struct("Shifty", 2)?;
+            let names: [&'static str; 2] = if self.0 < 2 { ["x", "y"] } else { ["y", "x"] };
+            for n in names {
+                st.serialize_field(n, &self.0)?;
+            }
+            st.end()
+        }
+    }
+
+    fn shifty_value() -> Value {
+        Value::List(
+            (0..4u8)
+                .map(|i| {
+                    if i < 2 {
+                        value!({"x": i, "y": i})
+                    } else {
+                        value!({"y": i, "x": i})
+                    }
+                })
+                .collect(),
+        )
+    }
+
     type Write = fn() -> Vec<u8>;
 
     /// Name, expected value, how it is written, and whether the bytes are fully
@@ -424,6 +458,22 @@ mod v2 {
                 "int_keys.snap",
                 int_keys(),
                 || plain().encode(&int_keys()).expect("encodes"),
+                true,
+            ),
+            (
+                "records.snap",
+                records(),
+                || plain().encode(&records()).expect("encodes"),
+                true,
+            ),
+            (
+                "records_serde.snap",
+                shifty_value(),
+                || {
+                    plain()
+                        .to_vec(&(0..4u8).map(Shifty).collect::<Vec<_>>())
+                        .expect("serializes")
+                },
                 true,
             ),
             (
@@ -503,6 +553,16 @@ mod v2 {
         assert_eq!(
             snapshot_codec::read_metadata(&read("metadata.snap")).expect("meta"),
             Some(metadata())
+        );
+        let records = common::body(&read("records.snap")).to_vec();
+        assert!(
+            records.contains(&0xCD) && records.contains(&0xCE),
+            "a shape and a record"
+        );
+        let breaks = common::body(&read("records_serde.snap")).to_vec();
+        assert!(
+            breaks.contains(&0xCE) && breaks.contains(&0xCF),
+            "records and a break"
         );
         let ints = read("int_keys.snap");
         assert!(

@@ -266,7 +266,11 @@ fn malformed_arrays_and_runs_are_typed_errors() {
         (&[0xD1, 0x01, 0x01, 0x00], |e| {
             matches!(e, Error::InvalidTag { .. })
         }),
-        (&[0xCD], |e| matches!(e, Error::InvalidTag { .. })),
+        (&[0xD2], |e| matches!(e, Error::InvalidTag { .. })),
+        (&[0xCE, 0x00], |e| matches!(e, Error::InvalidShape { .. })),
+        (&[0xA1, 0xCF, 0x00], |e| {
+            matches!(e, Error::InvalidTag { tag: 0xCF })
+        }),
     ];
     for (body, check) in cases {
         let bytes = snapshot_testkit::bombs::frame_versioned(body, 0, 2);
@@ -497,4 +501,200 @@ fn integer_keys_keep_their_type() {
         snapshot_codec::decode(&v2_body),
         Err(Error::DuplicateKey { .. })
     ));
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+struct Row {
+    id: u64,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    note: Option<String>,
+    point: (f32, f32),
+}
+
+/// Writes the same struct name and field count with fields in an order that changes.
+struct Shifty(u8);
+
+impl Serialize for Shifty {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Shifty", 3)?;
+        let names: [&'static str; 3] = match self.0 % 3 {
+            0 => ["a", "b", "c"],
+            1 => ["a", "c", "b"],
+            _ => ["c", "b", "a"],
+        };
+        for n in names {
+            st.serialize_field(n, &u32::from(self.0))?;
+        }
+        st.end()
+    }
+}
+
+#[test]
+fn records_round_trip_and_drop_the_keys() {
+    let rows: Vec<Row> = (0..500)
+        .map(|i| Row {
+            id: i,
+            name: format!("row {i}"),
+            note: (i % 3 == 0).then(|| "third".to_string()),
+            point: (i as f32, -(i as f32)),
+        })
+        .collect();
+    for compression in compressions() {
+        let opts = EncodeOptions::new().with_compression(compression);
+        let bytes = opts.to_vec(&rows).expect("serializes");
+        let back: Vec<Row> = opts_decode(&bytes);
+        assert_eq!(back, rows);
+        // The dynamic reader reads records, and writes them back as records of its own.
+        let dynamic = snapshot_codec::decode(&bytes).expect("decodes");
+        assert_eq!(dynamic[3]["note"].as_str(), Some("third"));
+        assert!(dynamic[4].get("note").is_none());
+        all_ways(&opts, &dynamic);
+        let again: Vec<Row> = snapshot_codec::from_slice(&opts.encode(&dynamic).expect("encodes"))
+            .expect("deserializes");
+        assert_eq!(again, rows);
+    }
+    let plain = EncodeOptions::new().with_compression(Compression::None);
+    let v1 = plain.clone().with_format_version(1).expect("v1");
+    let (two, one) = (
+        plain.to_vec(&rows).expect("v2").len(),
+        v1.to_vec(&rows).expect("v1").len(),
+    );
+    assert!(two < one, "format 2 {two} bytes, format 1 {one}");
+}
+
+#[test]
+fn fields_that_leave_the_shape_are_written_after_a_break() {
+    let items: Vec<Shifty> = (0..9).map(Shifty).collect();
+    let bytes = snapshot_codec::to_vec(&items).expect("serializes");
+    assert!(bytes.contains(&0xCF), "a break was written");
+    let dynamic = snapshot_codec::decode(&bytes).expect("decodes");
+    for (i, item) in dynamic.as_list().expect("list").iter().enumerate() {
+        let map = item.as_map().expect("map");
+        assert_eq!(map.len(), 3);
+        for k in ["a", "b", "c"] {
+            assert_eq!(
+                map.get(k).and_then(Value::as_u64),
+                Some(i as u64),
+                "{i} {k}"
+            );
+        }
+    }
+    #[derive(Deserialize)]
+    struct Abc {
+        a: u32,
+        b: u32,
+        c: u32,
+    }
+    let typed: Vec<Abc> = snapshot_codec::from_slice(&bytes).expect("deserializes");
+    assert!(
+        typed
+            .iter()
+            .enumerate()
+            .all(|(i, x)| [x.a, x.b, x.c] == [i as u32; 3])
+    );
+    let mut streamed = Vec::new();
+    EncodeOptions::new()
+        .to_writer(&mut streamed, &items)
+        .expect("streams");
+    assert_eq!(
+        snapshot_codec::decode_from_reader(&streamed[..]).expect("reads"),
+        dynamic
+    );
+
+    /// A field named twice, the second time after a break.
+    struct Twice;
+    impl Serialize for Twice {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStruct;
+            let mut st = s.serialize_struct("Twice", 2)?;
+            st.serialize_field("a", &1)?;
+            st.serialize_field("a", &2)?;
+            st.end()
+        }
+    }
+    struct Once;
+    impl Serialize for Once {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeStruct;
+            let mut st = s.serialize_struct("Twice", 2)?;
+            st.serialize_field("a", &1)?;
+            st.serialize_field("b", &2)?;
+            st.end()
+        }
+    }
+    let err = snapshot_codec::to_vec(&(Once, Twice)).expect_err("a repeated key");
+    assert!(matches!(err, Error::DuplicateKey { .. }), "{err:?}");
+}
+
+#[test]
+fn hostile_shapes_are_typed_errors() {
+    let long_key = {
+        let mut b = vec![0xCD, 0x01, 0xE2, 65];
+        b.extend_from_slice(&[b'k'; 65]);
+        b.push(0xC0);
+        b
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![0xCE, 0x05], "undefined shape"),
+        (long_key, "long shape key"),
+        (
+            vec![
+                0xA2, 0xCD, 0x02, 0xC1, b'a', 0xC0, 0xC1, b'b', 0xC0, 0xCE, 0x00, 0xC0, 0xCF, 0x01,
+                0x00, 0xC0,
+            ],
+            "repeat after a break",
+        ),
+        (
+            vec![0xA2, 0xCD, 0x02, 0xC1, b'a', 0xC0, 0x00, 0xC0, 0xC0],
+            "a shape map repeating a key",
+        ),
+    ];
+    for (body, what) in cases {
+        let bytes = snapshot_testkit::bombs::frame_versioned(&body, 0, 2);
+        assert!(snapshot_codec::decode(&bytes).is_err(), "{what}");
+        assert!(
+            snapshot_codec::decode_from_reader(&bytes[..]).is_err(),
+            "{what}"
+        );
+        assert!(
+            snapshot_codec::from_slice::<Value>(&bytes).is_err(),
+            "{what}"
+        );
+    }
+    // A record that ends early with an empty break is a shorter map.
+    let body = [
+        0xA2, 0xCD, 0x02, 0xC1, b'a', 0x01, 0xC1, b'b', 0x02, 0xCE, 0x00, 0x03, 0xCF, 0x00,
+    ];
+    let bytes = snapshot_testkit::bombs::frame_versioned(&body, 0, 2);
+    assert_eq!(
+        snapshot_codec::decode(&bytes).expect("decodes"),
+        value!([{"a": 1, "b": 2}, {"a": 3}])
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn records_with_optional_fields_round_trip(rows in proptest::collection::vec(
+        (any::<u64>(), "[a-z]{0,6}", proptest::option::of("[a-z]{0,3}"), any::<(f32, f32)>()),
+        0..40,
+    )) {
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .map(|(id, name, note, point)| Row { id, name, note, point })
+            .collect();
+        let bytes = snapshot_codec::to_vec(&rows).expect("serializes");
+        let back: Vec<Row> = snapshot_codec::from_slice(&bytes).expect("deserializes");
+        prop_assert_eq!(back.len(), rows.len());
+        for (a, b) in back.iter().zip(&rows) {
+            prop_assert!(a.id == b.id && a.name == b.name && a.note == b.note);
+            prop_assert_eq!(a.point.0.to_bits(), b.point.0.to_bits());
+        }
+        let dynamic = snapshot_codec::decode(&bytes).expect("decodes");
+        let again = snapshot_codec::encode(&dynamic).expect("encodes");
+        prop_assert_eq!(snapshot_codec::decode(&again).expect("decodes"), dynamic);
+    }
 }

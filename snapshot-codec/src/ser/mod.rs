@@ -41,6 +41,21 @@ pub(crate) struct Compound<'a, O> {
     variant: Option<&'static str>,
     /// How a list's items are being written (format 2 gathers numbers into arrays).
     mode: Mode,
+    /// How a struct's fields are being written (format 2 record shapes).
+    shape: Shape,
+}
+
+/// How a struct's fields are being written.
+enum Shape {
+    /// With their keys, as a plain map.
+    None,
+    /// With their keys, in a map that defines the struct's shape when it ends.
+    Defining {
+        name: &'static str,
+        fields: alloc::vec::Vec<&'static str>,
+    },
+    /// As a record of a known shape: values only, while the fields follow the shape.
+    Record { index: u32, slot: usize },
 }
 
 /// How a list's items are being written.
@@ -86,7 +101,91 @@ impl<'a, O: Output> Compound<'a, O> {
             current: None,
             variant,
             mode,
+            shape: Shape::None,
         })
+    }
+
+    /// Starts a struct: in format 2 a record of the shape its name and field count were
+    /// last written with, or a map that defines that shape.
+    fn start_struct(w: &'a mut Writer<O>, name: &'static str, len: usize) -> Result<Self> {
+        if w.version < 2 || len == 0 {
+            return Compound::start(w, Some(len), true, None);
+        }
+        w.enter()?;
+        let shape = if let Some(index) = w.shapes.for_struct(name, len) {
+            w.begin_record(index)?;
+            Shape::Record { index, slot: 0 }
+        } else if w.shapes.has_room(len) {
+            w.begin_shape_map(len)?;
+            Shape::Defining {
+                name,
+                fields: alloc::vec::Vec::with_capacity(len),
+            }
+        } else {
+            w.write_tag_len(
+                crate::wire::FIXMAP,
+                crate::wire::FIXMAP_MAX_LEN,
+                crate::wire::MAP,
+                len,
+            )?;
+            Shape::None
+        };
+        Ok(Compound {
+            w,
+            declared: Some(len),
+            written: 0,
+            keys: Some(KeyCheck::default()),
+            current: None,
+            variant: None,
+            mode: Mode::Plain,
+            shape,
+        })
+    }
+
+    /// A struct field: its value alone while the record follows its shape; else a
+    /// break (once), then key and value.
+    #[inline]
+    fn struct_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<()> {
+        if let Shape::Record { index, slot } = &mut self.shape {
+            let (index, at) = (*index, *slot);
+            let follows = self
+                .w
+                .shapes
+                .keys
+                .get(index as usize)
+                .and_then(|keys| keys.get(at))
+                .is_some_and(|k| **k == *key);
+            if follows {
+                *slot += 1;
+                self.written += 1;
+                return value
+                    .serialize(&mut *self.w)
+                    .map_err(|e| self.locate(e.in_key(key)));
+            }
+            self.break_record(index, at)?;
+        }
+        if let Shape::Defining { fields, .. } = &mut self.shape {
+            fields.push(key);
+        }
+        self.field(key, value)
+    }
+
+    /// The fields stopped following the shape at `slot`: the rest of the record comes
+    /// as keys and values, checked against the keys the shape already gave.
+    #[cold]
+    fn break_record(&mut self, index: u32, slot: usize) -> Result<()> {
+        let rest = self.declared_len().saturating_sub(self.written);
+        self.w.write_break(rest)?;
+        self.shape = Shape::None;
+        let given: alloc::vec::Vec<alloc::boxed::Box<str>> =
+            self.w.shapes.keys[index as usize][..slot].to_vec();
+        if let Some(keys) = &mut self.keys {
+            for k in given {
+                let id = self.w.key_id_of(&k);
+                self.w.check_key(keys, id)?;
+            }
+        }
+        Ok(())
     }
 
     /// The list's length as announced (only lists with one reach the gathering modes).
@@ -248,6 +347,21 @@ impl<'a, O: Output> Compound<'a, O> {
         if let Some(keys) = &self.keys {
             self.w.end_key_check(keys);
         }
+        match &self.shape {
+            Shape::Record { index, slot }
+                if self
+                    .w
+                    .shapes
+                    .keys
+                    .get(*index as usize)
+                    .is_some_and(|k| *slot < k.len()) =>
+            {
+                // Fewer fields than the shape: an empty break ends the record.
+                self.w.write_break(0)?;
+            }
+            Shape::Defining { name, fields } => self.w.shapes.define_struct(name, fields),
+            _ => {}
+        }
         match self.mode {
             Mode::Probe | Mode::Gathering => self.w.finish_gathered()?,
             Mode::Runs => self.w.flush_run()?,
@@ -407,8 +521,8 @@ impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap> {
         Compound::start(self, len, true, None)
     }
-    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Self::SerializeStruct> {
-        Compound::start(self, Some(len), true, None)
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Self::SerializeStruct> {
+        Compound::start_struct(self, name, len)
     }
     fn serialize_struct_variant(
         self,
@@ -498,7 +612,7 @@ impl<O: Output> ser::SerializeStruct for Compound<'_, O> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        self.field(key, value)
+        self.struct_field(key, value)
     }
     fn end(self) -> Result<()> {
         Compound::end(self)

@@ -13,10 +13,12 @@ use crate::{Error, Ext, Integer, Map, Result, Value};
 
 mod numbers;
 mod reader;
+mod shapes;
 mod writer;
 
 pub(crate) use numbers::*;
 pub(crate) use reader::*;
+pub(crate) use shapes::*;
 pub(crate) use writer::*;
 
 // Value tags.
@@ -41,6 +43,9 @@ pub(crate) const EXT: u8 = 0xCA;
 // Format 2.
 pub(crate) const FLOAT32: u8 = 0xCB;
 pub(crate) const ARRAY: u8 = 0xCC;
+pub(crate) const SHAPE_MAP: u8 = 0xCD;
+pub(crate) const RECORD: u8 = 0xCE;
+pub(crate) const BREAK: u8 = 0xCF;
 pub(crate) const RUNS: u8 = 0xD0;
 pub(crate) const RUN: u8 = 0xD1;
 

@@ -144,6 +144,10 @@ pub(crate) enum Head {
     Array(crate::ElementType, usize, bool),
     /// Format 2: a list in runs of this many items.
     Runs(usize),
+    /// Format 2: a map of this many entries that defines a shape.
+    ShapeMap(usize),
+    /// Format 2: a record of the shape at this index.
+    Record(usize),
 }
 
 /// What one list item costs a decode's memory budget (the size of a `Value`).
@@ -168,12 +172,17 @@ pub(crate) struct Reader<I> {
     pub(crate) registry: Option<alloc::sync::Arc<crate::Registry>>,
     /// The format version of the body: tags of later versions are invalid in it.
     pub(crate) version: u8,
+    /// Record shapes defined so far (format 2), by index.
+    pub(crate) shapes: Vec<Box<[crate::Key]>>,
+    pub(crate) shape_keys: usize,
 }
 
 impl<'de, I: Input<'de>> Reader<I> {
     pub(crate) fn new(input: I, max_depth: usize, version: u8) -> Self {
         Self {
             version,
+            shapes: Vec::new(),
+            shape_keys: 0,
             input,
             keys: Vec::new(),
             depth: 0,
@@ -303,6 +312,8 @@ impl<'de, I: Input<'de>> Reader<I> {
                 Head::Array(ty, count, shuffled)
             }
             RUNS if self.version >= 2 => Head::Runs(self.read_len(1)?),
+            SHAPE_MAP if self.version >= 2 => Head::ShapeMap(self.read_len(2)?),
+            RECORD if self.version >= 2 => Head::Record(self.read_shape_index()?),
             _ => return Err(Error::InvalidTag { tag }),
         })
     }
@@ -413,6 +424,8 @@ impl<'de, I: Input<'de>> Reader<I> {
                 self.skip_elements(ty, count, shuffled)?;
                 self.leave();
             }
+            Head::ShapeMap(len) => self.skip_shape_map(len)?,
+            Head::Record(index) => self.skip_record(index)?,
             Head::Runs(len) => {
                 self.enter()?;
                 let mut done = 0;
@@ -455,6 +468,8 @@ impl<'de, I: Input<'de>> Reader<I> {
                 Value::Array(array)
             }
             Head::Runs(len) => self.read_runs_value(len)?,
+            Head::ShapeMap(len) => self.read_shape_map(len)?,
+            Head::Record(index) => self.read_record(index)?,
             Head::Str(len) => {
                 self.charge(len as u64)?;
                 Value::String(String::from(self.read_str(len)?.as_str()))

@@ -70,6 +70,8 @@ pub(crate) struct Writer<O> {
     pub(crate) numbers: Gather,
     /// The next list is a `Value::List` passing serde: written as a list, never an array.
     pub(crate) plain_list: bool,
+    /// Record shapes defined so far (format 2).
+    pub(crate) shapes: Shapes,
 }
 
 const STATIC_KEY_SLOTS: usize = 64;
@@ -96,6 +98,7 @@ impl<O: Output> Writer<O> {
             },
             numbers: Default::default(),
             plain_list: false,
+            shapes: Shapes::default(),
         }
     }
 
@@ -165,6 +168,14 @@ impl<O: Output> Writer<O> {
             return Err(self.repeated(&id));
         }
         Ok(())
+    }
+
+    /// The identity a key written now would have (for duplicate checks).
+    pub(crate) fn key_id_of(&self, key: &str) -> KeyId {
+        match self.keys.get_index_of(key) {
+            Some(index) => KeyId::Table(index as u32),
+            None => KeyId::Literal(key.into()),
+        }
     }
 
     /// The text of a key as written.
@@ -475,7 +486,24 @@ impl<O: Output> Writer<O> {
                         }
                     }
                 }
-                self.begin_map(map.len())?;
+                let form = self.map_form(map);
+                match form {
+                    MapForm::Record(index) => {
+                        self.enter()?;
+                        self.begin_record(index)?;
+                        for (k, v) in map.iter() {
+                            self.write_value(v)
+                                .map_err(|e| e.in_key(&alloc::format!("{k}")))?;
+                        }
+                        self.leave();
+                        return Ok(());
+                    }
+                    MapForm::Define(_) => {
+                        self.enter()?;
+                        self.begin_shape_map(map.len())?;
+                    }
+                    MapForm::Plain => self.begin_map(map.len())?,
+                }
                 for (k, v) in map.iter() {
                     match k {
                         crate::Key::Str(s) => self.write_key(s)?,
@@ -486,6 +514,9 @@ impl<O: Output> Writer<O> {
                         .map_err(|e| e.in_key(&alloc::format!("{k}")))?;
                 }
                 self.leave();
+                if let MapForm::Define(hash) = form {
+                    self.define_map_shape(hash, map);
+                }
                 Ok(())
             }
             Value::Ext(e) => self.write_ext(e.type_id(), e.data()),
