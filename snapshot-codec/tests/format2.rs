@@ -698,3 +698,31 @@ proptest! {
         prop_assert_eq!(snapshot_codec::decode(&again).expect("decodes"), dynamic);
     }
 }
+
+#[test]
+fn nesting_at_the_limit_reads_on_every_path_within_a_test_threads_stack() {
+    // 128 levels of maps that define shapes (the same key at every level) around an
+    // array: the default limit, on a default 2 MiB stack.
+    let mut deep = Value::Array(vec![1.5f32, 2.5].into());
+    for _ in 0..127 {
+        deep = value!({"inner": deep});
+    }
+    let bytes = snapshot_codec::encode(&deep).expect("encodes");
+    let body = common::body(&bytes);
+    assert!(body.contains(&0xCD), "shape definitions");
+    assert_eq!(snapshot_codec::decode(&bytes).expect("decode"), deep);
+    assert_eq!(
+        snapshot_codec::decode_from_reader(&bytes[..]).expect("stream"),
+        deep
+    );
+    let via_serde: Value = snapshot_codec::from_slice(&bytes).expect("serde");
+    assert_eq!(via_serde["inner"]["inner"]["inner"].kind(), "map");
+    let _: Value = snapshot_codec::from_reader(&bytes[..]).expect("serde stream");
+    snapshot_codec::inspect(&bytes, &DecodeOptions::new()).expect("inspect");
+    // One more level is refused.
+    let deeper = value!({"inner": deep});
+    assert!(matches!(
+        snapshot_codec::encode(&deeper),
+        Err(Error::DepthLimitExceeded { limit: 128 })
+    ));
+}

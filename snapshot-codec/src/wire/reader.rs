@@ -486,37 +486,44 @@ impl<'de, I: Input<'de>> Reader<I> {
                 }
                 Value::from(Ext::new(type_id, data))
             }
-            Head::List(len) => {
-                // Paid for before the list is allocated: a count the budget cannot
-                // hold is refused before any memory is asked for.
-                self.charge((len as u64).saturating_mul(ITEM_COST))?;
-                self.enter()?;
-                let mut items = Vec::with_capacity(self.prealloc(len));
-                for i in 0..len {
-                    items.push(self.read_value().map_err(|e| e.in_item(i))?);
-                }
-                self.leave();
-                Value::List(items)
-            }
-            Head::Map(len) => {
-                self.charge((len as u64).saturating_mul(ENTRY_COST))?;
-                self.enter()?;
-                let mut map = Map::with_capacity(self.prealloc(len));
-                for _ in 0..len {
-                    let read = self.read_key()?;
-                    let (cost, key) = (read.cost(), read.to_key());
-                    self.charge(cost)?;
-                    let value = self
-                        .read_value()
-                        .map_err(|e| e.in_key(&alloc::string::ToString::to_string(&key)))?;
-                    map.insert_new(key, value).map_err(|k| {
-                        Error::duplicate_key(alloc::string::ToString::to_string(&k))
-                    })?;
-                }
-                self.leave();
-                Value::Map(map)
-            }
+            Head::List(len) => self.read_list(len)?,
+            Head::Map(len) => self.read_map(len)?,
         })
+    }
+
+    // Containers are read out of line: `read_value` recurses once per level of
+    // nesting, and its frame stays small that way (debug builds included).
+    #[inline(never)]
+    fn read_list(&mut self, len: usize) -> Result<Value> {
+        // Paid for before the list is allocated: a count the budget cannot hold is
+        // refused before any memory is asked for.
+        self.charge((len as u64).saturating_mul(ITEM_COST))?;
+        self.enter()?;
+        let mut items = Vec::with_capacity(self.prealloc(len));
+        for i in 0..len {
+            items.push(self.read_value().map_err(|e| e.in_item(i))?);
+        }
+        self.leave();
+        Ok(Value::List(items))
+    }
+
+    #[inline(never)]
+    fn read_map(&mut self, len: usize) -> Result<Value> {
+        self.charge((len as u64).saturating_mul(ENTRY_COST))?;
+        self.enter()?;
+        let mut map = Map::with_capacity(self.prealloc(len));
+        for _ in 0..len {
+            let read = self.read_key()?;
+            let (cost, key) = (read.cost(), read.to_key());
+            self.charge(cost)?;
+            let value = self
+                .read_value()
+                .map_err(|e| e.in_key(&alloc::string::ToString::to_string(&key)))?;
+            map.insert_new(key, value)
+                .map_err(|k| Error::duplicate_key(alloc::string::ToString::to_string(&k)))?;
+        }
+        self.leave();
+        Ok(Value::Map(map))
     }
 
     /// How many items to reserve room for: never more than the input could hold, and
