@@ -55,7 +55,7 @@ enum Shape {
         fields: alloc::vec::Vec<&'static str>,
     },
     /// As a record of a known shape: values only, while the fields follow the shape.
-    Record { index: u32, slot: usize },
+    Record { index: u32, slot: usize, len: usize },
 }
 
 /// How a list's items are being written.
@@ -114,7 +114,11 @@ impl<'a, O: Output> Compound<'a, O> {
         w.enter()?;
         let shape = if let Some(index) = w.shapes.for_struct(name, len) {
             w.begin_record(index)?;
-            Shape::Record { index, slot: 0 }
+            Shape::Record {
+                index,
+                slot: 0,
+                len,
+            }
         } else if w.shapes.has_room(len) {
             w.begin_shape_map(len)?;
             Shape::Defining {
@@ -146,16 +150,9 @@ impl<'a, O: Output> Compound<'a, O> {
     /// break (once), then key and value.
     #[inline]
     fn struct_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<()> {
-        if let Shape::Record { index, slot } = &mut self.shape {
+        if let Shape::Record { index, slot, .. } = &mut self.shape {
             let (index, at) = (*index, *slot);
-            let follows = self
-                .w
-                .shapes
-                .keys
-                .get(index as usize)
-                .and_then(|keys| keys.get(at))
-                .is_some_and(|k| **k == *key);
-            if follows {
+            if self.w.shapes.field_follows(index, at, key) {
                 *slot += 1;
                 self.written += 1;
                 return value
@@ -348,14 +345,7 @@ impl<'a, O: Output> Compound<'a, O> {
             self.w.end_key_check(keys);
         }
         match &self.shape {
-            Shape::Record { index, slot }
-                if self
-                    .w
-                    .shapes
-                    .keys
-                    .get(*index as usize)
-                    .is_some_and(|k| *slot < k.len()) =>
-            {
+            Shape::Record { slot, len, .. } if slot < len => {
                 // Fewer fields than the shape: an empty break ends the record.
                 self.w.write_break(0)?;
             }

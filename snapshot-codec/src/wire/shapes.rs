@@ -11,14 +11,20 @@ pub(crate) const SHAPE_KEYS_LIMIT: usize = 65_536;
 /// Value maps whose key sequence was seen once are remembered up to this many.
 const SEEN_LIMIT: usize = 65_536;
 
+const RECENT: usize = 16;
+
 type FastMap<K, V> = indexmap::IndexMap<K, V, foldhash::fast::RandomState>;
 type FastSet<K> = indexmap::IndexSet<K, foldhash::fast::RandomState>;
 
 /// The writer's shape table.
-#[derive(Default)]
 pub(crate) struct Shapes {
     /// The keys of every shape defined so far, by index.
     pub(crate) keys: Vec<Box<[Box<str>]>>,
+    /// For shapes serde structs defined: the address and length of each field name
+    /// (`&'static str`), compared before the text.
+    pub(crate) statics: Vec<Box<[(usize, usize)]>>,
+    /// The last struct shapes looked up, by name address (a direct-mapped cache).
+    recent: [(usize, usize, usize, u32); RECENT],
     total_keys: usize,
     /// serde structs: (name address, name length, field count) to shape index.
     by_struct: FastMap<(usize, usize, usize), u32>,
@@ -26,6 +32,20 @@ pub(crate) struct Shapes {
     by_keys: FastMap<u64, u32>,
     /// Hashes of `Value` map key sequences seen once (a second sighting defines them).
     seen: FastSet<u64>,
+}
+
+impl Default for Shapes {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            statics: Vec::new(),
+            recent: [(0, 0, 0, 0); RECENT],
+            total_keys: 0,
+            by_struct: FastMap::default(),
+            by_keys: FastMap::default(),
+            seen: FastSet::default(),
+        }
+    }
 }
 
 impl Shapes {
@@ -36,23 +56,50 @@ impl Shapes {
 
     /// The shape a serde struct of this name and field count was last written with.
     #[inline]
-    pub(crate) fn for_struct(&self, name: &'static str, len: usize) -> Option<u32> {
-        self.by_struct
-            .get(&(name.as_ptr() as usize, name.len(), len))
-            .copied()
+    pub(crate) fn for_struct(&mut self, name: &'static str, len: usize) -> Option<u32> {
+        let addr = name.as_ptr() as usize;
+        let slot =
+            (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize) >> (usize::BITS - 4)) % RECENT;
+        let (a, l, n, index) = self.recent[slot];
+        if a == addr && l == name.len() && n == len {
+            return Some(index);
+        }
+        let index = self.by_struct.get(&(addr, name.len(), len)).copied()?;
+        self.recent[slot] = (addr, name.len(), len, index);
+        Some(index)
+    }
+
+    /// Whether field `key` is the one shape `index` has at `slot`.
+    #[inline(always)]
+    pub(crate) fn field_follows(&self, index: u32, slot: usize, key: &'static str) -> bool {
+        let Some(statics) = self.statics.get(index as usize) else {
+            return false;
+        };
+        match statics.get(slot) {
+            Some(&(addr, len)) if addr == key.as_ptr() as usize && len == key.len() => true,
+            Some(_) => self.keys[index as usize]
+                .get(slot)
+                .is_some_and(|k| **k == *key),
+            None => false,
+        }
     }
 
     /// Appends a shape (the writer of a `CD` map, when it ends); returns its index.
-    fn define(&mut self, keys: Box<[Box<str>]>) -> u32 {
+    fn define(&mut self, keys: Box<[Box<str>]>, statics: Box<[(usize, usize)]>) -> u32 {
         self.total_keys += keys.len();
         self.keys.push(keys);
+        self.statics.push(statics);
         (self.keys.len() - 1) as u32
     }
 
     /// Appends the shape a serde struct defined.
     pub(crate) fn define_struct(&mut self, name: &'static str, fields: &[&'static str]) {
         let keys: Box<[Box<str>]> = fields.iter().map(|f| Box::from(*f)).collect();
-        let index = self.define(keys);
+        let statics = fields
+            .iter()
+            .map(|f| (f.as_ptr() as usize, f.len()))
+            .collect();
+        let index = self.define(keys, statics);
         self.by_struct
             .insert((name.as_ptr() as usize, name.len(), fields.len()), index);
     }
@@ -116,7 +163,7 @@ impl<O: Output> Writer<O> {
             .keys()
             .map(|k| Box::from(k.as_str().unwrap_or_default()))
             .collect();
-        let index = self.shapes.define(keys);
+        let index = self.shapes.define(keys, Box::new([]));
         self.shapes.by_keys.insert(hash, index);
     }
 
