@@ -8,8 +8,9 @@ use snapshot::codec::{Compression, DecodeOptions, EncodeOptions};
 pub const ZSTD_LEVEL: i32 = 3;
 
 /// The serde codecs compared, ours first.
-pub const SERDE_CODECS: [&str; 6] = [
+pub const SERDE_CODECS: [&str; 7] = [
     "snapshot",
+    "snapshot_v1",
     "postcard",
     "rmp_named",
     "serde_json",
@@ -23,6 +24,13 @@ pub fn encode<T: Serialize>(codec: &str, value: &T) -> Vec<u8> {
             .with_compression(Compression::None)
             .to_vec(value)
             .expect("snapshot"),
+        // Format 1, as 0.1 wrote it: the same run's "before".
+        "snapshot_v1" => EncodeOptions::new()
+            .with_format_version(1)
+            .expect("v1")
+            .with_compression(Compression::None)
+            .to_vec(value)
+            .expect("snapshot v1"),
         "postcard" => postcard::to_allocvec(value).expect("postcard"),
         "rmp_named" => rmp_serde::to_vec_named(value).expect("rmp"),
         "serde_json" => serde_json::to_vec(value).expect("json"),
@@ -38,7 +46,7 @@ pub fn encode<T: Serialize>(codec: &str, value: &T) -> Vec<u8> {
 
 pub fn decode<T: DeserializeOwned>(codec: &str, bytes: &[u8]) -> T {
     match codec {
-        "snapshot" => DecodeOptions::new().from_slice(bytes).expect("snapshot"),
+        "snapshot" | "snapshot_v1" => DecodeOptions::new().from_slice(bytes).expect("snapshot"),
         "postcard" => postcard::from_bytes(bytes).expect("postcard"),
         "rmp_named" => rmp_serde::from_slice(bytes).expect("rmp"),
         "serde_json" => serde_json::from_slice(bytes).expect("json"),
@@ -56,12 +64,20 @@ pub fn encode_zstd<T: Serialize>(codec: &str, value: &T) -> Vec<u8> {
             .to_vec(value)
             .expect("snapshot");
     }
+    if codec == "snapshot_v1" {
+        return EncodeOptions::new()
+            .with_format_version(1)
+            .expect("v1")
+            .with_compression(Compression::Zstd { level: ZSTD_LEVEL })
+            .to_vec(value)
+            .expect("snapshot v1");
+    }
     zstd::bulk::compress(&encode(codec, value), ZSTD_LEVEL).expect("zstd")
 }
 
 /// Decompress and decode what [`encode_zstd`] wrote.
 pub fn decode_zstd<T: DeserializeOwned>(codec: &str, bytes: &[u8]) -> T {
-    if codec == "snapshot" {
+    if codec == "snapshot" || codec == "snapshot_v1" {
         return DecodeOptions::new().from_slice(bytes).expect("snapshot");
     }
     let plain = zstd::stream::decode_all(bytes).expect("zstd");

@@ -27,79 +27,10 @@ impl<'de, I: Input<'de>> Reader<I> {
             Head::NegInt(i) => visitor.visit_i64(i),
             Head::Float(f) => visitor.visit_f64(f),
             Head::Float32(f) => visitor.visit_f32(f),
-            Head::Array(ty, count, shuffled) => {
-                self.enter()?;
-                let len = elements_len(ty, count)?;
-                // Elements cost their own size: a `Vec<f32>` holds just that.
-                self.charge(len as u64)?;
-                let value = {
-                    let bytes = self.input.read_bytes(len)?;
-                    let data = if shuffled && ty.width() > 1 {
-                        Cow::Owned(unshuffle(bytes.get(), ty.width()))
-                    } else {
-                        Cow::Borrowed(bytes.get())
-                    };
-                    let mut seq = ArraySeq {
-                        ty,
-                        data: &data,
-                        pos: 0,
-                    };
-                    let value = visitor.visit_seq(&mut seq)?;
-                    if seq.pos < data.len() {
-                        return Err(de::Error::invalid_length(count, &"fewer items"));
-                    }
-                    value
-                };
-                self.leave();
-                Ok(value)
-            }
-            Head::ShapeMap(len) => {
-                self.enter()?;
-                let mut access = ShapeMapAccess {
-                    r: self,
-                    left: len,
-                    keys: Default::default(),
-                };
-                let value = visitor.visit_map(&mut access)?;
-                if access.left != 0 {
-                    return Err(de::Error::invalid_length(len, &"fewer entries"));
-                }
-                let keys = core::mem::take(&mut access.keys);
-                self.leave();
-                self.define_shape(keys.into_iter().collect())?;
-                Ok(value)
-            }
-            Head::Record(index) => {
-                self.enter()?;
-                let len = self.shapes[index].len();
-                let mut access = RecordAccess {
-                    r: self,
-                    shape: index,
-                    slot: 0,
-                    len,
-                    rest: None,
-                };
-                let value = visitor.visit_map(&mut access)?;
-                if access.slot < access.len && access.rest != Some(0) {
-                    return Err(de::Error::invalid_length(len, &"fewer entries"));
-                }
-                self.leave();
-                Ok(value)
-            }
-            Head::Runs(len) => {
-                self.enter()?;
-                let mut access = RunsSeq {
-                    r: self,
-                    left: len,
-                    run: None,
-                };
-                let value = visitor.visit_seq(&mut access)?;
-                if access.left != 0 || access.run.is_some_and(|run| run.pos < run.data.len()) {
-                    return Err(de::Error::invalid_length(len, &"fewer items"));
-                }
-                self.leave();
-                Ok(value)
-            }
+            Head::Array(ty, count, shuffled) => self.visit_array(ty, count, shuffled, visitor),
+            Head::ShapeMap(len) => self.visit_shape_map(len, visitor),
+            Head::Record(index) => self.visit_record(index, visitor),
+            Head::Runs(len) => self.visit_runs(len, visitor),
             Head::Str(len) => {
                 self.charge(len as u64)?;
                 match self.read_str(len)? {
@@ -148,6 +79,122 @@ impl<'de, I: Input<'de>> Reader<I> {
                 })
             }
         }
+    }
+    // The format 2 forms are visited out of line, so `visit_head` (which recurses once
+    // per level of nesting) keeps a small frame.
+    #[inline(never)]
+    fn visit_array<V: Visitor<'de>>(
+        &mut self,
+        ty: ElementType,
+        count: usize,
+        shuffled: bool,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.enter()?;
+        let len = elements_len(ty, count)?;
+        // Elements cost their own size: a `Vec<f32>` holds just that.
+        self.charge(len as u64)?;
+        let value = {
+            let bytes = self.input.read_bytes(len)?;
+            let data = if shuffled && ty.width() > 1 {
+                Cow::Owned(unshuffle(bytes.get(), ty.width()))
+            } else {
+                Cow::Borrowed(bytes.get())
+            };
+            // One loop per element type: no dispatch on the type per element.
+            macro_rules! typed {
+                ($t:ty) => {{
+                    let mut seq = TypedSeq::<$t> {
+                        chunks: data.chunks_exact(core::mem::size_of::<$t>()),
+                        _t: core::marker::PhantomData,
+                    };
+                    let value = visitor.visit_seq(&mut seq)?;
+                    if seq.chunks.len() != 0 {
+                        return Err(de::Error::invalid_length(count, &"fewer items"));
+                    }
+                    value
+                }};
+            }
+            match ty {
+                ElementType::F32 => typed!(f32),
+                ElementType::F64 => typed!(f64),
+                ElementType::U8 => typed!(u8),
+                ElementType::I8 => typed!(i8),
+                ElementType::U16 => typed!(u16),
+                ElementType::I16 => typed!(i16),
+                ElementType::U32 => typed!(u32),
+                ElementType::I32 => typed!(i32),
+                ElementType::U64 => typed!(u64),
+                ElementType::I64 => typed!(i64),
+                _ => {
+                    let mut seq = ArraySeq {
+                        ty,
+                        data: &data,
+                        pos: 0,
+                    };
+                    let value = visitor.visit_seq(&mut seq)?;
+                    if seq.pos < data.len() {
+                        return Err(de::Error::invalid_length(count, &"fewer items"));
+                    }
+                    value
+                }
+            }
+        };
+        self.leave();
+        Ok(value)
+    }
+
+    #[inline(never)]
+    fn visit_shape_map<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        self.enter()?;
+        let mut access = ShapeMapAccess {
+            r: self,
+            left: len,
+            keys: Default::default(),
+        };
+        let value = visitor.visit_map(&mut access)?;
+        if access.left != 0 {
+            return Err(de::Error::invalid_length(len, &"fewer entries"));
+        }
+        let keys = core::mem::take(&mut access.keys);
+        self.leave();
+        self.define_shape(keys.into_iter().collect())?;
+        Ok(value)
+    }
+
+    #[inline(never)]
+    fn visit_record<V: Visitor<'de>>(&mut self, index: usize, visitor: V) -> Result<V::Value> {
+        self.enter()?;
+        let len = self.shapes[index].len();
+        let mut access = RecordAccess {
+            r: self,
+            shape: index,
+            slot: 0,
+            len,
+            rest: None,
+        };
+        let value = visitor.visit_map(&mut access)?;
+        if access.slot < access.len && access.rest != Some(0) {
+            return Err(de::Error::invalid_length(len, &"fewer entries"));
+        }
+        self.leave();
+        Ok(value)
+    }
+
+    #[inline(never)]
+    fn visit_runs<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+        self.enter()?;
+        let mut access = RunsSeq {
+            r: self,
+            left: len,
+            run: None,
+        };
+        let value = visitor.visit_seq(&mut access)?;
+        if access.left != 0 || access.run.is_some_and(|run| run.pos < run.data.len()) {
+            return Err(de::Error::invalid_length(len, &"fewer items"));
+        }
+        self.leave();
+        Ok(value)
     }
 }
 
@@ -331,6 +378,83 @@ fn elements_len(ty: ElementType, count: usize) -> Result<usize> {
             declared: count as u64,
             available: (usize::MAX / ty.width()) as u64,
         })
+}
+
+/// A number read from little-endian bytes and handed to a visitor.
+trait Elem: Copy {
+    fn from_le(bytes: &[u8]) -> Self;
+    fn visit<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value>;
+}
+
+macro_rules! elem {
+    ($($t:ty => $visit:ident),*) => {$(
+        impl Elem for $t {
+            #[inline(always)]
+            fn from_le(bytes: &[u8]) -> Self {
+                let mut raw = [0u8; core::mem::size_of::<$t>()];
+                raw.copy_from_slice(bytes);
+                <$t>::from_le_bytes(raw)
+            }
+            #[inline(always)]
+            fn visit<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+                visitor.$visit(self)
+            }
+        }
+    )*};
+}
+elem!(f32 => visit_f32, f64 => visit_f64, u8 => visit_u8, i8 => visit_i8, u16 => visit_u16,
+      i16 => visit_i16, u32 => visit_u32, i32 => visit_i32, u64 => visit_u64, i64 => visit_i64);
+
+/// The elements of a typed array of one Rust type, one by one.
+struct TypedSeq<'a, E> {
+    chunks: core::slice::ChunksExact<'a, u8>,
+    _t: core::marker::PhantomData<E>,
+}
+
+impl<'de, E: Elem> de::SeqAccess<'de> for TypedSeq<'_, E> {
+    type Error = Error;
+    #[inline]
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        match self.chunks.next() {
+            Some(chunk) => seed
+                .deserialize(ElemDeserializer(E::from_le(chunk)))
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.chunks.len())
+    }
+}
+
+/// One element of a typed array, handed to a `Deserialize` type.
+struct ElemDeserializer<E>(E);
+
+impl<'de, E: Elem> de::Deserializer<'de> for ElemDeserializer<E> {
+    type Error = Error;
+
+    #[inline(always)]
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.0.visit(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 /// The elements of a typed array, one by one.

@@ -145,12 +145,13 @@ pub(crate) const SAMPLE_FROM: usize = 256 * 1024;
 const SAMPLE_PIECE: usize = 16 * 1024;
 const SAMPLE_PIECES: usize = 8;
 
-/// Whether compressing `body` looks worth it: always for short bodies; for long ones,
+/// Whether compressing `body` looks worth it: always for short bodies and strong
+/// compression; for long ones under fast compression,
 /// when eight 16 KiB pieces spread evenly over it shrink to at most nine tenths
 /// together (spread, because a body's parts differ: a shuffled array's low-byte plane
 /// does not compress, its high-byte planes do).
 pub(crate) fn sample_pays(body: &[u8], compression: Compression) -> bool {
-    if body.len() < SAMPLE_FROM {
+    if body.len() < SAMPLE_FROM || !compression.is_fast() {
         return true;
     }
     let step = (body.len() - SAMPLE_PIECE) / (SAMPLE_PIECES - 1);
@@ -169,6 +170,9 @@ pub(crate) fn sample_pays(body: &[u8], compression: Compression) -> bool {
 /// Whether `data` (a streaming writer's first buffer) shrinks to at most nine tenths.
 #[cfg(feature = "std")]
 pub(crate) fn pays(data: &[u8], compression: Compression) -> bool {
+    if !compression.is_fast() {
+        return true;
+    }
     let (num, den) = crate::options::SAMPLE_PAYS;
     compressed_len(data, compression).is_none_or(|len| len * den <= data.len() * num)
 }

@@ -19,9 +19,22 @@ pub const DEFAULT_MAX_MEMORY: u64 = 2 << 30;
 /// smaller, where level 3 (the 0.1 default) made a dump take 12-28 times a raw write.
 pub const DEFAULT_ZSTD_LEVEL: i32 = -1;
 
-/// Compression is kept only when a sample shrinks to at most this fraction (9/10) of
-/// its size: less is not worth the time.
+/// With fast compression (zstd levels up to 1, LZ4), a body is compressed only when a
+/// sample shrinks to at most this fraction (9/10) of its size: less is not worth the
+/// time. Stronger levels always compress (and keep the result when smaller).
 pub(crate) const SAMPLE_PAYS: (usize, usize) = (9, 10);
+
+impl Compression {
+    /// Whether this compression is chosen for speed, so a sample decides whether it
+    /// is used at all.
+    pub(crate) fn is_fast(self) -> bool {
+        match self {
+            Compression::Zstd { level } => level <= 1,
+            Compression::Lz4 => true,
+            Compression::None => false,
+        }
+    }
+}
 
 /// How to compress a snapshot's body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,16 +43,16 @@ pub enum Compression {
     /// Store the body as it is.
     None,
     /// Compress the body with zstd at `level` (1 ..= 22; negative levels are faster),
-    /// keeping the compressed form only when it is smaller. Bodies over 256 KiB are
-    /// first tried on a sample, and stored uncompressed when the sample does not shrink
-    /// by a tenth.
+    /// keeping the compressed form only when it is smaller. At the fast levels (1 and
+    /// below), bodies of 256 KiB and more are first tried on a sample, and stored
+    /// uncompressed when the sample does not shrink by a tenth.
     Zstd {
         /// The zstd compression level.
         level: i32,
     },
     /// Compress the body with LZ4 (the LZ4 frame format), keeping the compressed form
-    /// only when it is smaller: several times faster than zstd, with less gain. Format 2
-    /// only (needs the `lz4` feature).
+    /// only when it is smaller (and, from 256 KiB, when a sample shrinks by a tenth).
+    /// Format 2 only (needs the `lz4` feature).
     Lz4,
 }
 

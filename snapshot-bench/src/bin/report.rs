@@ -64,6 +64,15 @@ fn codec_table<T: Serialize>(name: &str, data: &T) {
     }
     let t = |op: &str, c: &str| mean_ns(&group, op, c);
     println!(
+        "\nFormat 2 ÷ format 1 (0.1's writer, same run): size {:.3}, encode {}, decode {}, zstd size {:.3}.",
+        peers::encode("snapshot", data).len() as f64
+            / peers::encode("snapshot_v1", data).len() as f64,
+        ratio(t("encode", "snapshot"), t("encode", "snapshot_v1")),
+        ratio(t("decode", "snapshot"), t("decode", "snapshot_v1")),
+        peers::encode_zstd("snapshot", data).len() as f64
+            / peers::encode_zstd("snapshot_v1", data).len() as f64,
+    );
+    println!(
         "\nRatios, ours ÷ peer (below 1 is faster or smaller): encode vs postcard {}, decode vs postcard {}, \
          encode vs rmp_named {}, decode vs rmp_named {}; zstd size vs rmp_named+zstd {:.2}.",
         ratio(t("encode", "snapshot"), t("encode", "postcard")),

@@ -301,14 +301,16 @@ impl<O: Output> Writer<O> {
         }
         let n = SHUFFLE_SAMPLE.min(le.len()) / width * width;
         let sample = &le[..n];
-        // Shuffled only when that is smaller and compression pays at all: shuffling
-        // data that will be stored uncompressed would be time lost.
+        // Shuffled when that is smaller; under fast compression, only when compression
+        // pays at all (shuffling data that will be stored uncompressed is time lost).
         let (num, den) = crate::options::SAMPLE_PAYS;
         match (
             compressed_len(&array::shuffle(sample, width)),
             compressed_len(sample),
         ) {
-            (Some(shuffled), Some(plain)) => shuffled < plain && shuffled * den <= n * num,
+            (Some(shuffled), Some(plain)) => {
+                shuffled < plain && (!self.fast_compression || shuffled * den <= n * num)
+            }
             _ => false,
         }
     }

@@ -66,6 +66,9 @@ pub(crate) struct Writer<O> {
     /// Whether numeric arrays may be byte-shuffled: `None` when the body is not
     /// compressed (or the version has no arrays), else the setting.
     pub(crate) shuffle: Option<crate::Shuffle>,
+    /// Whether the body's compression is a fast one (shuffling must then also make
+    /// compression pay, or it is not done).
+    pub(crate) fast_compression: bool,
     /// Numbers of a sequence being gathered into an array (serde path).
     pub(crate) numbers: Gather,
     /// The next list is a `Value::List` passing serde: written as a list, never an array.
@@ -96,6 +99,7 @@ impl<O: Output> Writer<O> {
                 _ if matches!(opts.compression, crate::Compression::None) => None,
                 shuffle => Some(shuffle),
             },
+            fast_compression: opts.compression.is_fast(),
             numbers: Default::default(),
             plain_list: false,
             shapes: Shapes::default(),
