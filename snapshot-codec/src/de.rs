@@ -499,9 +499,32 @@ impl<'de, I: Input<'de>> de::SeqAccess<'de> for RunsSeq<'_, 'de, I> {
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         if let Some(run) = &mut self.run {
             if run.pos < run.data.len() {
-                let num = read_num(run.ty, &run.data[run.pos..])?;
+                let at = run.pos;
                 run.pos += run.ty.width();
-                return seed.deserialize(NumDeserializer(num)).map(Some);
+                let bytes = &run.data[at..run.pos];
+                // One match per element, straight to the visitor.
+                macro_rules! elem {
+                    ($t:ty) => {
+                        seed.deserialize(ElemDeserializer(<$t as Elem>::from_le(bytes)))
+                            .map(Some)
+                    };
+                }
+                return match run.ty {
+                    ElementType::F32 => elem!(f32),
+                    ElementType::F64 => elem!(f64),
+                    ElementType::U8 => elem!(u8),
+                    ElementType::I8 => elem!(i8),
+                    ElementType::U16 => elem!(u16),
+                    ElementType::I16 => elem!(i16),
+                    ElementType::U32 => elem!(u32),
+                    ElementType::I32 => elem!(i32),
+                    ElementType::U64 => elem!(u64),
+                    ElementType::I64 => elem!(i64),
+                    _ => {
+                        let num = read_num(run.ty, bytes)?;
+                        seed.deserialize(NumDeserializer(num)).map(Some)
+                    }
+                };
             }
             self.run = None;
         }

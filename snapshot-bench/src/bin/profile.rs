@@ -8,6 +8,17 @@ fn main() {
         "users" => peers::encode("snapshot", &snapshot_bench::users(20_000)),
         _ => peers::encode("snapshot", &snapshot_bench::numeric()),
     };
+    if how == "decode-numeric" {
+        let bytes = peers::encode("snapshot", &snapshot_bench::numeric());
+        let t = std::time::Instant::now();
+        for _ in 0..30 {
+            drop(std::hint::black_box(peers::decode::<
+                snapshot_bench::Checkpoint,
+            >("snapshot", &bytes)));
+        }
+        println!("numeric decode: {:?}", t.elapsed() / 30);
+        return;
+    }
     if how == "encode-numeric" {
         let state = snapshot_bench::numeric();
         let t = std::time::Instant::now();
@@ -29,6 +40,11 @@ fn main() {
             drop(std::hint::black_box(peers::encode("postcard", &users)));
         }
         println!("users encode postcard: {:?}", t.elapsed() / 30);
+        let t = std::time::Instant::now();
+        for _ in 0..30 {
+            drop(std::hint::black_box(peers::encode("snapshot_v1", &users)));
+        }
+        println!("users encode v1: {:?}", t.elapsed() / 30);
         return;
     }
     let t = std::time::Instant::now();
