@@ -726,3 +726,33 @@ fn nesting_at_the_limit_reads_on_every_path_within_a_test_threads_stack() {
         Err(Error::DepthLimitExceeded { limit: 128 })
     ));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn metadata_round_trips(
+        created in proptest::option::of(any::<i64>()),
+        step in proptest::option::of(any::<u64>()),
+        labels in proptest::collection::btree_map("[a-z=]{1,8}", ".{0,12}", 0..6),
+        lz4 in any::<bool>(),
+    ) {
+        let mut meta = Metadata::new();
+        meta.created_micros = created;
+        meta.step = step;
+        meta.labels = labels;
+        let compression = if lz4 { Compression::Lz4 } else { Compression::None };
+        let opts = EncodeOptions::new().with_compression(compression).with_metadata(meta.clone());
+        let bytes = opts.encode(&value!({"x": 1})).expect("encodes");
+        let read = snapshot_codec::read_metadata(&bytes).expect("reads");
+        if meta.is_empty() {
+            prop_assert_eq!(read, None);
+        } else {
+            prop_assert_eq!(read, Some(meta.clone()));
+        }
+        let mut streamed = Vec::new();
+        opts.encode_to_writer(&mut streamed, &value!({"x": 1})).expect("streams");
+        prop_assert_eq!(&streamed, &bytes);
+        prop_assert_eq!(snapshot_codec::decode_from_reader(&streamed[..]).expect("reads"), value!({"x": 1}));
+    }
+}

@@ -31,7 +31,27 @@ fn state() -> Value {
         .collect()
 }
 
+/// The memory a decoded state holds: resident memory after the decode minus before
+/// (the encoded bytes already read), in a fresh process.
+fn tree(mode: &str, file: &str) {
+    let bytes = std::fs::read(file).expect("read");
+    let before = status("VmRSS:");
+    if mode == "typed" {
+        let users: Vec<snapshot_bench::User> =
+            snapshot::codec::from_slice(&bytes).expect("decodes");
+        println!("{} {} {}", before, status("VmRSS:"), bytes.len());
+        drop(std::hint::black_box(users));
+    } else {
+        let value = snapshot::codec::decode(&bytes).expect("decodes");
+        println!("{} {} {}", before, status("VmRSS:"), bytes.len());
+        drop(std::hint::black_box(value));
+    }
+}
+
 fn child(mode: &str, dir: &str) {
+    if mode == "typed" || mode == "value" {
+        return tree(mode, dir);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -106,5 +126,32 @@ fn main() {
         mib(before),
         mib(peak),
         (peak - before) / size
+    );
+    // A loaded `Value` tree against the typed state it came from.
+    let users = dir.path().join("users.snap");
+    let bytes = snapshot::codec::to_vec(&snapshot_bench::users(200_000)).expect("encodes");
+    std::fs::write(&users, &bytes).expect("write");
+    let users = users.to_str().expect("utf-8").to_owned();
+    let held = |mode: &str| -> f64 {
+        let out = std::process::Command::new(&exe)
+            .args([mode, &users])
+            .output()
+            .expect("child");
+        assert!(out.status.success(), "{mode}");
+        let v: Vec<f64> = String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .split_whitespace()
+            .map(|x| x.parse().expect("number"))
+            .collect();
+        v[1] - v[0]
+    };
+    let (typed, value) = (held("typed"), held("value"));
+    println!(
+        "\nA decoded state's resident memory, `users` × 200,000 ({:.0} MiB encoded): as `Vec<User>` \
+         {:.0} MiB, as a `Value` tree {:.0} MiB, {:.2}x the typed state.",
+        mib(bytes.len() as f64),
+        mib(typed),
+        mib(value),
+        value / typed
     );
 }
