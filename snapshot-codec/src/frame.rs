@@ -155,16 +155,33 @@ pub(crate) fn sample_pays(body: &[u8], compression: Compression) -> bool {
         return true;
     }
     let step = (body.len() - SAMPLE_PIECE) / (SAMPLE_PIECES - 1);
-    let mut packed = 0usize;
-    for i in 0..SAMPLE_PIECES {
-        let piece = &body[i * step..i * step + SAMPLE_PIECE];
-        let Some(len) = compressed_len(piece, compression) else {
-            return true;
-        };
-        packed += len;
-    }
+    let pieces = (0..SAMPLE_PIECES).map(|i| &body[i * step..i * step + SAMPLE_PIECE]);
+    let Some(packed) = pieces_compressed_len(pieces, compression) else {
+        return true;
+    };
     let (num, den) = crate::options::SAMPLE_PAYS;
     packed * den <= SAMPLE_PIECES * SAMPLE_PIECE * num
+}
+
+/// The compressed size of all `pieces` together, compressed one by one with one
+/// compressor context (creating a zstd context per piece cost more than compressing).
+#[allow(unused_variables, unused_mut)]
+fn pieces_compressed_len<'a>(
+    mut pieces: impl Iterator<Item = &'a [u8]>,
+    compression: Compression,
+) -> Option<usize> {
+    match compression {
+        #[cfg(feature = "zstd")]
+        Compression::Zstd { level } => {
+            let mut compressor = zstd::bulk::Compressor::new(level).ok()?;
+            pieces.try_fold(0, |sum, piece| {
+                compressor.compress(piece).ok().map(|c| sum + c.len())
+            })
+        }
+        #[cfg(feature = "lz4")]
+        Compression::Lz4 => Some(pieces.map(|p| lz4_flex::block::compress(p).len()).sum()),
+        _ => None,
+    }
 }
 
 /// Whether `data` (a streaming writer's first buffer) shrinks to at most nine tenths.
@@ -174,18 +191,8 @@ pub(crate) fn pays(data: &[u8], compression: Compression) -> bool {
         return true;
     }
     let (num, den) = crate::options::SAMPLE_PAYS;
-    compressed_len(data, compression).is_none_or(|len| len * den <= data.len() * num)
-}
-
-#[allow(unused_variables)]
-fn compressed_len(data: &[u8], compression: Compression) -> Option<usize> {
-    match compression {
-        #[cfg(feature = "zstd")]
-        Compression::Zstd { level } => zstd::bulk::compress(data, level).ok().map(|c| c.len()),
-        #[cfg(feature = "lz4")]
-        Compression::Lz4 => Some(lz4_flex::block::compress(data).len()),
-        _ => None,
-    }
+    pieces_compressed_len(core::iter::once(data), compression)
+        .is_none_or(|len| len * den <= data.len() * num)
 }
 
 #[cfg(feature = "lz4")]
