@@ -208,6 +208,17 @@ pub async fn soak(store: DynStore, duration: std::time::Duration) -> SoakReport 
         }));
     }
     tokio::time::sleep(duration).await;
+    // A slow server (a fresh S3 bucket still allocating its storage) may not have
+    // finished one dump and one load yet: give it up to 60 s more for each kind of work
+    // to happen once, so the report says what the store did, not how busy the machine was.
+    let grace = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while tokio::time::Instant::now() < grace
+        && (loads.load(Ordering::Relaxed) == 0
+            || passes.load(Ordering::Relaxed) == 0
+            || dumped.lock().expect("lock").is_empty())
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await.expect("a soak task panicked");
