@@ -49,7 +49,10 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use snapshot_store::{Error, KeyRange, Result, SnapshotKey, SnapshotMeta, SnapshotStore};
+use futures::StreamExt;
+use snapshot_store::{
+    ByteStream, Error, KeyRange, Result, SnapshotKey, SnapshotMeta, SnapshotStore,
+};
 
 mod builder;
 mod dirs;
@@ -228,6 +231,37 @@ impl FsStore {
     }
 }
 
+/// Chunks a streamed read or write passes at a time, and their size.
+const STREAM_CHUNKS: usize = 4;
+const STREAM_CHUNK: usize = 1 << 20;
+
+/// Sends the rest of `file` as chunks until it ends or the receiver hangs up.
+fn read_chunks(mut file: fs::File, path: &Path, tx: &tokio::sync::mpsc::Sender<Result<Bytes>>) {
+    use std::io::Read;
+    loop {
+        let mut buf = vec![0u8; STREAM_CHUNK];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(FsError::io("reading", path, e).into()));
+                    return;
+                }
+            }
+        }
+        if filled == 0 {
+            return;
+        }
+        buf.truncate(filled);
+        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            return;
+        }
+    }
+}
+
 /// Runs blocking file work off the runtime's worker threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
@@ -249,6 +283,56 @@ impl SnapshotStore for FsStore {
     async fn get(&self, key: SnapshotKey) -> Result<Bytes> {
         let inner = self.inner.clone();
         blocking(move || inner.get(key)).await
+    }
+
+    /// Writes into the temporary file as the chunks arrive (a few chunks are buffered),
+    /// then publishes it as [`put`](SnapshotStore::put) does.
+    async fn put_stream(&self, key: SnapshotKey, mut body: ByteStream) -> Result<u64> {
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNKS);
+        let inner = self.inner.clone();
+        let writer = tokio::task::spawn_blocking(move || inner.put_from(key, rx));
+        let mut written = 0u64;
+        let mut failed = None;
+        while let Some(piece) = body.next().await {
+            match piece {
+                Ok(chunk) => {
+                    written += chunk.len() as u64;
+                    if tx.send(Some(chunk)).await.is_err() {
+                        // The writer stopped (an error, or the key is taken).
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(body);
+        if failed.is_none() {
+            let _ = tx.send(None).await;
+        }
+        // Without the end marker the writer removes its temporary file.
+        drop(tx);
+        let stored = writer
+            .await
+            .map_err(|e| Error::from(FsError::Task(e.to_string())))?;
+        match failed {
+            Some(e) => Err(e),
+            None => stored.map(|()| written),
+        }
+    }
+
+    /// Reads the file a chunk at a time on the blocking pool.
+    async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
+        let inner = self.inner.clone();
+        let (file, path, len) = blocking(move || inner.open(key)).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_CHUNKS);
+        tokio::task::spawn_blocking(move || read_chunks(file, &path, &tx));
+        let chunks = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        Ok((len, chunks.boxed()))
     }
 
     async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {

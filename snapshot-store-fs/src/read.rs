@@ -6,6 +6,15 @@ use crate::write::is_not_ours;
 impl Inner {
     pub(crate) fn get(&self, key: SnapshotKey) -> Result<Bytes> {
         use std::io::Read;
+        let (mut file, path, len) = self.open(key)?;
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| FsError::io("reading", &path, e))?;
+        Ok(Bytes::from(bytes))
+    }
+
+    /// Opens the snapshot `key` for reading: the file, its path and its length.
+    pub(crate) fn open(&self, key: SnapshotKey) -> Result<(fs::File, PathBuf, u64)> {
         let mut options = fs::OpenOptions::new();
         options.read(true);
         // A link named like a key is a foreign object, never followed.
@@ -22,7 +31,7 @@ impl Inner {
                 Err(e) => return Err(FsError::io("reading", &path, e).into()),
             }
         }
-        let Some((mut file, path)) = opened else {
+        let Some((file, path)) = opened else {
             return Err(Error::NotFound { key });
         };
         let meta = file
@@ -31,10 +40,7 @@ impl Inner {
         if !meta.is_file() {
             return Err(Error::NotFound { key });
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.read_to_end(&mut bytes)
-            .map_err(|e| FsError::io("reading", &path, e))?;
-        Ok(Bytes::from(bytes))
+        Ok((file, path, meta.len()))
     }
 
     /// One pass over the top directory: calls `flat` with each entry named by a key in

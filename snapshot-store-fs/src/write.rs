@@ -4,12 +4,42 @@ use super::*;
 
 impl Inner {
     pub(crate) fn put(&self, key: SnapshotKey, bytes: &[u8]) -> Result<()> {
+        self.put_with(key, |file| file.write_all(bytes))
+    }
+
+    /// Writes a snapshot whose chunks arrive through `rx`, as they arrive; `None` ends
+    /// it. A channel closed before `None` (the sender failed) stores nothing.
+    pub(crate) fn put_from(
+        &self,
+        key: SnapshotKey,
+        mut rx: tokio::sync::mpsc::Receiver<Option<Bytes>>,
+    ) -> Result<()> {
+        self.put_with(key, |file| {
+            while let Some(piece) = rx.blocking_recv() {
+                match piece {
+                    Some(chunk) => file.write_all(&chunk)?,
+                    None => return Ok(()),
+                }
+            }
+            Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the snapshot's bytes stopped before their end",
+            ))
+        })
+    }
+
+    /// Publishes what `write` writes into a fresh temporary file as `key`.
+    fn put_with(
+        &self,
+        key: SnapshotKey,
+        write: impl FnOnce(&mut File) -> io::Result<()>,
+    ) -> Result<()> {
         // A key a 0.1 store holds (or anything named like it) stays taken.
         if fs::symlink_metadata(self.flat_path_of(key)).is_ok() {
             return Err(Error::AlreadyExists { key });
         }
         let (day_dir, created) = self.day_dir(key)?;
-        let recreated = match self.publish(key, &day_dir, bytes) {
+        let recreated = match self.publish(key, &day_dir, write) {
             Ok(recreated) => recreated,
             Err(e) => {
                 if created {
@@ -38,7 +68,12 @@ impl Inner {
     /// Writes `bytes` to a temporary file and publishes it as `key` in `day_dir`, never
     /// over an existing file; returns whether the day directory had to be made again
     /// (another writer's failed write removed it meanwhile).
-    pub(crate) fn publish(&self, key: SnapshotKey, day_dir: &Path, bytes: &[u8]) -> Result<bool> {
+    pub(crate) fn publish(
+        &self,
+        key: SnapshotKey,
+        day_dir: &Path,
+        write: impl FnOnce(&mut File) -> io::Result<()>,
+    ) -> Result<bool> {
         let target = day_dir.join(key.to_string());
         // Refuse early when the key is taken, without writing anything; the no-clobber
         // publish below is what guarantees it under races.
@@ -56,7 +91,7 @@ impl Inner {
             move |e| Error::from(FsError::io(action, path, e))
         };
         set_mode(temp.as_file(), self.file_mode).map_err(io_err("setting permissions of"))?;
-        temp.write_all(bytes).map_err(io_err("writing"))?;
+        write(temp.as_file_mut()).map_err(io_err("writing"))?;
         if self.sync {
             temp.as_file().sync_all().map_err(io_err("syncing"))?;
         }

@@ -4,7 +4,6 @@
 use crate::write::*;
 use crate::{BACKEND, S3Error, S3Store};
 
-use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
@@ -30,7 +29,7 @@ impl S3Store {
         &self,
         key: SnapshotKey,
         path: &Path,
-        bytes: Bytes,
+        body: Body,
     ) -> Result<()> {
         // A lasting object in the claims directory: servers that keep objects as files
         // (s3rver) remove a directory when its last object goes, and a claim stored at
@@ -83,8 +82,8 @@ impl S3Store {
                 return Err(self.error(e, None));
             }
         }
-        let outcome = self.store_bytes(path, bytes.clone(), false).await;
-        let settled = self.settle(key, path, &bytes, outcome).await;
+        let (outcome, fingerprint) = self.store_body(path, body, false).await;
+        let settled = self.settle(key, path, &fingerprint, outcome).await;
         match &settled {
             Ok(()) | Err(Error::AlreadyExists { .. }) => release().await,
             // Stored nothing as far as can be seen, but the request may still land:

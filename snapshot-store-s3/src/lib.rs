@@ -92,12 +92,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, TryStreamExt};
 use lookup::Window;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use snapshot_store::{KeyRange, Result, SnapshotKey, SnapshotMeta, SnapshotStore};
+use snapshot_store::{ByteStream, KeyRange, Result, SnapshotKey, SnapshotMeta, SnapshotStore};
 
 pub use builder::{S3StoreBuilder, WRITES_VARIABLE};
 pub use error::S3Error;
@@ -229,6 +231,42 @@ impl S3Store {
     }
 }
 
+/// The parts of a streamed snapshot: `first`, then what `rest` yields, cut into pieces
+/// of `size` bytes (the last may be shorter). An error of `rest` is put in `failure`
+/// and ends the parts with an error, so the upload is aborted.
+fn rechunk(
+    first: BytesMut,
+    rest: ByteStream,
+    size: usize,
+    failure: Arc<std::sync::Mutex<Option<snapshot_store::Error>>>,
+) -> write::PartStream {
+    futures::stream::try_unfold(
+        (first, Some(rest), failure),
+        move |(mut buf, mut rest, failure)| async move {
+            while buf.len() < size {
+                let Some(stream) = rest.as_mut() else { break };
+                match stream.next().await {
+                    Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                    Some(Err(e)) => {
+                        *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                        return Err(object_store::Error::Generic {
+                            store: "S3",
+                            source: "the snapshot's bytes failed part way".into(),
+                        });
+                    }
+                    None => rest = None,
+                }
+            }
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let part = buf.split_to(buf.len().min(size)).freeze();
+            Ok(Some((part, (buf, rest, failure))))
+        },
+    )
+    .boxed()
+}
+
 /// The name of `location` if it sits directly under `prefix`.
 fn direct_child<'a>(prefix: &Path, location: &'a Path) -> Option<&'a str> {
     let mut rest = location.prefix_match(prefix)?;
@@ -243,7 +281,85 @@ fn direct_child<'a>(prefix: &Path, location: &'a Path) -> Option<&'a str> {
 #[async_trait]
 impl SnapshotStore for S3Store {
     async fn put(&self, key: SnapshotKey, bytes: Bytes) -> Result<()> {
-        self.write(key, bytes).await
+        self.write(key, write::Body::Whole(bytes)).await
+    }
+
+    /// Gathers up to one part; a snapshot that ends within it is written as by
+    /// [`put`](SnapshotStore::put), a larger one goes up in parts as they fill (several
+    /// at a time), published only once complete and aborted on any failure.
+    async fn put_stream(&self, key: SnapshotKey, mut body: ByteStream) -> Result<u64> {
+        let mut first = BytesMut::new();
+        while first.len() < self.part_size {
+            match body.next().await {
+                Some(chunk) => first.extend_from_slice(&chunk?),
+                None => {
+                    let len = first.len() as u64;
+                    self.write(key, write::Body::Whole(first.freeze())).await?;
+                    return Ok(len);
+                }
+            }
+        }
+        // Errors of the body itself (an encoder's) are kept to be returned as they are.
+        let failure: Arc<std::sync::Mutex<Option<snapshot_store::Error>>> = Arc::default();
+        let parts = rechunk(first, body, self.part_size, failure.clone());
+        let written = Arc::new(AtomicU64::new(0));
+        let counted = {
+            let written = written.clone();
+            parts
+                .inspect_ok(move |part| {
+                    written.fetch_add(part.len() as u64, Ordering::Relaxed);
+                })
+                .boxed()
+        };
+        let outcome = self.write(key, write::Body::Parts(counted)).await;
+        if let Some(e) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Err(e);
+        }
+        outcome.map(|()| written.load(Ordering::Relaxed))
+    }
+
+    /// Large snapshots come as ranged GETs of one part each, several at a time and in
+    /// order; small ones as one GET, streamed.
+    async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
+        let path = self.path_of(key);
+        let meta = self
+            .store
+            .head(&path)
+            .await
+            .map_err(|e| self.error(e, Some(key)))?;
+        let size = meta.size;
+        let this = self.clone();
+        if size < 2 * self.part_size as u64 {
+            let result = self
+                .store
+                .get(&path)
+                .await
+                .map_err(|e| self.error(e, Some(key)))?;
+            let stream = result
+                .into_stream()
+                .map_err(move |e| this.error(e, Some(key)))
+                .boxed();
+            return Ok((size, stream));
+        }
+        let part = self.part_size as u64;
+        let ranges: Vec<_> = (0..size)
+            .step_by(self.part_size)
+            .map(|start| start..(start + part).min(size))
+            .collect();
+        let stream = futures::stream::iter(ranges)
+            .map(move |range| {
+                let this = this.clone();
+                let path = path.clone();
+                async move {
+                    this.store
+                        .get_range(&path, range)
+                        .await
+                        .map_err(|e| this.error(e, Some(key)))
+                }
+            })
+            .buffered(write::PART_CONCURRENCY)
+            .boxed();
+        Ok((size, stream))
     }
 
     async fn get(&self, key: SnapshotKey) -> Result<Bytes> {

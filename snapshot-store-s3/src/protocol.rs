@@ -4,6 +4,7 @@ use crate::write::*;
 use crate::{S3Error, S3Store};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use snapshot_store::{Result, SnapshotKey};
@@ -185,12 +186,10 @@ impl S3Store {
         };
         let conditional_complete = match &self.s3 {
             Some(s3) if conditional_put => {
-                let body = Bytes::from_static(b"probe");
-                let first = self
-                    .upload_to(s3.as_ref(), completed, body.clone(), true)
-                    .await;
+                let body = || futures::stream::iter([Ok(Bytes::from_static(b"probe"))]).boxed();
+                let first = self.upload_to(s3.as_ref(), completed, body(), true).await;
                 first.map_err(|e| self.error(e, None))?;
-                match self.upload_to(s3.as_ref(), completed, body, true).await {
+                match self.upload_to(s3.as_ref(), completed, body(), true).await {
                     Ok(()) => Some(false),
                     Err(object_store::Error::AlreadyExists { .. }) => Some(true),
                     Err(e) => return Err(self.error(e, None)),
@@ -213,13 +212,13 @@ impl S3Store {
     }
 
     /// Stores `bytes` under `key` without replacing anything.
-    pub(crate) async fn write(&self, key: SnapshotKey, bytes: Bytes) -> Result<()> {
+    pub(crate) async fn write(&self, key: SnapshotKey, body: Body) -> Result<()> {
         let path = self.path_of(key);
         match self.write_protocol().await? {
-            WriteProtocol::Claims => self.write_claimed(key, &path, bytes).await,
+            WriteProtocol::Claims => self.write_claimed(key, &path, body).await,
             _ => {
-                let outcome = self.store_bytes(&path, bytes.clone(), true).await;
-                self.settle(key, &path, &bytes, outcome).await
+                let (outcome, fingerprint) = self.store_body(&path, body, true).await;
+                self.settle(key, &path, &fingerprint, outcome).await
             }
         }
     }

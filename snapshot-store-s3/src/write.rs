@@ -4,9 +4,11 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
@@ -27,6 +29,42 @@ pub(crate) const PART_CONCURRENCY: usize = 4;
 pub(crate) const CLAIMS_KEEP: &str = "_keep";
 /// The name ending of a multipart upload's marker object.
 pub(crate) const MARKER_SUFFIX: &str = ".upload";
+
+/// The parts of an upload, in order, each but the last of the part size.
+pub(crate) type PartStream = BoxStream<'static, object_store::Result<Bytes>>;
+
+/// What a write stores.
+pub(crate) enum Body {
+    /// Bytes held in memory.
+    Whole(Bytes),
+    /// Parts arriving as they are produced (a streamed snapshot).
+    Parts(PartStream),
+}
+
+/// The length and the last 8 bytes of what went up.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) len: u64,
+    pub(crate) tail: [u8; 8],
+}
+
+impl Tally {
+    fn add(&mut self, part: &[u8]) {
+        self.len += part.len() as u64;
+        if part.len() >= 8 {
+            self.tail.copy_from_slice(&part[part.len() - 8..]);
+        } else {
+            self.tail.rotate_left(part.len());
+            self.tail[8 - part.len()..].copy_from_slice(part);
+        }
+    }
+}
+
+/// What identifies the bytes of a write, to recognise them once stored.
+pub(crate) enum Fingerprint {
+    Bytes(Bytes),
+    Tail(Tally),
+}
 
 /// A name no other write (of this or any process, on any host) uses: the process id,
 /// the time, a counter and 64 random bits.
@@ -72,20 +110,41 @@ pub(crate) fn create() -> PutOptions {
 }
 
 impl S3Store {
-    /// One attempt at storing `bytes` at `path`: one PUT below the multipart threshold,
-    /// an upload in parts above it. `conditional`: the write must not replace an object.
-    pub(crate) async fn store_bytes(
+    /// One attempt at storing `body` at `path`: one PUT for bytes below the multipart
+    /// threshold, an upload in parts otherwise. `conditional`: the write must not
+    /// replace an object. Returns the outcome and what identifies the bytes written.
+    pub(crate) async fn store_body(
         &self,
         path: &Path,
-        bytes: Bytes,
+        body: Body,
         conditional: bool,
-    ) -> object_store::Result<()> {
+    ) -> (object_store::Result<()>, Fingerprint) {
+        let bytes = match body {
+            Body::Parts(parts) => {
+                let tally = Arc::new(Mutex::new(Tally::default()));
+                let counted = {
+                    let tally = tally.clone();
+                    parts
+                        .map(move |part| {
+                            let part = part?;
+                            tally.lock().unwrap_or_else(|e| e.into_inner()).add(&part);
+                            Ok(part)
+                        })
+                        .boxed()
+                };
+                let outcome = self.upload_parts(path, counted, conditional).await;
+                let tally = *tally.lock().unwrap_or_else(|e| e.into_inner());
+                return (outcome, Fingerprint::Tail(tally));
+            }
+            Body::Whole(bytes) => bytes,
+        };
+        let fingerprint = Fingerprint::Bytes(bytes.clone());
         if bytes.len() < self.multipart_threshold {
             let outcome = self
                 .store
                 .put_opts(path, PutPayload::from(bytes.clone()), create())
                 .await;
-            return match outcome {
+            let outcome = match outcome {
                 // A store without conditional puts (claims protocol only): plain PUT.
                 Err(object_store::Error::NotImplemented { .. }) if !conditional => self
                     .store
@@ -94,11 +153,26 @@ impl S3Store {
                     .map(drop),
                 other => other.map(drop),
             };
+            return (outcome, fingerprint);
         }
+        let parts = self.parts(&bytes).map(Ok).collect::<Vec<_>>();
+        let outcome = self
+            .upload_parts(path, futures::stream::iter(parts).boxed(), conditional)
+            .await;
+        (outcome, fingerprint)
+    }
+
+    /// An upload in parts, by the route this store has.
+    async fn upload_parts(
+        &self,
+        path: &Path,
+        parts: PartStream,
+        conditional: bool,
+    ) -> object_store::Result<()> {
         match &self.s3 {
-            Some(s3) => self.upload_to(s3.as_ref(), path, bytes, conditional).await,
-            None if conditional => self.upload_staged(path, bytes).await,
-            None => self.upload_whole(path, &bytes).await,
+            Some(s3) => self.upload_to(s3.as_ref(), path, parts, conditional).await,
+            None if conditional => self.upload_staged(path, parts).await,
+            None => self.upload_whole(path, parts).await,
         }
     }
 
@@ -107,15 +181,15 @@ impl S3Store {
     pub(crate) async fn upload_whole(
         &self,
         path: &Path,
-        bytes: &Bytes,
+        parts: PartStream,
     ) -> object_store::Result<()> {
         let mut upload = self.store.put_multipart(path).await?;
-        let parts: Vec<_> = self
-            .parts(bytes)
-            .map(|part| upload.put_part(PutPayload::from(part)))
-            .collect();
-        let sent = futures::stream::iter(parts)
-            .buffer_unordered(PART_CONCURRENCY)
+        let sent = parts
+            .map(|part| match part {
+                Ok(part) => upload.put_part(PutPayload::from(part)),
+                Err(e) => Box::pin(async move { Err(e) }),
+            })
+            .buffered(PART_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await;
         let completed = match sent {
@@ -138,12 +212,13 @@ impl S3Store {
 
     /// A multipart upload straight to `path`, recorded first in a marker object under
     /// `<prefix>/_staging/` so that [`remove_stale`](Self::remove_stale) can abort it if
-    /// the writer dies; completed with `If-None-Match: *` when `conditional`.
+    /// the writer dies; completed with `If-None-Match: *` when `conditional`. Parts go
+    /// up as they arrive, [`PART_CONCURRENCY`] at a time.
     pub(crate) async fn upload_to(
         &self,
         s3: &object_store::aws::AmazonS3,
         path: &Path,
-        bytes: Bytes,
+        parts: PartStream,
         conditional: bool,
     ) -> object_store::Result<()> {
         let id = s3.create_multipart(path).await?;
@@ -156,12 +231,12 @@ impl S3Store {
             self.store
                 .put(&marker, PutPayload::from(format!("{id}\n{path}\n")))
                 .await?;
-            let parts: Vec<_> = self
-                .parts(&bytes)
+            let parts: Vec<PartId> = parts
                 .enumerate()
-                .map(|(i, part)| s3.put_part(path, &id, i, PutPayload::from(part)))
-                .collect();
-            let parts: Vec<PartId> = futures::stream::iter(parts)
+                .map(|(i, part)| {
+                    let id = &id;
+                    async move { s3.put_part(path, id, i, PutPayload::from(part?)).await }
+                })
                 .buffered(PART_CONCURRENCY)
                 .try_collect()
                 .await?;
@@ -254,14 +329,14 @@ impl S3Store {
     pub(crate) async fn upload_staged(
         &self,
         path: &Path,
-        bytes: Bytes,
+        parts: PartStream,
     ) -> object_store::Result<()> {
         let staging = self.uploads().join(format!(
             "{}.{}",
             path.filename().unwrap_or("object"),
             unique_name()
         ));
-        if let Err(e) = self.upload_whole(&staging, &bytes).await {
+        if let Err(e) = self.upload_whole(&staging, parts).await {
             let _ = self.store.delete(&staging).await;
             return Err(e);
         }
@@ -270,22 +345,35 @@ impl S3Store {
         published
     }
 
-    /// What is stored at `path`: `None` if nothing, else whether it is exactly `bytes`.
+    /// What is stored at `path`: `None` if nothing, else whether it is what
+    /// `fingerprint` describes (the same bytes; for a streamed write, the same size and
+    /// the same last 8 bytes, which are the snapshot's checksum of all the others).
     pub(crate) async fn holds(
         &self,
         path: &Path,
-        bytes: &Bytes,
+        fingerprint: &Fingerprint,
     ) -> object_store::Result<Option<bool>> {
         let meta = match self.store.head(path).await {
             Ok(meta) => meta,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        if meta.size != bytes.len() as u64 {
-            return Ok(Some(false));
+        match fingerprint {
+            Fingerprint::Bytes(bytes) => {
+                if meta.size != bytes.len() as u64 {
+                    return Ok(Some(false));
+                }
+                let stored = self.store.get(path).await?.bytes().await?;
+                Ok(Some(stored == *bytes))
+            }
+            Fingerprint::Tail(tally) => {
+                if meta.size != tally.len || tally.len < 8 {
+                    return Ok(Some(false));
+                }
+                let tail = self.store.get_range(path, tally.len - 8..tally.len).await?;
+                Ok(Some(tail[..] == tally.tail[..]))
+            }
         }
-        let stored = self.store.get(path).await?.bytes().await?;
-        Ok(Some(stored == *bytes))
     }
 
     /// Turns the outcome of a write into the answer. A refusal because the key is taken
@@ -299,7 +387,7 @@ impl S3Store {
         &self,
         key: SnapshotKey,
         path: &Path,
-        bytes: &Bytes,
+        bytes: &Fingerprint,
         outcome: object_store::Result<()>,
     ) -> Result<()> {
         let failure = match outcome {

@@ -112,6 +112,13 @@ pub enum Error {
         /// How many keys were tried.
         attempts: u32,
     },
+    /// Background checkpoints failed whose handles nobody awaited (reported by
+    /// [`Checkpointer::flush`](crate::Checkpointer::flush)); each failure is in `failed`.
+    #[error("{} background checkpoint(s) failed", failed.len())]
+    CheckpointsFailed {
+        /// Each checkpoint's failure, in the order they failed.
+        failed: Vec<Error>,
+    },
     /// The backend failed otherwise (I/O, network, a server error, ...).
     #[error("{backend} backend")]
     Backend {

@@ -35,14 +35,15 @@ pub mod conformance;
 pub use error::{BoxError, Error, Result, chain_to_string};
 pub use key::{KEY_LEN, KeyError, SnapshotKey};
 pub use manager::{
-    Copied, CopyReport, DumpInfo, IntoKey, Lookup, OnTaken, Placed, Recovered, RetentionOutcome,
-    Skipped, Snapshot, SnapshotManager, VerifyReport,
+    Checkpoint, Checkpointer, Copied, CopyReport, DumpInfo, IntoKey, Lookup, OnTaken, Operation,
+    Placed, Progress, Recovered, RetentionOutcome, Skipped, Snapshot, SnapshotManager, Submitted,
+    VerifyReport, WhenBusy,
 };
 pub use memory::MemoryStore;
 pub use retention::{
     CalendarDuration, DurationError, KeepReason, Kept, Period, RetentionPlan, RetentionPolicy,
 };
-pub use store::{KeyRange, SnapshotMeta, SnapshotStore};
+pub use store::{ByteStream, KeyRange, SnapshotMeta, SnapshotStore, gather};
 pub use stream::{Order, STREAM_PAGE};
 
 pub use snapshot_codec;

@@ -4,9 +4,16 @@ use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 
 use async_trait::async_trait;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
 use crate::{Result, SnapshotKey};
+
+/// A snapshot's bytes arriving a chunk at a time, as [`SnapshotStore::put_stream`]
+/// takes them and [`SnapshotStore::get_stream`] gives them. An `Err` item ends the
+/// stream: a write fed one stores nothing and returns that error.
+pub type ByteStream = BoxStream<'static, Result<Bytes>>;
 
 /// A stored snapshot's key and size, as listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,8 +89,11 @@ impl Default for KeyRange {
 /// - map its own failures to [`Error::Backend`](crate::Error::Backend).
 ///
 /// The shared conformance suite (feature `conformance`) checks all of this.
-/// Streaming reads and writes for very large snapshots may be added later as provided
-/// methods with default implementations, so implementors will not break.
+///
+/// Streaming reads and writes ([`put_stream`](Self::put_stream),
+/// [`get_stream`](Self::get_stream)) are provided methods that gather the bytes in
+/// memory; the disk and S3 backends override them so that a snapshot's bytes pass
+/// through a bounded buffer instead.
 #[async_trait]
 pub trait SnapshotStore: Debug + Send + Sync {
     /// Stores `bytes` under `key`, only if no snapshot has that key.
@@ -91,6 +101,34 @@ pub trait SnapshotStore: Debug + Send + Sync {
 
     /// Reads the snapshot stored under `key`.
     async fn get(&self, key: SnapshotKey) -> Result<Bytes>;
+
+    /// Stores the bytes `body` yields under `key`, as they arrive, only if no snapshot
+    /// has that key; returns how many bytes were stored. As with [`put`](Self::put),
+    /// the snapshot becomes visible only once complete. If `body` yields an `Err`, or
+    /// the write fails part way, nothing becomes visible, what was written so far is
+    /// removed (best effort; see each backend's cleanup of what a killed writer
+    /// leaves), and the error is returned.
+    ///
+    /// The provided implementation gathers the stream in memory and calls `put`.
+    async fn put_stream(&self, key: SnapshotKey, body: ByteStream) -> Result<u64> {
+        let bytes = gather(body).await?;
+        let len = bytes.len() as u64;
+        self.put(key, bytes).await?;
+        Ok(len)
+    }
+
+    /// Reads the snapshot stored under `key` as a stream of chunks, with its size.
+    /// A read that fails part way yields an `Err` item (a snapshot deleted meanwhile:
+    /// [`Error::NotFound`](crate::Error::NotFound)).
+    ///
+    /// The provided implementation reads it whole with `get`.
+    async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
+        let bytes = self.get(key).await?;
+        Ok((
+            bytes.len() as u64,
+            futures::stream::once(async move { Ok(bytes) }).boxed(),
+        ))
+    }
 
     /// Lists the snapshots whose keys lie in `range`, in ascending key order; with a
     /// `limit`, only the first `limit` of them.
@@ -140,6 +178,12 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for std::sync::Arc<T> {
     async fn get(&self, key: SnapshotKey) -> Result<Bytes> {
         (**self).get(key).await
     }
+    async fn put_stream(&self, key: SnapshotKey, body: ByteStream) -> Result<u64> {
+        (**self).put_stream(key, body).await
+    }
+    async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
+        (**self).get_stream(key).await
+    }
     async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
         (**self).list(range, limit).await
     }
@@ -165,6 +209,12 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for Box<T> {
     async fn get(&self, key: SnapshotKey) -> Result<Bytes> {
         (**self).get(key).await
     }
+    async fn put_stream(&self, key: SnapshotKey, body: ByteStream) -> Result<u64> {
+        (**self).put_stream(key, body).await
+    }
+    async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
+        (**self).get_stream(key).await
+    }
     async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
         (**self).list(range, limit).await
     }
@@ -180,4 +230,23 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for Box<T> {
     async fn delete_many(&self, keys: &[SnapshotKey]) -> Result<()> {
         (**self).delete_many(keys).await
     }
+}
+
+/// Everything `body` yields, in one buffer (without a copy when it is one chunk).
+///
+/// # Errors
+/// The first `Err` the stream yields.
+pub async fn gather(mut body: ByteStream) -> Result<Bytes> {
+    let Some(first) = body.next().await.transpose()? else {
+        return Ok(Bytes::new());
+    };
+    let Some(second) = body.next().await.transpose()? else {
+        return Ok(first);
+    };
+    let mut all = BytesMut::from(&first[..]);
+    all.extend_from_slice(&second);
+    while let Some(chunk) = body.next().await.transpose()? {
+        all.extend_from_slice(&chunk);
+    }
+    Ok(all.freeze())
 }

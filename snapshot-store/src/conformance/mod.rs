@@ -11,7 +11,7 @@
 //! them is meant.
 //!
 //! The behaviours are grouped by what a backend can break: the contract of single
-//! snapshots, lookups, deletion and retention, and concurrency.
+//! snapshots, lookups, deletion and retention, concurrency, and streaming.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -40,11 +40,13 @@ mod concurrency;
 mod contract;
 mod lookup;
 mod retention;
+mod streaming;
 
 pub use concurrency::*;
 pub use contract::*;
 pub use lookup::*;
 pub use retention::*;
+pub use streaming::*;
 
 /// A shared store, as the suite takes it.
 pub type DynStore = Arc<dyn SnapshotStore>;
@@ -184,7 +186,7 @@ const TEN: [&str; 10] = [
 /// macro_rules! count {
 ///     ($($name:ident),*) => { [$(stringify!($name)),*].len() };
 /// }
-/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 16);
+/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 19);
 /// ```
 #[macro_export]
 macro_rules! for_each_store_behaviour {
@@ -205,7 +207,10 @@ macro_rules! for_each_store_behaviour {
             typed_state_round_trips,
             corrupt_snapshots_are_reported,
             large_snapshot_round_trips,
-            concurrent_dumps_all_survive
+            concurrent_dumps_all_survive,
+            streamed_writes_publish_whole_or_nothing,
+            streamed_dumps_and_loads_round_trip,
+            background_checkpoints
         }
     };
 }

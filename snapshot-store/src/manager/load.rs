@@ -11,11 +11,15 @@ use serde::de::DeserializeOwned;
 use snapshot_codec::Value;
 use tracing::Instrument;
 
+use super::pipe::{CHUNKS_IN_FLIGHT, Operation, PipeReader, forward};
 use super::{Lookup, Recovered, Skipped, Snapshot};
-use crate::{Error, KeyRange, Order, Result, SnapshotManager, SnapshotMeta};
+use crate::{Error, KeyRange, Order, Result, SnapshotKey, SnapshotManager, SnapshotMeta};
 
 /// How often a load retries when its snapshot vanishes between listing and reading.
 const LOAD_ATTEMPTS: usize = 3;
+/// Snapshots up to this size are read whole and decoded on the calling task; larger
+/// ones stream into a decoder on the blocking pool.
+const INLINE_DECODE: u64 = 256 * 1024;
 
 impl SnapshotManager {
     /// Finds which snapshot `lookup` selects, without loading it.
@@ -109,7 +113,10 @@ impl SnapshotManager {
     /// # Errors
     /// [`Error::Corrupt`] (naming the key) if the snapshot does not load or does not fit
     /// `T`, or a store error.
-    pub async fn load<T: DeserializeOwned + 'static>(&self, lookup: Lookup) -> Result<Option<T>> {
+    pub async fn load<T: DeserializeOwned + Send + 'static>(
+        &self,
+        lookup: Lookup,
+    ) -> Result<Option<T>> {
         Ok(self.load_snapshot(lookup).await?.map(|s| s.value))
     }
 
@@ -117,7 +124,7 @@ impl SnapshotManager {
     ///
     /// # Errors
     /// As [`load`](Self::load).
-    pub async fn load_snapshot<T: DeserializeOwned + 'static>(
+    pub async fn load_snapshot<T: DeserializeOwned + Send + 'static>(
         &self,
         lookup: Lookup,
     ) -> Result<Option<Snapshot<T>>> {
@@ -131,23 +138,17 @@ impl SnapshotManager {
         self.load_in(lookup, span.clone()).instrument(span).await
     }
 
-    async fn load_in<T: DeserializeOwned + 'static>(
+    async fn load_in<T: DeserializeOwned + Send + 'static>(
         &self,
         lookup: Lookup,
         span: tracing::Span,
     ) -> Result<Option<Snapshot<T>>> {
         let started = Instant::now();
-        let Some((meta, bytes)) = self.load_encoded(lookup).await? else {
+        let Some((meta, value)) = self.read_stream(lookup).await? else {
             return Ok(None);
         };
         span.record("key", tracing::field::display(meta.key));
         span.record("bytes", meta.size);
-        let value = self
-            .decode_as::<T>(&bytes)
-            .map_err(|source| Error::Corrupt {
-                key: meta.key,
-                source,
-            })?;
         tracing::info!(
             target: "snapshot",
             key = %meta.key,
@@ -156,6 +157,70 @@ impl SnapshotManager {
             "load"
         );
         Ok(Some(Snapshot { meta, value }))
+    }
+
+    /// Finds the snapshot `lookup` selects and decodes it as it streams from the store,
+    /// retrying (as [`fetch`](Self::fetch) does) when it vanishes before it is read.
+    async fn read_stream<T: DeserializeOwned + Send + 'static>(
+        &self,
+        lookup: Lookup,
+    ) -> Result<Option<(SnapshotMeta, T)>> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let key = match lookup {
+                Lookup::Exact(key) => key,
+                _ => match self.resolve(lookup).await? {
+                    Some(meta) => meta.key,
+                    None => return Ok(None),
+                },
+            };
+            match self.decode_stream::<T>(key).await {
+                Ok(found) => return Ok(Some(found)),
+                Err(Error::NotFound { .. }) if matches!(lookup, Lookup::Exact(_)) => {
+                    return Ok(None);
+                }
+                // Deleted between listing and reading (by retention, say): look again.
+                Err(Error::NotFound { .. }) if attempts < LOAD_ATTEMPTS => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads `key` from the store a chunk at a time into a decoder on the blocking
+    /// pool; small snapshots are decoded here, in one piece.
+    async fn decode_stream<T: DeserializeOwned + Send + 'static>(
+        &self,
+        key: SnapshotKey,
+    ) -> Result<(SnapshotMeta, T)> {
+        let span = tracing::debug_span!(target: "snapshot", "snapshot.get", %key);
+        let (size, stream) = self.store.get_stream(key).instrument(span).await?;
+        let meta = SnapshotMeta { key, size };
+        let reporter = self.reporter(Operation::Load, key);
+        let corrupt = |source| Error::Corrupt { key, source };
+        if size <= INLINE_DECODE {
+            let bytes = crate::gather(stream).await?;
+            reporter.report(bytes.len() as u64, Some(size));
+            let value = self.decode_as::<T>(&bytes).map_err(corrupt)?;
+            return Ok((meta, value));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+        let decode = self.decode.clone();
+        let decoder = tokio::task::spawn_blocking(move || {
+            let reader = PipeReader::new(rx);
+            if TypeId::of::<T>() == TypeId::of::<Value>() {
+                decode.decode_from_reader(reader).map(downcast)
+            } else {
+                decode.from_reader(reader)
+            }
+        });
+        // The store's errors come first: a decoder cut short by a failed read only saw
+        // a truncated snapshot.
+        forward(stream, tx, &reporter, size).await?;
+        let decoded = decoder
+            .await
+            .map_err(|e| Error::backend("task", e.to_string()))?;
+        Ok((meta, decoded.map_err(corrupt)?))
     }
 
     /// Loads the newest snapshot that loads as a `T`, passing over newer ones that are
@@ -184,7 +249,7 @@ impl SnapshotManager {
     ///
     /// # Errors
     /// A store error (an unreachable store is not a corrupt snapshot).
-    pub async fn load_newest_valid<T: DeserializeOwned + 'static>(
+    pub async fn load_newest_valid<T: DeserializeOwned + Send + 'static>(
         &self,
     ) -> Result<Option<Recovered<T>>> {
         let mut skipped = Vec::new();

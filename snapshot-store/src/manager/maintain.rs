@@ -2,10 +2,11 @@
 
 use std::time::Instant;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use snapshot_codec::Value;
 use tracing::Instrument;
 
+use super::pipe::Operation;
 use super::{Copied, CopyReport, IntoKey, Lookup, OnTaken, Placed, Skipped, VerifyReport};
 use crate::{
     Error, KeyRange, Order, Result, RetentionPlan, RetentionPolicy, SnapshotKey, SnapshotManager,
@@ -121,14 +122,14 @@ impl SnapshotManager {
         let mut report = CopyReport::default();
         let mut metas = self.list_stream(KeyRange::all(), Order::OldestFirst);
         while let Some(meta) = metas.try_next().await? {
-            let fetched = self.load_encoded(Lookup::Exact(meta.key)).await?;
+            let fetched = self.read_reporting(meta.key, Operation::Copy).await?;
             let outcome = match fetched {
                 None => Copied::Failed {
                     key: meta.key,
                     error: Error::NotFound { key: meta.key },
                 },
                 // Verified with this manager's options before anything is written.
-                Some((_, bytes)) => match self.decode.decode(&bytes) {
+                Some(bytes) => match self.decode.decode(&bytes) {
                     Err(source) => Copied::Failed {
                         key: meta.key,
                         error: Error::Corrupt {
@@ -158,6 +159,31 @@ impl SnapshotManager {
             }
         }
         Ok(report)
+    }
+
+    /// The bytes of `key`, read a chunk at a time with progress reports; `None` if it
+    /// is gone.
+    async fn read_reporting(
+        &self,
+        key: SnapshotKey,
+        operation: Operation,
+    ) -> Result<Option<bytes::Bytes>> {
+        let (size, mut stream) = match self.store.get_stream(key).await {
+            Ok(found) => found,
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let reporter = self.reporter(operation, key);
+        let mut all = bytes::BytesMut::with_capacity(usize::try_from(size).unwrap_or(0));
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => all.extend_from_slice(&chunk),
+                Err(Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+            reporter.report(all.len() as u64, Some(size));
+        }
+        Ok(Some(all.freeze()))
     }
 
     /// Deletes up to `n` of the oldest snapshots, never the newest; returns the keys

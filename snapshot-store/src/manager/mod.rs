@@ -3,9 +3,11 @@
 //! This file holds the manager's settings and the write path; loading is in `load.rs`,
 //! listing and maintenance (verify, copy, prune, retention) in `maintain.rs`.
 
+mod background;
 mod load;
 mod lookup;
 mod maintain;
+mod pipe;
 mod results;
 
 use std::sync::Arc;
@@ -13,14 +15,17 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use chrono::Utc;
+use futures::future::BoxFuture;
 use serde::Serialize;
 use snapshot_codec::{Compression, DecodeOptions, EncodeOptions, Registry};
 use tracing::Instrument;
 
 use crate::{Error, KeyRange, Result, RetentionPolicy, SnapshotKey, SnapshotStore};
 
+pub use background::{Checkpoint, Checkpointer, Submitted, WhenBusy};
 pub use lookup::{IntoKey, Lookup};
+pub use pipe::{Operation, Progress};
+use pipe::{Reporter, encoder_pipe};
 pub use results::{
     Copied, CopyReport, DumpInfo, OnTaken, Placed, Recovered, RetentionOutcome, Skipped, Snapshot,
     VerifyReport,
@@ -77,6 +82,7 @@ pub struct SnapshotManager {
     /// The last key a `dump` of this manager (or a clone) stored, in microseconds: the
     /// next `dump` starts after it, so one process never collides with itself.
     last_dumped: Arc<AtomicI64>,
+    progress: Option<pipe::ProgressFn>,
 }
 
 impl SnapshotManager {
@@ -95,6 +101,7 @@ impl SnapshotManager {
             retention: None,
             key_attempts: DEFAULT_KEY_ATTEMPTS,
             last_dumped: Arc::new(AtomicI64::new(i64::MIN)),
+            progress: None,
         }
     }
 
@@ -127,6 +134,30 @@ impl SnapshotManager {
     /// Applies `policy` after every successful dump (see [`DumpInfo::retention`]).
     pub fn with_retention(mut self, policy: RetentionPolicy) -> Self {
         self.retention = Some(policy);
+        self
+    }
+
+    /// Calls `progress` as dumps, loads and copies of this manager (and its clones) move
+    /// bytes: after each chunk (about 1 MiB) and once at the end, from whichever thread
+    /// does the work, so keep it quick (update a bar, store a number).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use snapshot_store::{MemoryStore, Operation, SnapshotManager};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let manager = SnapshotManager::new(MemoryStore::new())
+    ///     .with_progress(move |p| log.lock().unwrap().push((p.operation, p.done, p.total)));
+    /// let info = manager.dump(&vec![7u8; 4096]).await?;
+    /// let last = *seen.lock().unwrap().last().unwrap();
+    /// assert_eq!(last, (Operation::Dump, info.size, Some(info.size)));
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_progress(mut self, progress: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(pipe::ProgressFn(Arc::new(progress)));
         self
     }
 
@@ -173,12 +204,15 @@ impl SnapshotManager {
     /// error, or [`Error::OutcomeUnknown`] if a failure left unknown whether the
     /// snapshot was stored (look up the key it names before dumping again).
     pub async fn dump<T: Serialize + ?Sized>(&self, state: &T) -> Result<DumpInfo> {
-        let now = SnapshotKey::from_datetime(Utc::now())?;
-        // Never before this manager's last dump: dumps in one process stay in order
-        // without probing keys the process itself took.
+        self.dump_from(self.next_dump_key(), state).await
+    }
+
+    /// The key a dump starts from: now, but never before this manager's last dump, so
+    /// dumps in one process stay in order without probing keys the process took.
+    fn next_dump_key(&self) -> SnapshotKey {
+        let now = SnapshotKey::now();
         let after_last = self.last_dumped.load(Ordering::Relaxed).saturating_add(1);
-        let first = SnapshotKey::from_micros(now.as_micros().max(after_last)).unwrap_or(now);
-        self.dump_from(first, state).await
+        SnapshotKey::from_micros(now.as_micros().max(after_last)).unwrap_or(now)
     }
 
     /// Encodes `state` and stores it under `time`, or the first free microsecond after.
@@ -212,18 +246,61 @@ impl SnapshotManager {
         span: tracing::Span,
     ) -> Result<DumpInfo> {
         let started = Instant::now();
-        let bytes = self.encode(state)?;
-        let size = bytes.len() as u64;
-        let key = self
-            .put_verified(first, bytes, OnTaken::NextFree)
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let stored = if multi_thread {
+            // Encoded under `block_in_place` (the runtime hands this worker's other tasks
+            // to another thread meanwhile) into a pipe the store writes from.
+            self.put_loop(first, OnTaken::NextFree, None, |key| {
+                let (writer, body) = encoder_pipe(self.reporter(Operation::Dump, key));
+                let store = self.store.clone();
+                let upload = tokio::spawn(async move { store.put_stream(key, body).await });
+                let encoded = tokio::task::block_in_place(|| {
+                    let mut writer = writer;
+                    let outcome = self
+                        .encode
+                        .to_writer(&mut writer, state)
+                        .map_err(Error::Codec);
+                    writer.end(outcome)
+                });
+                Box::pin(async move { settle(encoded, joined(upload.await)) })
+            })
             .await
-            .inspect_err(|e| {
-                if let Error::NotDurable { key, .. } | Error::OutcomeUnknown { key, .. } = e {
-                    self.note_dumped(*key);
-                }
-                tracing::warn!(target: "snapshot", error = %e.chain_to_string(), "dump failed");
-            })?
-            .key();
+        } else {
+            // A current-thread runtime has no other worker to hand its tasks to: encode
+            // here, in memory (a `Checkpointer` streams on any runtime).
+            let bytes = self.encode(state)?;
+            let reporter = self.reporter(Operation::Dump, first);
+            let size = bytes.len() as u64;
+            let placed = self
+                .put_loop(first, OnTaken::NextFree, Some(&bytes), |key| {
+                    let store = self.store.clone();
+                    let bytes = bytes.clone();
+                    Box::pin(async move { store.put(key, bytes).await.map(|()| size) })
+                })
+                .await;
+            if placed.is_ok() {
+                reporter.report(size, Some(size));
+            }
+            placed
+        };
+        self.finish_dump(stored, started, &span).await
+    }
+
+    /// Records a dump's outcome, runs retention, and logs.
+    pub(crate) async fn finish_dump(
+        &self,
+        stored: Result<(Placed, u64)>,
+        started: Instant,
+        span: &tracing::Span,
+    ) -> Result<DumpInfo> {
+        let (placed, size) = stored.inspect_err(|e| {
+            if let Error::NotDurable { key, .. } | Error::OutcomeUnknown { key, .. } = e {
+                self.note_dumped(*key);
+            }
+            tracing::warn!(target: "snapshot", error = %e.chain_to_string(), "dump failed");
+        })?;
+        let key = placed.key();
         self.note_dumped(key);
         span.record("key", tracing::field::display(key));
         span.record("bytes", size);
@@ -240,6 +317,14 @@ impl SnapshotManager {
             size,
             retention,
         })
+    }
+
+    pub(crate) fn reporter(&self, operation: Operation, key: SnapshotKey) -> Reporter {
+        Reporter {
+            progress: self.progress.clone(),
+            operation,
+            key,
+        }
     }
 
     fn note_dumped(&self, key: SnapshotKey) {
@@ -312,64 +397,84 @@ impl SnapshotManager {
         self.put_verified(at, bytes, on_taken).await
     }
 
-    /// The one put-at-a-free-key loop: every write of a new snapshot goes through it.
+    /// Stores verified bytes with [`put_loop`](Self::put_loop).
     async fn put_verified(
         &self,
         first: SnapshotKey,
         bytes: Bytes,
         on_taken: OnTaken,
     ) -> Result<Placed> {
+        let size = bytes.len() as u64;
+        self.put_loop(first, on_taken, Some(&bytes), |key| {
+            let store = self.store.clone();
+            let bytes = bytes.clone();
+            Box::pin(async move { store.put(key, bytes).await.map(|()| size) })
+        })
+        .await
+        .map(|(placed, _)| placed)
+    }
+
+    /// The one put-at-a-free-key loop: every write of a new snapshot goes through it.
+    /// `attempt` writes the snapshot under one key and returns its size; `bytes` (the
+    /// snapshot, where held in memory) is compared with what holds a taken key for
+    /// [`OnTaken::SameOrNextFree`] and [`OnTaken::SameOrFail`].
+    pub(crate) async fn put_loop<'a>(
+        &'a self,
+        first: SnapshotKey,
+        on_taken: OnTaken,
+        bytes: Option<&Bytes>,
+        mut attempt: impl FnMut(SnapshotKey) -> BoxFuture<'a, Result<u64>>,
+    ) -> Result<(Placed, u64)> {
         let span = tracing::debug_span!(
             target: "snapshot",
             "snapshot.put",
             key = %first,
-            bytes = bytes.len()
+            bytes = tracing::field::Empty
         );
-        self.put_loop(first, bytes, on_taken).instrument(span).await
-    }
-
-    async fn put_loop(
-        &self,
-        first: SnapshotKey,
-        bytes: Bytes,
-        on_taken: OnTaken,
-    ) -> Result<Placed> {
-        let mut key = first;
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let started = Instant::now();
-            match self.store.put(key, bytes.clone()).await {
-                Ok(()) => {
-                    tracing::debug!(
-                        target: "snapshot",
-                        %key,
-                        bytes = bytes.len(),
-                        millis = started.elapsed().as_millis() as u64,
-                        "put"
-                    );
-                    return Ok(Placed::Stored(key));
-                }
-                Err(Error::AlreadyExists { .. }) => {}
-                Err(e) => return Err(e),
-            }
-            if on_taken != OnTaken::NextFree {
-                match self.store.get(key).await {
-                    Ok(there) if there == bytes => return Ok(Placed::AlreadyPresent(key)),
-                    // Deleted since: try the same key again.
-                    Err(Error::NotFound { .. }) if attempts < self.key_attempts => continue,
-                    Ok(_) | Err(Error::NotFound { .. }) => {}
+        let recorder = span.clone();
+        async move {
+            let mut key = first;
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let started = Instant::now();
+                match attempt(key).await {
+                    Ok(size) => {
+                        tracing::debug!(
+                            target: "snapshot",
+                            %key,
+                            bytes = size,
+                            millis = started.elapsed().as_millis() as u64,
+                            "put"
+                        );
+                        recorder.record("bytes", size);
+                        return Ok((Placed::Stored(key), size));
+                    }
+                    Err(Error::AlreadyExists { .. }) => {}
                     Err(e) => return Err(e),
                 }
-                if on_taken == OnTaken::SameOrFail {
-                    return Err(Error::AlreadyExists { key });
+                if let (true, Some(bytes)) = (on_taken != OnTaken::NextFree, bytes) {
+                    match self.store.get(key).await {
+                        Ok(there) if there == *bytes => {
+                            return Ok((Placed::AlreadyPresent(key), bytes.len() as u64));
+                        }
+                        // Deleted since: try the same key again.
+                        Err(Error::NotFound { .. }) if attempts < self.key_attempts => continue,
+                        Ok(_) | Err(Error::NotFound { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                    if on_taken == OnTaken::SameOrFail {
+                        return Err(Error::AlreadyExists { key });
+                    }
                 }
+                if attempts >= self.key_attempts || key == SnapshotKey::MAX {
+                    return Err(Error::NoFreeKey { first, attempts });
+                }
+                key = self.first_free_after(key).await;
             }
-            if attempts >= self.key_attempts || key == SnapshotKey::MAX {
-                return Err(Error::NoFreeKey { first, attempts });
-            }
-            key = self.first_free_after(key).await;
         }
+        .instrument(span)
+        .await
     }
 
     /// The first key after `taken` that the store does not hold, found with one listing
@@ -390,4 +495,20 @@ impl SnapshotManager {
         }
         candidate
     }
+}
+
+/// The outcome of one streamed write: the store's error first (an encoder that stopped
+/// because the store hung up only reports a broken pipe), then the encoder's.
+fn settle(encoded: Result<u64>, stored: Result<u64>) -> Result<u64> {
+    match (encoded, stored) {
+        (_, Err(e)) if !matches!(e, Error::Codec(_)) => Err(e),
+        (Err(e), _) => Err(e),
+        (Ok(_), stored) => stored,
+    }
+}
+
+/// A spawned task's result; a task that panicked or was cancelled is a backend error
+/// (never a panic of the caller).
+fn joined<T>(result: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    result.unwrap_or_else(|e| Err(Error::backend("task", e.to_string())))
 }
