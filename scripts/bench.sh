@@ -23,6 +23,9 @@ lookups_dir="$(mktemp -d)"
 export SNAPSHOT_S3_DEV_PORT="${SNAPSHOT_S3_DEV_PORT:-8533}"
 eval "$(bash scripts/s3-dev.sh start)"
 lookups=$(SNAPSHOT_LOOKUPS_S3=s3://snapshots/bench-lookups target/release/lookups "$lookups_dir")
+# Streamed dumps and loads of a 2 GiB state, S3 against raw object_store, background
+# checkpoints (the same server).
+checkpoint=$(SNAPSHOT_CHECKPOINT_S3=s3://snapshots/bench-checkpoint target/release/checkpoint)
 bash scripts/s3-dev.sh stop
 rm -rf "$lookups_dir"
 codecs=$(target/release/report codecs)
@@ -60,5 +63,11 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   echo "## Lookups at scale"
   echo
   echo "$lookups"
+  echo
+  echo "## Checkpoints"
+  echo
+  cat BENCHMARKS.checkpoints.md
+  echo
+  echo "$checkpoint"
 } > BENCHMARKS.md
 echo "wrote BENCHMARKS.md (${elapsed} s)"

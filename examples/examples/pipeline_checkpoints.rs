@@ -1,5 +1,7 @@
-//! Data pipeline checkpoints on S3 or MinIO: resume from the latest checkpoint after an
-//! interruption, keeping only the last few checkpoints.
+//! Data pipeline checkpoints on S3 or MinIO, written in the background: the loop hands
+//! each checkpoint over and goes on with the next batch while it is encoded and
+//! uploaded; a run resumes from the latest checkpoint after an interruption, and only
+//! the last few checkpoints are kept.
 //!
 //! Configure the store from the environment, for example for a local MinIO:
 //!
@@ -12,9 +14,10 @@
 //!
 //! Without `SNAPSHOT_URL` it runs against a temporary local directory.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
-use snapshot::Order;
-use snapshot::{RetentionPolicy, SnapshotManager};
+use snapshot::{Order, RetentionPolicy, SnapshotManager, WhenBusy};
 
 /// The pipeline's progress.
 #[derive(Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
@@ -25,6 +28,8 @@ pub struct Checkpoint {
     pub rows_done: u64,
     /// One result per processed batch.
     pub totals: Vec<f64>,
+    /// The model being trained (a typed array in the snapshot: 4 bytes per weight).
+    pub weights: Vec<f32>,
 }
 
 /// Processes batches `0..batches`, checkpointing after each; stops after `crash_after`
@@ -46,21 +51,38 @@ pub async fn run_pipeline(
             }
             recovered.snapshot.value
         }
-        None => Checkpoint::default(),
+        None => Checkpoint {
+            weights: vec![0.0; 100_000],
+            ..Checkpoint::default()
+        },
     };
     println!("starting at batch {}", state.next_batch);
+    // One checkpoint in flight at a time; a new one waits for the previous upload
+    // (`WhenBusy::Skip` would drop it instead, for loops that must never wait).
+    let checkpoints = manager
+        .checkpointer()
+        .with_max_in_flight(1)
+        .with_when_busy(WhenBusy::Wait);
     let mut done_now = 0;
     while state.next_batch < batches {
         if crash_after == Some(done_now) {
             println!("interrupted before batch {}", state.next_batch);
-            return Ok(state);
+            break;
         }
         state.rows_done += 1000;
         state.totals.push(state.next_batch as f64 * 1.5);
+        for (i, w) in state.weights.iter_mut().enumerate() {
+            *w += (i % 7) as f32 * 0.001;
+        }
         state.next_batch += 1;
-        manager.dump(&state).await?; // the retention policy runs after each dump
+        // Hands a copy over and returns; encoding and the upload happen meanwhile, and
+        // the retention policy runs after each checkpoint is stored.
+        // The handle is dropped: a failure is reported by `flush` below.
+        let _started = checkpoints.checkpoint(Arc::new(state.clone())).await;
         done_now += 1;
     }
+    // Before the process ends: wait for the checkpoints still being written.
+    checkpoints.flush().await?;
     Ok(state)
 }
 

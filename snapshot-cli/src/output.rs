@@ -30,6 +30,55 @@ pub fn progress(what: &str, total: Option<u64>) -> ProgressBar {
     bar
 }
 
+/// A progress callback for a manager that draws one bar per snapshot moved, in
+/// bytes, on stderr when it is a terminal (indicatif's rule): a bar with an estimate
+/// when the size is known (loads), a running byte count when not (dumps).
+pub fn bytes_bar(what: &'static str) -> impl Fn(&snapshot::Progress) + Send + Sync + 'static {
+    let bar: std::sync::Mutex<Option<(snapshot::SnapshotKey, ProgressBar)>> =
+        std::sync::Mutex::new(None);
+    move |p| {
+        let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
+        if bar.as_ref().is_none_or(|(key, _)| *key != p.key) {
+            if let Some((_, old)) = bar.take() {
+                old.finish_and_clear();
+            }
+            let new = ProgressBar::no_length();
+            new.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            new.set_message(format!("{what} {}", p.key));
+            *bar = Some((p.key, new));
+        }
+        if let Some((_, current)) = bar.as_ref() {
+            if let Some(total) = p.total {
+                current.set_length(total);
+            }
+            current.set_position(p.done);
+            if p.is_finished() {
+                current.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// A progress callback that shows the bytes of the snapshot at hand in `bar`'s message
+/// (for commands whose bar counts snapshots).
+pub fn bytes_in_message(
+    bar: &ProgressBar,
+    what: &'static str,
+) -> impl Fn(&snapshot::Progress) + Send + Sync + 'static {
+    let bar = bar.clone();
+    move |p| {
+        let total = p
+            .total
+            .map_or_else(String::new, |t| format!("/{}", human(t)));
+        bar.set_message(format!("{what} {} {}{total}", p.key, human(p.done)));
+    }
+}
+
 /// A size for people: `512 B`, `1.50 KiB`, `3.20 MiB` (indicatif's binary units).
 pub fn human(bytes: u64) -> String {
     HumanBytes(bytes).to_string()

@@ -266,3 +266,119 @@ async fn soak_with_writers_pruner_and_readers() {
         .count();
     assert_eq!(temps, 0);
 }
+
+/// Every entry under `dir`, recursively, as paths relative to it.
+fn all_entries(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path.clone());
+            }
+            out.push(
+                path.strip_prefix(dir)
+                    .expect("under dir")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A streamed write whose bytes fail part way leaves no file, temporary or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_stream_leaves_no_file() {
+    use futures::StreamExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let key = str::parse::<SnapshotKey>("2024-01-15_10-30-00-000000").expect("key");
+    let chunks = (0..8)
+        .map(|_| Ok(Bytes::from(vec![7u8; 1 << 20])))
+        .chain([Err(Error::backend("encoder", "failed"))]);
+    let err = store
+        .put_stream(key, futures::stream::iter(chunks).boxed())
+        .await
+        .expect_err("the stream failed");
+    assert!(
+        matches!(
+            err,
+            Error::Backend {
+                backend: "encoder",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(all_entries(dir.path()), Vec::<String>::new());
+}
+
+/// A state that takes a while to serialize (`parts` strings of 1 MiB).
+struct Slow {
+    parts: usize,
+}
+
+impl serde::Serialize for Slow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.parts))?;
+        let part = "x".repeat(1 << 20);
+        for _ in 0..self.parts {
+            std::thread::sleep(Duration::from_millis(5));
+            seq.serialize_element(&part)?;
+        }
+        seq.end()
+    }
+}
+
+/// A runtime shut down while a checkpoint streams into the store: nothing becomes
+/// visible, and the abandoned temporary file is removed (the writer sees its input end
+/// without the end marker).
+#[test]
+fn a_runtime_shut_down_mid_checkpoint_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store = open(dir.path());
+    let progress = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = progress.clone();
+    let manager = SnapshotManager::new(store.clone()).with_progress(move |p| {
+        seen.store(p.done, std::sync::atomic::Ordering::Relaxed);
+    });
+    rt.block_on(async {
+        let checkpoints = manager.checkpointer();
+        let _handle = checkpoints.checkpoint(Arc::new(Slow { parts: 400 })).await;
+        // Wait until bytes are being written, then pull the runtime away.
+        while progress.load(std::sync::atomic::Ordering::Relaxed) < 8 << 20 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            all_entries(dir.path())
+                .iter()
+                .any(|name| name.contains(TEMP_PREFIX)),
+            "no temporary file while the checkpoint streams"
+        );
+    });
+    rt.shutdown_timeout(Duration::from_secs(10));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left: Vec<String> = all_entries(dir.path())
+            .into_iter()
+            .filter(|name| name.contains(TEMP_PREFIX) || name.contains('_'))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind after the shutdown: {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -121,6 +121,12 @@ pub const DEFAULT_MULTIPART_THRESHOLD: usize = 64 << 20;
 /// The default size of one part (16 MiB; S3 needs at least 5 MiB).
 pub const DEFAULT_PART_SIZE: usize = 16 << 20;
 
+/// Streamed reads of snapshots of at least twice this size are ranged GETs of this many
+/// bytes, [`READ_CONCURRENCY`] at a time (8 MiB).
+pub const READ_PART_SIZE: usize = 8 << 20;
+/// How many ranged GETs of a streamed read are in flight at once.
+pub const READ_CONCURRENCY: usize = 4;
+
 /// Snapshots as objects under a prefix of an object store.
 #[derive(Clone)]
 pub struct S3Store {
@@ -232,21 +238,28 @@ impl S3Store {
 }
 
 /// The parts of a streamed snapshot: `first`, then what `rest` yields, cut into pieces
-/// of `size` bytes (the last may be shorter). An error of `rest` is put in `failure`
-/// and ends the parts with an error, so the upload is aborted.
+/// of `size` bytes (the last may be shorter), each in its own allocation (so a part
+/// in flight holds its own bytes and nothing more). An error of `rest` is put in
+/// `failure` and ends the parts with an error, so the upload is aborted.
 fn rechunk(
-    first: BytesMut,
+    first: Bytes,
     rest: ByteStream,
     size: usize,
     failure: Arc<std::sync::Mutex<Option<snapshot_store::Error>>>,
 ) -> write::PartStream {
     futures::stream::try_unfold(
         (first, Some(rest), failure),
-        move |(mut buf, mut rest, failure)| async move {
-            while buf.len() < size {
+        move |(mut pending, mut rest, failure)| async move {
+            let mut part = PartBuffer::new(size)?;
+            loop {
+                let take = pending.len().min(size - part.len);
+                part.extend_from_slice(&pending.split_to(take));
+                if part.len == size {
+                    break;
+                }
                 let Some(stream) = rest.as_mut() else { break };
                 match stream.next().await {
-                    Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                    Some(Ok(chunk)) => pending = chunk,
                     Some(Err(e)) => {
                         *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
                         return Err(object_store::Error::Generic {
@@ -257,14 +270,42 @@ fn rechunk(
                     None => rest = None,
                 }
             }
-            if buf.is_empty() {
+            if part.len == 0 {
                 return Ok(None);
             }
-            let part = buf.split_to(buf.len().min(size)).freeze();
-            Ok(Some((part, (buf, rest, failure))))
+            Ok(Some((Bytes::from_owner(part), (pending, rest, failure))))
         },
     )
     .boxed()
+}
+
+/// One part of a streamed upload, in its own anonymous memory map: unmapped when the
+/// part is dropped, so the memory goes back to the system at once (parts from the
+/// heap would stay with the allocator, which keeps tens of MiB of freed parts).
+struct PartBuffer {
+    map: memmap2::MmapMut,
+    len: usize,
+}
+
+impl PartBuffer {
+    fn new(size: usize) -> object_store::Result<Self> {
+        let map = memmap2::MmapMut::map_anon(size).map_err(|e| object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(e),
+        })?;
+        Ok(Self { map, len: 0 })
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.map[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
+
+impl AsRef<[u8]> for PartBuffer {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[..self.len]
+    }
 }
 
 /// The name of `location` if it sits directly under `prefix`.
@@ -288,7 +329,7 @@ impl SnapshotStore for S3Store {
     /// [`put`](SnapshotStore::put), a larger one goes up in parts as they fill (several
     /// at a time), published only once complete and aborted on any failure.
     async fn put_stream(&self, key: SnapshotKey, mut body: ByteStream) -> Result<u64> {
-        let mut first = BytesMut::new();
+        let mut first = BytesMut::with_capacity(self.part_size);
         while first.len() < self.part_size {
             match body.next().await {
                 Some(chunk) => first.extend_from_slice(&chunk?),
@@ -301,7 +342,7 @@ impl SnapshotStore for S3Store {
         }
         // Errors of the body itself (an encoder's) are kept to be returned as they are.
         let failure: Arc<std::sync::Mutex<Option<snapshot_store::Error>>> = Arc::default();
-        let parts = rechunk(first, body, self.part_size, failure.clone());
+        let parts = rechunk(first.freeze(), body, self.part_size, failure.clone());
         let written = Arc::new(AtomicU64::new(0));
         let counted = {
             let written = written.clone();
@@ -329,7 +370,7 @@ impl SnapshotStore for S3Store {
             .map_err(|e| self.error(e, Some(key)))?;
         let size = meta.size;
         let this = self.clone();
-        if size < 2 * self.part_size as u64 {
+        if size < 2 * READ_PART_SIZE as u64 {
             let result = self
                 .store
                 .get(&path)
@@ -341,9 +382,9 @@ impl SnapshotStore for S3Store {
                 .boxed();
             return Ok((size, stream));
         }
-        let part = self.part_size as u64;
+        let part = READ_PART_SIZE as u64;
         let ranges: Vec<_> = (0..size)
-            .step_by(self.part_size)
+            .step_by(READ_PART_SIZE)
             .map(|start| start..(start + part).min(size))
             .collect();
         let stream = futures::stream::iter(ranges)
@@ -357,7 +398,7 @@ impl SnapshotStore for S3Store {
                         .map_err(|e| this.error(e, Some(key)))
                 }
             })
-            .buffered(write::PART_CONCURRENCY)
+            .buffered(READ_CONCURRENCY)
             .boxed();
         Ok((size, stream))
     }

@@ -489,7 +489,25 @@ async fn big_writer_child() {
     let _ = manager.dump(&state).await;
 }
 
-async fn server_stopped_mid_upload(weed: &mut Weed) {
+/// `bytes` as a stream of 1 MiB chunks, one every 5 ms (an encoder still at work).
+fn trickle(bytes: Bytes) -> snapshot_store::ByteStream {
+    use futures::StreamExt;
+    let chunks: Vec<Bytes> = (0..bytes.len())
+        .step_by(1 << 20)
+        .map(|at| bytes.slice(at..(at + (1 << 20)).min(bytes.len())))
+        .collect();
+    futures::stream::iter(chunks)
+        .then(|chunk| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok(chunk)
+        })
+        .boxed()
+}
+
+/// The server stops while an upload is under way (`streamed`: while a streamed write
+/// is still producing parts): the write fails, nothing is visible after a restart, and
+/// `remove_stale` removes what the upload left.
+async fn server_stopped_mid_upload(weed: &mut Weed, streamed: bool) {
     let prefix = unique("crash");
     let mut size = 64 << 20;
     for attempt in 1..=4 {
@@ -510,8 +528,14 @@ async fn server_stopped_mid_upload(weed: &mut Weed) {
         );
         let key = SnapshotKey::now();
         let uploader = store.clone();
-        let upload = tokio::spawn(async move { uploader.put(key, bytes).await });
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        let upload = tokio::spawn(async move {
+            if streamed {
+                uploader.put_stream(key, trickle(bytes)).await.map(drop)
+            } else {
+                uploader.put(key, bytes).await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(if streamed { 150 } else { 40 })).await;
         let stopped_at = Instant::now();
         weed.stop();
         let result = tokio::time::timeout(Duration::from_secs(30), upload)
@@ -718,7 +742,12 @@ fn main() {
                     run("soak_on_s3", soak_on_s3(&weed)).await;
                     run(
                         "server_stopped_mid_upload",
-                        server_stopped_mid_upload(&mut weed),
+                        server_stopped_mid_upload(&mut weed, false),
+                    )
+                    .await;
+                    run(
+                        "server_stopped_mid_streamed_upload",
+                        server_stopped_mid_upload(&mut weed, true),
                     )
                     .await;
                 });

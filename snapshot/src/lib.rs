@@ -40,10 +40,11 @@ pub use snapshot_codec::{
     Compression, DecodeOptions, EncodeOptions, Ext, ExtType, Map, Registry, Value, value,
 };
 pub use snapshot_store::{
-    CalendarDuration, Copied, CopyReport, DumpInfo, DurationError, Error, IntoKey, KeepReason,
-    Kept, KeyError, KeyRange, Lookup, MemoryStore, OnTaken, Order, Period, Placed, Recovered,
-    Result, RetentionOutcome, RetentionPlan, RetentionPolicy, STREAM_PAGE, Skipped, Snapshot,
-    SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore, VerifyReport, chain_to_string,
+    ByteStream, CalendarDuration, Checkpoint, Checkpointer, Copied, CopyReport, DumpInfo,
+    DurationError, Error, IntoKey, KeepReason, Kept, KeyError, KeyRange, Lookup, MemoryStore,
+    OnTaken, Operation, Order, Period, Placed, Progress, Recovered, Result, RetentionOutcome,
+    RetentionPlan, RetentionPolicy, STREAM_PAGE, Skipped, Snapshot, SnapshotKey, SnapshotManager,
+    SnapshotMeta, SnapshotStore, Submitted, VerifyReport, WhenBusy, chain_to_string,
 };
 #[cfg(feature = "fs")]
 pub use snapshot_store_fs::{self as fs, FsStore};

@@ -8,9 +8,9 @@ use anyhow::Context;
 use crate::output;
 
 pub async fn run(src: &str, dst: &str) -> anyhow::Result<ExitCode> {
-    let from = crate::open(src)?;
-    let to = crate::open_for_write(dst)?;
     let bar = output::progress("copying", None);
+    let from = crate::open(src)?.with_progress(output::bytes_in_message(&bar, "copying"));
+    let to = crate::open_for_write(dst)?;
     let mut done = 0;
     let report = from
         .copy_into(&to, |_| {

@@ -13,6 +13,9 @@ pub async fn run(store: &str, file: &Path) -> anyhow::Result<()> {
         serde_json::from_slice(&bytes).with_context(|| format!("{shown}: invalid JSON"))?;
     crate::json::check_exact(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     let value = crate::json::from_json(&document).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    let info = crate::open_for_write(store)?.dump(&value).await?;
+    let info = crate::open_for_write(store)?
+        .with_progress(output::bytes_bar("writing"))
+        .dump(&value)
+        .await?;
     output::stdout(format!("{}\n", info.key))
 }

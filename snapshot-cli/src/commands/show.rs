@@ -53,7 +53,7 @@ fn to_json_text(value: &Value) -> anyhow::Result<String> {
 }
 
 pub async fn show(store: &str, which: &Which, raw: bool) -> anyhow::Result<()> {
-    let manager = crate::open(store)?;
+    let manager = crate::open(store)?.with_progress(output::bytes_bar("loading"));
     let (key, value) = select(&manager, store, which).await?;
     if raw {
         let bytes = manager.store().get(key).await?;
@@ -63,7 +63,7 @@ pub async fn show(store: &str, which: &Which, raw: bool) -> anyhow::Result<()> {
 }
 
 pub async fn get(store: &str, which: &Which, path: Option<&PathBuf>) -> anyhow::Result<()> {
-    let manager = crate::open(store)?;
+    let manager = crate::open(store)?.with_progress(output::bytes_bar("loading"));
     let (_, value) = select(&manager, store, which).await?;
     let text = to_json_text(&value)?;
     match path {

@@ -8,8 +8,8 @@ use snapshot::StoreUrl;
 use crate::output;
 
 pub async fn run(store: &str) -> anyhow::Result<ExitCode> {
-    let manager = crate::open(store)?;
     let bar = output::progress("verifying", None);
+    let manager = crate::open(store)?.with_progress(output::bytes_in_message(&bar, "verifying"));
     let report = manager.verify_with(|_, _| bar.inc(1)).await;
     bar.finish_and_clear();
     let report = report?;
