@@ -227,8 +227,8 @@ impl Checkpointer {
         shared.in_flight.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             let outcome = manager.dump_shared(first, state).await;
-            shared.in_flight.fetch_sub(1, Ordering::AcqRel);
-            drop(permit);
+            // The outcome is delivered (or kept for flush) before the slot is given
+            // back, so a flush that finds every slot free also finds every failure.
             if let Err(Err(error)) = tx.send(outcome) {
                 if Arc::strong_count(&shared) == 1 {
                     tracing::error!(
@@ -236,19 +236,21 @@ impl Checkpointer {
                         error = %error.chain_to_string(),
                         "a background checkpoint failed after its checkpointer was dropped"
                     );
-                    return;
+                } else {
+                    tracing::warn!(
+                        target: "snapshot",
+                        error = %error.chain_to_string(),
+                        "a background checkpoint failed (reported by the next flush)"
+                    );
+                    shared
+                        .unobserved
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(error);
                 }
-                tracing::warn!(
-                    target: "snapshot",
-                    error = %error.chain_to_string(),
-                    "a background checkpoint failed (reported by the next flush)"
-                );
-                shared
-                    .unobserved
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(error);
             }
+            shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+            drop(permit);
         });
         Submitted::Started(Checkpoint {
             key: first,

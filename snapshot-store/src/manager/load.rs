@@ -61,34 +61,42 @@ impl SnapshotManager {
     }
 
     async fn fetch(&self, lookup: Lookup) -> Result<Option<(SnapshotMeta, Bytes)>> {
-        // An exact key is one read: a missing snapshot is `None`, with no listing.
-        if let Lookup::Exact(key) = lookup {
-            return match self.store.get(key).await {
-                Ok(bytes) => Ok(Some((
-                    SnapshotMeta {
-                        key,
-                        size: bytes.len() as u64,
-                    },
-                    bytes,
-                ))),
-                Err(Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
+        self.retrying(lookup, |key| async move {
+            let bytes = self.store.get(key).await?;
+            let size = bytes.len() as u64;
+            Ok((SnapshotMeta { key, size }, bytes))
+        })
+        .await
+    }
+
+    /// Reads the snapshot `lookup` selects with `read`: an exact key is one read (a
+    /// missing snapshot is `None`, with no listing); otherwise the lookup is resolved
+    /// and resolved again when the snapshot vanishes before it is read (deleted by
+    /// retention, say), a few times.
+    async fn retrying<'a, T, F, Fut>(&'a self, lookup: Lookup, mut read: F) -> Result<Option<T>>
+    where
+        F: FnMut(SnapshotKey) -> Fut,
+        Fut: std::future::Future<Output = Result<T>> + 'a,
+    {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let key = match lookup {
+                Lookup::Exact(key) => key,
+                _ => match self.resolve(lookup).await? {
+                    Some(meta) => meta.key,
+                    None => return Ok(None),
+                },
             };
-        }
-        for _ in 0..LOAD_ATTEMPTS {
-            let Some(meta) = self.resolve(lookup).await? else {
-                return Ok(None);
-            };
-            match self.store.get(meta.key).await {
-                Ok(bytes) => return Ok(Some((meta, bytes))),
-                // Deleted between listing and reading (by retention, say): look again.
-                Err(Error::NotFound { .. }) => continue,
+            match read(key).await {
+                Ok(found) => return Ok(Some(found)),
+                Err(Error::NotFound { .. }) if matches!(lookup, Lookup::Exact(_)) => {
+                    return Ok(None);
+                }
+                Err(Error::NotFound { .. }) if attempts < LOAD_ATTEMPTS => continue,
                 Err(e) => return Err(e),
             }
         }
-        self.resolve(lookup)
-            .await?
-            .map_or(Ok(None), |meta| Err(Error::NotFound { key: meta.key }))
     }
 
     /// Loads the snapshot `lookup` selects as a `T`: [`Value`](snapshot_codec::Value)
@@ -159,32 +167,13 @@ impl SnapshotManager {
         Ok(Some(Snapshot { meta, value }))
     }
 
-    /// Finds the snapshot `lookup` selects and decodes it as it streams from the store,
-    /// retrying (as [`fetch`](Self::fetch) does) when it vanishes before it is read.
+    /// Finds the snapshot `lookup` selects and decodes it as it streams from the store.
     async fn read_stream<T: DeserializeOwned + Send + 'static>(
         &self,
         lookup: Lookup,
     ) -> Result<Option<(SnapshotMeta, T)>> {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let key = match lookup {
-                Lookup::Exact(key) => key,
-                _ => match self.resolve(lookup).await? {
-                    Some(meta) => meta.key,
-                    None => return Ok(None),
-                },
-            };
-            match self.decode_stream::<T>(key).await {
-                Ok(found) => return Ok(Some(found)),
-                Err(Error::NotFound { .. }) if matches!(lookup, Lookup::Exact(_)) => {
-                    return Ok(None);
-                }
-                // Deleted between listing and reading (by retention, say): look again.
-                Err(Error::NotFound { .. }) if attempts < LOAD_ATTEMPTS => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        self.retrying(lookup, |key| self.decode_stream::<T>(key))
+            .await
     }
 
     /// Reads `key` from the store a chunk at a time into a decoder on the blocking

@@ -194,6 +194,14 @@ impl SnapshotManager {
 
     /// Encodes `state` and stores it under the current time.
     ///
+    /// On a multi-thread tokio runtime the state is encoded under
+    /// [`block_in_place`](tokio::task::block_in_place) (the runtime moves this worker's
+    /// other tasks to another thread meanwhile) straight into the store, a chunk at a
+    /// time, so the dump holds a few MiB of the encoded form whatever the state's size.
+    /// On a current-thread runtime, or in a `LocalSet` (where tokio refuses to block and
+    /// says so on stderr), it is encoded in memory first; a [`Checkpointer`] streams on
+    /// any runtime and returns before the encoding even starts.
+    ///
     /// If that microsecond is taken (two dumps in one microsecond, or another writer),
     /// the next free one is used: a dump never overwrites and is never lost. A returned
     /// [`DumpInfo`] means the snapshot is stored, even when the retention pass after it
@@ -255,15 +263,39 @@ impl SnapshotManager {
                 let (writer, body) = encoder_pipe(self.reporter(Operation::Dump, key));
                 let store = self.store.clone();
                 let upload = tokio::spawn(async move { store.put_stream(key, body).await });
-                let encoded = tokio::task::block_in_place(|| {
-                    let mut writer = writer;
-                    let outcome = self
-                        .encode
-                        .to_writer(&mut writer, state)
-                        .map_err(Error::Codec);
-                    writer.end(outcome)
-                });
-                Box::pin(async move { settle(encoded, joined(upload.await)) })
+                let mut writer = Some(writer);
+                let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    tokio::task::block_in_place(|| {
+                        let mut writer = writer.take()?;
+                        let outcome = self
+                            .encode
+                            .to_writer(&mut writer, state)
+                            .map_err(Error::Codec);
+                        Some(writer.end(outcome))
+                    })
+                }));
+                match encoded {
+                    Ok(Some(encoded)) => {
+                        Box::pin(async move { settle(encoded, joined(upload.await)) })
+                    }
+                    // Tokio refused to block here (a task of a `LocalSet`): the pipe is
+                    // dropped unfinished, so the store stores nothing from it, and the
+                    // snapshot is encoded in memory instead.
+                    Ok(None) | Err(_) if writer.is_some() => {
+                        drop(writer);
+                        let bytes = self.encode(state);
+                        let store = self.store.clone();
+                        Box::pin(async move {
+                            let _ = upload.await;
+                            let bytes = bytes?;
+                            let size = bytes.len() as u64;
+                            store.put(key, bytes).await.map(|()| size)
+                        })
+                    }
+                    // The state's own `Serialize` panicked: that is the caller's panic.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                    Ok(None) => unreachable!("the writer is taken once"),
+                }
             })
             .await
         } else {
