@@ -11,7 +11,8 @@ use object_store::{BackoffConfig, ClientConfigKey, ClientOptions, RetryConfig};
 use snapshot_store::{Error, Result};
 
 use crate::{
-    BACKEND, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, S3Error, S3Store, WriteProtocol,
+    BACKEND, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_CONCURRENCY, DEFAULT_PART_SIZE,
+    DEFAULT_READ_PART_SIZE, S3Error, S3Store, WriteProtocol,
 };
 
 /// The variable that sets the write protocol in [`S3StoreBuilder::from_env`].
@@ -27,6 +28,8 @@ pub struct S3StoreBuilder {
     retry: RetryConfig,
     multipart_threshold: usize,
     part_size: usize,
+    part_concurrency: usize,
+    read_part_size: usize,
     protocol: std::result::Result<WriteProtocol, S3Error>,
     allow_http: bool,
     virtual_hosted: bool,
@@ -44,6 +47,8 @@ impl fmt::Debug for S3StoreBuilder {
             .field("prefix", &self.prefix)
             .field("multipart_threshold", &self.multipart_threshold)
             .field("part_size", &self.part_size)
+            .field("part_concurrency", &self.part_concurrency)
+            .field("read_part_size", &self.read_part_size)
             .field("protocol", &self.protocol)
             .finish_non_exhaustive()
     }
@@ -76,6 +81,8 @@ impl S3StoreBuilder {
             retry: default_retry(),
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
+            part_concurrency: DEFAULT_PART_CONCURRENCY,
+            read_part_size: DEFAULT_READ_PART_SIZE,
             protocol: Ok(WriteProtocol::Auto),
             allow_http: false,
             virtual_hosted: false,
@@ -239,6 +246,22 @@ impl S3StoreBuilder {
         self
     }
 
+    /// How many parts of one upload, and how many ranged reads of one streamed read,
+    /// are in flight at once (4 by default, at least 1). A streamed dump holds about
+    /// `(n + 1) × part size` of the encoded snapshot; a streamed load about
+    /// `(n + 4) × read part size`.
+    pub fn with_part_concurrency(mut self, n: usize) -> Self {
+        self.part_concurrency = n.max(1);
+        self
+    }
+
+    /// The size of one ranged read of a streamed load (8 MiB by default); snapshots
+    /// smaller than twice this are read with one GET.
+    pub fn with_read_part_size(mut self, bytes: usize) -> Self {
+        self.read_part_size = bytes.max(1);
+        self
+    }
+
     /// How writes keep from replacing a snapshot: [`WriteProtocol::Auto`] (the
     /// default) probes the server before the first write.
     pub fn with_write_protocol(mut self, protocol: WriteProtocol) -> Self {
@@ -302,6 +325,8 @@ impl S3StoreBuilder {
             store.ordered_listing = self.ordered_listing.unwrap_or(false);
             store.multipart_threshold = self.multipart_threshold;
             store.part_size = self.part_size;
+            store.part_concurrency = self.part_concurrency;
+            store.read_part_size = self.read_part_size;
             store.timeout = self.timeout;
             return Ok(store);
         }
@@ -345,6 +370,8 @@ impl S3StoreBuilder {
         store.ordered_listing = self.ordered_listing.unwrap_or(true);
         store.multipart_threshold = self.multipart_threshold;
         store.part_size = self.part_size;
+        store.part_concurrency = self.part_concurrency;
+        store.read_part_size = self.read_part_size;
         Ok(store)
     }
 }

@@ -65,6 +65,19 @@
 //! AbortMultipartUpload (s3rver) keeps such parts; a bucket lifecycle rule for
 //! incomplete multipart uploads is still worth setting in production.
 //!
+//! # Streaming
+//!
+//! Dumps stream into the store ([`SnapshotStore::put_stream`]): a snapshot that ends
+//! within one part (16 MiB by default) is gathered and written as above; a larger one
+//! goes up in parts as the encoder fills them, several at once
+//! ([`S3StoreBuilder::with_part_concurrency`], 4 by default), under the same write
+//! protocol, so it is published whole or not at all; an encoder or upload that fails
+//! aborts the upload. A dump's memory is about `(concurrency + 1) × part size`
+//! (each part in its own memory map, returned to the system once sent). Loads of large
+//! snapshots ([`SnapshotStore::get_stream`]) are ranged GETs of 8 MiB
+//! ([`S3StoreBuilder::with_read_part_size`]), as many at once, handed to the decoder in
+//! order.
+//!
 //! # Failures
 //!
 //! Every request has a connect timeout and a request timeout, and retries stop after a
@@ -122,10 +135,11 @@ pub const DEFAULT_MULTIPART_THRESHOLD: usize = 64 << 20;
 pub const DEFAULT_PART_SIZE: usize = 16 << 20;
 
 /// Streamed reads of snapshots of at least twice this size are ranged GETs of this many
-/// bytes, [`READ_CONCURRENCY`] at a time (8 MiB).
-pub const READ_PART_SIZE: usize = 8 << 20;
-/// How many ranged GETs of a streamed read are in flight at once.
-pub const READ_CONCURRENCY: usize = 4;
+/// bytes, by default (8 MiB).
+pub const DEFAULT_READ_PART_SIZE: usize = 8 << 20;
+/// How many parts of an upload, and ranged GETs of a streamed read, are in flight at
+/// once, by default.
+pub const DEFAULT_PART_CONCURRENCY: usize = 4;
 
 /// Snapshots as objects under a prefix of an object store.
 #[derive(Clone)]
@@ -142,6 +156,8 @@ pub struct S3Store {
     ordered_listing: bool,
     multipart_threshold: usize,
     part_size: usize,
+    part_concurrency: usize,
+    read_part_size: usize,
     timeout: Duration,
     protocol: WriteProtocol,
     /// The probe's choice, shared by clones.
@@ -206,6 +222,8 @@ impl S3Store {
             ordered_listing: false,
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
+            part_concurrency: DEFAULT_PART_CONCURRENCY,
+            read_part_size: DEFAULT_READ_PART_SIZE,
             timeout: Duration::from_secs(30),
             protocol: WriteProtocol::Auto,
             chosen: Arc::default(),
@@ -359,48 +377,54 @@ impl SnapshotStore for S3Store {
         outcome.map(|()| written.load(Ordering::Relaxed))
     }
 
-    /// Large snapshots come as ranged GETs of one part each, several at a time and in
-    /// order; small ones as one GET, streamed.
+    /// One GET of the first 8 MiB, which also tells the size; a larger snapshot's rest
+    /// comes as ranged GETs of 8 MiB, 4 at a time, in order (by default; see
+    /// [`S3StoreBuilder::with_read_part_size`] and
+    /// [`S3StoreBuilder::with_part_concurrency`]). A snapshot that fits in the first
+    /// read costs one request, as [`get`](SnapshotStore::get) does.
     async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
         let path = self.path_of(key);
-        let meta = self
-            .store
-            .head(&path)
-            .await
-            .map_err(|e| self.error(e, Some(key)))?;
-        let size = meta.size;
+        let part = self.read_part_size as u64;
+        let ranged = object_store::GetOptions {
+            range: Some((0..part).into()),
+            ..Default::default()
+        };
+        let first = match self.store.get_opts(&path, ranged).await {
+            Ok(first) => first,
+            Err(e @ object_store::Error::NotFound { .. }) => {
+                return Err(self.error(e, Some(key)));
+            }
+            // A server that will not answer a range (an empty object, say): read it whole.
+            Err(_) => {
+                let bytes = self.get(key).await?;
+                return Ok((
+                    bytes.len() as u64,
+                    futures::stream::once(async move { Ok(bytes) }).boxed(),
+                ));
+            }
+        };
+        let size = first.meta.size;
         let this = self.clone();
-        if size < 2 * READ_PART_SIZE as u64 {
-            let result = self
-                .store
-                .get(&path)
-                .await
-                .map_err(|e| self.error(e, Some(key)))?;
-            let stream = result
-                .into_stream()
-                .map_err(move |e| this.error(e, Some(key)))
-                .boxed();
-            return Ok((size, stream));
+        let head = first
+            .into_stream()
+            .map_err(move |e| this.error(e, Some(key)));
+        if size <= part {
+            return Ok((size, head.boxed()));
         }
-        let part = READ_PART_SIZE as u64;
-        let ranges: Vec<_> = (0..size)
-            .step_by(READ_PART_SIZE)
-            .map(|start| start..(start + part).min(size))
-            .collect();
-        let stream = futures::stream::iter(ranges)
-            .map(move |range| {
+        let this = self.clone();
+        let rest = futures::stream::iter((part..size).step_by(self.read_part_size))
+            .map(move |start| {
                 let this = this.clone();
                 let path = path.clone();
                 async move {
                     this.store
-                        .get_range(&path, range)
+                        .get_range(&path, start..(start + part).min(size))
                         .await
                         .map_err(|e| this.error(e, Some(key)))
                 }
             })
-            .buffered(READ_CONCURRENCY)
-            .boxed();
-        Ok((size, stream))
+            .buffered(self.part_concurrency);
+        Ok((size, head.chain(rest).boxed()))
     }
 
     async fn get(&self, key: SnapshotKey) -> Result<Bytes> {

@@ -23,8 +23,6 @@ pub const CLAIMS_DIR: &str = "_claims";
 pub const PROBE_DIR: &str = "_probe";
 /// How many creates of one name the probe sends at once.
 pub(crate) const PROBE_RACERS: usize = 8;
-/// How many parts are uploaded at once.
-pub(crate) const PART_CONCURRENCY: usize = 4;
 /// The one lasting object of the claims directory.
 pub(crate) const CLAIMS_KEEP: &str = "_keep";
 /// The name ending of a multipart upload's marker object.
@@ -189,7 +187,7 @@ impl S3Store {
                 Ok(part) => upload.put_part(PutPayload::from(part)),
                 Err(e) => Box::pin(async move { Err(e) }),
             })
-            .buffered(PART_CONCURRENCY)
+            .buffered(self.part_concurrency)
             .try_collect::<Vec<()>>()
             .await;
         let completed = match sent {
@@ -213,7 +211,7 @@ impl S3Store {
     /// A multipart upload straight to `path`, recorded first in a marker object under
     /// `<prefix>/_staging/` so that [`remove_stale`](Self::remove_stale) can abort it if
     /// the writer dies; completed with `If-None-Match: *` when `conditional`. Parts go
-    /// up as they arrive, [`PART_CONCURRENCY`] at a time.
+    /// up as they arrive, several at a time (`with_part_concurrency`).
     pub(crate) async fn upload_to(
         &self,
         s3: &object_store::aws::AmazonS3,
@@ -237,7 +235,7 @@ impl S3Store {
                     let id = &id;
                     async move { s3.put_part(path, id, i, PutPayload::from(part?)).await }
                 })
-                .buffered(PART_CONCURRENCY)
+                .buffered(self.part_concurrency)
                 .try_collect()
                 .await?;
             if conditional {

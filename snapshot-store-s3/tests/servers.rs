@@ -568,6 +568,9 @@ async fn server_stopped_mid_upload(weed: &mut Weed, streamed: bool) {
             "{err:?}"
         );
         weed.restart();
+        // The short timeouts above made the stop fail fast; a server just restarted can
+        // be slow for a moment, so what follows uses the default ones.
+        let store = weed.builder(&prefix).build().expect("store");
         let manager = SnapshotManager::new(store.clone());
         assert!(
             manager

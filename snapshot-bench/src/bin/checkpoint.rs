@@ -21,9 +21,9 @@ use snapshot::{Lookup, SnapshotManager};
 const MIB: usize = 1 << 20;
 /// The S3 store's part size and concurrency, used by the raw peer too.
 const PART: usize = snapshot::s3::DEFAULT_PART_SIZE;
-const CONCURRENCY: usize = 4;
-/// The S3 store's ranged reads (their concurrency is `READ_CONCURRENCY`).
-const READ_PART: usize = snapshot::s3::READ_PART_SIZE;
+const CONCURRENCY: usize = snapshot::s3::DEFAULT_PART_CONCURRENCY;
+/// The S3 store's ranged reads.
+const READ_PART: usize = snapshot::s3::DEFAULT_READ_PART_SIZE;
 
 fn quick() -> bool {
     std::env::var_os("SNAPSHOT_BENCH_QUICK").is_some()
@@ -181,7 +181,7 @@ async fn s3_throughput(url: &str, size: usize) {
                 let (raw, path) = (raw.clone(), path.clone());
                 async move { raw.get_range(&path, r).await }
             })
-            .buffered(snapshot::s3::READ_CONCURRENCY);
+            .buffered(CONCURRENCY);
         while let Some(part) = parts.next().await {
             got.extend_from_slice(&part.expect("range"));
         }
