@@ -72,8 +72,8 @@
 //! goes up in parts as the encoder fills them, several at once
 //! ([`S3StoreBuilder::with_part_concurrency`], 4 by default), under the same write
 //! protocol, so it is published whole or not at all; an encoder or upload that fails
-//! aborts the upload. A dump's memory is about `(concurrency + 1) × part size`
-//! (each part in its own memory map, returned to the system once sent). Loads of large
+//! aborts the upload. A dump's memory is about `(concurrency + 1) × part size` (a
+//! part is the encoder's own chunks, not a copy). Loads of large
 //! snapshots ([`SnapshotStore::get_stream`]) are ranged GETs of 8 MiB
 //! ([`S3StoreBuilder::with_read_part_size`]), as many at once, handed to the decoder in
 //! order.
@@ -255,10 +255,10 @@ impl S3Store {
     }
 }
 
-/// The parts of a streamed snapshot: `first`, then what `rest` yields, cut into pieces
-/// of `size` bytes (the last may be shorter), each in its own allocation (so a part
-/// in flight holds its own bytes and nothing more). An error of `rest` is put in
-/// `failure` and ends the parts with an error, so the upload is aborted.
+/// The parts of a streamed snapshot: `first`, then what `rest` yields, cut into parts
+/// of `size` bytes (the last may be shorter). A part is the chunks themselves, not a
+/// copy (one is split where a part ends). An error of `rest` is put in `failure` and
+/// ends the parts with an error, so the upload is aborted.
 fn rechunk(
     first: Bytes,
     rest: ByteStream,
@@ -268,11 +268,15 @@ fn rechunk(
     futures::stream::try_unfold(
         (first, Some(rest), failure),
         move |(mut pending, mut rest, failure)| async move {
-            let mut part = PartBuffer::new(size)?;
+            let mut part = Vec::new();
+            let mut len = 0;
             loop {
-                let take = pending.len().min(size - part.len);
-                part.extend_from_slice(&pending.split_to(take));
-                if part.len == size {
+                if !pending.is_empty() {
+                    let piece = pending.split_to(pending.len().min(size - len));
+                    len += piece.len();
+                    part.push(piece);
+                }
+                if len == size {
                     break;
                 }
                 let Some(stream) = rest.as_mut() else { break };
@@ -288,42 +292,13 @@ fn rechunk(
                     None => rest = None,
                 }
             }
-            if part.len == 0 {
+            if len == 0 {
                 return Ok(None);
             }
-            Ok(Some((Bytes::from_owner(part), (pending, rest, failure))))
+            Ok(Some((part.into_iter().collect(), (pending, rest, failure))))
         },
     )
     .boxed()
-}
-
-/// One part of a streamed upload, in its own anonymous memory map: unmapped when the
-/// part is dropped, so the memory goes back to the system at once (parts from the
-/// heap would stay with the allocator, which keeps tens of MiB of freed parts).
-struct PartBuffer {
-    map: memmap2::MmapMut,
-    len: usize,
-}
-
-impl PartBuffer {
-    fn new(size: usize) -> object_store::Result<Self> {
-        let map = memmap2::MmapMut::map_anon(size).map_err(|e| object_store::Error::Generic {
-            store: "S3",
-            source: Box::new(e),
-        })?;
-        Ok(Self { map, len: 0 })
-    }
-
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        self.map[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-}
-
-impl AsRef<[u8]> for PartBuffer {
-    fn as_ref(&self) -> &[u8] {
-        &self.map[..self.len]
-    }
 }
 
 /// The name of `location` if it sits directly under `prefix`.
@@ -366,7 +341,7 @@ impl SnapshotStore for S3Store {
             let written = written.clone();
             parts
                 .inspect_ok(move |part| {
-                    written.fetch_add(part.len() as u64, Ordering::Relaxed);
+                    written.fetch_add(part.content_length() as u64, Ordering::Relaxed);
                 })
                 .boxed()
         };

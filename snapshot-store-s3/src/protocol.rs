@@ -186,7 +186,10 @@ impl S3Store {
         };
         let conditional_complete = match &self.s3 {
             Some(s3) if conditional_put => {
-                let body = || futures::stream::iter([Ok(Bytes::from_static(b"probe"))]).boxed();
+                let body = || {
+                    futures::stream::iter([Ok(PutPayload::from(Bytes::from_static(b"probe")))])
+                        .boxed()
+                };
                 let first = self.upload_to(s3.as_ref(), completed, body(), true).await;
                 first.map_err(|e| self.error(e, None))?;
                 match self.upload_to(s3.as_ref(), completed, body(), true).await {

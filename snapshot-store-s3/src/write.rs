@@ -29,7 +29,7 @@ pub(crate) const CLAIMS_KEEP: &str = "_keep";
 pub(crate) const MARKER_SUFFIX: &str = ".upload";
 
 /// The parts of an upload, in order, each but the last of the part size.
-pub(crate) type PartStream = BoxStream<'static, object_store::Result<Bytes>>;
+pub(crate) type PartStream = BoxStream<'static, object_store::Result<PutPayload>>;
 
 /// What a write stores.
 pub(crate) enum Body {
@@ -125,7 +125,10 @@ impl S3Store {
                     parts
                         .map(move |part| {
                             let part = part?;
-                            tally.lock().unwrap_or_else(|e| e.into_inner()).add(&part);
+                            let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+                            for piece in part.iter() {
+                                tally.add(piece);
+                            }
                             Ok(part)
                         })
                         .boxed()
@@ -153,7 +156,10 @@ impl S3Store {
             };
             return (outcome, fingerprint);
         }
-        let parts = self.parts(&bytes).map(Ok).collect::<Vec<_>>();
+        let parts = self
+            .parts(&bytes)
+            .map(|part| Ok(PutPayload::from(part)))
+            .collect::<Vec<_>>();
         let outcome = self
             .upload_parts(path, futures::stream::iter(parts).boxed(), conditional)
             .await;
@@ -184,7 +190,7 @@ impl S3Store {
         let mut upload = self.store.put_multipart(path).await?;
         let sent = parts
             .map(|part| match part {
-                Ok(part) => upload.put_part(PutPayload::from(part)),
+                Ok(part) => upload.put_part(part),
                 Err(e) => Box::pin(async move { Err(e) }),
             })
             .buffered(self.part_concurrency)
@@ -233,7 +239,7 @@ impl S3Store {
                 .enumerate()
                 .map(|(i, part)| {
                     let id = &id;
-                    async move { s3.put_part(path, id, i, PutPayload::from(part?)).await }
+                    async move { s3.put_part(path, id, i, part?).await }
                 })
                 .buffered(self.part_concurrency)
                 .try_collect()

@@ -134,7 +134,7 @@ async fn s3_throughput(url: &str, size: usize) {
     let data = state(size, 2);
     // The raw peer uploads exactly the bytes the manager stores.
     let encoded = bytes::Bytes::from(snapshot::codec::to_vec(&data).expect("encode"));
-    let rounds = if quick() { 2 } else { 3 };
+    let rounds = if quick() { 2 } else { 5 };
     let (mut dump, mut upload, mut load, mut ranged) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
     for round in 0..rounds {
         let path = ObjectPath::from(format!("{prefix}/raw/{round}"));

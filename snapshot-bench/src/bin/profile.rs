@@ -19,6 +19,17 @@ fn main() {
         println!("numeric decode: {:?}", t.elapsed() / 30);
         return;
     }
+    if how == "stream-f64" {
+        // A streamed encode of 1 GiB of random f64s to a sink, as a dump does.
+        let mut rng = snapshot_bench::Rng::new(2);
+        let state: Vec<f64> = (0..(1usize << 27))
+            .map(|_| f64::from_bits(rng.next_u64()))
+            .collect();
+        let t = std::time::Instant::now();
+        let n = snapshot::codec::to_writer(std::io::sink(), &state).expect("encode");
+        println!("streamed encode of {n} bytes: {:?}", t.elapsed());
+        return;
+    }
     if how == "encode-numeric" {
         let state = snapshot_bench::numeric();
         let t = std::time::Instant::now();
