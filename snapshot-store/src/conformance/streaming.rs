@@ -33,14 +33,14 @@ fn chunked(bytes: &Bytes, end: Option<Error>) -> ByteStream {
     futures::stream::iter(chunks).boxed()
 }
 
-/// A streamed write (40 chunks of 1 MiB: past one part on S3) stores exactly its bytes,
+/// A streamed write (24 chunks of 1 MiB: past one part on S3) stores exactly its bytes,
 /// which read back the same whole and streamed; a stream that fails part way stores
 /// nothing and returns the stream's own error; a streamed write never replaces a
 /// snapshot.
 pub async fn streamed_writes_publish_whole_or_nothing(store: DynStore) {
     fresh(&store).await;
     let k = key("2024-01-15_10-30-00-000000");
-    let bytes = Bytes::from(noise(40 << 20, 1));
+    let bytes = Bytes::from(noise(24 << 20, 1));
     let written = store
         .put_stream(k, chunked(&bytes, None))
         .await
@@ -87,7 +87,7 @@ pub async fn streamed_writes_publish_whole_or_nothing(store: DynStore) {
     );
 
     let err = store
-        .put_stream(k, chunked(&Bytes::from(noise(20 << 20, 3)), None))
+        .put_stream(k, chunked(&Bytes::from(noise(17 << 20, 3)), None))
         .await
         .expect_err("the key is taken");
     assert!(err.is_already_exists(), "{err:?}");
