@@ -235,3 +235,13 @@ pub fn smooth(n: usize) -> Vec<f64> {
 
 /// The four datasets, by name, as closures so a bench builds only what it needs.
 pub const DATASETS: [&str; 4] = ["users", "log", "cache", "numeric"];
+
+/// A field of `/proc/self/status` in bytes (`VmRSS:`, `VmHWM:`), 0 where unknown.
+pub fn proc_status(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

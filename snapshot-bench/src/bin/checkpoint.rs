@@ -29,14 +29,7 @@ fn quick() -> bool {
     std::env::var_os("SNAPSHOT_BENCH_QUICK").is_some()
 }
 
-fn status(field: &str) -> u64 {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
+use snapshot_bench::proc_status as status;
 
 /// `bytes` bytes of f64s that do not compress (encoded, about the same size).
 fn state(bytes: usize, seed: u64) -> Vec<f64> {

@@ -9,14 +9,7 @@ use snapshot_store_fs::FsStore;
 const STRINGS: usize = 16 * 1024;
 const STRING_LEN: usize = 16 * 1024;
 
-fn status(field: &str) -> u64 {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
+use snapshot_bench::proc_status as status;
 
 fn state() -> Value {
     let mut rng = snapshot_bench::Rng::new(7);

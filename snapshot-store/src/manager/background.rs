@@ -160,11 +160,7 @@ impl SnapshotManager {
                 let (writer, body) = encoder_pipe(self.reporter(Operation::Dump, key));
                 let encode = self.encode.clone();
                 let state = state.clone();
-                let encoder = tokio::task::spawn_blocking(move || {
-                    let mut writer = writer;
-                    let outcome = encode.to_writer(&mut writer, &*state).map_err(Error::Codec);
-                    writer.end(outcome)
-                });
+                let encoder = tokio::task::spawn_blocking(move || writer.encode(&encode, &*state));
                 let store = self.store.clone();
                 Box::pin(async move {
                     let stored = store.put_stream(key, body).await;

@@ -196,12 +196,7 @@ impl SnapshotManager {
         let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
         let decode = self.decode.clone();
         let decoder = tokio::task::spawn_blocking(move || {
-            let reader = PipeReader::new(rx);
-            if TypeId::of::<T>() == TypeId::of::<Value>() {
-                decode.decode_from_reader(reader).map(downcast)
-            } else {
-                decode.from_reader(reader)
-            }
+            decode_reader::<T, _>(&decode, PipeReader::new(rx))
         });
         // The store's errors come first: a decoder cut short by a failed read only saw
         // a truncated snapshot.
@@ -293,14 +288,7 @@ impl SnapshotManager {
     /// # Errors
     /// [`Error::Codec`], including the reader's I/O errors.
     pub fn read_from_buffer<T: DeserializeOwned + 'static, R: Read>(&self, reader: R) -> Result<T> {
-        if TypeId::of::<T>() == TypeId::of::<Value>() {
-            let value = self
-                .decode
-                .decode_from_reader(reader)
-                .map_err(Error::Codec)?;
-            return Ok(downcast(value));
-        }
-        self.decode.from_reader(reader).map_err(Error::Codec)
+        decode_reader(&self.decode, reader).map_err(Error::Codec)
     }
 
     /// Decodes as `T`; a [`Value`] is built by the codec's own decoder (faster than
@@ -314,6 +302,18 @@ impl SnapshotManager {
         }
         self.decode.from_slice(bytes)
     }
+}
+
+/// Decodes one snapshot from `reader` as `T`, as [`SnapshotManager::decode_as`] does
+/// from memory.
+fn decode_reader<T: DeserializeOwned + 'static, R: Read>(
+    decode: &snapshot_codec::DecodeOptions,
+    reader: R,
+) -> snapshot_codec::Result<T> {
+    if TypeId::of::<T>() == TypeId::of::<Value>() {
+        return decode.decode_from_reader(reader).map(downcast);
+    }
+    decode.from_reader(reader)
 }
 
 /// `value` as `T`, which the caller has checked is `Value`.

@@ -265,14 +265,7 @@ impl SnapshotManager {
                 let upload = tokio::spawn(async move { store.put_stream(key, body).await });
                 let mut writer = Some(writer);
                 let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    tokio::task::block_in_place(|| {
-                        let mut writer = writer.take()?;
-                        let outcome = self
-                            .encode
-                            .to_writer(&mut writer, state)
-                            .map_err(Error::Codec);
-                        Some(writer.end(outcome))
-                    })
+                    tokio::task::block_in_place(|| Some(writer.take()?.encode(&self.encode, state)))
                 }));
                 match encoded {
                     Ok(Some(encoded)) => {

@@ -106,9 +106,20 @@ impl PipeWriter {
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the store stopped reading"))
     }
 
+    /// Encodes `state` into the pipe with `options` and ends the stream with the
+    /// outcome; returns the encoded size.
+    pub(crate) fn encode<T: serde::Serialize + ?Sized>(
+        mut self,
+        options: &snapshot_codec::EncodeOptions,
+        state: &T,
+    ) -> Result<u64> {
+        let outcome = options.to_writer(&mut self, state).map_err(Error::Codec);
+        self.end(outcome)
+    }
+
     /// Ends the stream with the encoder's outcome: `Done` after the last chunk, or
     /// `Failed`, so that a store never takes a stream that merely stopped as complete.
-    pub(crate) fn end(mut self, outcome: Result<u64>) -> Result<u64> {
+    fn end(mut self, outcome: Result<u64>) -> Result<u64> {
         match outcome {
             Ok(n) => {
                 self.flush()
