@@ -29,9 +29,37 @@ pub enum Error {
         flags: u8,
     },
     /// The snapshot's body is encrypted (format 2, header flag `0x04`), and this build
-    /// cannot decrypt it.
+    /// cannot decrypt it (the `encryption` feature is off).
     #[error("the snapshot's body is encrypted; this build cannot decrypt it")]
     Encrypted,
+    /// The snapshot is encrypted under a key that was not given. Its frame and checksum
+    /// were checked (they are fine); its body was not decrypted.
+    #[error("the snapshot is encrypted under key {key_id:?}, which was not given")]
+    KeyMissing {
+        /// The id of the key the snapshot needs.
+        key_id: String,
+    },
+    /// A key with the snapshot's key id was given, but it is not the key the snapshot
+    /// was written with (the header's key check does not match).
+    #[error("the key given as {key_id:?} is not the key this snapshot was encrypted with")]
+    WrongKey {
+        /// The key id named by the snapshot (and by the wrong key).
+        key_id: String,
+    },
+    /// The encrypted body or metadata does not authenticate under the right key: the
+    /// bytes were altered (and the checksum recomputed) or the snapshot was spliced from
+    /// pieces of others. Nothing of it is returned.
+    #[error("the encrypted snapshot fails authentication under key {key_id:?}: it was altered")]
+    AuthenticationFailed {
+        /// The key the snapshot names.
+        key_id: String,
+    },
+    /// An encryption key (or its text form, or a key file) is malformed.
+    #[error("invalid encryption key: {reason}")]
+    InvalidEncryptionKey {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The metadata section is malformed, too large, or not allowed here.
     #[error("invalid snapshot metadata: {reason}")]
     InvalidMetadata {

@@ -21,8 +21,8 @@ pub const FORMAT_VERSION: u8 = 2;
 pub const FLAG_ZSTD: u8 = 0x01;
 /// Header flag (format 2): the body is LZ4-compressed (LZ4 frame format).
 pub const FLAG_LZ4: u8 = 0x02;
-/// Header flag (format 2): the body is encrypted. This build writes no encrypted
-/// snapshots and refuses to read one with [`Error::Encrypted`].
+/// Header flag (format 2): the body is encrypted (feature `encryption`; without it,
+/// reading one is [`Error::Encrypted`]).
 pub const FLAG_ENCRYPTED: u8 = 0x04;
 /// Header flag (format 2): a metadata section follows the flags byte.
 pub const FLAG_METADATA: u8 = 0x08;
@@ -43,14 +43,18 @@ pub(crate) fn prefix(opts: &EncodeOptions) -> Result<Vec<u8>> {
     p.extend_from_slice(&MAGIC);
     p.push(opts.format_version);
     p.push(0);
-    if let Some(meta) = opts.metadata.as_ref().filter(|m| !m.is_empty()) {
+    if let Some(bytes) =
+        crate::meta::section_bytes(opts.metadata.as_ref(), opts.key.as_ref(), opts.clear_metadata)?
+    {
         if opts.format_version < 2 {
             return Err(Error::InvalidMetadata {
-                reason: "format version 1 has no metadata section".into(),
+                reason: "format version 1 has no metadata section (nor encryption)".into(),
             });
         }
-        let bytes = meta.to_bytes()?;
         p[5] = FLAG_METADATA;
+        if opts.key.is_some() {
+            p[5] |= FLAG_ENCRYPTED;
+        }
         crate::meta::push_varint(&mut p, bytes.len() as u64);
         p.extend_from_slice(&bytes);
     }
@@ -79,7 +83,24 @@ pub(crate) fn finish_frame(
 ) -> Result<Vec<u8>> {
     let body_start = header_len + CHUNK_HEADER_LEN;
     let body_len = out.len() - body_start;
-    if let Some((flag, compressed)) = compress_if_smaller(&out[body_start..], opts)? {
+    let compressed = compress_if_smaller(&out[body_start..], opts)?;
+    #[cfg(feature = "encryption")]
+    if let Some(key) = &opts.key {
+        // Compress, then encrypt: the header (flags included) is the first segment's
+        // additional data.
+        if let Some((flag, _)) = &compressed {
+            out[5] |= flag;
+        }
+        let body = compressed.as_ref().map_or(&out[body_start..], |(_, c)| &c[..]);
+        let sealed = crate::crypt::seal_body(key, &out[..header_len], body)?;
+        out.truncate(header_len);
+        push_chunks(&mut out, &sealed);
+        out.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
+        let checksum = xxhash_rust::xxh3::xxh3_64(&out);
+        out.extend_from_slice(&checksum.to_le_bytes());
+        return Ok(out);
+    }
+    if let Some((flag, compressed)) = compressed {
         out.truncate(header_len);
         out[5] |= flag;
         push_chunks(&mut out, &compressed);
@@ -236,8 +257,14 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<Header> {
     if flags & !known != 0 || flags & (FLAG_ZSTD | FLAG_LZ4) == FLAG_ZSTD | FLAG_LZ4 {
         return Err(Error::UnsupportedFlags { flags });
     }
+    #[cfg(not(feature = "encryption"))]
     if flags & FLAG_ENCRYPTED != 0 {
         return Err(Error::Encrypted);
+    }
+    if flags & FLAG_ENCRYPTED != 0 && flags & FLAG_METADATA == 0 {
+        return Err(Error::InvalidMetadata {
+            reason: "an encrypted body needs the metadata section naming its key".into(),
+        });
     }
     let mut header = Header {
         version,
@@ -276,6 +303,9 @@ pub(crate) struct Layout {
     pub(crate) version: u8,
     pub(crate) flags: u8,
     pub(crate) metadata: Option<(usize, usize)>,
+    /// Where the first chunk starts (the header's length).
+    #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+    pub(crate) header_len: usize,
     pub(crate) chunks: Vec<(usize, usize)>,
     pub(crate) stored: u64,
     pub(crate) computed: u64,
@@ -330,6 +360,7 @@ pub(crate) fn scan_frame(bytes: &[u8]) -> Result<Layout> {
         version: header.version,
         flags: header.flags,
         metadata: header.metadata,
+        header_len: header.len,
         chunks,
         stored: u64::from_le_bytes(s),
         computed: xxhash_rust::xxh3::xxh3_64(&bytes[..pos]),
@@ -347,6 +378,43 @@ pub(crate) fn open_frame(bytes: &[u8]) -> Result<(Layout, Cow<'_, [u8]>)> {
     }
     let body = layout.body(bytes);
     Ok((layout, body))
+}
+
+/// The key that decrypts the body of the snapshot whose header is `header` (the bytes
+/// from the magic to the end of the metadata section).
+#[cfg(feature = "encryption")]
+pub(crate) fn body_key<'k>(
+    header: &[u8],
+    opts: &'k DecodeOptions,
+) -> Result<&'k crate::crypt::EncryptionKey> {
+    let section = crate::meta::read_section(header)?;
+    let field = section
+        .and_then(|s| s.key)
+        .ok_or_else(|| Error::InvalidMetadata {
+            reason: "an encrypted body needs a key field".into(),
+        })?;
+    opts.keys.resolve(&field.id, &field.check)
+}
+
+/// Decrypts a body when its header says it is encrypted (borrowed otherwise).
+#[allow(unused_variables)]
+pub(crate) fn decrypt_body<'a>(
+    layout: &Layout,
+    bytes: &[u8],
+    body: Cow<'a, [u8]>,
+    opts: &DecodeOptions,
+) -> Result<Cow<'a, [u8]>> {
+    if layout.flags & FLAG_ENCRYPTED == 0 {
+        return Ok(body);
+    }
+    #[cfg(feature = "encryption")]
+    {
+        let header = &bytes[..layout.header_len];
+        let key = body_key(header, opts)?;
+        Ok(Cow::Owned(crate::crypt::open_body(key, header, &body)?))
+    }
+    #[cfg(not(feature = "encryption"))]
+    Err(Error::Encrypted)
 }
 
 /// Decompresses a body as its header flags say (borrowed when it is not compressed).
@@ -372,6 +440,7 @@ pub(crate) fn decode_slice<T>(
     read: impl for<'a> FnOnce(&mut Reader<SliceInput<'a>>) -> Result<T>,
 ) -> Result<T> {
     let (layout, body) = open_frame(bytes)?;
+    let body = decrypt_body(&layout, bytes, body, opts)?;
     let body = decompress_body(layout.flags, body, opts)?;
     // A body decompressed here (or gathered from chunks) is memory this decode holds.
     let spent = match &body {

@@ -1,7 +1,7 @@
 //! Looking inside a snapshot without handing out its data: header fields, sizes,
 //! checksum status and what kinds of values it holds.
 
-use alloc::vec;
+use alloc::{string::String, vec};
 
 use crate::frame::{self, FLAG_LZ4, FLAG_ZSTD};
 use crate::wire::{Reader, SliceInput};
@@ -28,8 +28,13 @@ pub struct Inspection {
     pub checksum_stored: u64,
     /// The checksum of the bytes before the trailer.
     pub checksum_computed: u64,
-    /// The metadata section (format 2), if the snapshot has one.
+    /// The metadata section (format 2), if the snapshot has one (and, when it is
+    /// sealed, the key to open it was given).
     pub metadata: Option<Metadata>,
+    /// The id of the key the snapshot is encrypted under, if it is. Without that key
+    /// the frame and checksum are still checked; the body is not decrypted, and
+    /// `error` says so ([`Error::KeyMissing`]).
+    pub key_id: Option<String>,
     /// Counts by kind of value; `None` if the body did not decode.
     pub counts: Option<ValueCounts>,
     /// Why the body did not decode, if it did not.
@@ -40,6 +45,11 @@ impl Inspection {
     /// Whether the body is compressed.
     pub fn compressed(&self) -> bool {
         self.flags & (FLAG_ZSTD | FLAG_LZ4) != 0
+    }
+
+    /// Whether the body is encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.flags & frame::FLAG_ENCRYPTED != 0
     }
 
     /// The body's compression: `"zstd"`, `"lz4"` or `"none"`.
@@ -146,14 +156,21 @@ impl ValueCounts {
 pub fn inspect(bytes: &[u8], opts: &DecodeOptions) -> Result<Inspection> {
     let layout = frame::scan_frame(bytes)?;
     let body = layout.body(bytes);
-    let metadata = match layout.metadata {
-        Some((start, end)) => Some(Metadata::from_bytes(&bytes[start..end])?),
+    let section = match layout.metadata {
+        Some((start, end)) => Some(crate::meta::Section::parse(&bytes[start..end])?),
         None => None,
     };
+    let key_id = section
+        .as_ref()
+        .and_then(|s| s.key.as_ref())
+        .map(|k| k.id.clone());
+    // Sealed metadata without its key is reported as absent; the body's error says why.
+    let metadata = section.and_then(|s| s.open(&opts.keys).ok());
     let mut report = Inspection {
         version: layout.version,
         flags: layout.flags,
         metadata,
+        key_id,
         total_len: bytes.len(),
         chunks: layout.chunks.len(),
         stored_body_len: body.len(),
@@ -170,7 +187,9 @@ pub fn inspect(bytes: &[u8], opts: &DecodeOptions) -> Result<Inspection> {
         });
         return Ok(report);
     }
-    let plain = match frame::decompress_body(layout.flags, body, opts) {
+    let plain = match frame::decrypt_body(&layout, bytes, body, opts)
+        .and_then(|body| frame::decompress_body(layout.flags, body, opts))
+    {
         Ok(plain) => plain,
         Err(e) => {
             report.error = Some(e);

@@ -40,6 +40,8 @@
 //! - `serde` (default): [`to_vec`], [`from_slice`], [`to_writer`], [`from_reader`].
 //! - `chrono`: `chrono::DateTime<Utc>` as an extension type ([`ExtType`]).
 //! - `legacy`: [`legacy::decode_legacy`] reads files of the Python original.
+//! - `encryption` (default, needs `std`): XChaCha20-Poly1305 encryption of bodies and
+//!   metadata ([`EncodeOptions::with_encryption`], [`Keyring`]).
 //!
 //! Without default features the crate is `#![no_std]` and needs only `alloc`.
 //!
@@ -61,6 +63,8 @@ extern crate std;
 mod array;
 #[cfg(feature = "serde")]
 mod de;
+#[cfg(feature = "encryption")]
+mod crypt;
 mod error;
 mod ext;
 mod frame;
@@ -88,7 +92,10 @@ pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtType, FIRST_USER_TYPE_ID, Registr
 pub use frame::{FLAG_ENCRYPTED, FLAG_LZ4, FLAG_METADATA, FLAG_ZSTD, FORMAT_VERSION, MAGIC};
 pub use inspect::{Inspection, ValueCounts, inspect};
 pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Key, KeyRef, Map};
-pub use meta::{MAX_METADATA_LEN, Metadata, read_metadata};
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use crypt::{EncryptionKey, Keyring, MAX_KEY_ID_LEN};
+pub use meta::{MAX_METADATA_LEN, Metadata, encryption_key_id, read_metadata};
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,
     DEFAULT_ZSTD_LEVEL, DecodeOptions, EncodeOptions, Shuffle,

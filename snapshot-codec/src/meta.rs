@@ -10,6 +10,8 @@ pub const MAX_METADATA_LEN: usize = 64 * 1024;
 const FIELD_CREATED: u8 = 1;
 const FIELD_STEP: u8 = 2;
 const FIELD_LABEL: u8 = 3;
+const FIELD_KEY: u8 = 4;
+const FIELD_SEALED: u8 = 5;
 
 /// What a snapshot says about itself in its header: when it was made, an application
 /// step number, and labels. It sits before the body, uncompressed, so it can be read
@@ -102,12 +104,46 @@ impl Metadata {
         Ok(out)
     }
 
+    /// Parses plain fields (no key, nothing sealed); fields of unknown ids are skipped.
+    #[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let section = Section::parse(bytes)?;
+        if section.key.is_some() || section.sealed.is_some() {
+            return Err(Error::InvalidMetadata {
+                reason: "sealed fields hold another key or sealed section".into(),
+            });
+        }
+        Ok(section.meta)
+    }
+}
+
+/// The key field of an encrypted snapshot's metadata: the key check, then its id.
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "encryption"), allow(dead_code))]
+pub(crate) struct KeyField {
+    pub(crate) id: String,
+    pub(crate) check: [u8; 8],
+    /// The field's payload, the additional data of the sealed fields.
+    pub(crate) raw: Vec<u8>,
+}
+
+/// A parsed metadata section: its fields in the clear, the key field and the sealed
+/// fields of an encrypted snapshot.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Section {
+    pub(crate) meta: Metadata,
+    pub(crate) key: Option<KeyField>,
+    pub(crate) sealed: Option<Vec<u8>>,
+}
+
+impl Section {
     /// Parses a section's fields; fields of unknown ids are skipped.
-    pub(crate) fn from_bytes(mut bytes: &[u8]) -> Result<Self> {
+    pub(crate) fn parse(mut bytes: &[u8]) -> Result<Self> {
         let bad = |reason: &str| Error::InvalidMetadata {
             reason: reason.into(),
         };
-        let mut meta = Metadata::default();
+        let mut section = Section::default();
+        let meta = &mut section.meta;
         while let Some((&id, rest)) = bytes.split_first() {
             let (len, rest) =
                 take_varint(rest).ok_or_else(|| bad("a field length is cut short"))?;
@@ -154,11 +190,97 @@ impl Metadata {
                         });
                     }
                 }
+                FIELD_KEY => {
+                    if payload.len() <= 8 {
+                        return Err(bad("the key field is shorter than its check and id"));
+                    }
+                    let (check, id) = payload.split_at(8);
+                    let id = core::str::from_utf8(id).map_err(|_| Error::InvalidUtf8)?;
+                    let mut c = [0u8; 8];
+                    c.copy_from_slice(check);
+                    let field = KeyField {
+                        id: id.into(),
+                        check: c,
+                        raw: payload.to_vec(),
+                    };
+                    if section.key.replace(field).is_some() {
+                        return Err(bad("the key field is given twice"));
+                    }
+                }
+                FIELD_SEALED if section.sealed.replace(payload.to_vec()).is_some() => {
+                    return Err(bad("the sealed fields are given twice"));
+                }
                 _ => {}
             }
         }
-        Ok(meta)
+        if section.sealed.is_some() && section.key.is_none() {
+            return Err(bad("sealed fields without a key field"));
+        }
+        Ok(section)
     }
+
+    /// The metadata, its sealed fields decrypted with a key from `keys`.
+    #[allow(unused_variables)]
+    pub(crate) fn open(self, keys: &crate::options::Keys) -> Result<Metadata> {
+        let Some(sealed) = self.sealed else {
+            return Ok(self.meta);
+        };
+        #[cfg(feature = "encryption")]
+        {
+            let field = self.key.as_ref().ok_or(Error::Encrypted)?;
+            let key = keys.resolve(&field.id, &field.check)?;
+            let fields = crate::crypt::open_fields(key, &field.raw, &sealed)?;
+            let inner = Metadata::from_bytes(&fields)?;
+            if !self.meta.is_empty() {
+                return Err(Error::InvalidMetadata {
+                    reason: "fields both sealed and in the clear".into(),
+                });
+            }
+            Ok(inner)
+        }
+        #[cfg(not(feature = "encryption"))]
+        {
+            let _ = sealed;
+            Err(Error::Encrypted)
+        }
+    }
+}
+
+/// The metadata section's fields for `meta`, encrypted with `key` unless `clear`.
+#[allow(unused_variables)]
+pub(crate) fn section_bytes(
+    meta: Option<&Metadata>,
+    key: Option<&crate::options::KeyArc>,
+    clear: bool,
+) -> Result<Option<Vec<u8>>> {
+    let fields = match meta.filter(|m| !m.is_empty()) {
+        Some(m) => m.to_bytes()?,
+        None => Vec::new(),
+    };
+    #[cfg(feature = "encryption")]
+    if let Some(key) = key {
+        let mut key_field = Vec::with_capacity(8 + key.id().len());
+        key_field.extend_from_slice(&key.check());
+        key_field.extend_from_slice(key.id().as_bytes());
+        let mut out = Vec::new();
+        field(&mut out, FIELD_KEY, &key_field);
+        if clear {
+            out.extend_from_slice(&fields);
+        } else if !fields.is_empty() {
+            let sealed = crate::crypt::seal_fields(key, &key_field, &fields)?;
+            field(&mut out, FIELD_SEALED, &sealed);
+        }
+        if out.len() > MAX_METADATA_LEN {
+            return Err(Error::InvalidMetadata {
+                reason: alloc::format!(
+                    "{} bytes, more than the {MAX_METADATA_LEN} a header holds",
+                    out.len()
+                ),
+            });
+        }
+        return Ok(Some(out));
+    }
+    Ok((!fields.is_empty()).then_some(fields))
 }
 
 fn field(out: &mut Vec<u8>, id: u8, payload: &[u8]) {
@@ -197,15 +319,51 @@ pub(crate) fn take_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
 /// The section ends at most `6 + 3 +` [`MAX_METADATA_LEN`] bytes into the snapshot, so
 /// a caller fetching a prefix of that size (or the whole snapshot) always has it; a
 /// shorter prefix that cuts the section is [`Error::Truncated`]. The checksum is not
-/// verified here (it covers the whole snapshot): a full decode does that.
+/// verified here (it covers the whole snapshot): a full decode does that. An encrypted
+/// snapshot whose metadata is sealed needs its key:
+/// [`DecodeOptions::read_metadata`](crate::DecodeOptions::read_metadata).
 ///
 /// # Errors
 /// [`Error::NotASnapshot`], [`Error::UnsupportedVersion`], [`Error::UnsupportedFlags`],
-/// [`Error::Truncated`], [`Error::InvalidMetadata`].
+/// [`Error::Truncated`], [`Error::InvalidMetadata`]; [`Error::KeyMissing`] for sealed
+/// metadata.
 pub fn read_metadata(prefix: &[u8]) -> Result<Option<Metadata>> {
+    crate::DecodeOptions::default().read_metadata(prefix)
+}
+
+/// The parsed metadata section of a snapshot's first bytes, if it has one.
+pub(crate) fn read_section(prefix: &[u8]) -> Result<Option<Section>> {
     let header = crate::frame::check_header(prefix)?;
-    match header.metadata {
-        None => Ok(None),
-        Some((start, end)) => Metadata::from_bytes(&prefix[start..end]).map(Some),
+    let section = match header.metadata {
+        None => None,
+        Some((start, end)) => Some(Section::parse(&prefix[start..end])?),
+    };
+    let keyed = section.as_ref().is_some_and(|s| s.key.is_some());
+    if keyed != (header.flags & crate::frame::FLAG_ENCRYPTED != 0) {
+        return Err(Error::InvalidMetadata {
+            reason: "a key field goes with an encrypted body, and only with one".into(),
+        });
     }
+    Ok(section)
+}
+
+/// The id of the key a snapshot is encrypted under, from its first bytes (as
+/// [`read_metadata`] reads them): `None` for a snapshot that is not encrypted.
+///
+/// ```
+/// # #[cfg(feature = "encryption")] {
+/// use snapshot_codec::{EncodeOptions, EncryptionKey, value};
+///
+/// let key = EncryptionKey::generate("config")?;
+/// let bytes = EncodeOptions::new().with_encryption(key).encode(&value!({"api_key": "s3cret"}))?;
+/// assert_eq!(snapshot_codec::encryption_key_id(&bytes)?.as_deref(), Some("config"));
+/// assert_eq!(snapshot_codec::encryption_key_id(&snapshot_codec::encode(&value!(1))?)?, None);
+/// # }
+/// # Ok::<(), snapshot_codec::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`read_metadata`].
+pub fn encryption_key_id(prefix: &[u8]) -> Result<Option<String>> {
+    Ok(read_section(prefix)?.and_then(|s| s.key).map(|k| k.id))
 }

@@ -4,6 +4,19 @@ use alloc::sync::Arc;
 
 use crate::{Metadata, Registry};
 
+/// The keys a decode may use (the keyring; nothing without the `encryption` feature).
+#[cfg(feature = "encryption")]
+pub(crate) type Keys = crate::crypt::Keyring;
+#[cfg(not(feature = "encryption"))]
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Keys {}
+/// The key an encode encrypts with.
+#[cfg(feature = "encryption")]
+pub(crate) type KeyArc = Arc<crate::crypt::EncryptionKey>;
+#[cfg(not(feature = "encryption"))]
+#[derive(Clone, Debug)]
+pub(crate) enum KeyArc {}
+
 /// The default nesting-depth limit for encoding and decoding.
 pub const DEFAULT_MAX_DEPTH: usize = 128;
 
@@ -107,6 +120,8 @@ pub struct EncodeOptions {
     pub(crate) format_version: u8,
     pub(crate) metadata: Option<Metadata>,
     pub(crate) shuffle: Shuffle,
+    pub(crate) key: Option<KeyArc>,
+    pub(crate) clear_metadata: bool,
 }
 
 impl Default for EncodeOptions {
@@ -118,6 +133,8 @@ impl Default for EncodeOptions {
             format_version: crate::FORMAT_VERSION,
             metadata: None,
             shuffle: Shuffle::Auto,
+            key: None,
+            clear_metadata: false,
         }
     }
 }
@@ -162,6 +179,48 @@ impl EncodeOptions {
     pub fn with_metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = Some(metadata);
         self
+    }
+
+    /// Encrypts the body (after compressing it) and the metadata with `key`
+    /// (XChaCha20-Poly1305, a fresh random nonce per snapshot; feature `encryption`).
+    /// The key's id is written in the clear so readers know which key to use; the key
+    /// never is. Readers need a [`Keyring`](crate::Keyring) holding it
+    /// ([`DecodeOptions::with_keyring`]). Format 2 only.
+    ///
+    /// ```
+    /// use snapshot_codec::{DecodeOptions, EncodeOptions, EncryptionKey, Error, Keyring, value};
+    ///
+    /// let key = EncryptionKey::generate("config")?;
+    /// let bytes = EncodeOptions::new().with_encryption(key.clone()).encode(&value!({"api_key": "s3cret"}))?;
+    /// assert!(!bytes.windows(6).any(|w| w == b"s3cret"));
+    /// let reader = DecodeOptions::new().with_keyring(Keyring::new(key));
+    /// assert_eq!(reader.decode(&bytes)?, value!({"api_key": "s3cret"}));
+    /// let stranger = DecodeOptions::new().with_keyring(Keyring::new(EncryptionKey::generate("config")?));
+    /// assert!(matches!(stranger.decode(&bytes), Err(Error::WrongKey { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+    pub fn with_encryption(mut self, key: impl Into<Arc<crate::crypt::EncryptionKey>>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// With encryption, keeps the metadata (time, step, labels) readable without the
+    /// key, so anyone who can read the store can list and filter by label; by default
+    /// it is sealed with the body's key. The key id is always readable.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+    pub fn with_clear_metadata(mut self, clear: bool) -> Self {
+        self.clear_metadata = clear;
+        self
+    }
+
+    /// The id of the key snapshots are encrypted with, if any.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+    pub fn encryption_key_id(&self) -> Option<&str> {
+        self.key.as_deref().map(crate::crypt::EncryptionKey::id)
     }
 
     /// Writes snapshots in format `version`: [`FORMAT_VERSION`](crate::FORMAT_VERSION)
@@ -219,6 +278,7 @@ pub struct DecodeOptions {
     pub(crate) max_decompressed_size: u64,
     pub(crate) max_memory: u64,
     pub(crate) registry: Option<Arc<Registry>>,
+    pub(crate) keys: Keys,
 }
 
 impl Default for DecodeOptions {
@@ -228,6 +288,7 @@ impl Default for DecodeOptions {
             max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
             max_memory: DEFAULT_MAX_MEMORY,
             registry: None,
+            keys: Keys::default(),
         }
     }
 }
@@ -290,6 +351,35 @@ impl DecodeOptions {
     /// The depth limit.
     pub fn max_depth(&self) -> usize {
         self.max_depth
+    }
+
+    /// Decrypts encrypted snapshots with the keys of `keyring` (feature `encryption`).
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+    pub fn with_keyring(mut self, keyring: crate::crypt::Keyring) -> Self {
+        self.keys = keyring;
+        self
+    }
+
+    /// The keys encrypted snapshots are decrypted with.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+    pub fn keyring(&self) -> &crate::crypt::Keyring {
+        &self.keys
+    }
+
+    /// Reads the metadata of a snapshot from its first bytes, as
+    /// [`read_metadata`](crate::read_metadata) does, decrypting sealed metadata with
+    /// this keyring.
+    ///
+    /// # Errors
+    /// As [`read_metadata`](crate::read_metadata); [`Error::KeyMissing`](crate::Error),
+    /// `WrongKey` or `AuthenticationFailed` for sealed metadata.
+    pub fn read_metadata(&self, prefix: &[u8]) -> crate::Result<Option<Metadata>> {
+        match crate::meta::read_section(prefix)? {
+            None => Ok(None),
+            Some(section) => section.open(&self.keys).map(Some),
+        }
     }
 
     /// The decompressed-size limit.

@@ -39,20 +39,82 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Frames every write as one or more chunks.
-struct ChunkWriter<W>(W);
+/// Frames every write as one or more chunks; with a sealer, encrypts the body a
+/// segment at a time first (each sealed segment is one chunk).
+struct ChunkWriter<W> {
+    out: W,
+    #[cfg(feature = "encryption")]
+    seal: Option<(crate::crypt::Sealer, Vec<u8>)>,
+}
+
+impl<W: Write> ChunkWriter<W> {
+    fn plain(out: W) -> Self {
+        Self {
+            out,
+            #[cfg(feature = "encryption")]
+            seal: None,
+        }
+    }
+
+    /// A writer for the body after `header`, encrypted when `opts` say so: the body's
+    /// nonce is written at once.
+    #[allow(unused_variables)]
+    fn for_body(out: W, header: &[u8], opts: &EncodeOptions) -> Result<Self> {
+        #[allow(unused_mut)]
+        let mut w = Self::plain(out);
+        #[cfg(feature = "encryption")]
+        if let Some(key) = &opts.key {
+            let (sealer, nonce) = crate::crypt::Sealer::new(key, header)?;
+            w.chunk(&nonce)?;
+            w.seal = Some((sealer, Vec::with_capacity(crate::crypt::SEGMENT + 16)));
+        }
+        Ok(w)
+    }
+
+    fn chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(&(bytes.len() as u32).to_le_bytes())?;
+        self.out.write_all(bytes)
+    }
+
+    /// Ends the body: seals the last segment. Returns the writer below.
+    fn finish(mut self) -> Result<W> {
+        #[cfg(feature = "encryption")]
+        if let Some((mut sealer, mut segment)) = self.seal.take() {
+            sealer.seal(&mut segment, true)?;
+            self.chunk(&segment)?;
+        }
+        Ok(self.out)
+    }
+}
 
 impl<W: Write> Write for ChunkWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        #[cfg(feature = "encryption")]
+        if let Some((sealer, segment)) = &mut self.seal {
+            let mut rest = buf;
+            while !rest.is_empty() {
+                if segment.len() == crate::crypt::SEGMENT {
+                    // More follows, so this segment is not the last.
+                    sealer.seal(segment, false).map_err(to_io)?;
+                    self.out
+                        .write_all(&(segment.len() as u32).to_le_bytes())?;
+                    self.out.write_all(segment)?;
+                    segment.clear();
+                }
+                let take = rest.len().min(crate::crypt::SEGMENT - segment.len());
+                segment.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+            }
+            return Ok(buf.len());
+        }
         let n = buf.len().min(u32::MAX as usize);
         if n > 0 {
-            self.0.write_all(&(n as u32).to_le_bytes())?;
-            self.0.write_all(&buf[..n])?;
+            self.chunk(&buf[..n])?;
         }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+        self.out.flush()
     }
 }
 
@@ -78,6 +140,7 @@ pub(crate) struct StreamOutput<W: Write> {
     /// The header's length (magic to metadata); a chunk-length placeholder follows it
     /// in `buf` while the sink is pending.
     header_len: usize,
+    opts: EncodeOptions,
 }
 
 impl<W: Write> StreamOutput<W> {
@@ -94,6 +157,7 @@ impl<W: Write> StreamOutput<W> {
             sink: Sink::Pending(writer),
             compression: opts.compression,
             header_len,
+            opts: opts.clone(),
         })
     }
 
@@ -118,19 +182,18 @@ impl<W: Write> StreamOutput<W> {
                 Compression::Lz4 => FLAG_LZ4,
             };
             hashing.write_all(&self.buf[..self.header_len])?;
+            let chunks = ChunkWriter::for_body(hashing, &self.buf[..self.header_len], &self.opts)?;
             // Drop the header and the placeholder; what remains is body.
             self.buf.drain(..self.header_len + 4);
             self.sink = match self.compression {
-                Compression::None => Sink::Plain(ChunkWriter(hashing)),
+                Compression::None => Sink::Plain(chunks),
                 #[cfg(feature = "zstd")]
                 Compression::Zstd { level } => Sink::Zstd(
-                    zstd::stream::write::Encoder::new(ChunkWriter(hashing), level)
+                    zstd::stream::write::Encoder::new(chunks, level)
                         .map_err(|e| Error::Compression(e.to_string()))?,
                 ),
                 #[cfg(feature = "lz4")]
-                Compression::Lz4 => {
-                    Sink::Lz4(lz4_flex::frame::FrameEncoder::new(ChunkWriter(hashing)))
-                }
+                Compression::Lz4 => Sink::Lz4(lz4_flex::frame::FrameEncoder::new(chunks)),
                 #[allow(unreachable_patterns)]
                 _ => return Err(Error::CompressionUnsupported),
             };
@@ -186,7 +249,7 @@ impl<W: Write> StreamOutput<W> {
                         )));
                     }
                 };
-                let mut hashing = chunked.0;
+                let mut hashing = chunked.finish()?;
                 hashing.write_all(&[0; 4])?;
                 let checksum = hashing.hasher.digest();
                 hashing.inner.write_all(&checksum.to_le_bytes())?;
@@ -450,12 +513,10 @@ pub(crate) fn decode_from_reader<R: Read, T>(
         left_in_chunk: 0,
         done: false,
     };
-    let result = if flags & FLAG_ZSTD != 0 {
-        decode_compressed(&mut chunks, opts, version, read)
-    } else if flags & FLAG_LZ4 != 0 {
-        decode_lz4(&mut chunks, opts, version, read)
+    let result = if flags & frame::FLAG_ENCRYPTED != 0 {
+        decode_encrypted(&mut chunks, &header, flags, opts, version, read)
     } else {
-        read_body(&mut chunks, opts, version, read)
+        decode_body(&mut chunks, flags, opts, version, read)
     };
     if result.is_err() {
         // The body did not decode. If the rest of the frame can be read, let the
@@ -483,9 +544,140 @@ pub(crate) fn decode_from_reader<R: Read, T>(
     Ok(value)
 }
 
+/// Decodes a (decompressed, decrypted) body as the header's flags say.
+fn decode_body<T>(
+    body: &mut dyn Read,
+    flags: u8,
+    opts: &DecodeOptions,
+    version: u8,
+    read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    if flags & FLAG_ZSTD != 0 {
+        decode_compressed(body, opts, version, read)
+    } else if flags & FLAG_LZ4 != 0 {
+        decode_lz4(body, opts, version, read)
+    } else {
+        read_body(body, opts, version, read)
+    }
+}
+
+#[cfg(feature = "encryption")]
+fn decode_encrypted<T>(
+    chunks: &mut dyn Read,
+    header: &[u8],
+    flags: u8,
+    opts: &DecodeOptions,
+    version: u8,
+    read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    let key = frame::body_key(header, opts)?;
+    let mut body = OpenReader::new(chunks, key, header)?;
+    decode_body(&mut body, flags, opts, version, read)
+}
+
+#[cfg(not(feature = "encryption"))]
+fn decode_encrypted<T>(
+    _chunks: &mut dyn Read,
+    _header: &[u8],
+    _flags: u8,
+    _opts: &DecodeOptions,
+    _version: u8,
+    _read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
+) -> Result<T> {
+    Err(Error::Encrypted)
+}
+
+/// Decrypts an encrypted body a segment at a time: a segment's plaintext is handed on
+/// only once its tag has been checked.
+#[cfg(feature = "encryption")]
+struct OpenReader<'a> {
+    inner: &'a mut dyn Read,
+    opener: crate::crypt::Opener,
+    /// The segment being gathered (ciphertext), then handed out (plaintext).
+    segment: Vec<u8>,
+    pos: usize,
+    /// The byte read past a full segment, which showed that it was not the last.
+    carry: Option<u8>,
+    ended: bool,
+}
+
+#[cfg(feature = "encryption")]
+impl<'a> OpenReader<'a> {
+    fn new(
+        inner: &'a mut dyn Read,
+        key: &crate::crypt::EncryptionKey,
+        header: &[u8],
+    ) -> Result<Self> {
+        let mut nonce = [0u8; crate::crypt::NONCE_LEN];
+        match inner.read_exact(&mut nonce) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(Error::AuthenticationFailed {
+                    key_id: key.id().into(),
+                });
+            }
+            Err(e) => return Err(from_io(e)),
+        }
+        Ok(Self {
+            inner,
+            opener: crate::crypt::Opener::new(key, header, nonce),
+            segment: Vec::with_capacity(crate::crypt::SEGMENT + crate::crypt::TAG_LEN + 1),
+            pos: 0,
+            carry: None,
+            ended: false,
+        })
+    }
+}
+
+#[cfg(feature = "encryption")]
+impl Read for OpenReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.segment.len() {
+                let n = buf.len().min(self.segment.len() - self.pos);
+                buf[..n].copy_from_slice(&self.segment[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if self.ended || buf.is_empty() {
+                return Ok(0);
+            }
+            self.segment.clear();
+            self.pos = 0;
+            self.segment.extend(self.carry.take());
+            let want = crate::crypt::SEGMENT + crate::crypt::TAG_LEN + 1;
+            while self.segment.len() < want {
+                let filled = self.segment.len();
+                self.segment.resize(want, 0);
+                let n = match self.inner.read(&mut self.segment[filled..]) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+                    Err(e) => {
+                        self.segment.clear();
+                        return Err(e);
+                    }
+                };
+                self.segment.truncate(filled + n);
+                if n == 0 && self.segment.len() == filled {
+                    break;
+                }
+            }
+            let last = self.segment.len() < want;
+            if !last {
+                self.carry = self.segment.pop();
+            }
+            if let Err(e) = self.opener.open(&mut self.segment, last) {
+                self.segment.clear();
+                return Err(to_io(e));
+            }
+            self.ended = last;
+        }
+    }
+}
+
 #[cfg(feature = "zstd")]
-fn decode_compressed<R: BufRead, T>(
-    chunks: &mut ChunkReader<'_, R>,
+fn decode_compressed<T>(
+    chunks: &mut dyn Read,
     opts: &DecodeOptions,
     version: u8,
     read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
@@ -502,8 +694,8 @@ fn decode_compressed<R: BufRead, T>(
 }
 
 #[cfg(not(feature = "zstd"))]
-fn decode_compressed<R: BufRead, T>(
-    _chunks: &mut ChunkReader<'_, R>,
+fn decode_compressed<T>(
+    _chunks: &mut dyn Read,
     _opts: &DecodeOptions,
     _version: u8,
     _read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
@@ -512,8 +704,8 @@ fn decode_compressed<R: BufRead, T>(
 }
 
 #[cfg(feature = "lz4")]
-fn decode_lz4<R: BufRead, T>(
-    chunks: &mut ChunkReader<'_, R>,
+fn decode_lz4<T>(
+    chunks: &mut dyn Read,
     opts: &DecodeOptions,
     version: u8,
     read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
@@ -530,17 +722,15 @@ fn decode_lz4<R: BufRead, T>(
     // chunk, at least) is read and hashed here; compressed bytes past the frame are
     // trailing.
     let mut rest = [0u8; 64];
-    while !chunks.done {
-        if chunks.read(&mut rest)? != 0 {
-            return Err(Error::TrailingBytes);
-        }
+    if chunks.read(&mut rest).map_err(from_io)? != 0 {
+        return Err(Error::TrailingBytes);
     }
     Ok(value)
 }
 
 #[cfg(not(feature = "lz4"))]
-fn decode_lz4<R: BufRead, T>(
-    _chunks: &mut ChunkReader<'_, R>,
+fn decode_lz4<T>(
+    _chunks: &mut dyn Read,
     _opts: &DecodeOptions,
     _version: u8,
     _read: impl FnOnce(&mut Reader<StreamInput<&mut dyn Read>>) -> Result<T>,
