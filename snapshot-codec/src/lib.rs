@@ -95,7 +95,7 @@ pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, K
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use crypt::{EncryptionKey, Keyring, MAX_KEY_ID_LEN};
-pub use meta::{MAX_METADATA_LEN, Metadata, encryption_key_id, read_metadata};
+pub use meta::{MAX_METADATA_LEN, Metadata, encryption_key_id, header_len, read_metadata};
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,
     DEFAULT_ZSTD_LEVEL, DecodeOptions, EncodeOptions, Shuffle,

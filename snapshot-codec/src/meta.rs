@@ -331,6 +331,28 @@ pub fn read_metadata(prefix: &[u8]) -> Result<Option<Metadata>> {
     crate::DecodeOptions::default().read_metadata(prefix)
 }
 
+/// How many bytes a snapshot's header takes (magic, version, flags and metadata
+/// section), read from its first bytes: a header reader fetches this prefix (at most
+/// `6 + 3 +` [`MAX_METADATA_LEN`] bytes) and no more.
+///
+/// ```
+/// use snapshot_codec::{EncodeOptions, Metadata, value};
+///
+/// let bytes = EncodeOptions::new()
+///     .with_metadata(Metadata::new().with_label("tag", "nightly"))
+///     .encode(&value!([1, 2, 3]))?;
+/// let len = snapshot_codec::header_len(&bytes[..64.min(bytes.len())])?;
+/// assert!(snapshot_codec::read_metadata(&bytes[..len])?.is_some());
+/// # Ok::<(), snapshot_codec::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Truncated`] when `prefix` ends inside the header (fetch more); as
+/// [`read_metadata`] otherwise.
+pub fn header_len(prefix: &[u8]) -> Result<usize> {
+    Ok(crate::frame::check_header(prefix)?.len)
+}
+
 /// The parsed metadata section of a snapshot's first bytes, if it has one.
 pub(crate) fn read_section(prefix: &[u8]) -> Result<Option<Section>> {
     let header = crate::frame::check_header(prefix)?;

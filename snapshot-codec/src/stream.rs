@@ -77,6 +77,7 @@ impl<W: Write> ChunkWriter<W> {
     }
 
     /// Ends the body: seals the last segment. Returns the writer below.
+    #[allow(unused_mut)]
     fn finish(mut self) -> Result<W> {
         #[cfg(feature = "encryption")]
         if let Some((mut sealer, mut segment)) = self.seal.take() {

@@ -324,6 +324,21 @@ impl SnapshotStore for FsStore {
     }
 
     /// Reads the file a chunk at a time on the blocking pool.
+    /// Reads only the first `len` bytes of the file.
+    async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            use std::io::Read;
+            let (file, path, size) = inner.open(key)?;
+            let mut head = Vec::with_capacity(len.min(usize::try_from(size).unwrap_or(len)));
+            file.take(len as u64)
+                .read_to_end(&mut head)
+                .map_err(|e| FsError::io("reading", &path, e))?;
+            Ok(Bytes::from(head))
+        })
+        .await
+    }
+
     async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
         let inner = self.inner.clone();
         let (file, path, len) = blocking(move || inner.open(key)).await?;

@@ -357,6 +357,27 @@ impl SnapshotStore for S3Store {
     /// [`S3StoreBuilder::with_read_part_size`] and
     /// [`S3StoreBuilder::with_part_concurrency`]). A snapshot that fits in the first
     /// read costs one request, as [`get`](SnapshotStore::get) does.
+    /// One ranged GET of the first `len` bytes.
+    async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
+        let path = self.path_of(key);
+        let ranged = object_store::GetOptions {
+            range: Some((0..len as u64).into()),
+            ..Default::default()
+        };
+        match self.store.get_opts(&path, ranged).await {
+            Ok(head) => {
+                let bytes = head.bytes().await.map_err(|e| self.error(e, Some(key)))?;
+                Ok(bytes.slice(..len.min(bytes.len())))
+            }
+            Err(e @ object_store::Error::NotFound { .. }) => Err(self.error(e, Some(key))),
+            // A server that will not answer a range (an empty object, say): read it whole.
+            Err(_) => {
+                let bytes = self.get(key).await?;
+                Ok(bytes.slice(..len.min(bytes.len())))
+            }
+        }
+    }
+
     async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
         let path = self.path_of(key);
         let part = self.read_part_size as u64;

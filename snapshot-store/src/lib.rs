@@ -35,9 +35,9 @@ pub mod conformance;
 pub use error::{BoxError, Error, Result, chain_to_string};
 pub use key::{KEY_LEN, KeyError, SnapshotKey};
 pub use manager::{
-    Checkpoint, Checkpointer, Copied, CopyReport, DumpInfo, IntoKey, Lookup, OnTaken, Operation,
-    Placed, Progress, Recovered, RetentionOutcome, Skipped, Snapshot, SnapshotManager, Submitted,
-    VerifyReport, WhenBusy,
+    Checkpoint, Checkpointer, Copied, CopyReport, DumpInfo, DumpOptions, Filter, IntoKey, Lookup,
+    OnTaken, Operation, Placed, Progress, Query, Recovered, RetentionOutcome, Skipped, Snapshot,
+    SnapshotDetails, SnapshotManager, Submitted, VerifyReport, WhenBusy,
 };
 pub use memory::MemoryStore;
 pub use retention::{

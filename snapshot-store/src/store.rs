@@ -130,6 +130,27 @@ pub trait SnapshotStore: Debug + Send + Sync {
         ))
     }
 
+    /// The first `len` bytes of the snapshot stored under `key` (all of it when it is
+    /// shorter): what reading a snapshot's header (its labels, step and key id) needs.
+    ///
+    /// The provided implementation reads [`get_stream`](Self::get_stream) until it has
+    /// them; the disk and S3 backends read only the bytes asked for.
+    async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
+        let (_, mut body) = self.get_stream(key).await?;
+        let mut head = BytesMut::new();
+        while head.len() < len {
+            let Some(chunk) = body.next().await.transpose()? else {
+                break;
+            };
+            if head.is_empty() && chunk.len() >= len {
+                return Ok(chunk.slice(..len));
+            }
+            let take = chunk.len().min(len - head.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        Ok(head.freeze())
+    }
+
     /// Lists the snapshots whose keys lie in `range`, in ascending key order; with a
     /// `limit`, only the first `limit` of them.
     async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>>;
@@ -184,6 +205,9 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for std::sync::Arc<T> {
     async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
         (**self).get_stream(key).await
     }
+    async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
+        (**self).get_head(key, len).await
+    }
     async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
         (**self).list(range, limit).await
     }
@@ -214,6 +238,9 @@ impl<T: SnapshotStore + ?Sized> SnapshotStore for Box<T> {
     }
     async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
         (**self).get_stream(key).await
+    }
+    async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
+        (**self).get_head(key, len).await
     }
     async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
         (**self).list(range, limit).await

@@ -37,14 +37,16 @@ pub mod import;
 
 pub use snapshot_codec as codec;
 pub use snapshot_codec::{
-    Compression, DecodeOptions, EncodeOptions, Ext, ExtType, Map, Registry, Value, value,
+    Compression, DecodeOptions, EncodeOptions, EncryptionKey, Ext, ExtType, Keyring, Map,
+    Metadata, Registry, Value, value,
 };
 pub use snapshot_store::{
     ByteStream, CalendarDuration, Checkpoint, Checkpointer, Copied, CopyReport, DumpInfo,
-    DurationError, Error, IntoKey, KeepReason, Kept, KeyError, KeyRange, Lookup, MemoryStore,
-    OnTaken, Operation, Order, Period, Placed, Progress, Recovered, Result, RetentionOutcome,
-    RetentionPlan, RetentionPolicy, STREAM_PAGE, Skipped, Snapshot, SnapshotKey, SnapshotManager,
-    SnapshotMeta, SnapshotStore, Submitted, VerifyReport, WhenBusy, chain_to_string,
+    DumpOptions, DurationError, Error, Filter, IntoKey, KeepReason, Kept, KeyError, KeyRange,
+    Lookup, MemoryStore, OnTaken, Operation, Order, Period, Placed, Progress, Query, Recovered,
+    Result, RetentionOutcome, RetentionPlan, RetentionPolicy, STREAM_PAGE, Skipped, Snapshot,
+    SnapshotDetails, SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore, Submitted,
+    VerifyReport, WhenBusy, chain_to_string,
 };
 #[cfg(feature = "fs")]
 pub use snapshot_store_fs::{self as fs, FsStore};

@@ -11,7 +11,8 @@
 //! them is meant.
 //!
 //! The behaviours are grouped by what a backend can break: the contract of single
-//! snapshots, lookups, deletion and retention, concurrency, and streaming.
+//! snapshots, lookups, deletion and retention, concurrency, streaming, and labels and
+//! encryption.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -38,12 +39,14 @@ use crate::{
 
 mod concurrency;
 mod contract;
+mod labels;
 mod lookup;
 mod retention;
 mod streaming;
 
 pub use concurrency::*;
 pub use contract::*;
+pub use labels::*;
 pub use lookup::*;
 pub use retention::*;
 pub use streaming::*;
@@ -186,7 +189,7 @@ const TEN: [&str; 10] = [
 /// macro_rules! count {
 ///     ($($name:ident),*) => { [$(stringify!($name)),*].len() };
 /// }
-/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 19);
+/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 22);
 /// ```
 #[macro_export]
 macro_rules! for_each_store_behaviour {
@@ -210,7 +213,10 @@ macro_rules! for_each_store_behaviour {
             concurrent_dumps_all_survive,
             streamed_writes_publish_whole_or_nothing,
             streamed_dumps_and_loads_round_trip,
-            background_checkpoints
+            background_checkpoints,
+            labels_and_steps_select_like_brute_force,
+            header_cache_follows_other_writers,
+            encrypted_snapshots_round_trip
         }
     };
 }

@@ -13,7 +13,8 @@ use tokio::sync::{Semaphore, oneshot};
 use tracing::Instrument;
 
 use super::pipe::{Operation, encoder_pipe};
-use super::{OnTaken, joined, settle};
+use super::{DumpOptions, OnTaken, joined, settle};
+use snapshot_codec::EncodeOptions;
 use crate::{DumpInfo, Error, Result, SnapshotKey, SnapshotManager};
 
 /// What [`Checkpointer::checkpoint`] does when the most checkpoints allowed are still
@@ -149,7 +150,12 @@ impl SnapshotManager {
 
     /// Encodes `state` on the blocking pool into the store, under `first` or the next
     /// free microsecond; the dump of a [`Checkpointer`].
-    async fn dump_shared<T>(&self, first: SnapshotKey, state: Arc<T>) -> Result<DumpInfo>
+    async fn dump_shared<T>(
+        &self,
+        first: SnapshotKey,
+        state: Arc<T>,
+        encode: EncodeOptions,
+    ) -> Result<DumpInfo>
     where
         T: Serialize + Send + Sync + ?Sized + 'static,
     {
@@ -158,7 +164,7 @@ impl SnapshotManager {
         let stored = self
             .put_loop(first, OnTaken::NextFree, None, |key| {
                 let (writer, body) = encoder_pipe(self.reporter(Operation::Dump, key));
-                let encode = self.encode.clone();
+                let encode = encode.clone();
                 let state = state.clone();
                 let encoder = tokio::task::spawn_blocking(move || writer.encode(&encode, &*state));
                 let store = self.store.clone();
@@ -206,6 +212,17 @@ impl Checkpointer {
     where
         T: Serialize + Send + Sync + ?Sized + 'static,
     {
+        self.checkpoint_with(state, &DumpOptions::new()).await
+    }
+
+    /// [`checkpoint`](Self::checkpoint) with labels, a step number or a time
+    /// ([`DumpOptions`], as [`SnapshotManager::dump_with`] takes them).
+    pub async fn checkpoint_with<T>(&self, state: Arc<T>, options: &DumpOptions) -> Submitted
+    where
+        T: Serialize + Send + Sync + ?Sized + 'static,
+    {
+        let encode = self.manager.encode_options_for(options);
+        let at = options.at;
         let permit = match self.when_busy {
             WhenBusy::Skip => match self.slots.clone().try_acquire_owned() {
                 Ok(permit) => permit,
@@ -216,13 +233,13 @@ impl Checkpointer {
                 Err(_) => return Submitted::Skipped,
             },
         };
-        let first = self.manager.next_dump_key();
+        let first = at.unwrap_or_else(|| self.manager.next_dump_key());
         let (tx, rx) = oneshot::channel();
         let manager = self.manager.clone();
         let shared = self.shared.clone();
         shared.in_flight.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
-            let outcome = manager.dump_shared(first, state).await;
+            let outcome = manager.dump_shared(first, state, encode).await;
             // The outcome is delivered (or kept for flush) before the slot is given
             // back, so a flush that finds every slot free also finds every failure.
             if let Err(Err(error)) = tx.send(outcome) {

@@ -12,7 +12,7 @@ use snapshot_codec::Value;
 use tracing::Instrument;
 
 use super::pipe::{CHUNKS_IN_FLIGHT, Operation, PipeReader, forward};
-use super::{Lookup, Recovered, Skipped, Snapshot};
+use super::{Lookup, Query, Recovered, Skipped, Snapshot};
 use crate::{Error, KeyRange, Order, Result, SnapshotKey, SnapshotManager, SnapshotMeta};
 
 /// How often a load retries when its snapshot vanishes between listing and reading.
@@ -22,11 +22,17 @@ const LOAD_ATTEMPTS: usize = 3;
 const INLINE_DECODE: u64 = 256 * 1024;
 
 impl SnapshotManager {
-    /// Finds which snapshot `lookup` selects, without loading it.
+    /// Finds which snapshot `query` selects (a [`Lookup`], or a lookup
+    /// [`matching`](Lookup::matching) a filter), without loading it.
     ///
     /// # Errors
     /// A store error from listing.
-    pub async fn resolve(&self, lookup: Lookup) -> Result<Option<SnapshotMeta>> {
+    pub async fn resolve(&self, query: impl Into<Query>) -> Result<Option<SnapshotMeta>> {
+        let query = query.into();
+        if !query.filter.is_empty() {
+            return self.resolve_filtered(&query).await;
+        }
+        let lookup = query.lookup;
         let store = &self.store;
         // Each lookup is a first- or last-in-range question, which backends answer
         // without listing everything.
@@ -55,13 +61,17 @@ impl SnapshotManager {
     ///
     /// # Errors
     /// A store error.
-    pub async fn load_encoded(&self, lookup: Lookup) -> Result<Option<(SnapshotMeta, Bytes)>> {
-        let span = tracing::debug_span!(target: "snapshot", "snapshot.get", lookup = ?lookup);
-        self.fetch(lookup).instrument(span).await
+    pub async fn load_encoded(
+        &self,
+        query: impl Into<Query>,
+    ) -> Result<Option<(SnapshotMeta, Bytes)>> {
+        let query = query.into();
+        let span = tracing::debug_span!(target: "snapshot", "snapshot.get", lookup = ?query);
+        self.fetch(query).instrument(span).await
     }
 
-    async fn fetch(&self, lookup: Lookup) -> Result<Option<(SnapshotMeta, Bytes)>> {
-        self.retrying(lookup, |key| async move {
+    async fn fetch(&self, query: Query) -> Result<Option<(SnapshotMeta, Bytes)>> {
+        self.retrying(query, |key| async move {
             let bytes = self.store.get(key).await?;
             let size = bytes.len() as u64;
             Ok((SnapshotMeta { key, size }, bytes))
@@ -73,33 +83,36 @@ impl SnapshotManager {
     /// missing snapshot is `None`, with no listing); otherwise the lookup is resolved
     /// and resolved again when the snapshot vanishes before it is read (deleted by
     /// retention, say), a few times.
-    async fn retrying<'a, T, F, Fut>(&'a self, lookup: Lookup, mut read: F) -> Result<Option<T>>
+    async fn retrying<'a, T, F, Fut>(&'a self, query: Query, mut read: F) -> Result<Option<T>>
     where
         F: FnMut(SnapshotKey) -> Fut,
         Fut: std::future::Future<Output = Result<T>> + 'a,
     {
+        let exact = match query.lookup {
+            Lookup::Exact(key) if query.filter.is_empty() => Some(key),
+            _ => None,
+        };
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let key = match lookup {
-                Lookup::Exact(key) => key,
-                _ => match self.resolve(lookup).await? {
+            let key = match exact {
+                Some(key) => key,
+                None => match self.resolve(query.clone()).await? {
                     Some(meta) => meta.key,
                     None => return Ok(None),
                 },
             };
             match read(key).await {
                 Ok(found) => return Ok(Some(found)),
-                Err(Error::NotFound { .. }) if matches!(lookup, Lookup::Exact(_)) => {
-                    return Ok(None);
-                }
+                Err(Error::NotFound { .. }) if exact.is_some() => return Ok(None),
                 Err(Error::NotFound { .. }) if attempts < LOAD_ATTEMPTS => continue,
                 Err(e) => return Err(e),
             }
         }
     }
 
-    /// Loads the snapshot `lookup` selects as a `T`: [`Value`](snapshot_codec::Value)
+    /// Loads the snapshot `query` selects (a [`Lookup`], or one
+    /// [`matching`](Lookup::matching) a [`Filter`](crate::Filter)) as a `T`: [`Value`](snapshot_codec::Value)
     /// for the dynamic form, or any serde type. `Ok(None)` when the store has none that
     /// matches (an empty store, say). Registered custom types are checked either way.
     ///
@@ -123,9 +136,9 @@ impl SnapshotManager {
     /// `T`, or a store error.
     pub async fn load<T: DeserializeOwned + Send + 'static>(
         &self,
-        lookup: Lookup,
+        query: impl Into<Query>,
     ) -> Result<Option<T>> {
-        Ok(self.load_snapshot(lookup).await?.map(|s| s.value))
+        Ok(self.load_snapshot(query).await?.map(|s| s.value))
     }
 
     /// [`load`](Self::load), with the snapshot's key and size.
@@ -134,8 +147,9 @@ impl SnapshotManager {
     /// As [`load`](Self::load).
     pub async fn load_snapshot<T: DeserializeOwned + Send + 'static>(
         &self,
-        lookup: Lookup,
+        query: impl Into<Query>,
     ) -> Result<Option<Snapshot<T>>> {
+        let lookup = query.into();
         let span = tracing::info_span!(
             target: "snapshot",
             "snapshot.load",
@@ -148,7 +162,7 @@ impl SnapshotManager {
 
     async fn load_in<T: DeserializeOwned + Send + 'static>(
         &self,
-        lookup: Lookup,
+        lookup: Query,
         span: tracing::Span,
     ) -> Result<Option<Snapshot<T>>> {
         let started = Instant::now();
@@ -170,7 +184,7 @@ impl SnapshotManager {
     /// Finds the snapshot `lookup` selects and decodes it as it streams from the store.
     async fn read_stream<T: DeserializeOwned + Send + 'static>(
         &self,
-        lookup: Lookup,
+        lookup: Query,
     ) -> Result<Option<(SnapshotMeta, T)>> {
         self.retrying(lookup, |key| self.decode_stream::<T>(key))
             .await

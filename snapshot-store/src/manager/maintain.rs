@@ -54,7 +54,9 @@ impl SnapshotManager {
     }
 
     /// Reads and verifies every snapshot, newest first; lists the ones that do not load.
-    /// Nothing is deleted.
+    /// Nothing is deleted. A snapshot encrypted under a key the manager does not hold
+    /// has its frame and checksum checked, and is listed in
+    /// [`VerifyReport::not_decrypted`] (its body was not decrypted) unless they fail.
     ///
     /// # Errors
     /// A store error.
@@ -79,6 +81,15 @@ impl SnapshotManager {
             let error = match self.load_snapshot::<Value>(Lookup::Exact(meta.key)).await {
                 Ok(Some(_)) => None,
                 Ok(None) => Some(Error::NotFound { key: meta.key }),
+                // Encrypted under a key this manager lacks: the frame and checksum were
+                // checked (a mismatch would be reported as such); the body was not read.
+                Err(Error::Corrupt {
+                    source: snapshot_codec::Error::KeyMissing { .. },
+                    ..
+                }) => {
+                    report.not_decrypted.push(meta.key);
+                    None
+                }
                 Err(e @ Error::Corrupt { .. }) => Some(e),
                 Err(e) => return Err(e),
             };
@@ -94,7 +105,9 @@ impl SnapshotManager {
     }
 
     /// Copies every snapshot into `destination` under the same key, oldest first. Each
-    /// is verified before it is written; one the destination already holds with the
+    /// is verified before it is written (so this manager needs the keys of encrypted
+    /// ones); a destination with a [keyring](Self::with_keyring) gets every snapshot
+    /// encrypted under its current key (re-encrypted when needed, labels kept); one the destination already holds with the
     /// same bytes counts as present (a copy run twice copies nothing twice); one it
     /// holds with other bytes fails. `progress` is called after each snapshot.
     ///
@@ -137,10 +150,7 @@ impl SnapshotManager {
                             source,
                         },
                     },
-                    Ok(_) => match destination
-                        .put_verified(meta.key, bytes, OnTaken::SameOrFail)
-                        .await
-                    {
+                    Ok(value) => match destination.copy_in(meta.key, bytes, value, self).await {
                         Ok(Placed::Stored(_)) => Copied::Stored(meta),
                         Ok(Placed::AlreadyPresent(_)) => Copied::AlreadyPresent(meta),
                         Err(error @ Error::AlreadyExists { .. }) => Copied::Failed {
@@ -159,6 +169,41 @@ impl SnapshotManager {
             }
         }
         Ok(report)
+    }
+
+    /// Writes a snapshot copied from `source` under `key`: its bytes as they are, or,
+    /// when this manager encrypts under a key the snapshot is not encrypted with,
+    /// re-encoded (same value, same labels and step) under this manager's key. A
+    /// re-encrypted copy counts as present when the snapshot at `key` decodes to the
+    /// same value.
+    async fn copy_in(
+        &self,
+        key: SnapshotKey,
+        bytes: bytes::Bytes,
+        value: Value,
+        source: &SnapshotManager,
+    ) -> Result<Placed> {
+        let current = self.keyring.current().map(snapshot_codec::EncryptionKey::id);
+        let written_under = snapshot_codec::encryption_key_id(&bytes).ok().flatten();
+        if current.is_none() || written_under.as_deref() == current {
+            return self.put_verified(key, bytes, OnTaken::SameOrFail).await;
+        }
+        let metadata = source.decode.read_metadata(&bytes).map_err(Error::Codec)?;
+        let options = match metadata {
+            Some(meta) if !meta.is_empty() => self.encode.clone().with_metadata(meta),
+            _ => self.encode.clone(),
+        };
+        let encoded = super::encode_bytes(&options, &value)?;
+        match self.store.put(key, encoded).await {
+            Ok(()) => Ok(Placed::Stored(key)),
+            Err(Error::AlreadyExists { key }) => {
+                match self.load::<Value>(Lookup::Exact(key)).await {
+                    Ok(Some(held)) if held == value => Ok(Placed::AlreadyPresent(key)),
+                    _ => Err(Error::AlreadyExists { key }),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The bytes of `key`, read a chunk at a time with progress reports; `None` if it
@@ -239,12 +284,23 @@ impl SnapshotManager {
         }
     }
 
-    /// What `policy` would keep and remove, and why, without deleting anything.
+    /// What `policy` would keep and remove, and why, without deleting anything. A policy
+    /// scoped to a filter ([`RetentionPolicy::only`]) plans over the snapshots it
+    /// selects (reading their headers, see [`list_details`](Self::list_details)).
     ///
     /// # Errors
     /// A store error from listing.
     pub async fn plan(&self, policy: &RetentionPolicy) -> Result<RetentionPlan> {
-        Ok(policy.plan(&self.store.list(KeyRange::all(), None).await?))
+        let snapshots = match policy.scope() {
+            None => self.store.list(KeyRange::all(), None).await?,
+            Some(filter) => self
+                .list_details(Order::OldestFirst, filter)
+                .await?
+                .iter()
+                .map(super::SnapshotDetails::meta)
+                .collect(),
+        };
+        Ok(policy.plan(&snapshots))
     }
 
     /// Applies `policy`: deletes what it does not keep, and returns the plan carried

@@ -4,6 +4,7 @@
 //! listing and maintenance (verify, copy, prune, retention) in `maintain.rs`.
 
 mod background;
+mod labels;
 mod load;
 mod lookup;
 mod maintain;
@@ -17,12 +18,14 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Serialize;
-use snapshot_codec::{Compression, DecodeOptions, EncodeOptions, Registry};
+use snapshot_codec::{Compression, DecodeOptions, EncodeOptions, Keyring, Registry};
 use tracing::Instrument;
 
 use crate::{Error, KeyRange, Result, RetentionPolicy, SnapshotKey, SnapshotStore};
 
 pub use background::{Checkpoint, Checkpointer, Submitted, WhenBusy};
+use labels::HeaderCache;
+pub use labels::{DumpOptions, Filter, Query, SnapshotDetails};
 pub use lookup::{IntoKey, Lookup};
 pub use pipe::{Operation, Progress};
 use pipe::{Reporter, encoder_pipe};
@@ -39,6 +42,14 @@ fn dump_span() -> tracing::Span {
         key = tracing::field::Empty,
         bytes = tracing::field::Empty
     )
+}
+
+/// Encodes `state` in memory with `options`.
+fn encode_bytes<T: Serialize + ?Sized>(options: &EncodeOptions, state: &T) -> Result<Bytes> {
+    options
+        .to_vec(state)
+        .map(Bytes::from)
+        .map_err(Error::Codec)
 }
 
 /// How many keys a dump tries before giving up.
@@ -83,6 +94,8 @@ pub struct SnapshotManager {
     /// next `dump` starts after it, so one process never collides with itself.
     last_dumped: Arc<AtomicI64>,
     progress: Option<pipe::ProgressFn>,
+    headers: Arc<HeaderCache>,
+    keyring: Keyring,
 }
 
 impl SnapshotManager {
@@ -102,6 +115,8 @@ impl SnapshotManager {
             key_attempts: DEFAULT_KEY_ATTEMPTS,
             last_dumped: Arc::new(AtomicI64::new(i64::MIN)),
             progress: None,
+            headers: Arc::default(),
+            keyring: Keyring::empty(),
         }
     }
 
@@ -121,6 +136,39 @@ impl SnapshotManager {
         self.encode = options;
         self.sync_registry();
         self
+    }
+
+    /// Encrypts every snapshot written with the keyring's current key and decrypts
+    /// with any of its keys (a rotation keeps old keys for reading; see
+    /// [`Keyring`]). Metadata (labels, step) is sealed with the body unless the encode
+    /// options say [`with_clear_metadata`](EncodeOptions::with_clear_metadata); the key
+    /// id is always readable. Set after [`with_encode_options`](Self::with_encode_options)
+    /// or before: the keyring stays in force.
+    ///
+    /// ```
+    /// use snapshot_store::{Lookup, MemoryStore, SnapshotManager, SnapshotStore};
+    /// use snapshot_store::snapshot_codec::{EncryptionKey, Keyring, value};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let key = EncryptionKey::generate("config-2026")?;
+    /// let manager = SnapshotManager::new(MemoryStore::new()).with_keyring(Keyring::new(key));
+    /// let info = manager.dump(&value!({"api_key": "sk-live-123"})).await?;
+    /// assert_eq!(manager.load(Lookup::Latest).await?, Some(value!({"api_key": "sk-live-123"})));
+    ///
+    /// let stored = manager.store().get(info.key).await?;
+    /// assert!(!stored.windows(7).any(|w| w == b"sk-live"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = keyring;
+        self.sync_registry();
+        self
+    }
+
+    /// The keys this manager encrypts and decrypts with.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
     }
 
     /// Sets all decoding options (depth, decompression and memory limits). The
@@ -190,6 +238,12 @@ impl SnapshotManager {
         let registry = Arc::new(self.registry.clone());
         self.decode = self.decode.clone().with_registry(registry.clone());
         self.encode = self.encode.clone().with_registry(registry);
+        if let Some(key) = self.keyring.current() {
+            self.encode = self.encode.clone().with_encryption(key.clone());
+        }
+        if !self.keyring.is_empty() {
+            self.decode = self.decode.clone().with_keyring(self.keyring.clone());
+        }
     }
 
     /// Encodes `state` and stores it under the current time.
@@ -212,7 +266,7 @@ impl SnapshotManager {
     /// error, or [`Error::OutcomeUnknown`] if a failure left unknown whether the
     /// snapshot was stored (look up the key it names before dumping again).
     pub async fn dump<T: Serialize + ?Sized>(&self, state: &T) -> Result<DumpInfo> {
-        self.dump_from(self.next_dump_key(), state).await
+        self.dump_with(state, &DumpOptions::new()).await
     }
 
     /// The key a dump starts from: now, but never before this manager's last dump, so
@@ -223,7 +277,8 @@ impl SnapshotManager {
         SnapshotKey::from_micros(now.as_micros().max(after_last)).unwrap_or(now)
     }
 
-    /// Encodes `state` and stores it under `time`, or the first free microsecond after.
+    /// Encodes `state` and stores it under `time`, or the first free microsecond after
+    /// (shorthand for [`dump_with`](Self::dump_with) and [`DumpOptions::at`]).
     ///
     /// # Errors
     /// As [`dump`](Self::dump), plus [`Error::InvalidKey`] for times outside the years
@@ -233,24 +288,44 @@ impl SnapshotManager {
         time: impl IntoKey,
         state: &T,
     ) -> Result<DumpInfo> {
-        self.dump_from(time.into_key()?, state).await
+        self.dump_with(state, &DumpOptions::new().at(time)?).await
     }
 
-    async fn dump_from<T: Serialize + ?Sized>(
+    /// [`dump`](Self::dump) with labels, a step number or a time ([`DumpOptions`]).
+    /// Labels and step go in the snapshot's header, where
+    /// [`list_details`](Self::list_details), filtered lookups ([`Lookup::matching`]) and
+    /// scoped retention read them.
+    ///
+    /// # Errors
+    /// As [`dump`](Self::dump); [`Error::Codec`] for labels that do not fit a header
+    /// (an empty key, more than 64 KiB).
+    pub async fn dump_with<T: Serialize + ?Sized>(
         &self,
-        first: SnapshotKey,
         state: &T,
+        options: &DumpOptions,
     ) -> Result<DumpInfo> {
+        let first = options.at.unwrap_or_else(|| self.next_dump_key());
+        let encode = self.encode_options_for(options);
         let span = dump_span();
-        self.dump_in(first, state, span.clone())
+        self.dump_in(first, state, &encode, span.clone())
             .instrument(span)
             .await
+    }
+
+    /// The encode options of a dump with `options`.
+    pub(crate) fn encode_options_for(&self, options: &DumpOptions) -> EncodeOptions {
+        if options.metadata.is_empty() {
+            self.encode.clone()
+        } else {
+            self.encode.clone().with_metadata(options.metadata.clone())
+        }
     }
 
     async fn dump_in<T: Serialize + ?Sized>(
         &self,
         first: SnapshotKey,
         state: &T,
+        encode: &EncodeOptions,
         span: tracing::Span,
     ) -> Result<DumpInfo> {
         let started = Instant::now();
@@ -265,7 +340,7 @@ impl SnapshotManager {
                 let upload = tokio::spawn(async move { store.put_stream(key, body).await });
                 let mut writer = Some(writer);
                 let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    tokio::task::block_in_place(|| Some(writer.take()?.encode(&self.encode, state)))
+                    tokio::task::block_in_place(|| Some(writer.take()?.encode(encode, state)))
                 }));
                 match encoded {
                     Ok(Some(encoded)) => {
@@ -276,7 +351,7 @@ impl SnapshotManager {
                     // snapshot is encoded in memory instead.
                     Ok(None) | Err(_) if writer.is_some() => {
                         drop(writer);
-                        let bytes = self.encode(state);
+                        let bytes = encode_bytes(encode, state);
                         let store = self.store.clone();
                         Box::pin(async move {
                             let _ = upload.await;
@@ -294,7 +369,7 @@ impl SnapshotManager {
         } else {
             // A current-thread runtime has no other worker to hand its tasks to: encode
             // here, in memory (a `Checkpointer` streams on any runtime).
-            let bytes = self.encode(state)?;
+            let bytes = encode_bytes(encode, state)?;
             let reporter = self.reporter(Operation::Dump, first);
             let size = bytes.len() as u64;
             let placed = self
@@ -381,10 +456,7 @@ impl SnapshotManager {
     /// # Errors
     /// [`Error::Codec`] if `state` cannot be encoded.
     pub fn encode<T: Serialize + ?Sized>(&self, state: &T) -> Result<Bytes> {
-        self.encode
-            .to_vec(state)
-            .map(Bytes::from)
-            .map_err(Error::Codec)
+        encode_bytes(&self.encode, state)
     }
 
     /// Stores an already encoded snapshot at `at`; `on_taken` says what happens when

@@ -84,6 +84,9 @@ pub struct VerifyReport {
     pub checked: usize,
     /// The ones that did not load, newest first.
     pub bad: Vec<Skipped>,
+    /// The ones encrypted under a key the manager does not hold, newest first: their
+    /// frame and checksum are sound, their bodies were not decrypted.
+    pub not_decrypted: Vec<SnapshotKey>,
 }
 
 impl VerifyReport {

@@ -322,6 +322,7 @@ pub struct RetentionPolicy {
     within: CalendarDuration,
     calendar: [usize; 5],
     within_calendar: [CalendarDuration; 5],
+    scope: Option<crate::Filter>,
 }
 
 impl RetentionPolicy {
@@ -381,6 +382,39 @@ impl RetentionPolicy {
     /// Keeps the newest snapshot of each of the last `n` years.
     pub fn keep_yearly(self, n: usize) -> Self {
         self.keep_periods(Period::Yearly, n)
+    }
+
+    /// Applies the policy only to the snapshots `filter` selects (those labelled
+    /// `tag=nightly`, say), as restic's `--tag` does: the others are neither kept nor
+    /// removed by it, and "the newest" means the newest the filter selects. Used by
+    /// [`SnapshotManager::plan`](crate::SnapshotManager::plan) and `apply`, which read
+    /// the labels; [`plan`](Self::plan) itself plans over whatever it is given.
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Filter, MemoryStore, Order, RetentionPolicy, SnapshotManager};
+    /// use snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// for night in 0..5 {
+    ///     manager.dump_with(&value!(night), &DumpOptions::new().label("tag", "nightly")).await?;
+    ///     manager.dump(&value!("hourly")).await?;
+    /// }
+    /// let nightly = RetentionPolicy::new().keep_last(2).only(Filter::new().label("tag", "nightly"));
+    /// let plan = manager.apply(&nightly).await?;
+    /// assert_eq!((plan.keep.len(), plan.remove.len()), (2, 3));
+    /// assert_eq!(manager.list(Order::OldestFirst).await?.len(), 7); // 5 untagged + 2 nightly
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn only(mut self, filter: crate::Filter) -> Self {
+        self.scope = (!filter.is_empty()).then_some(filter);
+        self
+    }
+
+    /// The snapshots the policy applies to (`None`: all).
+    pub fn scope(&self) -> Option<&crate::Filter> {
+        self.scope.as_ref()
     }
 
     /// Whether the policy has no rules (every count 0, every window zero).

@@ -1,0 +1,578 @@
+//! Labels and steps: what a dump records about a snapshot ([`DumpOptions`]), how lookups,
+//! listings and retention select by it ([`Filter`], [`Query`]), and the cache of
+//! snapshot headers that keeps those selections from reading every snapshot again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::{Bound, RangeBounds};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use snapshot_codec::Metadata;
+
+use super::{IntoKey, Lookup};
+use crate::{Error, KeyRange, Order, Result, SnapshotKey, SnapshotManager, SnapshotMeta};
+
+/// How many headers are read at once.
+const HEADER_READS_IN_FLIGHT: usize = 16;
+/// The first read of a header: enough for any header with a few dozen labels.
+const HEADER_PROBE: usize = 4096;
+/// The longest a header can be.
+const HEADER_MAX: usize = 6 + 10 + snapshot_codec::MAX_METADATA_LEN;
+
+/// What a dump records besides the state: labels (text keys to text values), a step
+/// number and the time to store it under. Labels and step are written in the snapshot's
+/// header, where listings and lookups read them without the body.
+///
+/// ```
+/// use snapshot_store::{DumpOptions, Filter, Lookup, MemoryStore, SnapshotManager};
+/// use snapshot_codec::value;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let manager = SnapshotManager::new(MemoryStore::new());
+/// let nightly = DumpOptions::new().label("tag", "nightly").step(1200);
+/// manager.dump_with(&value!({"w": 1}), &nightly).await?;
+/// manager.dump(&value!({"w": 2})).await?;
+///
+/// let query = Lookup::Latest.matching(Filter::new().label("tag", "nightly"));
+/// assert_eq!(manager.load(query).await?, Some(value!({"w": 1})));
+/// # Ok::<(), snapshot_store::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DumpOptions {
+    pub(crate) at: Option<SnapshotKey>,
+    pub(crate) metadata: Metadata,
+}
+
+impl DumpOptions {
+    /// No labels, no step, the current time.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a label. Keys must not be empty; a snapshot's labels take at
+    /// most 64 KiB together.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the step number (a training step, a batch, a sequence number).
+    pub fn step(mut self, step: u64) -> Self {
+        self.metadata.step = Some(step);
+        self
+    }
+
+    /// Stores the snapshot under `time` (or the first free microsecond after it)
+    /// instead of the current time.
+    ///
+    /// # Errors
+    /// [`KeyError`](crate::KeyError) for an invalid time.
+    pub fn at(mut self, time: impl IntoKey) -> std::result::Result<Self, crate::KeyError> {
+        self.at = Some(time.into_key()?);
+        Ok(self)
+    }
+
+    /// The labels set so far.
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        &self.metadata.labels
+    }
+}
+
+/// Which snapshots a lookup, listing or retention policy considers: those carrying
+/// every label given (`tag=nightly`, `run=42`) and whose step lies in the range given.
+/// The empty filter selects every snapshot.
+///
+/// ```
+/// use snapshot_store::Filter;
+/// use snapshot_store::snapshot_codec::Metadata;
+///
+/// let f = Filter::new().label("run", "42").step_at_most(1000);
+/// let meta = Metadata::new().with_label("run", "42").with_label("tag", "x").with_step(900);
+/// assert!(f.matches(&meta));
+/// assert!(!f.matches(&meta.clone().with_step(1001)));
+/// assert!(!f.matches(&Metadata::new()));
+/// assert!(Filter::new().matches(&Metadata::new()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    labels: BTreeMap<String, String>,
+    step: (Bound<u64>, Bound<u64>),
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Self {
+            labels: BTreeMap::new(),
+            step: (Bound::Unbounded, Bound::Unbounded),
+        }
+    }
+}
+
+impl Filter {
+    /// The filter that selects every snapshot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Selects only snapshots whose label `key` is `value`.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Selects only snapshots with step `step` exactly.
+    pub fn step(self, step: u64) -> Self {
+        self.steps(step..=step)
+    }
+
+    /// Selects only snapshots with a step of at most `step` ("the latest at or before
+    /// step N" is `Lookup::Latest` with this filter).
+    pub fn step_at_most(self, step: u64) -> Self {
+        self.steps(..=step)
+    }
+
+    /// Selects only snapshots whose step lies in `range`.
+    pub fn steps(mut self, range: impl RangeBounds<u64>) -> Self {
+        self.step = (range.start_bound().cloned(), range.end_bound().cloned());
+        self
+    }
+
+    /// Parses `key=value` into a label filter's pair, as the command line gives it.
+    ///
+    /// # Errors
+    /// A message when there is no `=` or the key is empty.
+    pub fn parse_label(text: &str) -> std::result::Result<(String, String), String> {
+        match text.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => Err(format!("a label is written key=value, not {text:?}")),
+        }
+    }
+
+    /// Whether nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.step == (Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// Whether a snapshot with this metadata is selected. A step range selects only
+    /// snapshots that have a step.
+    pub fn matches(&self, meta: &Metadata) -> bool {
+        let steps_ok = self.step == (Bound::Unbounded, Bound::Unbounded)
+            || meta.step.is_some_and(|s| self.step.contains(&s));
+        steps_ok
+            && self
+                .labels
+                .iter()
+                .all(|(k, v)| meta.labels.get(k) == Some(v))
+    }
+
+    fn selects(&self, details: &SnapshotDetails) -> bool {
+        self.is_empty()
+            || details
+                .metadata
+                .as_ref()
+                .is_some_and(|meta| self.matches(meta))
+    }
+}
+
+/// A lookup restricted to the snapshots a [`Filter`] selects: "the latest snapshot
+/// labelled `tag=nightly`", "the one nearest to 10:00 with step at most 5000". Every
+/// method that takes a [`Lookup`] takes a `Query` (a plain lookup is the query with the
+/// empty filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Which snapshot, by time.
+    pub lookup: Lookup,
+    /// Among which snapshots.
+    pub filter: Filter,
+}
+
+impl From<Lookup> for Query {
+    fn from(lookup: Lookup) -> Self {
+        Query {
+            lookup,
+            filter: Filter::new(),
+        }
+    }
+}
+
+impl Lookup {
+    /// This lookup among the snapshots `filter` selects.
+    pub fn matching(self, filter: Filter) -> Query {
+        Query {
+            lookup: self,
+            filter,
+        }
+    }
+}
+
+/// A snapshot as listed with its header: key, size, and what its header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SnapshotDetails {
+    /// The snapshot's key (its time).
+    pub key: SnapshotKey,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its metadata (labels, step, creation time); empty when it has none (every
+    /// snapshot written before labels existed), `None` when it could not be read: the
+    /// metadata is sealed and the manager lacks the key (see `sealed`), or the header
+    /// is damaged.
+    pub metadata: Option<Metadata>,
+    /// The id of the key the snapshot is encrypted under, if it is.
+    pub key_id: Option<String>,
+    /// Whether the metadata is encrypted and could not be read without its key.
+    pub sealed: bool,
+}
+
+impl SnapshotDetails {
+    /// The key and size alone.
+    pub fn meta(&self) -> SnapshotMeta {
+        SnapshotMeta {
+            key: self.key,
+            size: self.size,
+        }
+    }
+
+    /// The step, if the snapshot has one (and its metadata could be read).
+    pub fn step(&self) -> Option<u64> {
+        self.metadata.as_ref().and_then(|m| m.step)
+    }
+
+    /// The labels (empty when there are none or they could not be read).
+    pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.metadata
+            .iter()
+            .flat_map(|m| m.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+}
+
+/// Snapshot headers already read, by key. Headers never change (a snapshot is written
+/// once), so an entry stays valid while the store lists the same key with the same
+/// size; optionally kept in a file between processes.
+#[derive(Debug, Default)]
+pub(crate) struct HeaderCache {
+    entries: Mutex<HashMap<SnapshotKey, (u64, Bytes)>>,
+    file: Option<PathBuf>,
+    loaded: std::sync::atomic::AtomicBool,
+}
+
+/// The cache file's contents: version, then (key, size, header bytes) per snapshot.
+type CacheFile = (u32, Vec<(String, u64, serde_bytes_like::Bytes)>);
+
+mod serde_bytes_like {
+    //! Header bytes as one byte string (not a list of numbers).
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Debug, Clone)]
+    pub(crate) struct Bytes(pub(crate) Vec<u8>);
+
+    impl Serialize for Bytes {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(&self.0)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Bytes {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl<'de> serde::de::Visitor<'de> for Visit {
+                type Value = Bytes;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("bytes")
+                }
+                fn visit_bytes<E>(self, v: &[u8]) -> Result<Bytes, E> {
+                    Ok(Bytes(v.to_vec()))
+                }
+                fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Bytes, E> {
+                    Ok(Bytes(v))
+                }
+            }
+            d.deserialize_byte_buf(Visit)
+        }
+    }
+}
+
+const CACHE_VERSION: u32 = 1;
+
+impl HeaderCache {
+    pub(crate) fn with_file(file: PathBuf) -> Self {
+        Self {
+            file: Some(file),
+            ..Self::default()
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SnapshotKey, (u64, Bytes)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads the cache file once (a missing or unreadable file is an empty cache).
+    async fn load(&self) {
+        if self.loaded.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let Some(path) = self.file.clone() else {
+            return;
+        };
+        let read = tokio::task::spawn_blocking(move || std::fs::read(path)).await;
+        let Ok(Ok(bytes)) = read else {
+            return;
+        };
+        let parsed: std::result::Result<CacheFile, _> = snapshot_codec::from_slice(&bytes);
+        match parsed {
+            Ok((CACHE_VERSION, entries)) => {
+                let mut held = self.lock();
+                for (key, size, header) in entries {
+                    if let Ok(key) = key.parse::<SnapshotKey>() {
+                        held.entry(key)
+                            .or_insert((size, Bytes::from(header.0)));
+                    }
+                }
+            }
+            _ => tracing::debug!(target: "snapshot", "header cache file unreadable; starting empty"),
+        }
+    }
+
+    /// Writes the cache file (best effort: a cache that cannot be written only costs
+    /// reads later), keeping only the keys in `listed` when the listing was complete.
+    async fn save(&self, listed: Option<&[SnapshotMeta]>) {
+        let Some(path) = self.file.clone() else {
+            return;
+        };
+        let entries: Vec<(String, u64, serde_bytes_like::Bytes)> = {
+            let mut held = self.lock();
+            if let Some(listed) = listed {
+                let keep: std::collections::HashSet<SnapshotKey> =
+                    listed.iter().map(|m| m.key).collect();
+                held.retain(|k, _| keep.contains(k));
+            }
+            held.iter()
+                .map(|(k, (size, header))| {
+                    (
+                        k.to_string(),
+                        *size,
+                        serde_bytes_like::Bytes(header.to_vec()),
+                    )
+                })
+                .collect()
+        };
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let bytes = snapshot_codec::to_vec(&(CACHE_VERSION, entries))
+                .map_err(std::io::Error::other)?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::debug!(target: "snapshot", "header cache file not written");
+        }
+    }
+}
+
+impl SnapshotManager {
+    /// Keeps the headers read for label and step queries in `file` as well as in
+    /// memory, so another process (the next run of a command, say) does not read them
+    /// again. Headers never change, so the file never goes stale: an entry is used only
+    /// while the store lists its snapshot with the same size. It holds headers as
+    /// stored (sealed metadata stays sealed). Without this, headers are cached in
+    /// memory only, for the life of the manager and its clones.
+    pub fn with_header_cache(mut self, file: impl Into<PathBuf>) -> Self {
+        self.headers = Arc::new(HeaderCache::with_file(file.into()));
+        self
+    }
+
+    /// Every snapshot `filter` selects, in `order`, with what its header says (labels,
+    /// step, key id).
+    ///
+    /// Cost: one listing of the store, plus one ranged read of the first 4 KiB of each
+    /// snapshot whose header is not cached yet (16 at once); a warm cache makes it the
+    /// listing alone. Snapshots removed since the listing are left out.
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Filter, MemoryStore, Order, SnapshotManager};
+    /// use snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// for step in [100, 200, 300] {
+    ///     let opts = DumpOptions::new().step(step).label("run", "7");
+    ///     manager.dump_with(&value!({"step": step}), &opts).await?;
+    /// }
+    /// let early = manager.list_details(Order::OldestFirst, &Filter::new().step_at_most(200)).await?;
+    /// let steps: Vec<_> = early.iter().map(|d| d.step()).collect();
+    /// assert_eq!(steps, [Some(100), Some(200)]);
+    /// assert_eq!(early[0].labels().collect::<Vec<_>>(), [("run", "7")]);
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn list_details(&self, order: Order, filter: &Filter) -> Result<Vec<SnapshotDetails>> {
+        let mut all = self.store.list(KeyRange::all(), None).await?;
+        if order == Order::NewestFirst {
+            all.reverse();
+        }
+        let details = self.details_of(&all, Some(&all)).await?;
+        Ok(details.into_iter().filter(|d| filter.selects(d)).collect())
+    }
+
+    /// The details of `metas`, in their order (those deleted meanwhile left out);
+    /// `listed` is the complete listing when `metas` came from one.
+    pub(crate) async fn details_of(
+        &self,
+        metas: &[SnapshotMeta],
+        listed: Option<&[SnapshotMeta]>,
+    ) -> Result<Vec<SnapshotDetails>> {
+        self.headers.load().await;
+        let cached: Vec<Option<Bytes>> = {
+            let held = self.headers.lock();
+            metas
+                .iter()
+                .map(|m| {
+                    held.get(&m.key)
+                        .filter(|(size, _)| *size == m.size)
+                        .map(|(_, h)| h.clone())
+                })
+                .collect()
+        };
+        let wanted: Vec<SnapshotKey> = metas
+            .iter()
+            .zip(&cached)
+            .filter(|(_, c)| c.is_none())
+            .map(|(m, _)| m.key)
+            .collect();
+        let missing = wanted.len();
+        let fetched: Vec<Option<Bytes>> = futures::stream::iter(wanted)
+            .map(move |key| self.read_header(key))
+            .buffered(HEADER_READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        if missing > 0 {
+            {
+                let mut held = self.headers.lock();
+                for (meta, header) in metas
+                    .iter()
+                    .zip(&cached)
+                    .filter(|(_, c)| c.is_none())
+                    .map(|(m, _)| m)
+                    .zip(&fetched)
+                {
+                    if let Some(header) = header {
+                        held.insert(meta.key, (meta.size, header.clone()));
+                    }
+                }
+            }
+            self.headers.save(listed).await;
+        }
+        let mut fetched = fetched.into_iter();
+        let mut out = Vec::with_capacity(metas.len());
+        for (meta, cached) in metas.iter().zip(cached) {
+            let header = match cached {
+                Some(h) => Some(h),
+                None => match fetched.next() {
+                    Some(Some(h)) => Some(h),
+                    // Gone since the listing.
+                    Some(None) => continue,
+                    None => None,
+                },
+            };
+            out.push(self.describe(*meta, header.as_deref()));
+        }
+        Ok(out)
+    }
+
+    /// Reads the header of the snapshot under `key`: `None` when it is gone; a damaged
+    /// header is returned as read (its details say it could not be parsed).
+    async fn read_header(&self, key: SnapshotKey) -> Result<Option<Bytes>> {
+        let probe = match self.store.get_head(key, HEADER_PROBE).await {
+            Ok(b) => b,
+            Err(Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let head = match snapshot_codec::header_len(&probe) {
+            Ok(len) => probe.slice(..len),
+            Err(snapshot_codec::Error::Truncated) if probe.len() == HEADER_PROBE => {
+                match self.store.get_head(key, HEADER_MAX).await {
+                    Ok(b) => match snapshot_codec::header_len(&b) {
+                        Ok(len) => b.slice(..len),
+                        Err(_) => b,
+                    },
+                    Err(Error::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(_) => probe,
+        };
+        Ok(Some(head))
+    }
+
+    fn describe(&self, meta: SnapshotMeta, header: Option<&[u8]>) -> SnapshotDetails {
+        let header = header.unwrap_or_default();
+        let key_id = snapshot_codec::encryption_key_id(header).ok().flatten();
+        let (metadata, sealed) = match self.decode.read_metadata(header) {
+            Ok(m) => (Some(m.unwrap_or_default()), false),
+            Err(
+                snapshot_codec::Error::KeyMissing { .. }
+                | snapshot_codec::Error::WrongKey { .. }
+                | snapshot_codec::Error::AuthenticationFailed { .. },
+            ) => (None, true),
+            Err(_) => (None, false),
+        };
+        SnapshotDetails {
+            key: meta.key,
+            size: meta.size,
+            metadata,
+            key_id,
+            sealed,
+        }
+    }
+
+    /// The snapshot a query with a filter selects: candidates in the lookup's order
+    /// of preference, their headers read a batch at a time until one matches.
+    pub(crate) async fn resolve_filtered(&self, query: &Query) -> Result<Option<SnapshotMeta>> {
+        let store = &self.store;
+        let (candidates, listed) = match query.lookup {
+            Lookup::Latest => {
+                let mut all = store.list(KeyRange::all(), None).await?;
+                let listed = all.clone();
+                all.reverse();
+                (all, Some(listed))
+            }
+            Lookup::Exact(k) => (store.list(KeyRange::new(k..=k), None).await?, None),
+            Lookup::AtOrBefore(t) => {
+                let mut before = store.list(KeyRange::new(..=t), None).await?;
+                before.reverse();
+                (before, None)
+            }
+            Lookup::AtOrAfter(t) => (store.list(KeyRange::new(t..), None).await?, None),
+            Lookup::Nearest(t) => {
+                let listed = store.list(KeyRange::all(), None).await?;
+                let mut all = listed.clone();
+                all.sort_by_key(|m| (t.distance(m.key), m.key));
+                (all, Some(listed))
+            }
+        };
+        let mut batch = 32;
+        let mut rest = &candidates[..];
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(batch.min(rest.len()));
+            let details = self.details_of(now, listed.as_deref()).await?;
+            if let Some(found) = details.iter().find(|d| query.filter.selects(d)) {
+                return Ok(Some(found.meta()));
+            }
+            rest = later;
+            batch = (batch * 2).min(1024);
+        }
+        Ok(None)
+    }
+}
