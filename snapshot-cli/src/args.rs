@@ -4,18 +4,26 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use snapshot::{CalendarDuration, Lookup, Period, RetentionPolicy, SnapshotKey};
+use snapshot::{
+    CalendarDuration, DumpOptions, Filter, Lookup, Period, Query, RetentionPolicy, SnapshotKey,
+};
 
 const AFTER_HELP: &str = "STORE is a directory path, file://PATH, s3://BUCKET/PREFIX or memory:.
 For s3:// the endpoint, region and credentials come from AWS_ENDPOINT, AWS_REGION,
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_ALLOW_HTTP=true for plain http).
-TIME is a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z).";
+TIME is a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z).
+Encrypted stores: --key-file FILE or SNAPSHOT_KEY (keys as `snapshot keygen` prints them,
+one per line or comma-separated; the first encrypts, all decrypt).";
 
 #[derive(Parser)]
 #[command(name = "snapshot", version, about = "Look inside and manage snapshot stores", after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Keys for encrypted snapshots, from a key file (repeatable; the first key of the
+    /// first file encrypts what is written, every key decrypts). Default: SNAPSHOT_KEY.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key_file: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -30,6 +38,11 @@ pub enum Command {
         /// One JSON array for machines instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also show each snapshot's step and labels (reads every header; cached).
+        #[arg(long, short)]
+        long: bool,
+        #[command(flatten)]
+        filter: FilterArgs,
     },
     /// Print one snapshot as pretty JSON (or its raw bytes).
     #[command(
@@ -40,6 +53,8 @@ pub enum Command {
         store: String,
         #[command(flatten)]
         which: Which,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// Write the snapshot's bytes unchanged instead of JSON.
         #[arg(long)]
         raw: bool,
@@ -86,6 +101,8 @@ pub enum Command {
         store: String,
         #[command(flatten)]
         policy: PolicyArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// Show the plan only; delete nothing.
         #[arg(long)]
         dry_run: bool,
@@ -94,12 +111,20 @@ pub enum Command {
         yes: bool,
     },
     /// Store a JSON document as a new snapshot (keyed now); prints its key.
-    #[command(after_help = "Example:\n  snapshot put ./config-backups config.json")]
+    #[command(
+        after_help = "Examples:\n  snapshot put ./config-backups config.json\n  snapshot put s3://pipelines/run-42 state.json --label tag=nightly --step 1200"
+    )]
     Put {
         /// The store.
         store: String,
         /// The JSON file (`-` for standard input).
         file: PathBuf,
+        /// A label KEY=VALUE to store in the snapshot's header (repeatable).
+        #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+        /// A step number to store in the snapshot's header.
+        #[arg(long, value_name = "N")]
+        step: Option<u64>,
     },
     /// Write one snapshot as JSON to a file (or standard output).
     #[command(
@@ -110,6 +135,8 @@ pub enum Command {
         store: String,
         #[command(flatten)]
         which: Which,
+        #[command(flatten)]
+        filter: FilterArgs,
         /// The output file (created with mode 0600); standard output if omitted.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -139,13 +166,79 @@ pub enum Command {
         big_integers_as_text: bool,
     },
     /// Copy every snapshot from one store to another, verifying each.
-    #[command(after_help = "Example:\n  snapshot copy ./checkpoints s3://backups/checkpoints")]
+    #[command(
+        after_help = "Examples:\n  snapshot copy ./checkpoints s3://backups/checkpoints\n  snapshot copy s3://backups/app ./restored --key-file old.key --to-key-file new.key"
+    )]
     Copy {
         /// Where to copy from.
         src: String,
         /// Where to copy to.
         dst: String,
+        /// Encrypt every copy under the first key of FILE (re-encrypting snapshots under
+        /// other keys, keeping their labels); without it, snapshots are copied as stored.
+        #[arg(long, value_name = "FILE")]
+        to_key_file: Option<PathBuf>,
     },
+    /// Make a new random encryption key and print it (or write it to a file).
+    #[command(
+        after_help = "Examples:\n  snapshot keygen --id backups-2026 -o backups.key\n  snapshot put s3://ci/state state.json --key-file backups.key"
+    )]
+    Keygen {
+        /// The key's id, stored in the clear in every snapshot it encrypts.
+        #[arg(long)]
+        id: String,
+        /// Write the key to FILE (readable by its owner only) instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Which snapshots a command considers, by label and step.
+#[derive(Args, Default)]
+pub struct FilterArgs {
+    /// Only snapshots with label KEY=VALUE (repeatable: all must match).
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Only snapshots with exactly this step.
+    #[arg(long, value_name = "N", conflicts_with = "max_step")]
+    pub step: Option<u64>,
+    /// Only snapshots with a step of at most N (`--latest --max-step N`: the latest at
+    /// or before step N).
+    #[arg(long, value_name = "N")]
+    pub max_step: Option<u64>,
+}
+
+impl FilterArgs {
+    /// The filter these flags give.
+    pub fn filter(&self) -> Filter {
+        let mut f = Filter::new();
+        for (k, v) in &self.labels {
+            f = f.label(k, v);
+        }
+        if let Some(n) = self.step {
+            f = f.step(n);
+        }
+        if let Some(n) = self.max_step {
+            f = f.step_at_most(n);
+        }
+        f
+    }
+}
+
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    Filter::parse_label(text)
+}
+
+/// The dump options of `snapshot put`.
+pub fn dump_options(labels: &[(String, String)], step: Option<u64>) -> DumpOptions {
+    let mut opts = DumpOptions::new();
+    for (k, v) in labels {
+        opts = opts.label(k, v);
+    }
+    if let Some(n) = step {
+        opts = opts.step(n);
+    }
+    opts
 }
 
 #[derive(Args)]
@@ -251,6 +344,11 @@ pub fn parse_offset(text: &str) -> anyhow::Result<chrono::FixedOffset> {
 }
 
 impl Which {
+    /// The lookup among the snapshots `filter` selects.
+    pub fn query(&self, filter: &FilterArgs) -> anyhow::Result<Query> {
+        Ok(self.lookup()?.matching(filter.filter()))
+    }
+
     /// The lookup these flags select (`--latest-valid` is handled by the caller).
     pub fn lookup(&self) -> anyhow::Result<Lookup> {
         Ok(if let Some(key) = &self.key {

@@ -11,8 +11,12 @@ mod output;
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use anyhow::Context;
 use clap::Parser;
-use snapshot::{Create, Registry, SnapshotManager, StoreUrl};
+use snapshot::{Create, Keyring, Registry, SnapshotManager, StoreUrl};
 
 use crate::args::{Cli, Command};
 
@@ -45,7 +49,11 @@ fn main() -> ExitCode {
         }
     };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(run(cli.command))
+        runtime.block_on(async {
+            let keys = load_keys(&cli.key_file)?;
+            let _ = KEYRING.set(keys);
+            run(cli.command).await
+        })
     }));
     match outcome {
         Err(_) => ExitCode::FAILURE,
@@ -61,8 +69,18 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     use commands::*;
     match command {
-        Command::List { store, json } => list::run(&store, json).await?,
-        Command::Show { store, which, raw } => show::show(&store, &which, raw).await?,
+        Command::List {
+            store,
+            json,
+            long,
+            filter,
+        } => list::run(&store, json, long, &filter).await?,
+        Command::Show {
+            store,
+            which,
+            filter,
+            raw,
+        } => show::show(&store, &which, &filter, raw).await?,
         Command::Inspect { file } => inspect::run(&file)?,
         Command::Verify { store } => return verify::run(&store).await,
         Command::Doctor {
@@ -74,16 +92,28 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Prune {
             store,
             policy,
+            filter,
             dry_run,
             yes,
-        } => prune::run(&store, &policy, dry_run, yes).await?,
-        Command::Put { store, file } => put::run(&store, &file).await?,
+        } => prune::run(&store, &policy, &filter, dry_run, yes).await?,
+        Command::Put {
+            store,
+            file,
+            labels,
+            step,
+        } => put::run(&store, &file, &args::dump_options(&labels, step)).await?,
         Command::Get {
             store,
             which,
+            filter,
             output,
-        } => show::get(&store, &which, output.as_ref()).await?,
-        Command::Copy { src, dst } => return copy::run(&src, &dst).await,
+        } => show::get(&store, &which, &filter, output.as_ref()).await?,
+        Command::Copy {
+            src,
+            dst,
+            to_key_file,
+        } => return copy::run(&src, &dst, to_key_file.as_deref()).await,
+        Command::Keygen { id, output } => keygen(&id, output.as_deref())?,
         Command::ImportPy {
             dir,
             store,
@@ -99,22 +129,96 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 /// Opens an existing store to read (or delete from): a missing directory is an error.
 pub(crate) fn open(url: &str) -> anyhow::Result<SnapshotManager> {
-    open_with(url, Create::No)
+    open_with(url, Create::No, keyring())
 }
 
 /// Opens a store to write to, creating its directory if missing.
 pub(crate) fn open_for_write(url: &str) -> anyhow::Result<SnapshotManager> {
-    open_with(url, Create::IfMissing)
+    open_with(url, Create::IfMissing, keyring())
 }
 
-fn open_with(url: &str, create: Create) -> anyhow::Result<SnapshotManager> {
+/// Opens a store with the keys `keys` (instead of the command line's).
+pub(crate) fn open_with(
+    url: &str,
+    create: Create,
+    keys: &Keyring,
+) -> anyhow::Result<SnapshotManager> {
     if matches!(StoreUrl::parse(url), Ok(StoreUrl::Memory)) {
         anyhow::bail!(
             "{url} is an in-memory store, which lives only inside one process: this command would find nothing in it, and what it wrote would be lost at exit; use a directory or s3:// URL"
         );
     }
     let store = snapshot::open_store(url, create)?;
-    Ok(SnapshotManager::from_arc(store).with_registry(registry()))
+    let mut manager = SnapshotManager::from_arc(store)
+        .with_registry(registry())
+        .with_keyring(keys.clone());
+    if let Some(file) = header_cache_file(url) {
+        manager = manager.with_header_cache(file);
+    }
+    Ok(manager)
+}
+
+/// The keys given with `--key-file` or `SNAPSHOT_KEY`, read once at start.
+static KEYRING: OnceLock<Keyring> = OnceLock::new();
+
+pub(crate) fn keyring() -> &'static Keyring {
+    KEYRING.get_or_init(Keyring::empty)
+}
+
+/// Keys from `--key-file` (every file, in order), else from `SNAPSHOT_KEY`.
+pub(crate) fn load_keys(files: &[PathBuf]) -> anyhow::Result<Keyring> {
+    if files.is_empty() {
+        return Ok(Keyring::from_env("SNAPSHOT_KEY")
+            .context("SNAPSHOT_KEY")?
+            .unwrap_or_default());
+    }
+    let mut ring = Keyring::empty();
+    for file in files {
+        let keys =
+            Keyring::from_file(file).with_context(|| format!("key file {}", file.display()))?;
+        for id in keys.ids() {
+            if let Some(key) = keys.get(id) {
+                ring = if ring.is_empty() {
+                    Keyring::new(key.clone())
+                } else {
+                    ring.with_old_key(key.clone())
+                };
+            }
+        }
+    }
+    Ok(ring)
+}
+
+/// Where the headers read for label queries on `url` are cached between runs: for
+/// S3 stores (where each header is a request), under `SNAPSHOT_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/snapshot`, else `~/.cache/snapshot`. Local directories read
+/// headers from disk, which costs about what the cache would.
+fn header_cache_file(url: &str) -> Option<PathBuf> {
+    if !matches!(StoreUrl::parse(url), Ok(StoreUrl::S3 { .. })) {
+        return None;
+    }
+    let dir = std::env::var_os("SNAPSHOT_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("snapshot")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/snapshot")))?;
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    url.trim_end_matches('/').hash(&mut hasher);
+    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT") {
+        endpoint.hash(&mut hasher);
+    }
+    Some(dir.join(format!("headers-{:016x}.bin", hasher.finish())))
+}
+
+/// `snapshot keygen`: a new random key in its text form.
+fn keygen(id: &str, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let key = snapshot::EncryptionKey::generate(id)?;
+    let mut text = key.to_text();
+    text.push('\n');
+    match output {
+        Some(path) => output::write_private(path, text.as_bytes()),
+        None => output::stdout(text.as_str()),
+    }
 }
 
 /// The custom types the CLI shows by name and checks.

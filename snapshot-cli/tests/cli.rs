@@ -57,7 +57,7 @@ fn three(dir: &Path) {
 #[test]
 fn every_command_has_help_with_examples() {
     for cmd in [
-        "list", "show", "inspect", "verify", "prune", "put", "get", "copy",
+        "list", "show", "inspect", "verify", "prune", "put", "get", "copy", "keygen",
     ] {
         cli()
             .args([cmd, "--help"])

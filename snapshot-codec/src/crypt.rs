@@ -313,7 +313,9 @@ impl Keyring {
 
     /// The key a snapshot names, checked against the header's key check.
     pub(crate) fn resolve(&self, id: &str, check: &[u8; CHECK_LEN]) -> Result<&EncryptionKey> {
-        let key = self.get(id).ok_or_else(|| Error::KeyMissing { key_id: id.into() })?;
+        let key = self
+            .get(id)
+            .ok_or_else(|| Error::KeyMissing { key_id: id.into() })?;
         if key.check != *check {
             return Err(Error::WrongKey { key_id: id.into() });
         }

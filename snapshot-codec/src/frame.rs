@@ -43,9 +43,11 @@ pub(crate) fn prefix(opts: &EncodeOptions) -> Result<Vec<u8>> {
     p.extend_from_slice(&MAGIC);
     p.push(opts.format_version);
     p.push(0);
-    if let Some(bytes) =
-        crate::meta::section_bytes(opts.metadata.as_ref(), opts.key.as_ref(), opts.clear_metadata)?
-    {
+    if let Some(bytes) = crate::meta::section_bytes(
+        opts.metadata.as_ref(),
+        opts.key.as_ref(),
+        opts.clear_metadata,
+    )? {
         if opts.format_version < 2 {
             return Err(Error::InvalidMetadata {
                 reason: "format version 1 has no metadata section (nor encryption)".into(),
@@ -91,7 +93,9 @@ pub(crate) fn finish_frame(
         if let Some((flag, _)) = &compressed {
             out[5] |= flag;
         }
-        let body = compressed.as_ref().map_or(&out[body_start..], |(_, c)| &c[..]);
+        let body = compressed
+            .as_ref()
+            .map_or(&out[body_start..], |(_, c)| &c[..]);
         let sealed = crate::crypt::seal_body(key, &out[..header_len], body)?;
         out.truncate(header_len);
         push_chunks(&mut out, &sealed);

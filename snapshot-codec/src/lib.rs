@@ -61,10 +61,10 @@ extern crate alloc;
 extern crate std;
 
 mod array;
-#[cfg(feature = "serde")]
-mod de;
 #[cfg(feature = "encryption")]
 mod crypt;
+#[cfg(feature = "serde")]
+mod de;
 mod error;
 mod ext;
 mod frame;
@@ -87,14 +87,14 @@ mod wire;
 use alloc::vec::Vec;
 
 pub use array::{Array, ElementType};
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use crypt::{EncryptionKey, Keyring, MAX_KEY_ID_LEN};
 pub use error::{Error, Result};
 pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtType, FIRST_USER_TYPE_ID, Registry};
 pub use frame::{FLAG_ENCRYPTED, FLAG_LZ4, FLAG_METADATA, FLAG_ZSTD, FORMAT_VERSION, MAGIC};
 pub use inspect::{Inspection, ValueCounts, inspect};
 pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Key, KeyRef, Map};
-#[cfg(feature = "encryption")]
-#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
-pub use crypt::{EncryptionKey, Keyring, MAX_KEY_ID_LEN};
 pub use meta::{MAX_METADATA_LEN, Metadata, encryption_key_id, header_len, read_metadata};
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,

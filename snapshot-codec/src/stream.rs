@@ -97,8 +97,7 @@ impl<W: Write> Write for ChunkWriter<W> {
                 if segment.len() == crate::crypt::SEGMENT {
                     // More follows, so this segment is not the last.
                     sealer.seal(segment, false).map_err(to_io)?;
-                    self.out
-                        .write_all(&(segment.len() as u32).to_le_bytes())?;
+                    self.out.write_all(&(segment.len() as u32).to_le_bytes())?;
                     self.out.write_all(segment)?;
                     segment.clear();
                 }

@@ -57,7 +57,10 @@ fn round_trips_in_memory_and_streamed_at_every_size() {
                 let opts = EncodeOptions::new()
                     .with_compression(compression)
                     .with_encryption(k.clone());
-                for bytes in [opts.encode(&state).expect("encodes"), stream_encode(&opts, &state)] {
+                for bytes in [
+                    opts.encode(&state).expect("encodes"),
+                    stream_encode(&opts, &state),
+                ] {
                     assert_eq!(bytes[5] & snapshot_codec::FLAG_ENCRYPTED, 4);
                     let r = reader(keys.clone());
                     assert_eq!(r.decode(&bytes).expect("decodes"), state, "n={n}");
@@ -112,7 +115,9 @@ fn missing_and_wrong_keys_are_named() {
         );
     }
     assert_eq!(
-        snapshot_codec::encryption_key_id(&bytes).expect("header").as_deref(),
+        snapshot_codec::encryption_key_id(&bytes)
+            .expect("header")
+            .as_deref(),
         Some("prod-2026")
     );
 }
@@ -244,12 +249,18 @@ fn spliced_truncated_and_reordered_bodies_fail_authentication() {
         .expect("encodes");
     let (ha, body_a) = split(&a);
     let (hb, body_b) = split(&b);
-    assert_eq!(r.decode(&frame(&a[..ha], &body_a)).expect("rebuilt"), states(200_000).remove(1));
+    assert_eq!(
+        r.decode(&frame(&a[..ha], &body_a)).expect("rebuilt"),
+        states(200_000).remove(1)
+    );
     let seg = 65_536 + 16;
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("header of a, body of b", frame(&a[..ha], &body_b)),
         ("header of b, body of a", frame(&b[..hb], &body_a)),
-        ("last segment dropped", frame(&a[..ha], &body_a[..24 + 3 * seg])),
+        (
+            "last segment dropped",
+            frame(&a[..ha], &body_a[..24 + 3 * seg]),
+        ),
         ("segments swapped", {
             let mut body = body_a[..24].to_vec();
             body.extend_from_slice(&body_a[24 + seg..24 + 2 * seg]);
@@ -327,7 +338,10 @@ fn metadata_is_sealed_unless_asked_to_stay_clear() {
         .with_metadata(meta.clone())
         .encode(&value!(1))
         .expect("encodes");
-    assert_eq!(snapshot_codec::read_metadata(&clear).expect("clear"), Some(meta));
+    assert_eq!(
+        snapshot_codec::read_metadata(&clear).expect("clear"),
+        Some(meta)
+    );
     assert!(matches!(
         snapshot_codec::decode(&clear),
         Err(Error::KeyMissing { .. })
@@ -344,11 +358,19 @@ fn keys_parse_and_never_show_their_bytes() {
         .with_encryption(k.clone())
         .encode(&value!(1))
         .expect("encodes");
-    assert_eq!(reader(Keyring::new(parsed)).decode(&bytes).expect("same key"), value!(1));
+    assert_eq!(
+        reader(Keyring::new(parsed))
+            .decode(&bytes)
+            .expect("same key"),
+        value!(1)
+    );
     let hex = &text[text.rfind(':').expect("colon") + 1..];
     let ring = Keyring::parse(&format!("# keys\n{}\n\n", &*text)).expect("ring");
     for shown in [format!("{k:?}"), format!("{ring:?}")] {
-        assert!(!shown.contains(hex) && shown.contains("ops.backup_1"), "{shown}");
+        assert!(
+            !shown.contains(hex) && shown.contains("ops.backup_1"),
+            "{shown}"
+        );
     }
     for bad in [
         "",
@@ -359,13 +381,22 @@ fn keys_parse_and_never_show_their_bytes() {
         "key:id:0000000000000000000000000000000000000000000000000000000000000000",
     ] {
         assert!(
-            matches!(bad.parse::<EncryptionKey>(), Err(Error::InvalidEncryptionKey { .. })),
+            matches!(
+                bad.parse::<EncryptionKey>(),
+                Err(Error::InvalidEncryptionKey { .. })
+            ),
             "{bad:?}"
         );
     }
     let twice = format!("{}\n{}", &*text, &*text);
-    assert!(matches!(Keyring::parse(&twice), Err(Error::InvalidEncryptionKey { .. })));
-    assert!(matches!(Keyring::parse("# nothing\n"), Err(Error::InvalidEncryptionKey { .. })));
+    assert!(matches!(
+        Keyring::parse(&twice),
+        Err(Error::InvalidEncryptionKey { .. })
+    ));
+    assert!(matches!(
+        Keyring::parse("# nothing\n"),
+        Err(Error::InvalidEncryptionKey { .. })
+    ));
 }
 
 #[test]
@@ -374,5 +405,8 @@ fn format_one_refuses_encryption() {
         .with_format_version(1)
         .expect("v1")
         .with_encryption(key("k", 1));
-    assert!(matches!(opts.encode(&value!(1)), Err(Error::InvalidMetadata { .. })));
+    assert!(matches!(
+        opts.encode(&value!(1)),
+        Err(Error::InvalidMetadata { .. })
+    ));
 }

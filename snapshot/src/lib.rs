@@ -37,8 +37,8 @@ pub mod import;
 
 pub use snapshot_codec as codec;
 pub use snapshot_codec::{
-    Compression, DecodeOptions, EncodeOptions, EncryptionKey, Ext, ExtType, Keyring, Map,
-    Metadata, Registry, Value, value,
+    Compression, DecodeOptions, EncodeOptions, EncryptionKey, Ext, ExtType, Keyring, Map, Metadata,
+    Registry, Value, value,
 };
 pub use snapshot_store::{
     ByteStream, CalendarDuration, Checkpoint, Checkpointer, Copied, CopyReport, DumpInfo,

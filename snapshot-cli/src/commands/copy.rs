@@ -1,16 +1,23 @@
 //! `snapshot copy`: every snapshot of one store into another, verified.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::output;
 
-pub async fn run(src: &str, dst: &str) -> anyhow::Result<ExitCode> {
+pub async fn run(src: &str, dst: &str, to_key_file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    // The destination encrypts only when told to: the source's keys read, they do not
+    // re-encrypt.
+    let to_keys = match to_key_file {
+        Some(file) => crate::load_keys(&[file.to_path_buf()])?,
+        None => snapshot::Keyring::empty(),
+    };
     let bar = output::progress("copying", None);
     let from = crate::open(src)?.with_progress(output::bytes_in_message(&bar, "copying"));
-    let to = crate::open_for_write(dst)?;
+    let to = crate::open_with(dst, snapshot::Create::IfMissing, &to_keys)?;
     let mut done = 0;
     let report = from
         .copy_into(&to, |_| {

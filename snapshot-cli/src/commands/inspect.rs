@@ -10,7 +10,8 @@ use crate::output::{self, human};
 
 pub fn run(file: &Path) -> anyhow::Result<()> {
     let bytes = output::read_input(file)?;
-    let report = match snapshot::codec::inspect(&bytes, &DecodeOptions::new()) {
+    let options = DecodeOptions::new().with_keyring(crate::keyring().clone());
+    let report = match snapshot::codec::inspect(&bytes, &options) {
         Ok(report) => report,
         Err(e) => bail!("{}: {e}", file.display()),
     };
@@ -26,6 +27,9 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
         report.stored_body_len,
         report.chunks,
     );
+    if let Some(id) = &report.key_id {
+        let _ = writeln!(out, "encrypted        under key {id:?}");
+    }
     if let Some(meta) = &report.metadata {
         if let Some(micros) = meta.created_micros {
             let when = chrono::DateTime::from_timestamp_micros(micros)

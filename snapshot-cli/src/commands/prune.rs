@@ -4,11 +4,17 @@ use std::io::IsTerminal;
 
 use anyhow::{Context, bail};
 
-use crate::args::PolicyArgs;
+use crate::args::{FilterArgs, PolicyArgs};
 use crate::output;
 
-pub async fn run(store: &str, args: &PolicyArgs, dry_run: bool, yes: bool) -> anyhow::Result<()> {
-    let policy = args.policy()?;
+pub async fn run(
+    store: &str,
+    args: &PolicyArgs,
+    filter: &FilterArgs,
+    dry_run: bool,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let policy = args.policy()?.only(filter.filter());
     let manager = crate::open(store)?;
     let plan = manager.plan(&policy).await?;
     output::stdout(format!(

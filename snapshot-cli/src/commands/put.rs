@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::output;
 
-pub async fn run(store: &str, file: &Path) -> anyhow::Result<()> {
+pub async fn run(store: &str, file: &Path, options: &snapshot::DumpOptions) -> anyhow::Result<()> {
     let bytes = output::read_input(file)?;
     let shown = file.display();
     let document: serde_json::Value =
@@ -15,7 +15,7 @@ pub async fn run(store: &str, file: &Path) -> anyhow::Result<()> {
     let value = crate::json::from_json(&document).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     let info = crate::open_for_write(store)?
         .with_progress(output::bytes_bar("writing"))
-        .dump(&value)
+        .dump_with(&value, options)
         .await?;
     output::stdout(format!("{}\n", info.key))
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 use snapshot::{Lookup, SnapshotKey, SnapshotManager, Value};
 
-use crate::args::Which;
+use crate::args::{FilterArgs, Which};
 use crate::output;
 
 /// The snapshot `which` selects, with its key. With `--latest-valid`, damaged newer
@@ -14,7 +14,12 @@ async fn select(
     manager: &SnapshotManager,
     store: &str,
     which: &Which,
+    filter: &FilterArgs,
 ) -> anyhow::Result<(SnapshotKey, Value)> {
+    let query = which.query(filter)?;
+    if which.latest_valid && !query.filter.is_empty() {
+        bail!("--latest-valid does not combine with --label or --step");
+    }
     if which.latest_valid {
         let recovered = manager
             .load_newest_valid::<Value>()
@@ -29,10 +34,10 @@ async fn select(
         }
         return Ok((recovered.snapshot.meta.key, recovered.snapshot.value));
     }
-    let lookup = which.lookup()?;
-    let snapshot = match manager.load_snapshot::<Value>(lookup).await {
+    let lookup = query.lookup;
+    let snapshot = match manager.load_snapshot::<Value>(query.clone()).await {
         Ok(found) => found,
-        Err(e) if lookup == Lookup::Latest && e.is_corrupt() => {
+        Err(e) if lookup == Lookup::Latest && query.filter.is_empty() && e.is_corrupt() => {
             bail!(
                 "{}; --latest-valid passes over damaged snapshots",
                 e.chain_to_string()
@@ -41,7 +46,9 @@ async fn select(
         Err(e) => return Err(e.into()),
     }
     .ok_or_else(|| match lookup {
-        Lookup::Exact(key) => anyhow!("snapshot {key} not found in {store}"),
+        Lookup::Exact(key) if query.filter.is_empty() => {
+            anyhow!("snapshot {key} not found in {store}")
+        }
         _ => anyhow!("no snapshot matches in {store}"),
     })?;
     Ok((snapshot.meta.key, snapshot.value))
@@ -52,9 +59,14 @@ fn to_json_text(value: &Value) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(&json)? + "\n")
 }
 
-pub async fn show(store: &str, which: &Which, raw: bool) -> anyhow::Result<()> {
+pub async fn show(
+    store: &str,
+    which: &Which,
+    filter: &FilterArgs,
+    raw: bool,
+) -> anyhow::Result<()> {
     let manager = crate::open(store)?.with_progress(output::bytes_bar("loading"));
-    let (key, value) = select(&manager, store, which).await?;
+    let (key, value) = select(&manager, store, which, filter).await?;
     if raw {
         let bytes = manager.store().get(key).await?;
         return output::stdout(&bytes);
@@ -62,9 +74,14 @@ pub async fn show(store: &str, which: &Which, raw: bool) -> anyhow::Result<()> {
     output::stdout(to_json_text(&value)?)
 }
 
-pub async fn get(store: &str, which: &Which, path: Option<&PathBuf>) -> anyhow::Result<()> {
+pub async fn get(
+    store: &str,
+    which: &Which,
+    filter: &FilterArgs,
+    path: Option<&PathBuf>,
+) -> anyhow::Result<()> {
     let manager = crate::open(store)?.with_progress(output::bytes_bar("loading"));
-    let (_, value) = select(&manager, store, which).await?;
+    let (_, value) = select(&manager, store, which, filter).await?;
     let text = to_json_text(&value)?;
     match path {
         Some(path) => output::write_private(path, text.as_bytes()),

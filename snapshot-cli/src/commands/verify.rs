@@ -26,11 +26,22 @@ pub async fn run(store: &str) -> anyhow::Result<ExitCode> {
             let _ = writeln!(out, "LEFT {}: could not clean up: {why}", path.display());
         }
     }
+    for key in &report.not_decrypted {
+        let _ = writeln!(
+            out,
+            "NOKEY {key}: frame and checksum fine; encrypted under a key not given, body not decrypted"
+        );
+    }
     let _ = writeln!(
         out,
-        "{} snapshots checked, {} bad",
+        "{} snapshots checked, {} bad{}",
         report.checked,
-        report.bad.len()
+        report.bad.len(),
+        if report.not_decrypted.is_empty() {
+            String::new()
+        } else {
+            format!(", {} not decrypted (no key)", report.not_decrypted.len())
+        }
     );
     output::stdout(out)?;
     Ok(if report.is_ok() {

@@ -47,7 +47,11 @@ type Written = Vec<(SnapshotKey, Metadata)>;
 async fn labelled_timeline(manager: &SnapshotManager) -> Written {
     let mut written = Vec::new();
     for i in 0..24u64 {
-        let at = key(&format!("2024-03-{:02}_{:02}-00-00-000000", 1 + i / 24, i % 24));
+        let at = key(&format!(
+            "2024-03-{:02}_{:02}-00-00-000000",
+            1 + i / 24,
+            i % 24
+        ));
         let mut opts = DumpOptions::new()
             .at(at)
             .expect("key")
@@ -96,7 +100,16 @@ pub async fn labels_and_steps_select_like_brute_force(store: DynStore) {
 
     let (k0, _) = &written[0];
     let whole = store.get(*k0).await.expect("get");
-    for len in [0, 1, 6, 20, whole.len() - 1, whole.len(), whole.len() + 100, 1 << 20] {
+    for len in [
+        0,
+        1,
+        6,
+        20,
+        whole.len() - 1,
+        whole.len(),
+        whole.len() + 100,
+        1 << 20,
+    ] {
         let head = store.get_head(*k0, len).await.expect("get_head");
         assert_eq!(&head[..], &whole[..len.min(whole.len())], "get_head({len})");
     }
@@ -151,7 +164,10 @@ pub async fn labels_and_steps_select_like_brute_force(store: DynStore) {
             "{filter:?}"
         );
         let mut lookups = vec![Lookup::Latest];
-        for t in times.iter().chain(written.iter().map(|(k, _)| k).step_by(5)) {
+        for t in times
+            .iter()
+            .chain(written.iter().map(|(k, _)| k).step_by(5))
+        {
             lookups.extend([
                 Lookup::Exact(*t),
                 Lookup::AtOrBefore(*t),
@@ -169,7 +185,10 @@ pub async fn labels_and_steps_select_like_brute_force(store: DynStore) {
             );
             if let Some(k) = found {
                 let loaded: Option<Value> = manager.load(query.clone()).await.expect("load");
-                let i = written.iter().position(|(w, _)| *w == k.key).expect("written");
+                let i = written
+                    .iter()
+                    .position(|(w, _)| *w == k.key)
+                    .expect("written");
                 assert_eq!(loaded, Some(value!({"i": (i as i64)})), "{query:?}");
             }
         }
@@ -218,7 +237,10 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
             .expect("dump");
     }
     let query = Lookup::Latest.matching(Filter::new().label("tag", "a"));
-    assert_eq!(reader.load::<Value>(query.clone()).await.expect("load"), Some(value!(4)));
+    assert_eq!(
+        reader.load::<Value>(query.clone()).await.expect("load"),
+        Some(value!(4))
+    );
     let cold = counting.heads.swap(0, Ordering::Relaxed);
     assert!((1..=6).contains(&cold), "cold query read {cold} headers");
     // Warm, in the same manager: no header read at all.
@@ -228,20 +250,43 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
         .expect("list");
     assert_eq!(all.len(), 6);
     let listing = counting.heads.swap(0, Ordering::Relaxed);
-    assert_eq!(reader.load::<Value>(query.clone()).await.expect("load"), Some(value!(4)));
-    assert_eq!(counting.heads.swap(0, Ordering::Relaxed), 0, "a warm query reads no header");
-    assert!(listing <= 6 - 1, "the listing re-read cached headers ({listing})");
+    assert_eq!(
+        reader.load::<Value>(query.clone()).await.expect("load"),
+        Some(value!(4))
+    );
+    assert_eq!(
+        counting.heads.swap(0, Ordering::Relaxed),
+        0,
+        "a warm query reads no header"
+    );
+    assert!(
+        listing <= 6 - 1,
+        "the listing re-read cached headers ({listing})"
+    );
 
     // Another writer adds snapshots: the next query sees them, reading only theirs.
-    writer.dump_with(&value!(6), &tagged("a")).await.expect("dump");
-    writer.dump_with(&value!(7), &tagged("b")).await.expect("dump");
-    assert_eq!(reader.load::<Value>(query.clone()).await.expect("load"), Some(value!(6)));
+    writer
+        .dump_with(&value!(6), &tagged("a"))
+        .await
+        .expect("dump");
+    writer
+        .dump_with(&value!(7), &tagged("b"))
+        .await
+        .expect("dump");
+    assert_eq!(
+        reader.load::<Value>(query.clone()).await.expect("load"),
+        Some(value!(6))
+    );
     let b = reader
         .list_details(Order::NewestFirst, &Filter::new().label("tag", "b"))
         .await
         .expect("list");
     assert_eq!(b.len(), 4);
-    assert_eq!(counting.heads.swap(0, Ordering::Relaxed), 2, "only the new headers are read");
+    assert_eq!(
+        counting.heads.swap(0, Ordering::Relaxed),
+        2,
+        "only the new headers are read"
+    );
 
     // A new manager (a new process) with the same cache file reads no header.
     let again = SnapshotManager::from_arc(counting.clone()).with_header_cache(&file);
@@ -250,7 +295,11 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
         .await
         .expect("list");
     assert_eq!(b2, b);
-    assert_eq!(counting.heads.swap(0, Ordering::Relaxed), 0, "the cache file was used");
+    assert_eq!(
+        counting.heads.swap(0, Ordering::Relaxed),
+        0,
+        "the cache file was used"
+    );
 
     // A damaged cache file costs reads, not errors.
     std::fs::write(&file, b"not a cache").expect("write");
@@ -273,17 +322,34 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     let plain = fresh(&store).await;
     let old = EncryptionKey::new("old-key", [1; 32]).expect("key");
     let new = EncryptionKey::new("new-key", [2; 32]).expect("key");
-    let under_old = SnapshotManager::from_arc(store.clone()).with_keyring(Keyring::new(old.clone()));
+    let under_old =
+        SnapshotManager::from_arc(store.clone()).with_keyring(Keyring::new(old.clone()));
     let small = value!({"api_key": "sk-live-42", "n": 1});
     let large = value!({"blob": (Value::Bytes(vec![7u8; 600 << 10]))});
     let labels = DumpOptions::new().label("tag", "config").step(3);
-    let a = under_old.dump_with(&small, &labels).await.expect("dump").key;
+    let a = under_old
+        .dump_with(&small, &labels)
+        .await
+        .expect("dump")
+        .key;
     let b = under_old.dump(&large).await.expect("dump").key;
     let stored = store.get(a).await.expect("get");
-    assert!(!stored.windows(7).any(|w| w == b"sk-live"), "plaintext stored");
-    assert!(!stored.windows(6).any(|w| w == b"config"), "labels stored in the clear");
-    assert_eq!(under_old.load(Lookup::Exact(a)).await.expect("load"), Some(small.clone()));
-    assert_eq!(under_old.load(Lookup::Exact(b)).await.expect("load"), Some(large.clone()));
+    assert!(
+        !stored.windows(7).any(|w| w == b"sk-live"),
+        "plaintext stored"
+    );
+    assert!(
+        !stored.windows(6).any(|w| w == b"config"),
+        "labels stored in the clear"
+    );
+    assert_eq!(
+        under_old.load(Lookup::Exact(a)).await.expect("load"),
+        Some(small.clone())
+    );
+    assert_eq!(
+        under_old.load(Lookup::Exact(b)).await.expect("load"),
+        Some(large.clone())
+    );
 
     // Without the key.
     for k in [a, b] {
@@ -300,7 +366,11 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
         .await
         .expect("list");
     assert_eq!(listed.len(), 2);
-    assert!(listed.iter().all(|d| d.key_id.as_deref() == Some("old-key")));
+    assert!(
+        listed
+            .iter()
+            .all(|d| d.key_id.as_deref() == Some("old-key"))
+    );
     assert!(listed[0].sealed && listed[0].metadata.is_none());
     let report = plain.verify().await.expect("verify");
     assert!(report.is_ok(), "{:?}", report.bad);
@@ -328,13 +398,20 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     // Rotation: new snapshots under the new key, old ones still readable.
     let rotated = SnapshotManager::from_arc(store.clone())
         .with_keyring(Keyring::new(new.clone()).with_old_key(old.clone()));
-    let c = rotated.dump(&value!("after rotation")).await.expect("dump").key;
+    let c = rotated
+        .dump(&value!("after rotation"))
+        .await
+        .expect("dump")
+        .key;
     assert_eq!(
         snapshot_codec::encryption_key_id(&store.get(c).await.expect("get")).expect("header"),
         Some("new-key".to_owned())
     );
     for (k, v) in [(a, &small), (b, &large), (c, &value!("after rotation"))] {
-        assert_eq!(rotated.load(Lookup::Exact(k)).await.expect("load").as_ref(), Some(v));
+        assert_eq!(
+            rotated.load(Lookup::Exact(k)).await.expect("load").as_ref(),
+            Some(v)
+        );
     }
     assert!(matches!(
         under_old.load::<Value>(Lookup::Exact(c)).await,
@@ -348,17 +425,30 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     // kept; a second copy finds it all present.
     let dest = SnapshotManager::new(MemoryStore::new()).with_keyring(Keyring::new(new));
     let copied = rotated.copy_into(&dest, |_| {}).await.expect("copy");
-    assert_eq!((copied.copied, copied.present), (3, 0), "{:?}", copied.failed);
+    assert_eq!(
+        (copied.copied, copied.present),
+        (3, 0),
+        "{:?}",
+        copied.failed
+    );
     for k in [a, b, c] {
         let bytes = dest.store().get(k).await.expect("get");
         assert_eq!(
-            snapshot_codec::encryption_key_id(&bytes).expect("header").as_deref(),
+            snapshot_codec::encryption_key_id(&bytes)
+                .expect("header")
+                .as_deref(),
             Some("new-key")
         );
     }
-    assert_eq!(dest.load(Lookup::Exact(a)).await.expect("load"), Some(small));
+    assert_eq!(
+        dest.load(Lookup::Exact(a)).await.expect("load"),
+        Some(small)
+    );
     let tagged = dest
-        .list_details(Order::OldestFirst, &Filter::new().label("tag", "config").step(3))
+        .list_details(
+            Order::OldestFirst,
+            &Filter::new().label("tag", "config").step(3),
+        )
         .await
         .expect("list");
     assert_eq!(tagged.len(), 1);

@@ -14,8 +14,8 @@ use tracing::Instrument;
 
 use super::pipe::{Operation, encoder_pipe};
 use super::{DumpOptions, OnTaken, joined, settle};
-use snapshot_codec::EncodeOptions;
 use crate::{DumpInfo, Error, Result, SnapshotKey, SnapshotManager};
+use snapshot_codec::EncodeOptions;
 
 /// What [`Checkpointer::checkpoint`] does when the most checkpoints allowed are still
 /// being written.

@@ -327,12 +327,13 @@ impl HeaderCache {
                 let mut held = self.lock();
                 for (key, size, header) in entries {
                     if let Ok(key) = key.parse::<SnapshotKey>() {
-                        held.entry(key)
-                            .or_insert((size, Bytes::from(header.0)));
+                        held.entry(key).or_insert((size, Bytes::from(header.0)));
                     }
                 }
             }
-            _ => tracing::debug!(target: "snapshot", "header cache file unreadable; starting empty"),
+            _ => {
+                tracing::debug!(target: "snapshot", "header cache file unreadable; starting empty")
+            }
         }
     }
 
@@ -360,8 +361,8 @@ impl HeaderCache {
                 .collect()
         };
         let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let bytes = snapshot_codec::to_vec(&(CACHE_VERSION, entries))
-                .map_err(std::io::Error::other)?;
+            let bytes =
+                snapshot_codec::to_vec(&(CACHE_VERSION, entries)).map_err(std::io::Error::other)?;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
@@ -417,7 +418,11 @@ impl SnapshotManager {
     ///
     /// # Errors
     /// A store error.
-    pub async fn list_details(&self, order: Order, filter: &Filter) -> Result<Vec<SnapshotDetails>> {
+    pub async fn list_details(
+        &self,
+        order: Order,
+        filter: &Filter,
+    ) -> Result<Vec<SnapshotDetails>> {
         let mut all = self.store.list(KeyRange::all(), None).await?;
         if order == Order::NewestFirst {
             all.reverse();

@@ -46,10 +46,7 @@ fn dump_span() -> tracing::Span {
 
 /// Encodes `state` in memory with `options`.
 fn encode_bytes<T: Serialize + ?Sized>(options: &EncodeOptions, state: &T) -> Result<Bytes> {
-    options
-        .to_vec(state)
-        .map(Bytes::from)
-        .map_err(Error::Codec)
+    options.to_vec(state).map(Bytes::from).map_err(Error::Codec)
 }
 
 /// How many keys a dump tries before giving up.
