@@ -26,6 +26,8 @@ examples!(
     custom_type = "../examples/custom_type.rs",
     retention = "../examples/retention.rs",
     pipeline_checkpoints = "../examples/pipeline_checkpoints.rs",
+    tagged_retention = "../examples/tagged_retention.rs",
+    encrypted_config = "../examples/encrypted_config.rs",
 );
 
 /// A failing example prints its error as text with its causes, not as a `Debug` dump.

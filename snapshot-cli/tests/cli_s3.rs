@@ -106,6 +106,65 @@ fn main() {
         .success()
         .stdout(predicate::str::starts_with(keys[2].as_str()));
 
+    // Labels on S3: the headers a label query reads are cached in a file between
+    // runs; a snapshot put by another process since is found by the next query.
+    let cache = dir.path().join("cache");
+    let labelled = format!("{s3}-labels");
+    let tagged = |tag: &str| {
+        let out = cli()
+            .env("SNAPSHOT_CACHE_DIR", &cache)
+            .args(["put", &labelled, json, "--label", &format!("tag={tag}")])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).expect("utf-8").trim().to_owned()
+    };
+    let first = tagged("nightly");
+    tagged("hourly");
+    let query = || {
+        let out = cli()
+            .env("SNAPSHOT_CACHE_DIR", &cache)
+            .args(["list", &labelled, "--label", "tag=nightly"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).expect("utf-8")
+    };
+    let cold = query();
+    assert_eq!(cold.lines().count(), 1, "{cold}");
+    assert!(cold.starts_with(&first), "{cold}");
+    let cached: Vec<_> = std::fs::read_dir(&cache).expect("cache dir").collect();
+    assert_eq!(cached.len(), 1, "one cache file per store");
+    let second = tagged("nightly");
+    let warm = query();
+    assert_eq!(warm.lines().count(), 2, "{warm}");
+    assert!(warm.starts_with(&second), "{warm}");
+    cli()
+        .env("SNAPSHOT_CACHE_DIR", &cache)
+        .args([
+            "prune",
+            &labelled,
+            "--keep-last",
+            "1",
+            "--label",
+            "tag=nightly",
+            "--yes",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("deleted 1 snapshots"));
+    let after = query();
+    assert_eq!(after.lines().count(), 1, "{after}");
+    cli()
+        .args(["list", &labelled])
+        .assert()
+        .success()
+        .stdout(predicate::function(|out: &str| out.lines().count() == 2));
+
     // wrong credentials: one clear line, non-zero
     let assert = cli()
         .env("AWS_SECRET_ACCESS_KEY", "wrong")
