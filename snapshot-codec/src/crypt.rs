@@ -346,13 +346,42 @@ fn segment_nonce(base: &[u8; NONCE_LEN], index: u64, last: bool) -> XNonce {
     XNonce::from(nonce)
 }
 
-/// Encrypts a body a segment at a time.
+/// Encrypts one segment in place and returns its tag.
+fn seal_segment(
+    cipher: &XChaCha20Poly1305,
+    base: &[u8; NONCE_LEN],
+    index: u64,
+    last: bool,
+    aad: &[u8],
+    data: &mut [u8],
+) -> Result<[u8; TAG_LEN]> {
+    let nonce = segment_nonce(base, index, last);
+    let tag = cipher
+        .encrypt_in_place_detached(&nonce, aad, data)
+        .map_err(|_| Error::Message("encryption failed".into()))?;
+    Ok(tag.into())
+}
+
+/// Encrypts a body a segment at a time, on a helper thread when one can be started, so
+/// that a streaming writer's encoding and compression go on while segments are sealed.
 pub(crate) struct Sealer {
     cipher: XChaCha20Poly1305,
     base: [u8; NONCE_LEN],
     index: u64,
-    header: Option<Vec<u8>>,
+    header: Vec<u8>,
+    worker: Option<SealWorker>,
 }
+
+/// The helper thread: plaintext segments go in, sealed ones come back in order.
+struct SealWorker {
+    to: Option<std::sync::mpsc::SyncSender<(Vec<u8>, bool)>>,
+    from: std::sync::mpsc::Receiver<Result<Vec<u8>>>,
+    in_flight: usize,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Segments handed to the helper thread before the writer waits for one back.
+const SEALS_IN_FLIGHT: usize = 4;
 
 impl Sealer {
     /// A sealer for the body after `header`, and the nonce that starts that body.
@@ -362,44 +391,160 @@ impl Sealer {
             cipher: key.cipher(),
             base,
             index: 0,
-            header: Some(header.to_vec()),
+            header: header.to_vec(),
+            worker: None,
         };
         Ok((sealer, base))
     }
 
-    /// Encrypts `segment` (at most [`SEGMENT`] bytes) in place and appends its tag.
-    pub(crate) fn seal(&mut self, segment: &mut Vec<u8>, last: bool) -> Result<()> {
-        let nonce = segment_nonce(&self.base, self.index, last);
-        let aad = self.header.take().unwrap_or_default();
-        let tag = self
-            .cipher
-            .encrypt_in_place_detached(&nonce, &aad, segment)
-            .map_err(|_| Error::Message("encryption failed".into()))?;
-        segment.extend_from_slice(&tag);
+    /// Starts the helper thread (segments are sealed inline if it cannot start).
+    pub(crate) fn threaded(mut self) -> Self {
+        let (to, inbox) = std::sync::mpsc::sync_channel::<(Vec<u8>, bool)>(SEALS_IN_FLIGHT);
+        let (outbox, from) = std::sync::mpsc::sync_channel(SEALS_IN_FLIGHT + 1);
+        let (cipher, base, header) = (self.cipher.clone(), self.base, self.header.clone());
+        let spawned = std::thread::Builder::new()
+            .name("snapshot-seal".into())
+            .spawn(move || {
+                for (index, (mut segment, last)) in (0u64..).zip(inbox) {
+                    let aad: &[u8] = if index == 0 { &header } else { &[] };
+                    let sealed = seal_segment(&cipher, &base, index, last, aad, &mut segment)
+                        .map(|tag| {
+                            segment.extend_from_slice(&tag);
+                            segment
+                        });
+                    if outbox.send(sealed).is_err() {
+                        return;
+                    }
+                }
+            });
+        if let Ok(thread) = spawned {
+            self.worker = Some(SealWorker {
+                to: Some(to),
+                from,
+                in_flight: 0,
+                thread: Some(thread),
+            });
+        }
+        self
+    }
+
+    /// Seals `segment` (at most [`SEGMENT`] bytes): inline, its tag appended, it is
+    /// handed to `emit` at once; threaded, it is sent to the helper, and `emit` gets
+    /// the sealed segments that are ready, in order (`last` waits for all of them).
+    pub(crate) fn seal(
+        &mut self,
+        segment: Vec<u8>,
+        last: bool,
+        mut emit: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Vec<u8>> {
+        let Some(worker) = &mut self.worker else {
+            let mut segment = segment;
+            let aad = if self.index == 0 { &self.header[..] } else { &[] };
+            let tag = seal_segment(&self.cipher, &self.base, self.index, last, aad, &mut segment)?;
+            segment.extend_from_slice(&tag);
+            self.index += 1;
+            emit(&segment)?;
+            segment.clear();
+            return Ok(segment);
+        };
+        let gone = || Error::Message("the encryption thread stopped".into());
+        worker
+            .to
+            .as_ref()
+            .ok_or_else(gone)?
+            .send((segment, last))
+            .map_err(|_| gone())?;
+        worker.in_flight += 1;
         self.index += 1;
-        Ok(())
+        let mut spare = Vec::new();
+        loop {
+            let must_wait = last || worker.in_flight >= SEALS_IN_FLIGHT;
+            if worker.in_flight == 0 {
+                break;
+            }
+            let sealed = if must_wait {
+                worker.from.recv().map_err(|_| gone())?
+            } else {
+                match worker.from.try_recv() {
+                    Ok(sealed) => sealed,
+                    Err(_) => break,
+                }
+            };
+            worker.in_flight -= 1;
+            let mut sealed = sealed?;
+            emit(&sealed)?;
+            sealed.clear();
+            spare = sealed;
+        }
+        Ok(spare)
     }
 }
 
-/// Encrypts a whole body: the nonce, then its segments.
-pub(crate) fn seal_body(key: &EncryptionKey, header: &[u8], body: &[u8]) -> Result<Vec<u8>> {
-    let (mut sealer, nonce) = Sealer::new(key, header)?;
+impl Drop for Sealer {
+    fn drop(&mut self) {
+        if let Some(worker) = &mut self.worker {
+            // Closing the inbox ends the helper once it has sealed what it holds.
+            worker.to = None;
+            while worker.from.recv().is_ok() {}
+            if let Some(thread) = worker.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// Encrypts a whole body into `out` (the nonce, then its segments), the segments
+/// sealed in place, on several threads for a large body.
+pub(crate) fn seal_body_into(
+    key: &EncryptionKey,
+    header: &[u8],
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let base = random_nonce()?;
     let segments = body.len().div_ceil(SEGMENT).max(1);
-    let mut out = Vec::with_capacity(NONCE_LEN + body.len() + segments * TAG_LEN);
-    out.extend_from_slice(&nonce);
-    let mut segment = Vec::with_capacity(SEGMENT + TAG_LEN);
-    let mut pieces = body.chunks(SEGMENT).peekable();
-    if pieces.peek().is_none() {
-        sealer.seal(&mut segment, true)?;
-        out.extend_from_slice(&segment);
+    out.reserve(NONCE_LEN + body.len() + segments * TAG_LEN);
+    out.extend_from_slice(&base);
+    let start = out.len();
+    if body.is_empty() {
+        out.extend_from_slice(&[0; TAG_LEN]);
     }
-    while let Some(piece) = pieces.next() {
-        segment.clear();
-        segment.extend_from_slice(piece);
-        sealer.seal(&mut segment, pieces.peek().is_none())?;
-        out.extend_from_slice(&segment);
+    for piece in body.chunks(SEGMENT) {
+        out.extend_from_slice(piece);
+        out.extend_from_slice(&[0; TAG_LEN]);
     }
-    Ok(out)
+    let cipher = key.cipher();
+    let sealed = &mut out[start..];
+    let seal_range = |first: usize, region: &mut [u8]| -> Result<()> {
+        for (i, segment) in region.chunks_mut(SEGMENT + TAG_LEN).enumerate() {
+            let index = first + i;
+            let split = segment.len() - TAG_LEN;
+            let (data, tag) = segment.split_at_mut(split);
+            let aad = if index == 0 { header } else { &[] };
+            let last = index + 1 == segments;
+            tag.copy_from_slice(&seal_segment(&cipher, &base, index as u64, last, aad, data)?);
+        }
+        Ok(())
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(4)
+        .min(segments / 16)
+        .max(1);
+    if threads == 1 {
+        return seal_range(0, sealed);
+    }
+    let per = segments.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for (t, region) in sealed.chunks_mut(per * (SEGMENT + TAG_LEN)).enumerate() {
+            let seal_range = &seal_range;
+            handles.push(scope.spawn(move || seal_range(t * per, region)));
+        }
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().unwrap_or_else(|_| Err(Error::Message("encryption failed".into()))))
+    })
 }
 
 /// Decrypts a body a segment at a time.

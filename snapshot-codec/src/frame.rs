@@ -93,12 +93,28 @@ pub(crate) fn finish_frame(
         if let Some((flag, _)) = &compressed {
             out[5] |= flag;
         }
-        let body = compressed
-            .as_ref()
-            .map_or(&out[body_start..], |(_, c)| &c[..]);
-        let sealed = crate::crypt::seal_body(key, &out[..header_len], body)?;
+        let header = out[..header_len].to_vec();
+        let plain;
+        let body = match &compressed {
+            Some((_, c)) => &c[..],
+            None => {
+                plain = out.split_off(body_start);
+                &plain[..]
+            }
+        };
         out.truncate(header_len);
-        push_chunks(&mut out, &sealed);
+        // One chunk, its length written once the sealed body is in place.
+        out.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
+        crate::crypt::seal_body_into(key, &header, body, &mut out)?;
+        let sealed_len = out.len() - header_len - CHUNK_HEADER_LEN;
+        if sealed_len <= MAX_CHUNK {
+            out[header_len..header_len + CHUNK_HEADER_LEN]
+                .copy_from_slice(&(sealed_len as u32).to_le_bytes());
+        } else {
+            let sealed = out.split_off(header_len + CHUNK_HEADER_LEN);
+            out.truncate(header_len);
+            push_chunks(&mut out, &sealed);
+        }
         out.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
         let checksum = xxhash_rust::xxh3::xxh3_64(&out);
         out.extend_from_slice(&checksum.to_le_bytes());

@@ -57,7 +57,7 @@ impl<W: Write> ChunkWriter<W> {
     }
 
     /// A writer for the body after `header`, encrypted when `opts` say so: the body's
-    /// nonce is written at once.
+    /// nonce is written at once, and segments are sealed on a helper thread.
     #[allow(unused_variables)]
     fn for_body(out: W, header: &[u8], opts: &EncodeOptions) -> Result<Self> {
         #[allow(unused_mut)]
@@ -65,27 +65,30 @@ impl<W: Write> ChunkWriter<W> {
         #[cfg(feature = "encryption")]
         if let Some(key) = &opts.key {
             let (sealer, nonce) = crate::crypt::Sealer::new(key, header)?;
-            w.chunk(&nonce)?;
-            w.seal = Some((sealer, Vec::with_capacity(crate::crypt::SEGMENT + 16)));
+            write_chunk(&mut w.out, &nonce)?;
+            w.seal = Some((
+                sealer.threaded(),
+                Vec::with_capacity(crate::crypt::SEGMENT + crate::crypt::TAG_LEN),
+            ));
         }
         Ok(w)
-    }
-
-    fn chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.write_all(&(bytes.len() as u32).to_le_bytes())?;
-        self.out.write_all(bytes)
     }
 
     /// Ends the body: seals the last segment. Returns the writer below.
     #[allow(unused_mut)]
     fn finish(mut self) -> Result<W> {
         #[cfg(feature = "encryption")]
-        if let Some((mut sealer, mut segment)) = self.seal.take() {
-            sealer.seal(&mut segment, true)?;
-            self.chunk(&segment)?;
+        if let Some((mut sealer, segment)) = self.seal.take() {
+            let out = &mut self.out;
+            sealer.seal(segment, true, |sealed| Ok(write_chunk(out, sealed)?))?;
         }
         Ok(self.out)
     }
+}
+
+fn write_chunk(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    out.write_all(&(bytes.len() as u32).to_le_bytes())?;
+    out.write_all(bytes)
 }
 
 impl<W: Write> Write for ChunkWriter<W> {
@@ -96,10 +99,13 @@ impl<W: Write> Write for ChunkWriter<W> {
             while !rest.is_empty() {
                 if segment.len() == crate::crypt::SEGMENT {
                     // More follows, so this segment is not the last.
-                    sealer.seal(segment, false).map_err(to_io)?;
-                    self.out.write_all(&(segment.len() as u32).to_le_bytes())?;
-                    self.out.write_all(segment)?;
-                    segment.clear();
+                    let full = std::mem::take(segment);
+                    let out = &mut self.out;
+                    let mut spare = sealer
+                        .seal(full, false, |sealed| Ok(write_chunk(out, sealed)?))
+                        .map_err(to_io)?;
+                    spare.reserve(crate::crypt::SEGMENT + crate::crypt::TAG_LEN);
+                    *segment = spare;
                 }
                 let take = rest.len().min(crate::crypt::SEGMENT - segment.len());
                 segment.extend_from_slice(&rest[..take]);
@@ -109,7 +115,7 @@ impl<W: Write> Write for ChunkWriter<W> {
         }
         let n = buf.len().min(u32::MAX as usize);
         if n > 0 {
-            self.chunk(&buf[..n])?;
+            write_chunk(&mut self.out, &buf[..n])?;
         }
         Ok(n)
     }
