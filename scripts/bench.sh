@@ -17,6 +17,7 @@ fi
 cargo build --release -q -p snapshot-bench --bins -p snapshot-cli
 memory=$(target/release/memory)
 dump_cost=$(target/release/dump_cost)
+encryption=$(target/release/encryption)
 # Lookups at a million snapshots (a simulated S3 prefix, and a directory of hard links).
 # The S3 part runs against the development server (scripts/s3-dev.sh) on its own port.
 lookups_dir="$(mktemp -d)"
@@ -55,6 +56,12 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   echo
   echo "## Format 2: dump cost, numeric arrays, byte shuffling"
   echo "$dump_cost"
+  echo
+  echo "## Encryption"
+  echo
+  cat BENCHMARKS.encryption.md
+  echo
+  echo "$encryption"
   echo
   echo "## Memory"
   echo
