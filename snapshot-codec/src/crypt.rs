@@ -407,8 +407,8 @@ impl Sealer {
             .spawn(move || {
                 for (index, (mut segment, last)) in (0u64..).zip(inbox) {
                     let aad: &[u8] = if index == 0 { &header } else { &[] };
-                    let sealed = seal_segment(&cipher, &base, index, last, aad, &mut segment)
-                        .map(|tag| {
+                    let sealed =
+                        seal_segment(&cipher, &base, index, last, aad, &mut segment).map(|tag| {
                             segment.extend_from_slice(&tag);
                             segment
                         });
@@ -439,8 +439,19 @@ impl Sealer {
     ) -> Result<Vec<u8>> {
         let Some(worker) = &mut self.worker else {
             let mut segment = segment;
-            let aad = if self.index == 0 { &self.header[..] } else { &[] };
-            let tag = seal_segment(&self.cipher, &self.base, self.index, last, aad, &mut segment)?;
+            let aad = if self.index == 0 {
+                &self.header[..]
+            } else {
+                &[]
+            };
+            let tag = seal_segment(
+                &self.cipher,
+                &self.base,
+                self.index,
+                last,
+                aad,
+                &mut segment,
+            )?;
             segment.extend_from_slice(&tag);
             self.index += 1;
             emit(&segment)?;
@@ -522,7 +533,14 @@ pub(crate) fn seal_body_into(
             let (data, tag) = segment.split_at_mut(split);
             let aad = if index == 0 { header } else { &[] };
             let last = index + 1 == segments;
-            tag.copy_from_slice(&seal_segment(&cipher, &base, index as u64, last, aad, data)?);
+            tag.copy_from_slice(&seal_segment(
+                &cipher,
+                &base,
+                index as u64,
+                last,
+                aad,
+                data,
+            )?);
         }
         Ok(())
     };
@@ -541,9 +559,10 @@ pub(crate) fn seal_body_into(
             let seal_range = &seal_range;
             handles.push(scope.spawn(move || seal_range(t * per, region)));
         }
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().unwrap_or_else(|_| Err(Error::Message("encryption failed".into()))))
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Message("encryption failed".into())))
+        })
     })
 }
 

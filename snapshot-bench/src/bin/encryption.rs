@@ -13,6 +13,9 @@ use snapshot::{
 };
 use snapshot_bench::users;
 
+/// Makes a fresh store named by its argument.
+type MakeStore<'a> = Box<dyn Fn(&str) -> Box<dyn SnapshotStore> + 'a>;
+
 fn rounds() -> usize {
     if std::env::var_os("SNAPSHOT_BENCH_QUICK").is_some() {
         5
@@ -77,7 +80,7 @@ fn main() {
     let mut out = String::from(
         "| state (64 MiB encoded) | store | dump ms | dump ms, encrypted | ÷ | load ms | load ms, encrypted | ÷ | stored MiB |\n|---|---|---|---|---|---|---|---|---|\n",
     );
-    let stores: Vec<(&str, Box<dyn Fn(&str) -> Box<dyn SnapshotStore>>)> = vec![
+    let stores: Vec<(&str, MakeStore)> = vec![
         (
             "directory",
             Box::new(|name: &str| {
