@@ -278,6 +278,7 @@ impl Keyring {
     pub fn from_env(name: &str) -> Result<Option<Self>> {
         match std::env::var(name) {
             Ok(text) => {
+                let text = Zeroizing::new(text);
                 let text = Zeroizing::new(text.replace(',', "\n"));
                 if text.trim().is_empty() {
                     return Ok(None);

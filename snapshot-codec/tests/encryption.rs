@@ -283,6 +283,43 @@ fn spliced_truncated_and_reordered_bodies_fail_authentication() {
 }
 
 #[test]
+fn bodies_swapped_between_keys_fail_authentication() {
+    let (k1, k2) = (key("one", 1), key("two", 2));
+    let both = reader(Keyring::new(k1.clone()).with_old_key(k2.clone()));
+    let enc = |k: &EncryptionKey| {
+        EncodeOptions::new()
+            .with_encryption(k.clone())
+            .with_compression(Compression::None)
+            .encode(&states(100_000).remove(1))
+            .expect("encodes")
+    };
+    let (a, b) = (enc(&k1), enc(&k2));
+    let (ha, body_a) = split(&a);
+    let (hb, body_b) = split(&b);
+    // Each header names its own key; the other key's body does not authenticate.
+    for (what, bytes, id) in [
+        (
+            "header of one, body of two",
+            frame(&a[..ha], &body_b),
+            "one",
+        ),
+        (
+            "header of two, body of one",
+            frame(&b[..hb], &body_a),
+            "two",
+        ),
+    ] {
+        for result in [both.decode(&bytes), both.decode_from_reader(&bytes[..])] {
+            assert!(
+                matches!(result, Err(Error::AuthenticationFailed { ref key_id }) if key_id == id),
+                "{what}: {:?}",
+                result.map(|_| "decoded")
+            );
+        }
+    }
+}
+
+#[test]
 fn snapshots_under_different_keys_and_rotation() {
     let (k1, k2, k3) = (key("2024", 1), key("2025", 2), key("2026", 3));
     let enc = |k: &EncryptionKey, v: i64| {

@@ -340,16 +340,17 @@ impl HeaderCache {
     /// Writes the cache file (best effort: a cache that cannot be written only costs
     /// reads later), keeping only the keys in `listed` when the listing was complete.
     async fn save(&self, listed: Option<&[SnapshotMeta]>) {
+        if let Some(listed) = listed {
+            // Entries of snapshots deleted since are dropped, in memory too.
+            let keep: std::collections::HashSet<SnapshotKey> =
+                listed.iter().map(|m| m.key).collect();
+            self.lock().retain(|k, _| keep.contains(k));
+        }
         let Some(path) = self.file.clone() else {
             return;
         };
         let entries: Vec<(String, u64, serde_bytes_like::Bytes)> = {
-            let mut held = self.lock();
-            if let Some(listed) = listed {
-                let keep: std::collections::HashSet<SnapshotKey> =
-                    listed.iter().map(|m| m.key).collect();
-                held.retain(|k, _| keep.contains(k));
-            }
+            let held = self.lock();
             held.iter()
                 .map(|(k, (size, header))| {
                     (
