@@ -363,17 +363,19 @@ fn seal_segment(
     Ok(tag.into())
 }
 
-/// Encrypts a body a segment at a time, on a helper thread when one can be started, so
-/// that a streaming writer's encoding and compression go on while segments are sealed.
+/// Encrypts a body a batch of segments at a time, on a helper thread when one can be
+/// started, so that a streaming writer's encoding and compression go on while
+/// segments are sealed.
 pub(crate) struct Sealer {
     cipher: XChaCha20Poly1305,
     base: [u8; NONCE_LEN],
+    /// The next segment's index (inline sealing only).
     index: u64,
     header: Vec<u8>,
     worker: Option<SealWorker>,
 }
 
-/// The helper thread: plaintext segments go in, sealed ones come back in order.
+/// The helper thread: batches of plaintext go in, sealed batches come back in order.
 struct SealWorker {
     to: Option<std::sync::mpsc::SyncSender<(Vec<u8>, bool)>>,
     from: std::sync::mpsc::Receiver<Result<Vec<u8>>>,
@@ -381,8 +383,38 @@ struct SealWorker {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Segments handed to the helper thread before the writer waits for one back.
+/// Plaintext handed over at a time: four segments (one wake-up of the helper per
+/// 256 KiB rather than per 64 KiB).
+pub(crate) const SEAL_BATCH: usize = 4 * SEGMENT;
+/// Batches handed to the helper thread before the writer waits for one back.
 const SEALS_IN_FLIGHT: usize = 4;
+
+/// Seals `plain` (whole segments, but for a shorter last one when `last`) as the
+/// segments from `index` on; returns them with their tags, and the next index.
+fn seal_batch(
+    cipher: &XChaCha20Poly1305,
+    base: &[u8; NONCE_LEN],
+    header: &[u8],
+    mut index: u64,
+    plain: &[u8],
+    last: bool,
+) -> Result<(Vec<u8>, u64)> {
+    let pieces = plain.len().div_ceil(SEGMENT).max(1);
+    let mut out = Vec::with_capacity(plain.len() + pieces * TAG_LEN);
+    let mut rest = plain;
+    for i in 0..pieces {
+        let take = rest.len().min(SEGMENT);
+        let start = out.len();
+        out.extend_from_slice(&rest[..take]);
+        rest = &rest[take..];
+        let aad = if index == 0 { header } else { &[] };
+        let is_last = last && i + 1 == pieces;
+        let tag = seal_segment(cipher, base, index, is_last, aad, &mut out[start..])?;
+        out.extend_from_slice(&tag);
+        index += 1;
+    }
+    Ok((out, index))
+}
 
 impl Sealer {
     /// A sealer for the body after `header`, and the nonce that starts that body.
@@ -398,7 +430,7 @@ impl Sealer {
         Ok((sealer, base))
     }
 
-    /// Starts the helper thread (segments are sealed inline if it cannot start).
+    /// Starts the helper thread (batches are sealed inline if it cannot start).
     pub(crate) fn threaded(mut self) -> Self {
         let (to, inbox) = std::sync::mpsc::sync_channel::<(Vec<u8>, bool)>(SEALS_IN_FLIGHT);
         let (outbox, from) = std::sync::mpsc::sync_channel(SEALS_IN_FLIGHT + 1);
@@ -406,13 +438,14 @@ impl Sealer {
         let spawned = std::thread::Builder::new()
             .name("snapshot-seal".into())
             .spawn(move || {
-                for (index, (mut segment, last)) in (0u64..).zip(inbox) {
-                    let aad: &[u8] = if index == 0 { &header } else { &[] };
-                    let sealed =
-                        seal_segment(&cipher, &base, index, last, aad, &mut segment).map(|tag| {
-                            segment.extend_from_slice(&tag);
-                            segment
-                        });
+                let mut index = 0;
+                for (plain, last) in inbox {
+                    let sealed = seal_batch(&cipher, &base, &header, index, &plain, last).map(
+                        |(sealed, next)| {
+                            index = next;
+                            sealed
+                        },
+                    );
                     if outbox.send(sealed).is_err() {
                         return;
                     }
@@ -429,51 +462,36 @@ impl Sealer {
         self
     }
 
-    /// Seals `segment` (at most [`SEGMENT`] bytes): inline, its tag appended, it is
-    /// handed to `emit` at once; threaded, it is sent to the helper, and `emit` gets
-    /// the sealed segments that are ready, in order (`last` waits for all of them).
+    /// Seals `plain` (a multiple of [`SEGMENT`] bytes, [`SEAL_BATCH`] at most, unless
+    /// it is the `last` batch): inline, the sealed batch is handed to `emit` at once;
+    /// threaded, it is sent to the helper, and `emit` gets the sealed batches that are
+    /// ready, in order (`last` waits for all of them). Returns a cleared buffer to
+    /// fill next.
     pub(crate) fn seal(
         &mut self,
-        segment: Vec<u8>,
+        plain: Vec<u8>,
         last: bool,
         mut emit: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<Vec<u8>> {
         let Some(worker) = &mut self.worker else {
-            let mut segment = segment;
-            let aad = if self.index == 0 {
-                &self.header[..]
-            } else {
-                &[]
-            };
-            let tag = seal_segment(
-                &self.cipher,
-                &self.base,
-                self.index,
-                last,
-                aad,
-                &mut segment,
-            )?;
-            segment.extend_from_slice(&tag);
-            self.index += 1;
-            emit(&segment)?;
-            segment.clear();
-            return Ok(segment);
+            let (sealed, next) =
+                seal_batch(&self.cipher, &self.base, &self.header, self.index, &plain, last)?;
+            self.index = next;
+            emit(&sealed)?;
+            let mut plain = plain;
+            plain.clear();
+            return Ok(plain);
         };
         let gone = || Error::Message("the encryption thread stopped".into());
         worker
             .to
             .as_ref()
             .ok_or_else(gone)?
-            .send((segment, last))
+            .send((plain, last))
             .map_err(|_| gone())?;
         worker.in_flight += 1;
-        self.index += 1;
-        let mut spare = Vec::new();
-        loop {
+        while worker.in_flight > 0 {
             let must_wait = last || worker.in_flight >= SEALS_IN_FLIGHT;
-            if worker.in_flight == 0 {
-                break;
-            }
             let sealed = if must_wait {
                 worker.from.recv().map_err(|_| gone())?
             } else {
@@ -483,12 +501,9 @@ impl Sealer {
                 }
             };
             worker.in_flight -= 1;
-            let mut sealed = sealed?;
-            emit(&sealed)?;
-            sealed.clear();
-            spare = sealed;
+            emit(&sealed?)?;
         }
-        Ok(spare)
+        Ok(Vec::with_capacity(SEAL_BATCH))
     }
 }
 

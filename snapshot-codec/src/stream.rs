@@ -40,7 +40,7 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// Frames every write as one or more chunks; with a sealer, encrypts the body a
-/// segment at a time first (each sealed segment is one chunk).
+/// batch of segments at a time first (each sealed batch is one chunk).
 struct ChunkWriter<W> {
     out: W,
     #[cfg(feature = "encryption")]
@@ -68,7 +68,7 @@ impl<W: Write> ChunkWriter<W> {
             write_chunk(&mut w.out, &nonce)?;
             w.seal = Some((
                 sealer.threaded(),
-                Vec::with_capacity(crate::crypt::SEGMENT + crate::crypt::TAG_LEN),
+                Vec::with_capacity(crate::crypt::SEAL_BATCH),
             ));
         }
         Ok(w)
@@ -97,17 +97,15 @@ impl<W: Write> Write for ChunkWriter<W> {
         if let Some((sealer, segment)) = &mut self.seal {
             let mut rest = buf;
             while !rest.is_empty() {
-                if segment.len() == crate::crypt::SEGMENT {
-                    // More follows, so this segment is not the last.
+                if segment.len() == crate::crypt::SEAL_BATCH {
+                    // More follows, so this batch does not hold the last segment.
                     let full = std::mem::take(segment);
                     let out = &mut self.out;
-                    let mut spare = sealer
+                    *segment = sealer
                         .seal(full, false, |sealed| Ok(write_chunk(out, sealed)?))
                         .map_err(to_io)?;
-                    spare.reserve(crate::crypt::SEGMENT + crate::crypt::TAG_LEN);
-                    *segment = spare;
                 }
-                let take = rest.len().min(crate::crypt::SEGMENT - segment.len());
+                let take = rest.len().min(crate::crypt::SEAL_BATCH - segment.len());
                 segment.extend_from_slice(&rest[..take]);
                 rest = &rest[take..];
             }
