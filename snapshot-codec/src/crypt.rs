@@ -474,8 +474,14 @@ impl Sealer {
         mut emit: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<Vec<u8>> {
         let Some(worker) = &mut self.worker else {
-            let (sealed, next) =
-                seal_batch(&self.cipher, &self.base, &self.header, self.index, &plain, last)?;
+            let (sealed, next) = seal_batch(
+                &self.cipher,
+                &self.base,
+                &self.header,
+                self.index,
+                &plain,
+                last,
+            )?;
             self.index = next;
             emit(&sealed)?;
             let mut plain = plain;
