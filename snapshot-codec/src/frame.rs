@@ -88,37 +88,7 @@ pub(crate) fn finish_frame(
     let compressed = compress_if_smaller(&out[body_start..], opts)?;
     #[cfg(feature = "encryption")]
     if let Some(key) = &opts.key {
-        // Compress, then encrypt: the header (flags included) is the first segment's
-        // additional data.
-        if let Some((flag, _)) = &compressed {
-            out[5] |= flag;
-        }
-        let header = out[..header_len].to_vec();
-        let plain;
-        let body = match &compressed {
-            Some((_, c)) => &c[..],
-            None => {
-                plain = out.split_off(body_start);
-                &plain[..]
-            }
-        };
-        out.truncate(header_len);
-        // One chunk, its length written once the sealed body is in place.
-        out.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
-        crate::crypt::seal_body_into(key, &header, body, &mut out)?;
-        let sealed_len = out.len() - header_len - CHUNK_HEADER_LEN;
-        if sealed_len <= MAX_CHUNK {
-            out[header_len..header_len + CHUNK_HEADER_LEN]
-                .copy_from_slice(&(sealed_len as u32).to_le_bytes());
-        } else {
-            let sealed = out.split_off(header_len + CHUNK_HEADER_LEN);
-            out.truncate(header_len);
-            push_chunks(&mut out, &sealed);
-        }
-        out.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
-        let checksum = xxhash_rust::xxh3::xxh3_64(&out);
-        out.extend_from_slice(&checksum.to_le_bytes());
-        return Ok(out);
+        return seal_frame(out, header_len, compressed, key).map(end_frame);
     }
     if let Some((flag, compressed)) = compressed {
         out.truncate(header_len);
@@ -133,9 +103,52 @@ pub(crate) fn finish_frame(
         out.truncate(header_len);
         push_chunks(&mut out, &body);
     }
+    Ok(end_frame(out))
+}
+
+/// Appends the terminating chunk and the checksum trailer.
+fn end_frame(mut out: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
     let checksum = xxhash_rust::xxh3::xxh3_64(&out);
     out.extend_from_slice(&checksum.to_le_bytes());
+    out
+}
+
+/// Compress, then encrypt: replaces the body after the header with its sealed form (the
+/// header, flags included, is the first segment's additional data), in one chunk when
+/// it fits.
+#[cfg(feature = "encryption")]
+fn seal_frame(
+    mut out: Vec<u8>,
+    header_len: usize,
+    compressed: Option<(u8, Vec<u8>)>,
+    key: &crate::crypt::EncryptionKey,
+) -> Result<Vec<u8>> {
+    let body_start = header_len + CHUNK_HEADER_LEN;
+    if let Some((flag, _)) = &compressed {
+        out[5] |= flag;
+    }
+    let header = out[..header_len].to_vec();
+    let plain;
+    let body = match &compressed {
+        Some((_, c)) => &c[..],
+        None => {
+            plain = out.split_off(body_start);
+            &plain[..]
+        }
+    };
+    out.truncate(header_len);
+    // One chunk, its length written once the sealed body is in place.
+    out.extend_from_slice(&[0; CHUNK_HEADER_LEN]);
+    crate::crypt::seal_body_into(key, &header, body, &mut out)?;
+    let sealed_len = out.len() - body_start;
+    if sealed_len <= MAX_CHUNK {
+        out[header_len..body_start].copy_from_slice(&(sealed_len as u32).to_le_bytes());
+    } else {
+        let sealed = out.split_off(body_start);
+        out.truncate(header_len);
+        push_chunks(&mut out, &sealed);
+    }
     Ok(out)
 }
 

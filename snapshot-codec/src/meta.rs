@@ -207,8 +207,11 @@ impl Section {
                         return Err(bad("the key field is given twice"));
                     }
                 }
-                FIELD_SEALED if section.sealed.replace(payload.to_vec()).is_some() => {
-                    return Err(bad("the sealed fields are given twice"));
+                FIELD_SEALED => {
+                    if section.sealed.is_some() {
+                        return Err(bad("the sealed fields are given twice"));
+                    }
+                    section.sealed = Some(payload.to_vec());
                 }
                 _ => {}
             }
