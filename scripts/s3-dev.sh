@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-state=".tools/s3-dev"
+state="${SNAPSHOT_S3_DEV_STATE:-.tools/s3-dev}"
 port="${SNAPSHOT_S3_DEV_PORT:-8333}"
 bucket="snapshots"
 access="snapshot-dev"

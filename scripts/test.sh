@@ -12,6 +12,10 @@ cargo build -p snapshot-codec --no-default-features --features serde,chrono --ta
 
 cargo test --workspace --all-features
 
+# The Python package (snapshot-py): built as a wheel with maturin, installed into a
+# virtual environment under .tools/py, its pytest suite run (S3 server included).
+bash scripts/test-python.sh
+
 # The S3 suite through testcontainers, against the test server in a locally built image
 # (a Docker engine is started, as root, if none runs; stopped again afterwards).
 bash scripts/docker-test-image.sh start >/dev/null

@@ -29,7 +29,7 @@ pub const FLAG_METADATA: u8 = 0x08;
 const KNOWN_FLAGS_V1: u8 = FLAG_ZSTD;
 const KNOWN_FLAGS_V2: u8 = FLAG_ZSTD | FLAG_LZ4 | FLAG_ENCRYPTED | FLAG_METADATA;
 pub(crate) const HEADER_LEN: usize = 6;
-const CHUNK_HEADER_LEN: usize = 4;
+pub(crate) const CHUNK_HEADER_LEN: usize = 4;
 const TRAILER_LEN: usize = 8;
 /// Bodies shorter than this are never compressed: a compressor's frame overhead would win.
 pub(crate) const MIN_COMPRESS_LEN: usize = 64;

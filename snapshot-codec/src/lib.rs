@@ -77,6 +77,8 @@ mod meta;
 mod options;
 #[cfg(feature = "serde")]
 mod ser;
+#[cfg(feature = "serde")]
+mod split;
 #[cfg(feature = "std")]
 mod stream;
 mod value;
@@ -100,6 +102,9 @@ pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,
     DEFAULT_ZSTD_LEVEL, DecodeOptions, EncodeOptions, Shuffle,
 };
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use split::{EncodedBody, OpenedSnapshot};
 pub use value::{Integer, Value};
 pub use wire::{KEY_TABLE_LIMIT, MAX_INTERNED_KEY_LEN};
 

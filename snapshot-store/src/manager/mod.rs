@@ -456,6 +456,66 @@ impl SnapshotManager {
         encode_bytes(&self.encode, state)
     }
 
+    /// The options a [`dump_with`](Self::dump_with) of `options` encodes with: the
+    /// manager's compression, keyring and registry, plus the labels and step of
+    /// `options`. For callers that encode a state themselves (a language binding
+    /// walking its own objects) and store it with [`dump_encoded`](Self::dump_encoded).
+    pub fn encode_options(&self, options: &DumpOptions) -> EncodeOptions {
+        self.encode_options_for(options)
+    }
+
+    /// The options this manager decodes with: limits, registry and keyring.
+    pub fn decode_options(&self) -> &DecodeOptions {
+        &self.decode
+    }
+
+    /// Stores a snapshot encoded elsewhere as a dump: under `options`' time or now, at
+    /// the first free key from there, with retention run after it as after
+    /// [`dump`](Self::dump). The bytes are decoded first (with this manager's decode
+    /// options), so nothing unreadable is stored. Labels and step are those the bytes
+    /// carry: encode with [`encode_options`](Self::encode_options) of the same
+    /// `options`.
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Filter, Lookup, MemoryStore, SnapshotManager};
+    /// use snapshot_codec::{value, Value};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let options = DumpOptions::new().label("run", "a").step(7);
+    /// let body = manager.encode_options(&options).to_body(&value!({"loss": 0.5}))?;
+    /// let info = manager.dump_encoded(body.finish()?.into(), &options).await?;
+    /// let query = Lookup::Latest.matching(Filter::new().label("run", "a").step(7));
+    /// assert_eq!(manager.resolve(query).await?.map(|m| m.key), Some(info.key));
+    /// assert!(manager.dump_encoded(b"not a snapshot".to_vec().into(), &options).await.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Codec`] if `bytes` is not a snapshot this manager can read (nothing is
+    /// stored then); otherwise as [`dump`](Self::dump).
+    pub async fn dump_encoded(&self, bytes: Bytes, options: &DumpOptions) -> Result<DumpInfo> {
+        self.decode.decode(&bytes).map_err(Error::Codec)?;
+        let started = Instant::now();
+        let first = options.at.unwrap_or_else(|| self.next_dump_key());
+        let span = dump_span();
+        let size = bytes.len() as u64;
+        let reporter = self.reporter(Operation::Dump, first);
+        let stored = self
+            .put_loop(first, OnTaken::NextFree, Some(&bytes), |key| {
+                let store = self.store.clone();
+                let bytes = bytes.clone();
+                Box::pin(async move { store.put(key, bytes).await.map(|()| size) })
+            })
+            .instrument(span.clone())
+            .await;
+        if stored.is_ok() {
+            reporter.report(size, Some(size));
+        }
+        self.finish_dump(stored, started, &span).await
+    }
+
     /// Stores an already encoded snapshot at `at`; `on_taken` says what happens when
     /// that key is taken. The bytes are verified first (with the manager's decode
     /// options and registry), so nothing unreadable is ever stored. Imports and copies

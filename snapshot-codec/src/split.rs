@@ -1,0 +1,166 @@
+//! Encoding and decoding in two steps, for callers that must hold a lock while they walk
+//! their values but not while bytes are compressed, checksummed or encrypted (a Python
+//! binding holding the GIL, say).
+
+use alloc::{borrow::Cow, vec::Vec};
+
+use crate::frame::{self, Layout};
+use crate::wire::{Input, Reader, SliceInput, Writer};
+use crate::{DecodeOptions, EncodeOptions, Result, Value};
+
+/// A body serialized by [`EncodeOptions::to_body`], not yet a snapshot: compression,
+/// encryption and the checksum are still to come, in [`finish`](Self::finish).
+///
+/// ```
+/// use snapshot_codec::{EncodeOptions, Value};
+///
+/// let body = EncodeOptions::new().to_body(&vec!["walked", "now"])?;
+/// let bytes = body.finish()?; // may run on another thread
+/// assert_eq!(snapshot_codec::decode(&bytes)?, Value::from(vec!["walked", "now"]));
+/// # Ok::<(), snapshot_codec::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct EncodedBody {
+    out: Vec<u8>,
+    header_len: usize,
+    opts: EncodeOptions,
+}
+
+impl EncodedBody {
+    /// The body's length before compression.
+    pub fn len(&self) -> usize {
+        self.out.len() - self.header_len - frame::CHUNK_HEADER_LEN
+    }
+
+    /// Whether the body is empty (it never is: every value takes a byte).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Compresses, encrypts and checksums the body as the options ask: the complete
+    /// snapshot, the bytes [`EncodeOptions::to_vec`] would have returned.
+    ///
+    /// # Errors
+    /// [`Error::CompressionUnsupported`](crate::Error::CompressionUnsupported) when the
+    /// options ask for a compression this build lacks; an encryption failure.
+    pub fn finish(self) -> Result<Vec<u8>> {
+        frame::finish_frame(self.out, self.header_len, &self.opts)
+    }
+}
+
+impl EncodeOptions {
+    /// Serializes `value` into a body and stops there: [`EncodedBody::finish`] makes the
+    /// snapshot. `to_body(v)?.finish()` is [`to_vec(v)`](Self::to_vec).
+    ///
+    /// # Errors
+    /// As [`to_vec`](Self::to_vec), but for compression and encryption.
+    pub fn to_body<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<EncodedBody> {
+        let out = frame::prefix(self)?;
+        let header_len = out.len() - frame::CHUNK_HEADER_LEN;
+        let mut writer = Writer::new(out, self);
+        value.serialize(&mut writer)?;
+        Ok(EncodedBody {
+            out: writer.out,
+            header_len,
+            opts: self.clone(),
+        })
+    }
+}
+
+/// A snapshot whose frame and checksum were checked and whose body was decrypted and
+/// decompressed by [`DecodeOptions::open`]; reading its value is the second step.
+///
+/// ```
+/// use snapshot_codec::{DecodeOptions, Value};
+///
+/// let bytes = snapshot_codec::to_vec(&("text", 42))?;
+/// let opened = DecodeOptions::new().open(&bytes)?; // may run on another thread
+/// assert_eq!(opened.decode()?, Value::from(vec![Value::from("text"), Value::from(42)]));
+/// let pair: (String, u32) = opened.deserialize_seed(std::marker::PhantomData)?;
+/// assert_eq!(pair, ("text".to_string(), 42));
+/// assert!(DecodeOptions::new().open(&bytes[..bytes.len() - 1]).is_err()); // truncated
+/// # Ok::<(), snapshot_codec::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct OpenedSnapshot<'a> {
+    body: Cow<'a, [u8]>,
+    version: u8,
+    opts: DecodeOptions,
+}
+
+impl DecodeOptions {
+    /// Checks the frame and checksum of a snapshot held in memory, decrypts and
+    /// decompresses its body, and stops before reading it.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode) for everything but the body's content.
+    pub fn open<'a>(&self, bytes: &'a [u8]) -> Result<OpenedSnapshot<'a>> {
+        let (layout, body): (Layout, _) = frame::open_frame(bytes)?;
+        let body = frame::decrypt_body(&layout, bytes, body, self)?;
+        let body = frame::decompress_body(layout.flags, body, self)?;
+        Ok(OpenedSnapshot {
+            body,
+            version: layout.version,
+            opts: self.clone(),
+        })
+    }
+}
+
+impl OpenedSnapshot<'_> {
+    /// Owns its body (copying it only when it was read in place, uncompressed and
+    /// unencrypted), so it outlives the bytes it was opened from.
+    pub fn into_owned(self) -> OpenedSnapshot<'static> {
+        OpenedSnapshot {
+            body: Cow::Owned(self.body.into_owned()),
+            version: self.version,
+            opts: self.opts,
+        }
+    }
+
+    /// The body's length after decompression.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+
+    fn read<'s, T>(
+        &'s self,
+        read: impl FnOnce(&mut Reader<SliceInput<'s>>) -> Result<T>,
+    ) -> Result<T> {
+        let spent = match &self.body {
+            Cow::Owned(b) => b.len() as u64,
+            Cow::Borrowed(_) => 0,
+        };
+        let mut reader = Reader::new(
+            SliceInput::new(&self.body),
+            self.opts.max_depth,
+            self.version,
+        )
+        .with_memory_budget(self.opts.max_memory, spent)
+        .with_registry(self.opts.registry.clone());
+        let value = read(&mut reader)?;
+        if reader.input.remaining() != Some(0) {
+            return Err(crate::Error::TrailingBytes);
+        }
+        Ok(value)
+    }
+
+    /// Reads the value as a dynamic [`Value`].
+    ///
+    /// # Errors
+    /// As [`DecodeOptions::decode`].
+    pub fn decode(&self) -> Result<Value> {
+        self.read(|r| r.read_value())
+    }
+
+    /// Reads the value through a serde seed: a [`DeserializeSeed`](serde::de::DeserializeSeed)
+    /// carries state into deserialization (a `PhantomData<T>` reads a plain `T`).
+    ///
+    /// # Errors
+    /// As [`DecodeOptions::from_slice`].
+    pub fn deserialize_seed<'s, S: serde::de::DeserializeSeed<'s>>(
+        &'s self,
+        seed: S,
+    ) -> Result<S::Value> {
+        self.read(|r| seed.deserialize(r))
+    }
+}

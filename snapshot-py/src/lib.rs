@@ -1,0 +1,166 @@
+//! The Python package `snapshot`: the facade crate's managers, lookups, retention and
+//! codec for Python, built with PyO3 (stable ABI, one wheel per platform) and maturin.
+//!
+//! Python values are converted straight to and from the format ([`convert`]); every
+//! blocking call releases the GIL for compression, checksums, encryption and storage I/O
+//! and holds it only while Python objects are read or made. No panic reaches Python:
+//! each entry point turns one into `snapshot.InternalError`.
+
+use std::sync::OnceLock;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyBytes;
+
+mod convert;
+mod errors;
+mod manager;
+
+use errors::guard;
+
+/// The runtime every blocking call runs its store operations on.
+pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("snapshot-io")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| errors::StoreError::new_err(format!("starting the I/O runtime: {e}")))
+}
+
+/// An extension value: a custom type's id and payload, as Rust programs store their own
+/// types (`snapshot_codec::ExtType`). Loads give one for every type this package does not
+/// know; dumping one stores it unchanged.
+#[pyclass(frozen, module = "snapshot")]
+pub(crate) struct Ext {
+    /// The type id.
+    #[pyo3(get)]
+    pub(crate) type_id: u64,
+    /// The payload.
+    #[pyo3(get)]
+    pub(crate) data: Py<PyBytes>,
+}
+
+#[pymethods]
+impl Ext {
+    #[new]
+    fn new(py: Python<'_>, type_id: u64, data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let data = bytes_of(data)?;
+        Ok(Ext {
+            type_id,
+            data: PyBytes::new(py, &data).unbind(),
+        })
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        let py = other.py();
+        match other.cast::<Ext>() {
+            Ok(o) => {
+                let o = o.get();
+                o.type_id == self.type_id
+                    && o.data.bind(py).as_bytes() == self.data.bind(py).as_bytes()
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn __hash__(&self) -> u64 {
+        Python::attach(|py| {
+            let mut h = self.type_id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            for b in self.data.bind(py).as_bytes() {
+                h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01B3);
+            }
+            h
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        Python::attach(|py| {
+            let data = self.data.bind(py);
+            format!(
+                "Ext(type_id={}, data={})",
+                self.type_id,
+                data.repr().map(|r| r.to_string()).unwrap_or_default()
+            )
+        })
+    }
+}
+
+/// The bytes of `bytes`, `bytearray`, `memoryview` or anything else with the buffer
+/// protocol (`str` is refused: it has no single byte form).
+pub(crate) fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<PyBackedBytes> {
+    if let Ok(b) = data.extract::<PyBackedBytes>() {
+        return Ok(b);
+    }
+    if data.is_instance_of::<pyo3::types::PyString>() {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "expected bytes (or bytearray, memoryview), not str",
+        ));
+    }
+    let builtins = data.py().import("builtins")?;
+    Ok(builtins
+        .getattr("bytes")?
+        .call1((data,))?
+        .extract::<PyBackedBytes>()?)
+}
+
+/// The compression named in Python.
+pub(crate) fn compression(name: &str) -> PyResult<snapshot::Compression> {
+    match name {
+        "zstd" => Ok(snapshot::Compression::default()),
+        "lz4" => Ok(snapshot::Compression::Lz4),
+        "none" => Ok(snapshot::Compression::None),
+        other => Err(PyValueError::new_err(format!(
+            "unknown compression {other:?} (use \"zstd\", \"lz4\" or \"none\")"
+        ))),
+    }
+}
+
+/// Encodes `value` as a snapshot (compressed, checksummed) and returns its bytes.
+#[pyfunction]
+#[pyo3(signature = (value, *, compression = "zstd"))]
+fn dumps<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+    compression: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    guard(|| {
+        let options =
+            snapshot::EncodeOptions::new().with_compression(self::compression(compression)?);
+        let bytes = manager::encode(py, &options, value)?;
+        Ok(PyBytes::new(py, &bytes))
+    })
+}
+
+/// Decodes a snapshot from bytes (anything with the buffer protocol).
+#[pyfunction]
+fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    guard(|| {
+        let bytes = bytes_of(data)?;
+        manager::decode(py, &snapshot::DecodeOptions::new(), None, &bytes)
+    })
+}
+
+/// Panics, for the test that no panic reaches Python.
+#[pyfunction]
+fn _panic_for_test() -> PyResult<()> {
+    guard(|| panic!("deliberate panic to test the guard"))
+}
+
+#[pymodule]
+fn _snapshot(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<Ext>()?;
+    manager::register(m)?;
+    m.add_function(wrap_pyfunction!(dumps, m)?)?;
+    m.add_function(wrap_pyfunction!(loads, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
+    Ok(())
+}

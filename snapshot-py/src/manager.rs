@@ -1,0 +1,866 @@
+//! `SnapshotManager` and the classes its methods return.
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+use snapshot::codec::{EncodedBody, OpenedSnapshot};
+use snapshot::{
+    CalendarDuration, Create, DecodeOptions, DumpOptions, EncodeOptions, Filter, Keyring, Lookup,
+    Order, Query, RetentionPolicy as RustPolicy, SnapshotKey, SnapshotMeta,
+};
+
+use crate::convert::{Build, Builder, Walker, datetime_from_micros, datetime_micros};
+use crate::errors::{InvalidKeyError, codec_error, guard, open_error, store_error};
+use crate::runtime;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SnapshotManager>()?;
+    m.add_class::<SnapshotInfo>()?;
+    m.add_class::<RetentionPolicy>()?;
+    m.add_class::<RetentionPlan>()?;
+    m.add_class::<VerifyReport>()?;
+    m.add_class::<ImportReport>()?;
+    m.add_class::<Pending>()?;
+    m.add_class::<Fetched>()?;
+    Ok(())
+}
+
+/// Walks `value` into a body (GIL held), then compresses, encrypts and checksums it with
+/// the GIL released.
+fn walk_body(
+    py: Python<'_>,
+    options: &EncodeOptions,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<EncodedBody> {
+    let walker = Walker::new(py);
+    match options.to_body(&walker.value(value)) {
+        Ok(body) => Ok(body),
+        Err(e) => Err(walker.into_error(e)),
+    }
+}
+
+/// `value` as snapshot bytes.
+pub(crate) fn encode(
+    py: Python<'_>,
+    options: &EncodeOptions,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Vec<u8>> {
+    let body = walk_body(py, options, value)?;
+    py.detach(|| body.finish())
+        .map_err(|e| codec_error(None, &e))
+}
+
+/// The Python value of an opened snapshot (GIL held).
+fn build<'py>(
+    py: Python<'py>,
+    opened: &OpenedSnapshot<'_>,
+    max_memory: u64,
+    key: Option<SnapshotKey>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let builder = Builder::new(py, max_memory);
+    let result = opened.deserialize_seed(Build { builder: &builder });
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) => Err(builder.take_error().unwrap_or_else(|| codec_error(key, &e))),
+    }
+}
+
+/// Snapshot bytes as a Python value: the frame, checksum, decryption and decompression
+/// with the GIL released, the objects with it held.
+pub(crate) fn decode<'py>(
+    py: Python<'py>,
+    options: &DecodeOptions,
+    key: Option<SnapshotKey>,
+    bytes: &[u8],
+) -> PyResult<Bound<'py, PyAny>> {
+    let opened = py
+        .detach(|| options.open(bytes))
+        .map_err(|e| codec_error(key, &e))?;
+    build(py, &opened, max_memory(options), key)
+}
+
+fn max_memory(_options: &DecodeOptions) -> u64 {
+    snapshot::codec::DEFAULT_MAX_MEMORY
+}
+
+/// A key from a key string (`YYYY-MM-DD_HH-MM-SS-ffffff`) or a datetime (aware, or naive
+/// as local time like `datetime.timestamp`).
+pub(crate) fn key_of(target: &Bound<'_, PyAny>) -> PyResult<SnapshotKey> {
+    if let Ok(text) = target.cast::<PyString>() {
+        let text = text.to_str()?;
+        return text
+            .parse::<SnapshotKey>()
+            .map_err(|e| InvalidKeyError::new_err(e.to_string()));
+    }
+    if let Ok(info) = target.cast::<SnapshotInfo>() {
+        return Ok(info.get().key);
+    }
+    let micros = match datetime_micros(target, true) {
+        Ok(m) => m,
+        Err(e) if e.is_instance_of::<PyTypeError>(target.py()) => return Err(e),
+        Err(_) => {
+            return Err(PyTypeError::new_err(format!(
+                "a snapshot time is a key string (YYYY-MM-DD_HH-MM-SS-ffffff) or a datetime, not {}",
+                target.get_type().name()?
+            )));
+        }
+    };
+    SnapshotKey::from_micros(micros).map_err(|e| InvalidKeyError::new_err(e.to_string()))
+}
+
+fn filter_of(
+    labels: Option<&Bound<'_, PyDict>>,
+    step: Option<u64>,
+    max_step: Option<u64>,
+) -> PyResult<Filter> {
+    let mut filter = Filter::new();
+    if let Some(labels) = labels {
+        for (k, v) in labels.iter() {
+            filter = filter.label(k.extract::<String>()?, v.extract::<String>()?);
+        }
+    }
+    if let Some(step) = step {
+        filter = filter.step(step);
+    }
+    if let Some(max) = max_step {
+        filter = filter.step_at_most(max);
+    }
+    Ok(filter)
+}
+
+/// A stored snapshot: its key (the UTC time it is stored under, as text), that time, and
+/// its size in bytes.
+#[pyclass(frozen, eq, module = "snapshot")]
+#[derive(PartialEq, Clone)]
+pub(crate) struct SnapshotInfo {
+    key: SnapshotKey,
+    /// Size in bytes, as stored.
+    #[pyo3(get)]
+    size: u64,
+}
+
+#[pymethods]
+impl SnapshotInfo {
+    /// The key, `YYYY-MM-DD_HH-MM-SS-ffffff` (UTC).
+    #[getter]
+    fn key(&self) -> String {
+        self.key.to_string()
+    }
+
+    /// The key, as the original's `Path.name` gave it.
+    #[getter]
+    fn name(&self) -> String {
+        self.key.to_string()
+    }
+
+    /// The time, an aware datetime in UTC.
+    #[getter]
+    fn time<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime_from_micros(py, self.key.as_micros())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SnapshotInfo(key='{}', size={})", self.key, self.size)
+    }
+
+    fn __str__(&self) -> String {
+        self.key.to_string()
+    }
+}
+
+impl From<SnapshotMeta> for SnapshotInfo {
+    fn from(m: SnapshotMeta) -> Self {
+        SnapshotInfo {
+            key: m.key,
+            size: m.size,
+        }
+    }
+}
+
+/// Retention rules, as restic names them: keep the last n snapshots, the newest of each
+/// of the last n hours/days/weeks/months/years, everything within a window of the
+/// newest (`"1y5m7d2h"`), only among snapshots with `labels` if given. The newest
+/// snapshot is always kept.
+#[pyclass(frozen, module = "snapshot")]
+pub(crate) struct RetentionPolicy {
+    policy: RustPolicy,
+}
+
+#[pymethods]
+impl RetentionPolicy {
+    #[new]
+    #[pyo3(signature = (*, keep_last=0, keep_hourly=0, keep_daily=0, keep_weekly=0, keep_monthly=0, keep_yearly=0, keep_within=None, labels=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        keep_last: usize,
+        keep_hourly: usize,
+        keep_daily: usize,
+        keep_weekly: usize,
+        keep_monthly: usize,
+        keep_yearly: usize,
+        keep_within: Option<&str>,
+        labels: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let mut policy = RustPolicy::new()
+            .keep_last(keep_last)
+            .keep_hourly(keep_hourly)
+            .keep_daily(keep_daily)
+            .keep_weekly(keep_weekly)
+            .keep_monthly(keep_monthly)
+            .keep_yearly(keep_yearly);
+        if let Some(window) = keep_within {
+            let window: CalendarDuration = window
+                .parse()
+                .map_err(|e: snapshot::DurationError| PyValueError::new_err(e.to_string()))?;
+            policy = policy.keep_within(window);
+        }
+        if let Some(labels) = labels {
+            policy = policy.only(filter_of(Some(labels), None, None)?);
+        }
+        Ok(RetentionPolicy { policy })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("RetentionPolicy({:?})", self.policy)
+    }
+}
+
+/// What a policy keeps (with its reasons) and removes, newest first. `str()` gives one
+/// line per snapshot.
+#[pyclass(frozen, module = "snapshot")]
+pub(crate) struct RetentionPlan {
+    /// `(snapshot, reasons)` for each snapshot kept.
+    #[pyo3(get)]
+    keep: Vec<(SnapshotInfo, Vec<String>)>,
+    /// The snapshots removed (or to remove).
+    #[pyo3(get)]
+    remove: Vec<SnapshotInfo>,
+    text: String,
+}
+
+#[pymethods]
+impl RetentionPlan {
+    fn __str__(&self) -> String {
+        self.text.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "RetentionPlan(keep={}, remove={})",
+            self.keep.len(),
+            self.remove.len()
+        )
+    }
+}
+
+impl From<snapshot::RetentionPlan> for RetentionPlan {
+    fn from(plan: snapshot::RetentionPlan) -> Self {
+        RetentionPlan {
+            text: plan.to_string(),
+            keep: plan
+                .keep
+                .iter()
+                .map(|k| {
+                    (
+                        SnapshotInfo::from(k.meta),
+                        k.reasons.iter().map(ToString::to_string).collect(),
+                    )
+                })
+                .collect(),
+            remove: plan.remove.into_iter().map(SnapshotInfo::from).collect(),
+        }
+    }
+}
+
+/// What `verify()` found.
+#[pyclass(frozen, module = "snapshot")]
+pub(crate) struct VerifyReport {
+    /// How many snapshots were read.
+    #[pyo3(get)]
+    checked: usize,
+    /// `(key, why)` for each snapshot that does not load, newest first.
+    #[pyo3(get)]
+    bad: Vec<(String, String)>,
+    /// Keys of snapshots encrypted under a key this manager does not hold.
+    #[pyo3(get)]
+    not_decrypted: Vec<String>,
+}
+
+#[pymethods]
+impl VerifyReport {
+    /// Whether every snapshot checked loads.
+    #[getter]
+    fn ok(&self) -> bool {
+        self.bad.is_empty()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "VerifyReport(checked={}, bad={}, not_decrypted={})",
+            self.checked,
+            self.bad.len(),
+            self.not_decrypted.len()
+        )
+    }
+}
+
+/// What `import_py()` did with each file of the original's directory.
+#[pyclass(frozen, module = "snapshot")]
+pub(crate) struct ImportReport {
+    /// `(file name, outcome)` per file: `"imported as KEY"`, `"already present as KEY"`,
+    /// `"skipped: why"` or `"failed: why"`.
+    #[pyo3(get)]
+    files: Vec<(String, String)>,
+    /// Files imported.
+    #[pyo3(get)]
+    imported: usize,
+    /// Files skipped (not the original's snapshots).
+    #[pyo3(get)]
+    skipped: usize,
+    /// Files that failed.
+    #[pyo3(get)]
+    failures: usize,
+}
+
+#[pymethods]
+impl ImportReport {
+    fn __repr__(&self) -> String {
+        format!(
+            "ImportReport(imported={}, skipped={}, failures={})",
+            self.imported, self.skipped, self.failures
+        )
+    }
+}
+
+/// A state walked into a body, waiting to be stored (the first half of `dump_async`).
+#[pyclass(name = "_Pending", module = "snapshot")]
+pub(crate) struct Pending {
+    body: Option<(EncodedBody, DumpOptions)>,
+}
+
+/// A snapshot read and opened, waiting to be built into Python objects (the first half
+/// of `load_async`).
+#[pyclass(name = "_Fetched", module = "snapshot")]
+pub(crate) struct Fetched {
+    opened: Option<(SnapshotKey, OpenedSnapshot<'static>)>,
+}
+
+/// Saves and restores snapshots of Python values in a store: a directory, S3 or memory.
+#[pyclass(frozen, subclass, module = "snapshot")]
+pub(crate) struct SnapshotManager {
+    inner: snapshot::SnapshotManager,
+    url: String,
+}
+
+impl SnapshotManager {
+    fn query(
+        lookup: Lookup,
+        labels: Option<&Bound<'_, PyDict>>,
+        step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<Query> {
+        Ok(lookup.matching(filter_of(labels, step, max_step)?))
+    }
+
+    fn fetch(
+        &self,
+        py: Python<'_>,
+        query: Query,
+    ) -> PyResult<Option<(SnapshotKey, OpenedSnapshot<'static>)>> {
+        let manager = self.inner.clone();
+        let fetched = py.detach(|| -> PyResult<_> {
+            let rt = runtime()?;
+            let Some((meta, bytes)) = rt
+                .block_on(manager.load_encoded(query))
+                .map_err(store_error)?
+            else {
+                return Ok(None);
+            };
+            let opened = manager
+                .decode_options()
+                .open(&bytes)
+                .map_err(|e| codec_error(Some(meta.key), &e))?
+                .into_owned();
+            Ok(Some((meta.key, opened)))
+        })?;
+        Ok(fetched)
+    }
+
+    fn load_query<'py>(
+        &self,
+        py: Python<'py>,
+        query: Query,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.fetch(py, query)? {
+            Some((key, opened)) => build(
+                py,
+                &opened,
+                max_memory(self.inner.decode_options()),
+                Some(key),
+            )
+            .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn prepare(
+        &self,
+        py: Python<'_>,
+        state: &Bound<'_, PyAny>,
+        at: Option<&Bound<'_, PyAny>>,
+        labels: Option<&Bound<'_, PyDict>>,
+        step: Option<u64>,
+    ) -> PyResult<(EncodedBody, DumpOptions)> {
+        let mut options = DumpOptions::new();
+        if let Some(at) = at {
+            options = options
+                .at(key_of(at)?)
+                .map_err(|e| InvalidKeyError::new_err(e.to_string()))?;
+        }
+        if let Some(labels) = labels {
+            for (k, v) in labels.iter() {
+                options = options.label(k.extract::<String>()?, v.extract::<String>()?);
+            }
+        }
+        if let Some(step) = step {
+            options = options.step(step);
+        }
+        let body = walk_body(py, &self.inner.encode_options(&options), state)?;
+        Ok((body, options))
+    }
+
+    fn store(
+        &self,
+        py: Python<'_>,
+        body: EncodedBody,
+        options: DumpOptions,
+    ) -> PyResult<SnapshotInfo> {
+        let manager = self.inner.clone();
+        py.detach(|| -> PyResult<SnapshotInfo> {
+            let bytes = body.finish().map_err(|e| codec_error(None, &e))?;
+            let info = runtime()?
+                .block_on(manager.dump_encoded(bytes.into(), &options))
+                .map_err(store_error)?;
+            Ok(SnapshotInfo {
+                key: info.key,
+                size: info.size,
+            })
+        })
+    }
+
+    fn block<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl std::future::Future<Output = snapshot::Result<T>> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| runtime()?.block_on(f).map_err(store_error))
+    }
+}
+
+#[pymethods]
+impl SnapshotManager {
+    /// Opens the store at `path`: a directory (created if missing unless
+    /// `create=False`), `file://...`, `s3://bucket/prefix` (endpoint and credentials
+    /// from the `AWS_*` variables) or `memory:`. `keys` is the text of a key file (one
+    /// `snapshot-key:ID:HEX` per line; the first encrypts, all decrypt).
+    #[new]
+    #[pyo3(signature = (path=None, *, create=true, keys=None, compression="zstd"))]
+    fn new(
+        py: Python<'_>,
+        path: Option<&Bound<'_, PyAny>>,
+        create: bool,
+        keys: Option<&str>,
+        compression: &str,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let url: String = match path {
+                None => "./snapshot".to_owned(),
+                Some(path) => py
+                    .import("os")?
+                    .call_method1("fspath", (path,))?
+                    .extract()?,
+            };
+            let create = if create {
+                Create::IfMissing
+            } else {
+                Create::No
+            };
+            let store = py
+                .detach(|| snapshot::open_store(&url, create))
+                .map_err(open_error)?;
+            let mut inner = snapshot::SnapshotManager::from_arc(store)
+                .with_compression(crate::compression(compression)?);
+            if let Some(keys) = keys {
+                let keyring =
+                    Keyring::parse(keys).map_err(|e| PyValueError::new_err(e.to_string()))?;
+                inner = inner.with_keyring(keyring);
+            }
+            Ok(SnapshotManager { inner, url })
+        })
+    }
+
+    /// The URL or path this manager was opened with.
+    #[getter]
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SnapshotManager({:?})", self.url)
+    }
+
+    /// Saves `state` under the current UTC time (or `at`), with optional `labels` and
+    /// `step`; returns the stored snapshot's info. Never overwrites: a taken microsecond
+    /// moves the snapshot to the next free one.
+    #[pyo3(signature = (state, *, at=None, labels=None, step=None))]
+    fn dump(
+        &self,
+        py: Python<'_>,
+        state: &Bound<'_, PyAny>,
+        at: Option<&Bound<'_, PyAny>>,
+        labels: Option<&Bound<'_, PyDict>>,
+        step: Option<u64>,
+    ) -> PyResult<SnapshotInfo> {
+        guard(|| {
+            let (body, options) = self.prepare(py, state, at, labels, step)?;
+            self.store(py, body, options)
+        })
+    }
+
+    /// The first half of `dump_async`: walks `state` now, on the calling thread.
+    #[pyo3(signature = (state, *, at=None, labels=None, step=None))]
+    fn _prepare(
+        &self,
+        py: Python<'_>,
+        state: &Bound<'_, PyAny>,
+        at: Option<&Bound<'_, PyAny>>,
+        labels: Option<&Bound<'_, PyDict>>,
+        step: Option<u64>,
+    ) -> PyResult<Pending> {
+        guard(|| {
+            let body = self.prepare(py, state, at, labels, step)?;
+            Ok(Pending { body: Some(body) })
+        })
+    }
+
+    /// The second half of `dump_async`: compresses and stores (GIL released).
+    fn _store(&self, py: Python<'_>, pending: &Bound<'_, Pending>) -> PyResult<SnapshotInfo> {
+        guard(|| {
+            let taken = pending.borrow_mut().body.take();
+            let (body, options) =
+                taken.ok_or_else(|| PyValueError::new_err("this dump was already stored"))?;
+            self.store(py, body, options)
+        })
+    }
+
+    /// The first half of `load_async`: reads and opens the snapshot (GIL released).
+    #[pyo3(signature = (kind, target=None, *, labels=None, step=None, max_step=None))]
+    fn _fetch(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        target: Option<&Bound<'_, PyAny>>,
+        labels: Option<&Bound<'_, PyDict>>,
+        step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<Fetched> {
+        guard(|| {
+            let lookup = lookup_of(kind, target)?;
+            let query = Self::query(lookup, labels, step, max_step)?;
+            Ok(Fetched {
+                opened: self.fetch(py, query)?,
+            })
+        })
+    }
+
+    /// The second half of `load_async`: builds the value (None when nothing matched).
+    fn _build<'py>(
+        &self,
+        py: Python<'py>,
+        fetched: &Bound<'py, Fetched>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(|| {
+            let taken = fetched.borrow_mut().opened.take();
+            match taken {
+                Some((key, opened)) => build(
+                    py,
+                    &opened,
+                    max_memory(self.inner.decode_options()),
+                    Some(key),
+                )
+                .map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Loads the latest snapshot, or with `target` (a datetime or key string) the one
+    /// nearest to it; None when the store has none. Filters: `labels` (all must match),
+    /// `step`, `max_step`.
+    #[pyo3(signature = (target=None, *, labels=None, step=None, max_step=None))]
+    fn load<'py>(
+        &self,
+        py: Python<'py>,
+        target: Option<&Bound<'py, PyAny>>,
+        labels: Option<&Bound<'py, PyDict>>,
+        step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(|| {
+            let lookup = match target {
+                None => Lookup::Latest,
+                Some(t) => Lookup::Nearest(key_of(t)?),
+            };
+            self.load_query(py, Self::query(lookup, labels, step, max_step)?)
+        })
+    }
+
+    /// The newest snapshot (that matches the filters), or None.
+    #[pyo3(signature = (*, labels=None, step=None, max_step=None))]
+    fn latest<'py>(
+        &self,
+        py: Python<'py>,
+        labels: Option<&Bound<'py, PyDict>>,
+        step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(|| self.load_query(py, Self::query(Lookup::Latest, labels, step, max_step)?))
+    }
+
+    /// The snapshot stored exactly at `target` (a datetime or key string), or None.
+    #[pyo3(signature = (target, *, labels=None, step=None, max_step=None))]
+    fn exact<'py>(
+        &self,
+        py: Python<'py>,
+        target: &Bound<'py, PyAny>,
+        labels: Option<&Bound<'py, PyDict>>,
+        step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(|| {
+            self.load_query(
+                py,
+                Self::query(Lookup::Exact(key_of(target)?), labels, step, max_step)?,
+            )
+        })
+    }
+
+    /// The snapshot nearest to `target` (the earlier on a tie), or None.
+    #[pyo3(signature = (target, *, labels=None, step=None, max_step=None))]
+    fn nearest<'py>(
+        &self,
+        py: Python<'py>,
+        target: &Bound<'py, PyAny>,
+        labels: Option<&Bound<'py, PyDict>>,
+        step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(|| {
+            self.load_query(
+                py,
+                Self::query(Lookup::Nearest(key_of(target)?), labels, step, max_step)?,
+            )
+        })
+    }
+
+    /// The last snapshot at or before `target`, or None.
+    #[pyo3(signature = (target, *, labels=None, step=None, max_step=None))]
+    fn at_or_before<'py>(
+        &self,
+        py: Python<'py>,
+        target: &Bound<'py, PyAny>,
+        labels: Option<&Bound<'py, PyDict>>,
+        step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(|| {
+            self.load_query(
+                py,
+                Self::query(Lookup::AtOrBefore(key_of(target)?), labels, step, max_step)?,
+            )
+        })
+    }
+
+    /// The first snapshot at or after `target`, or None.
+    #[pyo3(signature = (target, *, labels=None, step=None, max_step=None))]
+    fn at_or_after<'py>(
+        &self,
+        py: Python<'py>,
+        target: &Bound<'py, PyAny>,
+        labels: Option<&Bound<'py, PyDict>>,
+        step: Option<u64>,
+        max_step: Option<u64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(|| {
+            self.load_query(
+                py,
+                Self::query(Lookup::AtOrAfter(key_of(target)?), labels, step, max_step)?,
+            )
+        })
+    }
+
+    /// Every snapshot, newest first; with `target`, closest to it first.
+    #[pyo3(signature = (target=None))]
+    fn list(
+        &self,
+        py: Python<'_>,
+        target: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<SnapshotInfo>> {
+        guard(|| {
+            let metas = match target {
+                None => self.block(py, self.inner.list(Order::NewestFirst))?,
+                Some(t) => {
+                    let key = key_of(t)?;
+                    self.block(py, self.inner.list_nearest(key))?
+                }
+            };
+            Ok(metas.into_iter().map(SnapshotInfo::from).collect())
+        })
+    }
+
+    /// Removes the oldest `max_prune` snapshots, never the newest; returns how many.
+    #[pyo3(signature = (max_prune=1))]
+    fn prune(&self, py: Python<'_>, max_prune: usize) -> PyResult<usize> {
+        guard(|| Ok(self.block(py, self.inner.prune(max_prune))?.len()))
+    }
+
+    /// Removes the snapshot at `key` (a key string, datetime or SnapshotInfo).
+    fn delete(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(|| {
+            let key = key_of(key)?;
+            self.block(py, self.inner.delete(key))
+        })
+    }
+
+    /// What `policy` would keep (with reasons) and remove; removes nothing.
+    fn plan(&self, py: Python<'_>, policy: &RetentionPolicy) -> PyResult<RetentionPlan> {
+        guard(|| Ok(self.block(py, self.inner.plan(&policy.policy))?.into()))
+    }
+
+    /// Applies `policy`: removes what its plan removes; returns the plan.
+    fn apply(&self, py: Python<'_>, policy: &RetentionPolicy) -> PyResult<RetentionPlan> {
+        guard(|| Ok(self.block(py, self.inner.apply(&policy.policy))?.into()))
+    }
+
+    /// Reads every snapshot and checks that it loads.
+    fn verify(&self, py: Python<'_>) -> PyResult<VerifyReport> {
+        guard(|| {
+            let report = self.block(py, self.inner.verify())?;
+            Ok(VerifyReport {
+                checked: report.checked,
+                bad: report
+                    .bad
+                    .iter()
+                    .map(|s| (s.key.to_string(), snapshot::chain_to_string(&s.error)))
+                    .collect(),
+                not_decrypted: report
+                    .not_decrypted
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            })
+        })
+    }
+
+    /// Imports a directory written by the original py-snapshot (files named by its
+    /// writer's local time; `utc_offset`, a timedelta, is that clock's offset from UTC).
+    /// Running it twice imports nothing twice.
+    #[pyo3(signature = (directory, *, utc_offset=None))]
+    fn import_py(
+        &self,
+        py: Python<'_>,
+        directory: &Bound<'_, PyAny>,
+        utc_offset: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<ImportReport> {
+        guard(|| {
+            let dir: std::path::PathBuf = py
+                .import("os")?
+                .call_method1("fspath", (directory,))?
+                .extract()?;
+            let mut options = snapshot::import::ImportOptions::new();
+            if let Some(offset) = utc_offset {
+                let seconds: f64 = offset.call_method0("total_seconds")?.extract()?;
+                let offset = chrono::FixedOffset::east_opt(seconds.round() as i32)
+                    .ok_or_else(|| PyValueError::new_err("utc_offset must be within ±24 hours"))?;
+                options = options.with_utc_offset(offset);
+            }
+            let manager = self.inner.clone();
+            let report = py.detach(|| {
+                runtime()?
+                    .block_on(snapshot::import::import_py_dir(&dir, &manager, &options))
+                    .map_err(store_error)
+            })?;
+            let files = report
+                .files
+                .iter()
+                .map(|f| {
+                    use snapshot::import::Outcome;
+                    let outcome = match &f.outcome {
+                        Outcome::Imported(k) => format!("imported as {k}"),
+                        Outcome::AlreadyPresent(k) => format!("already present as {k}"),
+                        Outcome::WouldImport(k) => format!("would import as {k}"),
+                        Outcome::Skipped(why) => format!("skipped: {why}"),
+                        Outcome::Failed(e) => format!("failed: {}", snapshot::chain_to_string(e)),
+                        other => format!("{other:?}"),
+                    };
+                    (f.file.clone(), outcome)
+                })
+                .collect();
+            Ok(ImportReport {
+                files,
+                imported: report.imported(),
+                skipped: report.skipped(),
+                failures: report.failures(),
+            })
+        })
+    }
+
+    /// Writes `state` as one snapshot to `buffer` (anything with `write`); returns the
+    /// number of bytes written.
+    fn write_to_buffer(
+        &self,
+        py: Python<'_>,
+        state: &Bound<'_, PyAny>,
+        buffer: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        guard(|| {
+            let bytes = encode(py, &self.inner.encode_options(&DumpOptions::new()), state)?;
+            buffer.call_method1("write", (PyBytes::new(py, &bytes),))?;
+            Ok(bytes.len())
+        })
+    }
+
+    /// Reads one snapshot from `buffer` (anything with `read`), from its position to its end.
+    fn read_from_buffer<'py>(
+        &self,
+        py: Python<'py>,
+        buffer: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| {
+            let data = buffer.call_method0("read")?;
+            let bytes = crate::bytes_of(&data)?;
+            decode(py, self.inner.decode_options(), None, &bytes)
+        })
+    }
+}
+
+fn lookup_of(kind: &str, target: Option<&Bound<'_, PyAny>>) -> PyResult<Lookup> {
+    let key = || -> PyResult<SnapshotKey> {
+        match target {
+            Some(t) => key_of(t),
+            None => Err(PyTypeError::new_err(format!("{kind} needs a target time"))),
+        }
+    };
+    Ok(match kind {
+        "latest" => Lookup::Latest,
+        "load" => match target {
+            None => Lookup::Latest,
+            Some(t) => Lookup::Nearest(key_of(t)?),
+        },
+        "exact" => Lookup::Exact(key()?),
+        "nearest" => Lookup::Nearest(key()?),
+        "at_or_before" => Lookup::AtOrBefore(key()?),
+        "at_or_after" => Lookup::AtOrAfter(key()?),
+        other => return Err(PyValueError::new_err(format!("unknown lookup {other:?}"))),
+    })
+}
