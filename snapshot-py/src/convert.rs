@@ -16,6 +16,8 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use foldhash::fast::FixedState;
 
@@ -26,7 +28,7 @@ use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
 };
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use snapshot::codec::{CHRONO_DATETIME_TYPE_ID, DEFAULT_MAX_DEPTH, Ext as CodecExt};
 
 use crate::Ext;
@@ -105,6 +107,38 @@ pub(crate) struct Walker<'py> {
     path: RefCell<Vec<Step>>,
     /// The containers being walked (their addresses), to find cycles.
     open: RefCell<Vec<usize>>,
+    /// Dict keys seen in this walk, by the address of their `str` (kept alive in
+    /// `held`, so an address is never reused for another string meanwhile).
+    keys: RefCell<HashMap<usize, &'static str, FixedState>>,
+    held: RefCell<Vec<Py<PyAny>>>,
+}
+
+/// Dict keys as `&'static str`: what lets a dict be written as a serde struct, so the
+/// codec writes dicts of the same keys as records (keys once per snapshot, compared by
+/// address). Bounded: past these limits dicts are written as plain maps.
+static INTERNED: Mutex<Option<HashMap<Box<str>, &'static str, FixedState>>> = Mutex::new(None);
+static INTERNED_BYTES: AtomicUsize = AtomicUsize::new(0);
+const INTERN_KEYS_LIMIT: usize = 1 << 16;
+const INTERN_BYTES_LIMIT: usize = 4 << 20;
+/// The format's limits on a shape key's length, and the most fields a dict written as
+/// a record may have.
+const RECORD_KEY_LEN: usize = 64;
+const RECORD_FIELDS: usize = 64;
+
+fn intern(text: &str) -> Option<&'static str> {
+    let mut guard = INTERNED.lock().unwrap_or_else(|p| p.into_inner());
+    let table = guard.get_or_insert_with(|| HashMap::with_hasher(FixedState::default()));
+    if let Some(s) = table.get(text) {
+        return Some(s);
+    }
+    let bytes = INTERNED_BYTES.load(Ordering::Relaxed);
+    if table.len() >= INTERN_KEYS_LIMIT || bytes + text.len() > INTERN_BYTES_LIMIT {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(Box::<str>::from(text));
+    INTERNED_BYTES.store(bytes + text.len(), Ordering::Relaxed);
+    table.insert(text.into(), leaked);
+    Some(leaked)
 }
 
 impl<'py> Walker<'py> {
@@ -114,7 +148,27 @@ impl<'py> Walker<'py> {
             error: RefCell::new(None),
             path: RefCell::new(Vec::new()),
             open: RefCell::new(Vec::new()),
+            keys: RefCell::new(HashMap::with_hasher(FixedState::default())),
+            held: RefCell::new(Vec::new()),
         }
+    }
+
+    /// A dict's key as a static string, if it is an exact `str` short enough for a
+    /// record's shape.
+    fn static_key(&self, key: &Bound<'py, PyAny>) -> Option<&'static str> {
+        let text = key.cast_exact::<PyString>().ok()?;
+        let addr = key.as_ptr() as usize;
+        if let Some(s) = self.keys.borrow().get(&addr) {
+            return Some(s);
+        }
+        let text = text.to_str().ok()?;
+        if text.len() > RECORD_KEY_LEN || text.is_empty() {
+            return None;
+        }
+        let interned = intern(text)?;
+        self.keys.borrow_mut().insert(addr, interned);
+        self.held.borrow_mut().push(key.clone().unbind());
+        Some(interned)
     }
 
     /// The value to serialize.
@@ -253,7 +307,27 @@ impl Serialize for Walk<'_, '_> {
         }
         if let Ok(d) = obj.cast::<PyDict>() {
             let _entered = w.enter(obj).map_err(|e| w.fail(e))?;
-            let mut map = s.serialize_map(Some(d.len()))?;
+            let len = d.len();
+            if (1..=RECORD_FIELDS).contains(&len) {
+                let mut fields = Vec::with_capacity(len);
+                for (k, v) in d.iter() {
+                    match w.static_key(&k) {
+                        Some(key) => fields.push((key, k, v)),
+                        None => break,
+                    }
+                }
+                if fields.len() == len {
+                    // Named by its first key: dicts of the same first key and length
+                    // share a shape (others get the format's break, still correct).
+                    let mut record = s.serialize_struct(fields[0].0, len)?;
+                    for (key, k, v) in &fields {
+                        let r = record.serialize_field(key, &Walk { obj: v, walker: w });
+                        w.step(r, || Step::Key(key_text(k)))?;
+                    }
+                    return record.end();
+                }
+            }
+            let mut map = s.serialize_map(Some(len))?;
             for (k, v) in d.iter() {
                 let key = Key { obj: &k, walker: w };
                 let entry = map.serialize_entry(&key, &Walk { obj: &v, walker: w });

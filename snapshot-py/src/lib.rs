@@ -1,7 +1,7 @@
 //! The Python package `snapshot`: the facade crate's managers, lookups, retention and
 //! codec for Python, built with PyO3 (stable ABI, one wheel per platform) and maturin.
 //!
-//! Python values are converted straight to and from the format ([`convert`]); every
+//! Python values are converted straight to and from the format (module `convert`); every
 //! blocking call releases the GIL for compression, checksums, encryption and storage I/O
 //! and holds it only while Python objects are read or made. No panic reaches Python:
 //! each entry point turns one into `snapshot.InternalError`.

@@ -8,6 +8,7 @@ in one run. A benchmark, not a test: run it with a release build of the module.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import pickle
 import platform
@@ -160,11 +161,18 @@ def original_decode(data: bytes):
 
 
 def measure(fn, rounds: int) -> tuple[float, float]:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+    # As timeit does: the cyclic garbage collector is off while timing (it would stop
+    # every decoder of container-heavy data alike, at moments that vary run to run).
+    gc.collect()
+    gc.disable()
+    try:
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    finally:
+        gc.enable()
     return statistics.median(times) * 1000, min(times) * 1000
 
 
@@ -208,7 +216,10 @@ def main() -> None:
 
     by = {r[0]: r for r in rows}
     ours = by["snapshot (default: zstd)"]
-    print(f"Python {platform.python_version()} on {platform.machine()}, {args.rounds} rounds (medians; fastest in brackets)")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, {args.rounds} rounds "
+        "(wall-clock medians, fastest in brackets; garbage collector off while timing)"
+    )
     print()
     print("| 20,000 user maps | bytes | encode ms | decode ms | encode ÷ snapshot | decode ÷ snapshot |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -245,3 +245,27 @@ def test_without_numpy_nothing_breaks():
 def test_float_bits_survive():
     for x in [math.pi, -0.0, float("nan"), 1e-310]:
         assert bits(snapshot.loads(snapshot.dumps(x))) == bits(x)
+
+
+def test_records_of_varied_keys_keep_every_key_and_order():
+    # Dicts of one shape are written as records; these vary it every way: same first
+    # key with other keys, fewer and more keys, a key order change, long and empty keys,
+    # an int key among str keys, more keys than a record takes.
+    rows = [
+        {"id": 1, "name": "a", "email": "x"},
+        {"id": 2, "name": "b", "email": "y"},
+        {"id": 3, "email": "z", "name": "c"},
+        {"id": 4, "name": "d"},
+        {"id": 5, "name": "e", "email": "w", "extra": None},
+        {"id": 6, "nick": "f", "email": "v"},
+        {"id": 7, "k" * 65: "long key", "": "empty key"},
+        {"id": 8, 9: "int key", "name": "g"},
+        {f"k{i}": i for i in range(100)},
+        {"id": 1, "name": "a", "email": "x"},
+    ]
+    back = snapshot.loads(snapshot.dumps(rows))
+    assert back == rows
+    assert [list(r) for r in back] == [list(r) for r in rows]
+    # Repeated records cost their values, not their keys.
+    same_shape = [{"alpha_key": i, "beta_key": -i} for i in range(1000)]
+    assert len(snapshot.dumps(same_shape, compression="none")) < 1000 * 8
