@@ -596,18 +596,19 @@ impl SnapshotManager {
 
     /// Loads the latest snapshot, or with `target` (a datetime or key string) the one
     /// nearest to it; None when the store has none. Filters: `labels` (all must match),
-    /// `step`, `max_step`.
-    #[pyo3(signature = (target=None, *, labels=None, step=None, max_step=None))]
+    /// `step`, `max_step`. `target_timestamp` is the original's name for `target`.
+    #[pyo3(signature = (target=None, *, target_timestamp=None, labels=None, step=None, max_step=None))]
     fn load<'py>(
         &self,
         py: Python<'py>,
         target: Option<&Bound<'py, PyAny>>,
+        target_timestamp: Option<&Bound<'py, PyAny>>,
         labels: Option<&Bound<'py, PyDict>>,
         step: Option<u64>,
         max_step: Option<u64>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         guard(|| {
-            let lookup = match target {
+            let lookup = match either(target, target_timestamp)? {
                 None => Lookup::Latest,
                 Some(t) => Lookup::Nearest(key_of(t)?),
             };
@@ -699,15 +700,17 @@ impl SnapshotManager {
         })
     }
 
-    /// Every snapshot, newest first; with `target`, closest to it first.
-    #[pyo3(signature = (target=None))]
+    /// Every snapshot, newest first; with `target`, closest to it first
+    /// (`target_timestamp` is the original's name for it).
+    #[pyo3(signature = (target=None, *, target_timestamp=None))]
     fn list(
         &self,
         py: Python<'_>,
         target: Option<&Bound<'_, PyAny>>,
+        target_timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<SnapshotInfo>> {
         guard(|| {
-            let metas = match target {
+            let metas = match either(target, target_timestamp)? {
                 None => self.block(py, self.inner.list(Order::NewestFirst))?,
                 Some(t) => {
                     let key = key_of(t)?;
@@ -841,6 +844,19 @@ impl SnapshotManager {
             let bytes = crate::bytes_of(&data)?;
             decode(py, self.inner.decode_options(), None, &bytes)
         })
+    }
+}
+
+/// `target`, or the original's `target_timestamp` for it; not both.
+fn either<'a, 'py>(
+    target: Option<&'a Bound<'py, PyAny>>,
+    target_timestamp: Option<&'a Bound<'py, PyAny>>,
+) -> PyResult<Option<&'a Bound<'py, PyAny>>> {
+    match (target, target_timestamp) {
+        (Some(_), Some(_)) => Err(PyTypeError::new_err(
+            "give target or target_timestamp (the original's name for it), not both",
+        )),
+        (t, None) | (None, t) => Ok(t),
     }
 }
 

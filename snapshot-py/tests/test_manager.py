@@ -318,3 +318,29 @@ def test_manager_classes_are_typed():
     assert "memory:" in repr(snapshot.open("memory:"))
     info = snapshot.open("memory:").dump({})
     assert repr(info).startswith("SnapshotInfo(key='")
+
+
+def test_the_originals_keyword_names(manager):
+    manager.dump({"m": 0}, at=at(0))
+    manager.dump({"m": 10}, at=at(10))
+    target = "2024-01-15_10-09-00-000000"
+    assert manager.load(target_timestamp=target) == {"m": 10}
+    assert [s.name for s in manager.list(target_timestamp=target)][0] == "2024-01-15_10-10-00-000000"
+    with pytest.raises(TypeError, match="not both"):
+        manager.load(target, target_timestamp=target)
+
+
+def test_stubs_cover_the_public_names():
+    import ast
+    import pathlib
+
+    package = pathlib.Path(snapshot.__file__).parent
+    assert (package / "py.typed").exists()
+    stub = ast.parse((package / "_snapshot.pyi").read_text())
+    stubbed = {n.name for n in stub.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    for name in snapshot.__all__:
+        assert name in stubbed or name in ("SnapshotManager", "open"), name
+    for name in dir(snapshot.SnapshotManager):
+        if not name.startswith("__"):
+            assert name in (package / "_snapshot.pyi").read_text() + (package / "__init__.py").read_text(), name
+    assert snapshot.SnapshotManager.dump.__doc__ and snapshot.open.__doc__ and snapshot.dumps.__doc__
