@@ -29,6 +29,8 @@ lookups=$(SNAPSHOT_LOOKUPS_S3=s3://snapshots/bench-lookups target/release/lookup
 checkpoint=$(SNAPSHOT_CHECKPOINT_S3=s3://snapshots/bench-checkpoint target/release/checkpoint)
 bash scripts/s3-dev.sh stop
 rm -rf "$lookups_dir"
+# The Python package against pickle, json, orjson and msgpack (a release build).
+python_table=$(bash scripts/bench-python.sh)
 codecs=$(target/release/report codecs)
 storage=$(target/release/report storage)
 elapsed=$(( $(date +%s) - started ))
@@ -62,6 +64,12 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   cat BENCHMARKS.encryption.md
   echo
   echo "$encryption"
+  echo
+  echo "## Python"
+  echo
+  cat BENCHMARKS.python.md
+  echo
+  echo "$python_table"
   echo
   echo "## Memory"
   echo

@@ -5,7 +5,8 @@
 # against it (including the S3 test server it starts itself).
 #
 #   bash scripts/test-python.sh            # debug build: what CI runs
-#   SNAPSHOT_PY_RELEASE=1 bash scripts/test-python.sh   # release build (for bench.py)
+#   SNAPSHOT_PY_RELEASE=1 bash scripts/test-python.sh   # release build
+#   SNAPSHOT_PY_BUILD_ONLY=1 ...                         # build and install, no tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,8 @@ if [ "${SNAPSHOT_PY_RELEASE:-}" = 1 ]; then profile=(--release); fi
 "$venv/bin/maturin" build --quiet "${profile[@]}" -m snapshot-py/Cargo.toml \
   -i "$venv/bin/python" --out "$wheels"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheels"/*.whl
+
+if [ "${SNAPSHOT_PY_BUILD_ONLY:-}" = 1 ]; then exit 0; fi
 
 # Run from the tests' directory so `import snapshot` is the installed wheel, not the
 # source tree.

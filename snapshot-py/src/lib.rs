@@ -6,7 +6,7 @@
 //! and holds it only while Python objects are read or made. No panic reaches Python:
 //! each entry point turns one into `snapshot.InternalError`.
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -19,20 +19,27 @@ mod manager;
 
 use errors::guard;
 
-/// The runtime every blocking call runs its store operations on.
+/// The runtime every blocking call runs its store operations on: one per process (a
+/// child forked by `multiprocessing` has none of its parent's threads, so it gets its
+/// own; the parent's is left alone, never dropped, in the child).
 pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("snapshot-io")
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| errors::StoreError::new_err(format!("starting the I/O runtime: {e}")))
+    static RUNTIME: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((owner, rt)) = *slot
+        && owner == pid
+    {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("snapshot-io")
+        .enable_all()
+        .build()
+        .map_err(|e| errors::StoreError::new_err(format!("starting the I/O runtime: {e}")))?;
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
 }
 
 /// An extension value: a custom type's id and payload, as Rust programs store their own

@@ -344,3 +344,22 @@ def test_stubs_cover_the_public_names():
         if not name.startswith("__"):
             assert name in (package / "_snapshot.pyi").read_text() + (package / "__init__.py").read_text(), name
     assert snapshot.SnapshotManager.dump.__doc__ and snapshot.open.__doc__ and snapshot.dumps.__doc__
+
+
+def test_a_forked_child_uses_the_store(tmp_path):
+    import multiprocessing
+
+    url = str(tmp_path / "forked")
+    manager = snapshot.SnapshotManager(url)
+    manager.dump({"parent": True})  # the parent's runtime exists before the fork
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=_child_dumps, args=(url,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert manager.latest() == {"child": True}
+    assert len(manager.list()) == 2
+
+
+def _child_dumps(url):
+    snapshot.SnapshotManager(url).dump({"child": True})
