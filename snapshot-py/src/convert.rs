@@ -111,7 +111,11 @@ pub(crate) struct Walker<'py> {
     /// `held`, so an address is never reused for another string meanwhile).
     keys: RefCell<HashMap<usize, &'static str, FixedState>>,
     held: RefCell<Vec<Py<PyAny>>>,
+    /// The last keys looked up, by address, in front of `keys`.
+    recent: RefCell<[(usize, &'static str); RECENT_KEYS]>,
 }
+
+const RECENT_KEYS: usize = 64;
 
 /// Dict keys as `&'static str`: what lets a dict be written as a serde struct, so the
 /// codec writes dicts of the same keys as records (keys once per snapshot, compared by
@@ -150,6 +154,7 @@ impl<'py> Walker<'py> {
             open: RefCell::new(Vec::new()),
             keys: RefCell::new(HashMap::with_hasher(FixedState::default())),
             held: RefCell::new(Vec::new()),
+            recent: RefCell::new([(0, ""); RECENT_KEYS]),
         }
     }
 
@@ -158,7 +163,13 @@ impl<'py> Walker<'py> {
     fn static_key(&self, key: &Bound<'py, PyAny>) -> Option<&'static str> {
         let text = key.cast_exact::<PyString>().ok()?;
         let addr = key.as_ptr() as usize;
-        if let Some(s) = self.keys.borrow().get(&addr) {
+        let slot = (addr >> 4) % RECENT_KEYS;
+        let (seen, recent) = self.recent.borrow()[slot];
+        if seen == addr {
+            return Some(recent);
+        }
+        if let Some(s) = self.keys.borrow().get(&addr).copied() {
+            self.recent.borrow_mut()[slot] = (addr, s);
             return Some(s);
         }
         let text = text.to_str().ok()?;
@@ -168,6 +179,7 @@ impl<'py> Walker<'py> {
         let interned = intern(text)?;
         self.keys.borrow_mut().insert(addr, interned);
         self.held.borrow_mut().push(key.clone().unbind());
+        self.recent.borrow_mut()[slot] = (addr, interned);
         Some(interned)
     }
 

@@ -332,7 +332,8 @@ fn free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// Five ports p, each with p + 10000 (SeaweedFS's gRPC port) free as well.
+/// Five ports p, each with p + 10000 (SeaweedFS's gRPC port) free as well, none of
+/// them another's p + 10000.
 pub fn pick_ports() -> [u16; 5] {
     let mut seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
     let mut ports = Vec::new();
@@ -341,7 +342,11 @@ pub fn pick_ports() -> [u16; 5] {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let p = 20_000 + (seed >> 33) as u16 % 20_000;
-        if !ports.contains(&p) && free(p) && free(p + 10_000) {
+        // SeaweedFS refuses a port that is another one's gRPC port (that port + 10000).
+        let clashes = ports
+            .iter()
+            .any(|&q| q == p || q + 10_000 == p || p + 10_000 == q);
+        if !clashes && free(p) && free(p + 10_000) {
             ports.push(p);
         }
     }
