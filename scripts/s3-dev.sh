@@ -7,7 +7,9 @@
 #   bash scripts/s3-dev.sh status
 #
 # Ports: S3 on SNAPSHOT_S3_DEV_PORT (default 8333); SeaweedFS's internal ports sit next
-# to it (+1 .. +4, and each of those + 10000). The bucket is `snapshots`.
+# to it (+1 .. +4, and each of those + 10000). The bucket is `snapshots`. A second
+# identity, snapshot-readonly / snapshot-readonly-secret, may only read and list (for
+# tests of refused writes). SNAPSHOT_S3_DEV_STATE moves the state directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +46,7 @@ case "${1:-}" in
     weed="$(bash scripts/install-seaweedfs.sh)"
     mkdir -p "$state/data"
     cat >"$state/s3.json" <<JSON
-{"identities":[{"name":"dev","credentials":[{"accessKey":"$access","secretKey":"$secret"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
+{"identities":[{"name":"dev","credentials":[{"accessKey":"$access","secretKey":"$secret"}],"actions":["Admin","Read","Write","List","Tagging"]},{"name":"readonly","credentials":[{"accessKey":"snapshot-readonly","secretKey":"snapshot-readonly-secret"}],"actions":["Read","List"]}]}
 JSON
     (
       cd "$state"

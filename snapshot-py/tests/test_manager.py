@@ -269,8 +269,22 @@ def test_permission_denied(tmp_path):
 def test_s3_wrong_credentials_are_an_authentication_error(s3_server, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
     manager = snapshot.open("s3://snapshots/auth-check")
-    with pytest.raises((snapshot.AuthenticationError, snapshot.SnapshotPermissionError)):
+    with pytest.raises(snapshot.AuthenticationError, match="credentials rejected"):
         manager.dump({"a": 1})
+    with pytest.raises(snapshot.AuthenticationError):
+        manager.list()
+
+
+def test_s3_refused_writes_are_a_permission_error(s3_server, monkeypatch):
+    snapshot.open("s3://snapshots/read-only").dump({"a": 1})
+    # An identity of the test server that may read and list, not write.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "snapshot-readonly")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "snapshot-readonly-secret")
+    reader = snapshot.open("s3://snapshots/read-only")
+    assert reader.load() == {"a": 1}
+    with pytest.raises(snapshot.SnapshotPermissionError, match="permission denied"):
+        reader.dump({"b": 2})
+    assert len(reader.list()) == 1
 
 
 def test_s3_unreachable_is_a_store_error(s3_server, monkeypatch):
