@@ -297,16 +297,44 @@ fn serialize_int<S: Serializer>(
     ))))
 }
 
+fn serialize_text<S: Serializer>(
+    w: &Walker<'_>,
+    text: &Bound<'_, PyString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match text.to_str() {
+        Ok(text) => s.serialize_str(text),
+        Err(e) => Err(w.fail(e)),
+    }
+}
+
+/// A list or tuple: a list.
+fn serialize_items<'py, S: Serializer>(
+    w: &Walker<'py>,
+    obj: &Bound<'py, PyAny>,
+    len: usize,
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let _entered = w.enter(obj).map_err(|e| w.fail(e))?;
+    let mut seq = s.serialize_seq(Some(len))?;
+    for (i, item) in items.enumerate() {
+        let r = seq.serialize_element(&Walk {
+            obj: &item,
+            walker: w,
+        });
+        w.step(r, || Step::Index(i))?;
+    }
+    seq.end()
+}
+
 impl Serialize for Walk<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let w = self.walker;
         let obj = self.obj;
         // The common types first, by exact type; subclasses below.
         if let Ok(v) = obj.cast_exact::<PyString>() {
-            return match v.to_str() {
-                Ok(text) => s.serialize_str(text),
-                Err(e) => Err(w.fail(e)),
-            };
+            return serialize_text(w, v, s);
         }
         if let Ok(v) = obj.cast_exact::<PyBool>() {
             return s.serialize_bool(v.is_true());
@@ -348,28 +376,10 @@ impl Serialize for Walk<'_, '_> {
             return map.end();
         }
         if let Ok(l) = obj.cast::<PyList>() {
-            let _entered = w.enter(obj).map_err(|e| w.fail(e))?;
-            let mut seq = s.serialize_seq(Some(l.len()))?;
-            for (i, item) in l.iter().enumerate() {
-                let r = seq.serialize_element(&Walk {
-                    obj: &item,
-                    walker: w,
-                });
-                w.step(r, || Step::Index(i))?;
-            }
-            return seq.end();
+            return serialize_items(w, obj, l.len(), l.iter(), s);
         }
         if let Ok(t) = obj.cast::<PyTuple>() {
-            let _entered = w.enter(obj).map_err(|e| w.fail(e))?;
-            let mut seq = s.serialize_seq(Some(t.len()))?;
-            for (i, item) in t.iter().enumerate() {
-                let r = seq.serialize_element(&Walk {
-                    obj: &item,
-                    walker: w,
-                });
-                w.step(r, || Step::Index(i))?;
-            }
-            return seq.end();
+            return serialize_items(w, obj, t.len(), t.iter(), s);
         }
         if obj.is_none() {
             return s.serialize_unit();
@@ -380,11 +390,9 @@ impl Serialize for Walk<'_, '_> {
         if let Ok(b) = obj.cast::<PyByteArray>() {
             return s.serialize_bytes(&b.to_vec());
         }
+        // Subclasses of the scalar types (an IntEnum, a str subclass).
         if let Ok(v) = obj.cast::<PyString>() {
-            return match v.to_str() {
-                Ok(text) => s.serialize_str(text),
-                Err(e) => Err(w.fail(e)),
-            };
+            return serialize_text(w, v, s);
         }
         if let Ok(v) = obj.cast::<PyBool>() {
             return s.serialize_bool(v.is_true());
@@ -443,10 +451,7 @@ impl Serialize for Key<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let w = self.walker;
         if let Ok(v) = self.obj.cast::<PyString>() {
-            return match v.to_str() {
-                Ok(text) => s.serialize_str(text),
-                Err(e) => Err(w.fail(e)),
-            };
+            return serialize_text(w, v, s);
         }
         if self.obj.is_instance_of::<PyInt>() && !self.obj.is_instance_of::<PyBool>() {
             return serialize_int(w, self.obj, s);
