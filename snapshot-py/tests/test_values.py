@@ -175,7 +175,7 @@ def test_corrupt_truncated_and_hostile_bytes_raise_snapshot_errors():
 def frame(body: bytes) -> bytes:
     """A version 2 snapshot around `body`, uncompressed, with a correct checksum (so
     only the body is hostile)."""
-    xxhash = pytest.importorskip("xxhash", reason="installed by scripts/test-python.sh")
+    import xxhash  # a test dependency (scripts/test-python.sh installs it)
     head = bytes([0x89, 0x53, 0x4E, 0x50, 0x02, 0x00]) + len(body).to_bytes(4, "little") + body
     head += bytes(4)
     return head + xxhash.xxh3_64_intdigest(head).to_bytes(8, "little")
@@ -203,7 +203,7 @@ def test_a_panic_becomes_internal_error():
 
 
 def test_numpy_arrays_are_stored_as_typed_arrays():
-    np = pytest.importorskip("numpy", reason="numpy is an optional dependency")
+    import numpy as np  # optional for users; a test dependency here
     value = {
         "f32": np.arange(4, dtype=np.float32) / 3,
         "i16": np.array([[1, -2], [3, 4]], dtype=np.int16),
