@@ -64,16 +64,26 @@ pub(crate) fn prefix(opts: &EncodeOptions) -> Result<Vec<u8>> {
     Ok(p)
 }
 
+/// Writes a body through `write` after the header: the buffer [`finish_frame`] completes,
+/// and the header's length.
+pub(crate) fn write_body(
+    opts: &EncodeOptions,
+    write: impl FnOnce(&mut Writer<Vec<u8>>) -> Result<()>,
+) -> Result<(Vec<u8>, usize)> {
+    let out = prefix(opts)?;
+    let header_len = out.len() - CHUNK_HEADER_LEN;
+    let mut writer = Writer::new(out, opts);
+    write(&mut writer)?;
+    Ok((writer.out, header_len))
+}
+
 /// Writes a body through `write` and returns the complete snapshot.
 pub(crate) fn encode_to_vec(
     opts: &EncodeOptions,
     write: impl FnOnce(&mut Writer<Vec<u8>>) -> Result<()>,
 ) -> Result<Vec<u8>> {
-    let out = prefix(opts)?;
-    let header_len = out.len() - CHUNK_HEADER_LEN;
-    let mut writer = Writer::new(out, opts);
-    write(&mut writer)?;
-    finish_frame(writer.out, header_len, opts)
+    let (out, header_len) = write_body(opts, write)?;
+    finish_frame(out, header_len, opts)
 }
 
 /// Completes a snapshot whose buffer holds the header of `header_len` bytes, a chunk
@@ -472,15 +482,39 @@ pub(crate) fn decode_slice<T>(
     opts: &DecodeOptions,
     read: impl for<'a> FnOnce(&mut Reader<SliceInput<'a>>) -> Result<T>,
 ) -> Result<T> {
+    let (body, version) = open_slice(bytes, opts)?;
+    read_body(&body, held(&body), version, opts, read)
+}
+
+/// What a body [`open_slice`] returned holds in memory: nothing when it is read in place,
+/// its length when it was decompressed or gathered from chunks.
+#[allow(clippy::ptr_arg)] // the variant is what it reads, not the bytes
+pub(crate) fn held(body: &Cow<'_, [u8]>) -> u64 {
+    match body {
+        Cow::Owned(b) => b.len() as u64,
+        Cow::Borrowed(_) => 0,
+    }
+}
+
+/// Checks a snapshot in memory (frame, checksum), decrypts and decompresses its body;
+/// returns the body and the format version.
+pub(crate) fn open_slice<'a>(bytes: &'a [u8], opts: &DecodeOptions) -> Result<(Cow<'a, [u8]>, u8)> {
     let (layout, body) = open_frame(bytes)?;
     let body = decrypt_body(&layout, bytes, body, opts)?;
     let body = decompress_body(layout.flags, body, opts)?;
-    // A body decompressed here (or gathered from chunks) is memory this decode holds.
-    let spent = match &body {
-        Cow::Owned(b) => b.len() as u64,
-        Cow::Borrowed(_) => 0,
-    };
-    let mut reader = Reader::new(SliceInput::new(&body), opts.max_depth, layout.version)
+    Ok((body, layout.version))
+}
+
+/// Reads a body [`open_slice`] returned through `read`, which must consume all of it.
+/// `spent` is the memory the body itself holds ([`held`]).
+pub(crate) fn read_body<'b, T>(
+    body: &'b [u8],
+    spent: u64,
+    version: u8,
+    opts: &DecodeOptions,
+    read: impl FnOnce(&mut Reader<SliceInput<'b>>) -> Result<T>,
+) -> Result<T> {
+    let mut reader = Reader::new(SliceInput::new(body), opts.max_depth, version)
         .with_memory_budget(opts.max_memory, spent)
         .with_registry(opts.registry.clone());
     let value = read(&mut reader)?;

@@ -4,8 +4,8 @@
 
 use alloc::{borrow::Cow, vec::Vec};
 
-use crate::frame::{self, Layout};
-use crate::wire::{Input, Reader, SliceInput, Writer};
+use crate::frame;
+use crate::wire::{Reader, SliceInput};
 use crate::{DecodeOptions, EncodeOptions, Result, Value};
 
 /// A body serialized by [`EncodeOptions::to_body`], not yet a snapshot: compression,
@@ -55,12 +55,9 @@ impl EncodeOptions {
     /// # Errors
     /// As [`to_vec`](Self::to_vec), but for compression and encryption.
     pub fn to_body<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<EncodedBody> {
-        let out = frame::prefix(self)?;
-        let header_len = out.len() - frame::CHUNK_HEADER_LEN;
-        let mut writer = Writer::new(out, self);
-        value.serialize(&mut writer)?;
+        let (out, header_len) = frame::write_body(self, |w| value.serialize(w))?;
         Ok(EncodedBody {
-            out: writer.out,
+            out,
             header_len,
             opts: self.clone(),
         })
@@ -95,12 +92,10 @@ impl DecodeOptions {
     /// # Errors
     /// As [`decode`](Self::decode) for everything but the body's content.
     pub fn open<'a>(&self, bytes: &'a [u8]) -> Result<OpenedSnapshot<'a>> {
-        let (layout, body): (Layout, _) = frame::open_frame(bytes)?;
-        let body = frame::decrypt_body(&layout, bytes, body, self)?;
-        let body = frame::decompress_body(layout.flags, body, self)?;
+        let (body, version) = frame::open_slice(bytes, self)?;
         Ok(OpenedSnapshot {
             body,
-            version: layout.version,
+            version,
             opts: self.clone(),
         })
     }
@@ -126,22 +121,13 @@ impl OpenedSnapshot<'_> {
         &'s self,
         read: impl FnOnce(&mut Reader<SliceInput<'s>>) -> Result<T>,
     ) -> Result<T> {
-        let spent = match &self.body {
-            Cow::Owned(b) => b.len() as u64,
-            Cow::Borrowed(_) => 0,
-        };
-        let mut reader = Reader::new(
-            SliceInput::new(&self.body),
-            self.opts.max_depth,
+        frame::read_body(
+            &self.body,
+            frame::held(&self.body),
             self.version,
+            &self.opts,
+            read,
         )
-        .with_memory_budget(self.opts.max_memory, spent)
-        .with_registry(self.opts.registry.clone());
-        let value = read(&mut reader)?;
-        if reader.input.remaining() != Some(0) {
-            return Err(crate::Error::TrailingBytes);
-        }
-        Ok(value)
     }
 
     /// Reads the value as a dynamic [`Value`].

@@ -78,14 +78,8 @@ impl Ext {
         }
     }
 
-    fn __hash__(&self) -> u64 {
-        Python::attach(|py| {
-            let mut h = self.type_id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            for b in self.data.bind(py).as_bytes() {
-                h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01B3);
-            }
-            h
-        })
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        (self.type_id, self.data.bind(py)).into_pyobject(py)?.hash()
     }
 
     fn __repr__(&self) -> String {

@@ -54,10 +54,11 @@ pub(crate) fn encode(
 fn build<'py>(
     py: Python<'py>,
     opened: &OpenedSnapshot<'_>,
-    max_memory: u64,
     key: Option<SnapshotKey>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let builder = Builder::new(py, max_memory);
+    // Python objects cost more than their encoded bytes: they get the codec's default
+    // memory limit of their own.
+    let builder = Builder::new(py, snapshot::codec::DEFAULT_MAX_MEMORY);
     let result = opened.deserialize_seed(Build { builder: &builder });
     match result {
         Ok(value) => Ok(value),
@@ -76,11 +77,7 @@ pub(crate) fn decode<'py>(
     let opened = py
         .detach(|| options.open(bytes))
         .map_err(|e| codec_error(key, &e))?;
-    build(py, &opened, max_memory(options), key)
-}
-
-fn max_memory(_options: &DecodeOptions) -> u64 {
-    snapshot::codec::DEFAULT_MAX_MEMORY
+    build(py, &opened, key)
 }
 
 /// A key from a key string (`YYYY-MM-DD_HH-MM-SS-ffffff`) or a datetime (aware, or naive
@@ -392,13 +389,7 @@ impl SnapshotManager {
         query: Query,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         match self.fetch(py, query)? {
-            Some((key, opened)) => build(
-                py,
-                &opened,
-                max_memory(self.inner.decode_options()),
-                Some(key),
-            )
-            .map(Some),
+            Some((key, opened)) => build(py, &opened, Some(key)).map(Some),
             None => Ok(None),
         }
     }
@@ -553,20 +544,19 @@ impl SnapshotManager {
         })
     }
 
-    /// The first half of `load_async`: reads and opens the snapshot (GIL released).
-    #[pyo3(signature = (kind, target=None, *, labels=None, step=None, max_step=None))]
+    /// The first half of `load_async`: reads and opens the snapshot `load` would
+    /// (GIL released).
+    #[pyo3(signature = (target=None, *, labels=None, step=None, max_step=None))]
     fn _fetch(
         &self,
         py: Python<'_>,
-        kind: &str,
         target: Option<&Bound<'_, PyAny>>,
         labels: Option<&Bound<'_, PyDict>>,
         step: Option<u64>,
         max_step: Option<u64>,
     ) -> PyResult<Fetched> {
         guard(|| {
-            let lookup = lookup_of(kind, target)?;
-            let query = Self::query(lookup, labels, step, max_step)?;
+            let query = Self::query(load_lookup(target)?, labels, step, max_step)?;
             Ok(Fetched {
                 opened: self.fetch(py, query)?,
             })
@@ -582,13 +572,7 @@ impl SnapshotManager {
         guard(|| {
             let taken = fetched.borrow_mut().opened.take();
             match taken {
-                Some((key, opened)) => build(
-                    py,
-                    &opened,
-                    max_memory(self.inner.decode_options()),
-                    Some(key),
-                )
-                .map(Some),
+                Some((key, opened)) => build(py, &opened, Some(key)).map(Some),
                 None => Ok(None),
             }
         })
@@ -608,10 +592,7 @@ impl SnapshotManager {
         max_step: Option<u64>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         guard(|| {
-            let lookup = match either(target, target_timestamp)? {
-                None => Lookup::Latest,
-                Some(t) => Lookup::Nearest(key_of(t)?),
-            };
+            let lookup = load_lookup(either(target, target_timestamp)?)?;
             self.load_query(py, Self::query(lookup, labels, step, max_step)?)
         })
     }
@@ -860,23 +841,10 @@ fn either<'a, 'py>(
     }
 }
 
-fn lookup_of(kind: &str, target: Option<&Bound<'_, PyAny>>) -> PyResult<Lookup> {
-    let key = || -> PyResult<SnapshotKey> {
-        match target {
-            Some(t) => key_of(t),
-            None => Err(PyTypeError::new_err(format!("{kind} needs a target time"))),
-        }
-    };
-    Ok(match kind {
-        "latest" => Lookup::Latest,
-        "load" => match target {
-            None => Lookup::Latest,
-            Some(t) => Lookup::Nearest(key_of(t)?),
-        },
-        "exact" => Lookup::Exact(key()?),
-        "nearest" => Lookup::Nearest(key()?),
-        "at_or_before" => Lookup::AtOrBefore(key()?),
-        "at_or_after" => Lookup::AtOrAfter(key()?),
-        other => return Err(PyValueError::new_err(format!("unknown lookup {other:?}"))),
+/// What `load` looks up: the latest snapshot, or the one nearest to `target`.
+fn load_lookup(target: Option<&Bound<'_, PyAny>>) -> PyResult<Lookup> {
+    Ok(match target {
+        None => Lookup::Latest,
+        Some(t) => Lookup::Nearest(key_of(t)?),
     })
 }

@@ -96,7 +96,7 @@ class SnapshotManager(_snapshot.SnapshotManager):
         Python objects are made on the calling thread."""
         loop = asyncio.get_running_loop()
         fetch = functools.partial(
-            self._fetch, "load", target, labels=labels, step=step, max_step=max_step
+            self._fetch, target, labels=labels, step=step, max_step=max_step
         )
         fetched = await loop.run_in_executor(None, fetch)
         return self._build(fetched)

@@ -200,7 +200,6 @@ class SnapshotManager:
     def _store(self, pending: _Pending) -> SnapshotInfo: ...
     def _fetch(
         self,
-        kind: str,
         target: Optional[Time] = None,
         *,
         labels: Optional[Mapping[str, str]] = None,
