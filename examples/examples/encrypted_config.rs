@@ -54,7 +54,7 @@ pub async fn main() -> anyhow::Result<()> {
     // Someone with read access to the backups but not the key.
     let outsider = snapshot::open(&store)?;
     match outsider.load::<Value>(Lookup::Latest).await {
-        Err(Error::Corrupt { source, .. }) => println!("without the key: {source}"),
+        Err(Error::KeyUnavailable { source, .. }) => println!("without the key: {source}"),
         other => anyhow::bail!("expected a missing-key error, got {other:?}"),
     }
     let report = outsider.verify().await?;

@@ -299,3 +299,75 @@ fn encrypted_stores_need_their_keys() {
         .failure()
         .stderr(predicate::str::contains("invalid encryption key"));
 }
+
+/// Without its key, an encrypted run is never "damaged" and never an empty store:
+/// `--latest-valid` stops rather than fall back to another run's plain snapshot, `copy`
+/// and `verify` both say NOKEY, and `list --label` says how many could not be read.
+#[test]
+fn without_the_key_nothing_looks_damaged_or_absent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let store = store.to_str().expect("utf-8");
+    let key_file = dir.path().join("run.key");
+    let key_path = key_file.to_str().expect("utf-8");
+    cli()
+        .args(["keygen", "--id", "run-a", "-o", key_path])
+        .assert()
+        .success();
+    let plain = dir.path().join("plain.json");
+    std::fs::write(&plain, r#"{"run": "b"}"#).expect("write");
+    put(store, &plain, &["--label", "run=b"]);
+    let sealed = dir.path().join("sealed.json");
+    std::fs::write(&sealed, r#"{"run": "a"}"#).expect("write");
+    put(
+        store,
+        &sealed,
+        &["--key-file", key_path, "--label", "run=a"],
+    );
+
+    cli()
+        .args(["get", store, "--latest-valid"])
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains("\"run\"").not())
+        .stderr(
+            predicate::str::contains("encrypted under a key")
+                .and(predicate::str::contains("damaged").not()),
+        );
+    cli()
+        .args(["get", store, "--latest-valid", "--key-file", key_path])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"a\""));
+    cli()
+        .args(["verify", store])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("NOKEY").and(predicate::str::contains("BAD").not()));
+    let copy = dir.path().join("copy");
+    cli()
+        .args(["copy", store, copy.to_str().expect("utf-8")])
+        .assert()
+        .failure()
+        .stdout(
+            predicate::str::contains("NOKEY")
+                .and(predicate::str::contains("BAD").not())
+                .and(predicate::str::contains("1 copied")),
+        );
+    cli()
+        .args(["list", store, "--label", "run=a"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("1 snapshot(s) could not be read"));
+    cli()
+        .args(["list", store, "--label", "run=b"])
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains("run=b"))
+        .stderr(predicate::str::contains("sealed under key run-a"));
+    cli()
+        .args(["list", store, "--label", "run=a", "--key-file", key_path])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("run=a"));
+}

@@ -148,7 +148,18 @@ pub(crate) fn store_error(e: Error) -> PyErr {
         Error::PermissionDenied { .. } => SnapshotPermissionError::new_err(text),
         Error::Unauthenticated { .. } => AuthenticationError::new_err(text),
         Error::InvalidKey(_) => InvalidKeyError::new_err(text),
-        Error::Corrupt { key, source } => codec_error(Some(*key), source),
+        Error::Corrupt { key, source } | Error::KeyUnavailable { key, source } => {
+            codec_error(Some(*key), source)
+        }
+        // Snapshots a lookup passed over: the exception of the first one's reason, with
+        // the whole message (how many, which).
+        Error::Unreadable { first, source, .. } => {
+            if source.is_key_unavailable() {
+                with_key::<EncryptionKeyError>(Some(*first), text)
+            } else {
+                with_key::<CorruptSnapshotError>(Some(*first), text)
+            }
+        }
         Error::Codec(source) => codec_error(None, source),
         _ => StoreError::new_err(text),
     }

@@ -14,18 +14,16 @@ import pytest
 import snapshot
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-REFERENCE = ROOT.parent / "shared" / "reference"
-
-
-def _reference() -> pathlib.Path:
-    if not REFERENCE.is_dir():
-        pytest.fail(f"the original's reference files are missing: {REFERENCE}")
-    return REFERENCE
+# The original's sample files, committed with the codec's tests (nothing outside the
+# repository is read).
+PY_SNAPSHOT_FILES = ROOT / "snapshot-codec" / "tests" / "data" / "py-snapshot"
 
 
 @pytest.fixture(scope="session")
-def reference() -> pathlib.Path:
-    return _reference()
+def py_snapshot_files() -> pathlib.Path:
+    if not PY_SNAPSHOT_FILES.is_dir():
+        pytest.fail(f"the original's sample files are missing: {PY_SNAPSHOT_FILES}")
+    return PY_SNAPSHOT_FILES
 
 
 @pytest.fixture(scope="session")

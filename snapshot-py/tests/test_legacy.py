@@ -8,8 +8,8 @@ import shutil
 import snapshot
 
 
-def test_the_originals_manager_directory_imports(reference, manager):
-    directory = reference / "py-snapshot-files" / "manager-dir"
+def test_the_originals_manager_directory_imports(py_snapshot_files, manager):
+    directory = py_snapshot_files / "manager-dir"
     report = manager.import_py(directory)
     assert (report.imported, report.skipped, report.failures) == (3, 0, 0)
     assert [s.key for s in manager.list()] == sorted((p.name for p in directory.iterdir()), reverse=True)
@@ -20,8 +20,8 @@ def test_the_originals_manager_directory_imports(reference, manager):
     assert len(manager.list()) == 3
 
 
-def test_every_sample_file_imports_with_its_expected_value(reference, tmp_path):
-    files = reference / "py-snapshot-files"
+def test_every_sample_file_imports_with_its_expected_value(py_snapshot_files, tmp_path):
+    files = py_snapshot_files
     expected = json.loads((files / "expected.json").read_text())
     directory = tmp_path / "legacy"
     directory.mkdir()
@@ -40,11 +40,11 @@ def test_every_sample_file_imports_with_its_expected_value(reference, tmp_path):
         assert json.loads(json.dumps(loaded)) == value, stamp
 
 
-def test_import_with_a_utc_offset(reference):
+def test_import_with_a_utc_offset(py_snapshot_files):
     import datetime
 
     manager = snapshot.SnapshotManager("memory:")
-    directory = reference / "py-snapshot-files" / "manager-dir"
+    directory = py_snapshot_files / "manager-dir"
     manager.import_py(directory, utc_offset=datetime.timedelta(hours=2))
     first = sorted(p.name for p in directory.iterdir())[0]
     assert manager.list()[-1].key == "2026-11-25_23" + first[13:]

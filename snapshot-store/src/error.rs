@@ -99,6 +99,35 @@ pub enum Error {
         #[source]
         source: snapshot_codec::Error,
     },
+    /// A stored snapshot is encrypted under a key this manager does not hold (its
+    /// [keyring](crate::SnapshotManager::with_keyring) has no key with that id, or a
+    /// different key under the same id). The snapshot is not known to be damaged: load
+    /// it again with the right key. Lookups and recovery never treat it as absent.
+    #[error("snapshot {key} is encrypted under a key this manager does not hold")]
+    KeyUnavailable {
+        /// The snapshot.
+        key: SnapshotKey,
+        /// [`KeyMissing`](snapshot_codec::Error::KeyMissing) or
+        /// [`WrongKey`](snapshot_codec::Error::WrongKey), naming the key id.
+        #[source]
+        source: snapshot_codec::Error,
+    },
+    /// A lookup, listing or retention policy had to pass over snapshots it could not
+    /// read (encrypted under a key the manager lacks, or with a damaged header or body)
+    /// and so cannot tell whether they are the answer. It does not answer as if they did
+    /// not exist: a resume would start from scratch, or retention would plan without
+    /// them. `source` is why the first of them could not be read.
+    #[error("{count} snapshot(s) could not be read, the newest passed over being {first}")]
+    Unreadable {
+        /// The first snapshot passed over, in the lookup's order of preference.
+        first: SnapshotKey,
+        /// How many were passed over.
+        count: usize,
+        /// Why `first` could not be read ([`Error::KeyUnavailable`] or
+        /// [`Error::Corrupt`]).
+        #[source]
+        source: Box<Error>,
+    },
     /// The codec refused: a state that cannot be encoded (nothing is stored then), or
     /// bytes that are not a valid snapshot given to a buffer read or to
     /// `put_encoded`.
@@ -157,6 +186,32 @@ impl Error {
     /// Whether this is [`Error::Corrupt`].
     pub fn is_corrupt(&self) -> bool {
         matches!(self, Error::Corrupt { .. })
+    }
+
+    /// Whether this is [`Error::KeyUnavailable`].
+    pub fn is_key_unavailable(&self) -> bool {
+        matches!(self, Error::KeyUnavailable { .. })
+    }
+
+    /// The error for the snapshot `key` failing to decode with `source`:
+    /// [`Error::KeyUnavailable`] when the manager lacks its key, [`Error::Corrupt`]
+    /// otherwise.
+    ///
+    /// ```
+    /// use snapshot_store::{Error, SnapshotKey};
+    ///
+    /// let missing = snapshot_codec::Error::KeyMissing { key_id: "prod".into() };
+    /// assert!(Error::undecodable(SnapshotKey::MIN, missing).is_key_unavailable());
+    /// let torn = snapshot_codec::decode(b"torn").unwrap_err();
+    /// assert!(Error::undecodable(SnapshotKey::MIN, torn).is_corrupt());
+    /// ```
+    pub fn undecodable(key: SnapshotKey, source: snapshot_codec::Error) -> Self {
+        match source {
+            snapshot_codec::Error::KeyMissing { .. } | snapshot_codec::Error::WrongKey { .. } => {
+                Error::KeyUnavailable { key, source }
+            }
+            source => Error::Corrupt { key, source },
+        }
     }
 
     /// This error and its causes on one line, each once: `"a: b: c"`. For messages

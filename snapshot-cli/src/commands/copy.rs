@@ -29,9 +29,15 @@ pub async fn run(src: &str, dst: &str, to_key_file: Option<&Path>) -> anyhow::Re
     let report = report.with_context(|| format!("after {done} snapshots"))?;
     let mut out = String::new();
     for bad in &report.failed {
+        // The words `verify` uses: NOKEY is not damage.
+        let tag = if bad.error.is_key_unavailable() {
+            "NOKEY"
+        } else {
+            "BAD"
+        };
         let _ = writeln!(
             out,
-            "BAD {}: not copied: {}",
+            "{tag} {}: not copied: {}",
             bad.key,
             bad.error.chain_to_string()
         );

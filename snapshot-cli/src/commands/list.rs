@@ -20,12 +20,49 @@ pub async fn run(
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if long || !filter.is_empty() {
         // Labels and steps live in each snapshot's header: read (or found in the
-        // header cache) for every snapshot.
-        let details = manager.list_details(Order::NewestFirst, &filter).await?;
-        for (i, d) in details.iter().enumerate() {
-            write_one(&mut out, as_json, i == 0, d.meta(), Some(d))?;
+        // header cache) for every snapshot. Those whose header cannot be read (sealed
+        // without the key, damaged) might match: counted and reported, never dropped
+        // silently.
+        let details = manager
+            .list_details(Order::NewestFirst, &snapshot::Filter::new())
+            .await?;
+        let mut written = 0;
+        let mut unreadable: Vec<&SnapshotDetails> = Vec::new();
+        for d in &details {
+            let selected = match &d.metadata {
+                Some(meta) => filter.matches(meta),
+                None if filter.is_empty() => true,
+                None => {
+                    unreadable.push(d);
+                    false
+                }
+            };
+            if selected {
+                write_one(&mut out, as_json, written == 0, d.meta(), Some(d))?;
+                written += 1;
+            }
         }
-        return finish(out, as_json, details.is_empty());
+        finish(out, as_json, written == 0)?;
+        if let Some(first) = unreadable.first() {
+            let sealed = unreadable.iter().filter(|d| d.sealed).count();
+            let why = if sealed == unreadable.len() {
+                format!(
+                    "their labels are sealed under key {} (give it with --key-file or SNAPSHOT_KEY)",
+                    first.key_id.as_deref().unwrap_or("?")
+                )
+            } else {
+                format!(
+                    "{sealed} sealed under a key not given, {} with a damaged header (see `snapshot verify`)",
+                    unreadable.len() - sealed
+                )
+            };
+            anyhow::bail!(
+                "{} snapshot(s) could not be read and may match the filter, the newest {}: {why}",
+                unreadable.len(),
+                first.key
+            );
+        }
+        return Ok(());
     }
     // Read a page at a time and written as it goes: memory stays at a page, whatever
     // the number of snapshots.

@@ -9,7 +9,9 @@ use crate::args::{FilterArgs, Which};
 use crate::output;
 
 /// The snapshot `which` selects, with its key. With `--latest-valid`, damaged newer
-/// snapshots are passed over and reported on stderr.
+/// snapshots are passed over and reported on stderr; one encrypted under a key not
+/// given stops the search (it is not damaged, and an older snapshot may be another
+/// run's).
 async fn select(
     manager: &SnapshotManager,
     store: &str,
@@ -21,10 +23,15 @@ async fn select(
         bail!("--latest-valid does not combine with --label or --step");
     }
     if which.latest_valid {
-        let recovered = manager
-            .load_newest_valid::<Value>()
-            .await?
-            .ok_or_else(|| anyhow!("no snapshot in {store} loads"))?;
+        let recovered = match manager.load_newest_valid::<Value>().await {
+            Ok(Some(found)) => found,
+            Ok(None) => bail!("no snapshot in {store}"),
+            Err(e @ snapshot::Error::KeyUnavailable { .. }) => bail!(
+                "{}; --latest-valid stops here rather than fall back to an older snapshot (give the key with --key-file or SNAPSHOT_KEY)",
+                e.chain_to_string()
+            ),
+            Err(e) => bail!("{}", e.chain_to_string()),
+        };
         for skipped in &recovered.skipped {
             eprintln!(
                 "warning: passed over damaged snapshot {}: {}",

@@ -354,7 +354,7 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     // Without the key.
     for k in [a, b] {
         match plain.load::<Value>(Lookup::Exact(k)).await {
-            Err(Error::Corrupt {
+            Err(Error::KeyUnavailable {
                 source: snapshot_codec::Error::KeyMissing { key_id },
                 ..
             }) => assert_eq!(key_id, "old-key"),
@@ -389,7 +389,7 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     ));
     assert!(matches!(
         impostor.load::<Value>(Lookup::Exact(a)).await,
-        Err(Error::Corrupt {
+        Err(Error::KeyUnavailable {
             source: snapshot_codec::Error::WrongKey { .. },
             ..
         })
@@ -415,7 +415,7 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     }
     assert!(matches!(
         under_old.load::<Value>(Lookup::Exact(c)).await,
-        Err(Error::Corrupt {
+        Err(Error::KeyUnavailable {
             source: snapshot_codec::Error::KeyMissing { .. },
             ..
         })

@@ -42,6 +42,7 @@ mod contract;
 mod labels;
 mod lookup;
 mod retention;
+mod sealed;
 mod streaming;
 
 pub use concurrency::*;
@@ -49,6 +50,7 @@ pub use contract::*;
 pub use labels::*;
 pub use lookup::*;
 pub use retention::*;
+pub use sealed::*;
 pub use streaming::*;
 
 /// A shared store, as the suite takes it.
@@ -189,7 +191,7 @@ const TEN: [&str; 10] = [
 /// macro_rules! count {
 ///     ($($name:ident),*) => { [$(stringify!($name)),*].len() };
 /// }
-/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 22);
+/// assert_eq!(snapshot_store::for_each_store_behaviour!(count), 23);
 /// ```
 #[macro_export]
 macro_rules! for_each_store_behaviour {
@@ -216,7 +218,8 @@ macro_rules! for_each_store_behaviour {
             background_checkpoints,
             labels_and_steps_select_like_brute_force,
             header_cache_follows_other_writers,
-            encrypted_snapshots_round_trip
+            encrypted_snapshots_round_trip,
+            a_missing_key_is_never_an_empty_store
         }
     };
 }

@@ -168,12 +168,13 @@ impl Filter {
                 .all(|(k, v)| meta.labels.get(k) == Some(v))
     }
 
-    fn selects(&self, details: &SnapshotDetails) -> bool {
-        self.is_empty()
-            || details
-                .metadata
-                .as_ref()
-                .is_some_and(|meta| self.matches(meta))
+    /// Whether this filter selects the snapshot: `Some(true)` or `Some(false)`, or
+    /// `None` when it cannot tell because the snapshot's metadata could not be read.
+    fn selects(&self, details: &SnapshotDetails) -> Option<bool> {
+        if self.is_empty() {
+            return Some(true);
+        }
+        details.metadata.as_ref().map(|meta| self.matches(meta))
     }
 }
 
@@ -395,6 +396,12 @@ impl SnapshotManager {
     /// Every snapshot `filter` selects, in `order`, with what its header says (labels,
     /// step, key id).
     ///
+    /// With the empty filter every snapshot is listed, those whose metadata could not be
+    /// read included (`metadata: None`). With a filter, a snapshot whose metadata could
+    /// not be read (sealed under a key the manager lacks, or a damaged header) might
+    /// match or not: the listing fails with [`Error::Unreadable`] rather than leave it
+    /// out. A store shared by several keys is read with all of them in the keyring.
+    ///
     /// Cost: one listing of the store, plus one ranged read of the first 4 KiB of each
     /// snapshot whose header is not cached yet (16 at once); a warm cache makes it the
     /// listing alone. Snapshots removed since the listing are left out.
@@ -418,7 +425,7 @@ impl SnapshotManager {
     /// ```
     ///
     /// # Errors
-    /// A store error.
+    /// [`Error::Unreadable`] as above, or a store error.
     pub async fn list_details(
         &self,
         order: Order,
@@ -429,7 +436,19 @@ impl SnapshotManager {
             all.reverse();
         }
         let details = self.details_of(&all, Some(&all)).await?;
-        Ok(details.into_iter().filter(|d| filter.selects(d)).collect())
+        let mut selected = Vec::new();
+        let mut unreadable = Unreadable::default();
+        for d in details {
+            match filter.selects(&d) {
+                Some(true) => selected.push(d),
+                Some(false) => {}
+                None => unreadable.pass_over(&d),
+            }
+        }
+        match unreadable.into_error(self) {
+            Some(e) => Err(e),
+            None => Ok(selected),
+        }
     }
 
     /// The details of `metas`, in their order (those deleted meanwhile left out);
@@ -570,15 +589,72 @@ impl SnapshotManager {
         };
         let mut batch = 32;
         let mut rest = &candidates[..];
+        let mut unreadable = Unreadable::default();
         while !rest.is_empty() {
             let (now, later) = rest.split_at(batch.min(rest.len()));
             let details = self.details_of(now, listed.as_deref()).await?;
-            if let Some(found) = details.iter().find(|d| query.filter.selects(d)) {
-                return Ok(Some(found.meta()));
+            for d in &details {
+                match query.filter.selects(d) {
+                    // A match preferred to every snapshot passed over is the answer;
+                    // one found after an unreadable snapshot may not be.
+                    Some(true) => {
+                        return match unreadable.into_error(self) {
+                            Some(e) => Err(e),
+                            None => Ok(Some(d.meta())),
+                        };
+                    }
+                    Some(false) => {}
+                    None => unreadable.pass_over(d),
+                }
             }
             rest = later;
             batch = (batch * 2).min(1024);
         }
-        Ok(None)
+        match unreadable.into_error(self) {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    /// Why the metadata of `details` could not be read, as the error a load of it gives.
+    fn metadata_error(&self, details: &SnapshotDetails) -> Error {
+        let key = details.key;
+        let header = self.headers.lock().get(&key).map(|(_, h)| h.clone());
+        let source = match header.map(|h| self.decode.read_metadata(&h)) {
+            Some(Err(e)) => e,
+            // Not cached (gone meanwhile) or readable after all: say what is known.
+            _ => match &details.key_id {
+                Some(id) if details.sealed => {
+                    snapshot_codec::Error::KeyMissing { key_id: id.clone() }
+                }
+                _ => snapshot_codec::Error::Truncated,
+            },
+        };
+        Error::undecodable(key, source)
+    }
+}
+
+/// The snapshots a selection passed over because their metadata could not be read.
+#[derive(Default)]
+struct Unreadable {
+    first: Option<SnapshotDetails>,
+    count: usize,
+}
+
+impl Unreadable {
+    fn pass_over(&mut self, details: &SnapshotDetails) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(details.clone());
+        }
+    }
+
+    fn into_error(self, manager: &SnapshotManager) -> Option<Error> {
+        let first = self.first?;
+        Some(Error::Unreadable {
+            first: first.key,
+            count: self.count,
+            source: Box::new(manager.metadata_error(&first)),
+        })
     }
 }

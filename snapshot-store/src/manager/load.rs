@@ -133,7 +133,9 @@ impl SnapshotManager {
     ///
     /// # Errors
     /// [`Error::Corrupt`] (naming the key) if the snapshot does not load or does not fit
-    /// `T`, or a store error.
+    /// `T`; [`Error::KeyUnavailable`] if it is encrypted under a key the manager lacks;
+    /// [`Error::Unreadable`] if a query with a filter had to pass over snapshots whose
+    /// headers it could not read; or a store error.
     pub async fn load<T: DeserializeOwned + Send + 'static>(
         &self,
         query: impl Into<Query>,
@@ -200,7 +202,7 @@ impl SnapshotManager {
         let (size, stream) = self.store.get_stream(key).instrument(span).await?;
         let meta = SnapshotMeta { key, size };
         let reporter = self.reporter(Operation::Load, key);
-        let corrupt = |source| Error::Corrupt { key, source };
+        let corrupt = |source| Error::undecodable(key, source);
         if size <= INLINE_DECODE {
             let bytes = crate::gather(stream).await?;
             reporter.report(bytes.len() as u64, Some(size));
@@ -222,8 +224,13 @@ impl SnapshotManager {
     }
 
     /// Loads the newest snapshot that loads as a `T`, passing over newer ones that are
-    /// corrupt, do not fit `T`, or vanish while being read, and reporting each with its
-    /// reason; `Ok(None)` if none loads. Nothing is deleted.
+    /// damaged (corrupt, or not a `T`) or vanish while being read, and reporting each
+    /// with its reason. Nothing is deleted.
+    ///
+    /// `Ok(None)` means the store holds no snapshot at all. A snapshot encrypted under a
+    /// key the manager lacks is never passed over as damaged: it may be the one wanted,
+    /// so the search stops there with [`Error::KeyUnavailable`]. When snapshots exist
+    /// but none loads, the answer is [`Error::Unreadable`], not `Ok(None)`.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -232,6 +239,7 @@ impl SnapshotManager {
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// assert!(manager.load_newest_valid::<Value>().await?.is_none()); // an empty store
     /// manager.dump_at("2024-01-15_10-00-00-000000", &value!({"good": true})).await?;
     /// let bad = "2024-01-15_11-00-00-000000".parse()?;
     /// manager.store().put(bad, Bytes::from_static(b"torn write")).await?;
@@ -241,24 +249,31 @@ impl SnapshotManager {
     /// assert_eq!(recovered.snapshot.value, value!({"good": true}));
     /// assert_eq!(recovered.skipped[0].key, bad);
     /// assert_eq!(manager.list(Order::NewestFirst).await?.len(), 2); // nothing was deleted
+    ///
+    /// // Nothing loads: an error, never "no snapshot".
+    /// manager.delete("2024-01-15_10-00-00-000000").await?;
+    /// assert!(matches!(
+    ///     manager.load_newest_valid::<Value>().await,
+    ///     Err(snapshot_store::Error::Unreadable { count: 1, .. })
+    /// ));
     /// # Ok::<(), snapshot_store::Error>(())
     /// # }).unwrap();
     /// ```
     ///
     /// # Errors
-    /// A store error (an unreachable store is not a corrupt snapshot).
+    /// [`Error::KeyUnavailable`] at the first snapshot sealed under a key the manager
+    /// lacks; [`Error::Unreadable`] when none loads; a store error (an unreachable store
+    /// is not a corrupt snapshot).
     pub async fn load_newest_valid<T: DeserializeOwned + Send + 'static>(
         &self,
     ) -> Result<Option<Recovered<T>>> {
-        let mut skipped = Vec::new();
+        let mut skipped: Vec<Skipped> = Vec::new();
         let mut metas = self.list_stream(KeyRange::all(), Order::NewestFirst);
         while let Some(meta) = metas.try_next().await? {
             match self.load_snapshot(Lookup::Exact(meta.key)).await {
                 Ok(Some(snapshot)) => return Ok(Some(Recovered { snapshot, skipped })),
-                Ok(None) => skipped.push(Skipped {
-                    key: meta.key,
-                    error: Error::NotFound { key: meta.key },
-                }),
+                // Deleted since the listing: it is not there to pass over.
+                Ok(None) => {}
                 Err(error @ Error::Corrupt { .. }) => skipped.push(Skipped {
                     key: meta.key,
                     error,
@@ -266,7 +281,15 @@ impl SnapshotManager {
                 Err(e) => return Err(e),
             }
         }
-        Ok(None)
+        let count = skipped.len();
+        match skipped.into_iter().next() {
+            None => Ok(None),
+            Some(first) => Err(Error::Unreadable {
+                first: first.key,
+                count,
+                source: Box::new(first.error),
+            }),
+        }
     }
 
     /// Encodes `state` to `writer` with the manager's options, outside any store;

@@ -55,8 +55,9 @@ impl SnapshotManager {
 
     /// Reads and verifies every snapshot, newest first; lists the ones that do not load.
     /// Nothing is deleted. A snapshot encrypted under a key the manager does not hold
-    /// has its frame and checksum checked, and is listed in
-    /// [`VerifyReport::not_decrypted`] (its body was not decrypted) unless they fail.
+    /// (no key with its id, or another key under that id) has its frame and checksum
+    /// checked, and is listed in [`VerifyReport::not_decrypted`] (its body was not
+    /// decrypted) unless they fail; it is never reported as damaged.
     ///
     /// # Errors
     /// A store error.
@@ -83,10 +84,7 @@ impl SnapshotManager {
                 Ok(None) => Some(Error::NotFound { key: meta.key }),
                 // Encrypted under a key this manager lacks: the frame and checksum were
                 // checked (a mismatch would be reported as such); the body was not read.
-                Err(Error::Corrupt {
-                    source: snapshot_codec::Error::KeyMissing { .. },
-                    ..
-                }) => {
+                Err(Error::KeyUnavailable { .. }) => {
                     report.not_decrypted.push(meta.key);
                     None
                 }
@@ -109,7 +107,9 @@ impl SnapshotManager {
     /// ones); a destination with a [keyring](Self::with_keyring) gets every snapshot
     /// encrypted under its current key (re-encrypted when needed, labels kept); one the destination already holds with the
     /// same bytes counts as present (a copy run twice copies nothing twice); one it
-    /// holds with other bytes fails. `progress` is called after each snapshot.
+    /// holds with other bytes fails. `progress` is called after each snapshot. One
+    /// encrypted under a key this manager lacks is not copied and fails with
+    /// [`Error::KeyUnavailable`] (not [`Error::Corrupt`]: it is not known to be damaged).
     ///
     /// ```
     /// use snapshot_store::{MemoryStore, SnapshotManager};
@@ -145,10 +145,7 @@ impl SnapshotManager {
                 Some(bytes) => match self.decode.decode(&bytes) {
                     Err(source) => Copied::Failed {
                         key: meta.key,
-                        error: Error::Corrupt {
-                            key: meta.key,
-                            source,
-                        },
+                        error: Error::undecodable(meta.key, source),
                     },
                     Ok(value) => match destination.copy_in(meta.key, bytes, value, self).await {
                         Ok(Placed::Stored(_)) => Copied::Stored(meta),

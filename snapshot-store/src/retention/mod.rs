@@ -390,6 +390,13 @@ impl RetentionPolicy {
     /// [`SnapshotManager::plan`](crate::SnapshotManager::plan) and `apply`, which read
     /// the labels; [`plan`](Self::plan) itself plans over whatever it is given.
     ///
+    /// Sealed snapshots: a scoped policy must read every snapshot's labels. When one
+    /// cannot be read (encrypted under a key the manager lacks, or a damaged header),
+    /// planning fails with [`Error::Unreadable`](crate::Error::Unreadable) and nothing is
+    /// deleted: it might belong to the scope. A policy without a scope judges snapshots
+    /// by their time alone and never reads them, so it keeps and removes sealed
+    /// snapshots exactly as it does readable ones.
+    ///
     /// ```
     /// use snapshot_store::{DumpOptions, Filter, MemoryStore, Order, RetentionPolicy, SnapshotManager};
     /// use snapshot_codec::value;
