@@ -266,8 +266,8 @@ pub struct Which {
 
 #[derive(Args)]
 pub struct PolicyArgs {
-    /// Keep the N newest snapshots.
-    #[arg(long, value_name = "N")]
+    /// Keep the N newest snapshots (`unlimited`: all of them).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub keep_last: Option<usize>,
     /// Keep every snapshot newer than the newest minus DURATION, in restic's form:
     /// y, m (months), d, h, e.g. 48h, 14d, 6m, 1y5m7d2h.
@@ -288,20 +288,20 @@ pub struct PolicyArgs {
     /// Within DURATION of the newest, keep the newest snapshot of each year.
     #[arg(long, value_name = "DURATION")]
     pub keep_within_yearly: Option<String>,
-    /// Keep the newest snapshot of each of the last N hours.
-    #[arg(long, value_name = "N")]
+    /// Keep the newest snapshot of each of the last N hours (`unlimited`: of every one).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub keep_hourly: Option<usize>,
-    /// Keep the newest snapshot of each of the last N days.
-    #[arg(long, value_name = "N")]
+    /// Keep the newest snapshot of each of the last N days (`unlimited`: of every one).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub keep_daily: Option<usize>,
-    /// Keep the newest snapshot of each of the last N ISO weeks.
-    #[arg(long, value_name = "N")]
+    /// Keep the newest snapshot of each of the last N ISO weeks (`unlimited`: of every one).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub keep_weekly: Option<usize>,
-    /// Keep the newest snapshot of each of the last N months.
-    #[arg(long, value_name = "N")]
+    /// Keep the newest snapshot of each of the last N months (`unlimited`: of every one).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub keep_monthly: Option<usize>,
-    /// Keep the newest snapshot of each of the last N years.
-    #[arg(long, value_name = "N")]
+    /// Keep the newest snapshot of each of the last N years (`unlimited`: of every one).
+    #[arg(long, value_name = "N", value_parser = parse_count)]
     pub keep_yearly: Option<usize>,
 }
 
@@ -314,6 +314,15 @@ pub fn parse_time(text: &str) -> anyhow::Result<SnapshotKey> {
         format!("invalid time {text:?}: expected a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z)")
     })?;
     Ok(SnapshotKey::from_datetime(time.to_utc())?)
+}
+
+/// A retention count: a number, or restic's `unlimited`.
+pub fn parse_count(text: &str) -> anyhow::Result<usize> {
+    if text == "unlimited" {
+        return Ok(snapshot::RetentionPolicy::UNLIMITED);
+    }
+    text.parse()
+        .with_context(|| format!("invalid count {text:?}: expected a number or \"unlimited\""))
 }
 
 /// Every duration (retention windows, ages) in restic's form: `48h`, `14d`, `1y5m7d2h`.

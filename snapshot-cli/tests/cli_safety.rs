@@ -236,6 +236,23 @@ fn retention_flags_speak_restic() {
         .assert()
         .success()
         .stdout(predicate::str::contains("daily 2024-01-15 within 2d"));
+    // As restic: the oldest snapshot inside a keep-within-period window is kept too.
+    cli()
+        .args(["prune", d, "--keep-within-daily", "7d", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 to keep, 0 to remove"));
+    // restic's `unlimited` count.
+    cli()
+        .args(["prune", d, "--keep-daily", "unlimited", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 to keep, 0 to remove"));
+    cli()
+        .args(["prune", d, "--keep-last", "many", "--dry-run"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unlimited"));
     // Nothing was deleted: three snapshot files, in their day directories.
     let files: usize = std::fs::read_dir(dir.path())
         .expect("dir")

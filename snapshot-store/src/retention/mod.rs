@@ -87,7 +87,8 @@ pub enum KeepReason {
         /// The window of the rule.
         window: CalendarDuration,
     },
-    /// It is the newest snapshot of its calendar period within `window` of the newest.
+    /// It is the newest snapshot of its calendar period within `window` of the newest
+    /// (or the oldest snapshot, when it lies within the window).
     CalendarWithin {
         /// The period of the rule.
         period: Period,
@@ -326,6 +327,24 @@ pub struct RetentionPolicy {
 }
 
 impl RetentionPolicy {
+    /// A count that never runs out, restic's `unlimited` (its `-1`): `keep_last(UNLIMITED)`
+    /// keeps every snapshot, `keep_daily(UNLIMITED)` the newest of every day.
+    ///
+    /// ```
+    /// use snapshot_store::{RetentionPolicy, SnapshotMeta};
+    ///
+    /// let days: Vec<SnapshotMeta> = (10..20)
+    ///     .flat_map(|d| [9, 18].map(|h| SnapshotMeta {
+    ///         key: format!("2024-01-{d}_{h:02}-00-00-000000").parse().unwrap(),
+    ///         size: 1,
+    ///     }))
+    ///     .collect();
+    /// let plan = RetentionPolicy::new().keep_daily(RetentionPolicy::UNLIMITED).plan(&days);
+    /// // The newest of each of the ten days, and the oldest snapshot.
+    /// assert_eq!((plan.keep.len(), plan.remove.len()), (11, 9));
+    /// ```
+    pub const UNLIMITED: usize = usize::MAX;
+
     /// A policy with no rules (which keeps everything).
     pub fn new() -> Self {
         Self::default()
@@ -502,7 +521,9 @@ impl RetentionPolicy {
                     && is_within(c)
                 {
                     let bucket = period.bucket_id(time);
-                    if last_within_bucket[slot] != Some(bucket) {
+                    // As with the counted rules, the oldest snapshot is kept too when
+                    // it lies inside the window (restic does the same).
+                    if last_within_bucket[slot] != Some(bucket) || index == last_index {
                         reasons.push(KeepReason::CalendarWithin {
                             period,
                             window: self.within_calendar[slot],

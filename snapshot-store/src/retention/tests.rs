@@ -87,6 +87,11 @@ fn reference(
         let w = &policy.within_calendar[period as usize];
         if !w.is_zero() {
             keep.extend(newest_of_each.iter().filter(|t| inside(w, t)));
+            // The oldest snapshot too, when it lies inside the window.
+            let oldest = all.iter().next().expect("non-empty");
+            if inside(w, oldest) {
+                keep.insert(*oldest);
+            }
         }
     }
     keep
