@@ -187,9 +187,14 @@ pub enum Command {
         /// The key's id, stored in the clear in every snapshot it encrypts.
         #[arg(long)]
         id: String,
-        /// Write the key to FILE (readable by its owner only) instead of stdout.
+        /// Write the key to FILE (readable by its owner only) instead of stdout. An
+        /// existing FILE is never replaced unless --force is given: every snapshot
+        /// encrypted under the key it holds would become unreadable.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Replace FILE if it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
     },
 }
 

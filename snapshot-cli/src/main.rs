@@ -113,7 +113,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             dst,
             to_key_file,
         } => return copy::run(&src, &dst, to_key_file.as_deref()).await,
-        Command::Keygen { id, output } => keygen(&id, output.as_deref())?,
+        Command::Keygen { id, output, force } => keygen(&id, output.as_deref(), force)?,
         Command::ImportPy {
             dir,
             store,
@@ -174,8 +174,14 @@ pub(crate) fn load_keys(files: &[PathBuf]) -> anyhow::Result<Keyring> {
     }
     let mut ring = Keyring::empty();
     for file in files {
-        let keys =
-            Keyring::from_file(file).with_context(|| format!("key file {}", file.display()))?;
+        let keys = Keyring::from_file(file).with_context(|| {
+            // Key text given where a file name belongs is not echoed back.
+            if file.to_string_lossy().starts_with("snapshot-key:") {
+                "--key-file takes the name of a file holding keys, and was given key text (not shown); put the key in a file, or in SNAPSHOT_KEY".to_owned()
+            } else {
+                format!("key file {}", file.display())
+            }
+        })?;
         for id in keys.ids() {
             if let Some(key) = keys.get(id) {
                 ring = if ring.is_empty() {
@@ -210,13 +216,15 @@ fn header_cache_file(url: &str) -> Option<PathBuf> {
     Some(dir.join(format!("headers-{:016x}.bin", hasher.finish())))
 }
 
-/// `snapshot keygen`: a new random key in its text form.
-fn keygen(id: &str, output: Option<&std::path::Path>) -> anyhow::Result<()> {
+/// `snapshot keygen`: a new random key in its text form. An existing key file is
+/// replaced only with `--force`.
+fn keygen(id: &str, output: Option<&std::path::Path>, force: bool) -> anyhow::Result<()> {
     let key = snapshot::EncryptionKey::generate(id)?;
-    let mut text = key.to_text();
+    let mut text = zeroize::Zeroizing::new(key.to_text());
     text.push('\n');
     match output {
-        Some(path) => output::write_private(path, text.as_bytes()),
+        Some(path) if force => output::write_private(path, text.as_bytes()),
+        Some(path) => output::create_private(path, text.as_bytes()),
         None => output::stdout(text.as_str()),
     }
 }

@@ -105,14 +105,42 @@ pub fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Writes a file readable by its owner only, like the snapshots it came from.
+/// Writes `bytes` to `path`, readable and writable by its owner only (0600 on Unix)
+/// whatever mode a file already there had: written to a new private file beside it,
+/// then renamed over it, so `path` never holds a partial write.
 pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // tempfile creates its files 0600 on Unix.
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Creates `path` with `bytes`, readable by its owner only; fails without touching it
+/// when `path` exists already.
+pub fn create_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => anyhow::bail!(
+            "{} exists already and was left as it is (replacing a key file makes every snapshot encrypted under its key unreadable; use --force to replace it)",
+            path.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    };
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {}", path.display()))
 }

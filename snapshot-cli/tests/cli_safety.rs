@@ -278,6 +278,64 @@ fn files_written_by_get_are_private() {
         .success();
     let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+    // A file already there, readable by all, ends up private too.
+    let shared = dir.path().join("shared.json");
+    std::fs::write(&shared, "old").expect("write");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    cli()
+        .args(["get", text(dir.path()), "--latest", "-o", text(&shared)])
+        .assert()
+        .success();
+    let mode = std::fs::metadata(&shared)
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(&shared)
+            .expect("read")
+            .contains("step")
+    );
+}
+
+/// `keygen -o` never replaces a key file (every snapshot under the old key would become
+/// unreadable) unless told to, and what it writes is private whatever was there.
+#[cfg(unix)]
+#[test]
+fn keygen_never_replaces_a_key_and_key_text_is_never_echoed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("prod.key");
+    cli()
+        .args(["keygen", "--id", "prod", "-o", text(&file)])
+        .assert()
+        .success();
+    let first = std::fs::read_to_string(&file).expect("key");
+    cli()
+        .args(["keygen", "--id", "prod", "-o", text(&file)])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--force"));
+    assert_eq!(std::fs::read_to_string(&file).expect("key"), first);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    cli()
+        .args(["keygen", "--id", "prod", "-o", text(&file), "--force"])
+        .assert()
+        .success();
+    assert_ne!(std::fs::read_to_string(&file).expect("key"), first);
+    let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Key text given as a file name: refused without printing it.
+    let secret = first.trim();
+    seed(dir.path());
+    cli()
+        .args(["list", text(dir.path()), "--key-file", secret])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("key text").and(predicate::str::contains(&secret[20..]).not()),
+        );
 }
 
 #[test]

@@ -288,6 +288,21 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
         "only the new headers are read"
     );
 
+    // The file holds labels in the clear: its owner's only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file)
+            .expect("cache file")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the header cache file is readable by others"
+        );
+    }
+
     // A new manager (a new process) with the same cache file reads no header.
     let again = SnapshotManager::from_arc(counting.clone()).with_header_cache(&file);
     let b2 = again

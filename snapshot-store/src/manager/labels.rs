@@ -369,7 +369,18 @@ impl HeaderCache {
                 std::fs::create_dir_all(dir)?;
             }
             let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-            std::fs::write(&tmp, bytes)?;
+            // Headers hold labels in the clear: the file is its owner's only.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            {
+                use std::io::Write;
+                let mut file = options.open(&tmp)?;
+                #[cfg(unix)]
+                file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+                file.write_all(&bytes)?;
+            }
             std::fs::rename(&tmp, &path).inspect_err(|_| {
                 let _ = std::fs::remove_file(&tmp);
             })
