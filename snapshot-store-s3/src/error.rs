@@ -80,6 +80,19 @@ pub enum S3Error {
         /// The object that was stored.
         object: String,
     },
+    /// Writes were told to trust conditional creates (`SNAPSHOT_S3_WRITES=conditional`,
+    /// `writes=conditional`), and the probe found that this server ignores them: a
+    /// write could replace a snapshot stored at the same instant, so none is made. Use
+    /// `auto` (or `claims`), which is safe on this server.
+    #[error(
+        "{store}: writes are set to trust conditional creates, but this server does not honour them ({report}); refusing to write (use SNAPSHOT_S3_WRITES=auto or claims)"
+    )]
+    UnsafeWriteProtocol {
+        /// Which store (bucket, prefix, endpoint).
+        store: String,
+        /// What the probe found.
+        report: String,
+    },
     /// A setting's value is not one of those understood.
     #[error("invalid {setting} {value:?}: expected {expected}")]
     InvalidSetting {
@@ -102,6 +115,23 @@ pub enum S3Error {
 /// the S3 error codes that mean "who you are" rather than "what you asked".
 pub(crate) fn rejected_credentials(e: &object_store::Error) -> bool {
     unauthenticated(e) || forbidden(e)
+}
+
+/// Whether a ranged GET failed because the server will not answer that range (HTTP
+/// 416, as for an empty object, or a whole object sent instead of the part asked for):
+/// the only failures after which reading the object whole is right. A timeout, a reset
+/// or a server error is reported as it is: reading a large snapshot whole would lose the
+/// memory bound, and a small header read would become a full download.
+pub(crate) fn range_refused(e: &object_store::Error) -> bool {
+    [
+        "status code: 416",
+        "Range Not Satisfiable",
+        "InvalidRange",
+        "non-partial response when range requested",
+        "Content-Range header not present",
+    ]
+    .iter()
+    .any(|sign| chain_mentions(e, sign))
 }
 
 /// The credentials themselves were refused (unknown key, bad signature, expired).

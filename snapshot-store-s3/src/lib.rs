@@ -160,8 +160,8 @@ pub struct S3Store {
     read_part_size: usize,
     timeout: Duration,
     protocol: WriteProtocol,
-    /// The probe's choice, shared by clones.
-    chosen: Arc<tokio::sync::OnceCell<WriteProtocol>>,
+    /// The probe's answer, shared by clones.
+    chosen: Arc<tokio::sync::OnceCell<ProbeReport>>,
     /// Whether the claims directory's lasting object is known to exist.
     claims_kept: Arc<tokio::sync::OnceCell<()>>,
 }
@@ -369,12 +369,13 @@ impl SnapshotStore for S3Store {
                 let bytes = head.bytes().await.map_err(|e| self.error(e, Some(key)))?;
                 Ok(bytes.slice(..len.min(bytes.len())))
             }
-            Err(e @ object_store::Error::NotFound { .. }) => Err(self.error(e, Some(key))),
-            // A server that will not answer a range (an empty object, say): read it whole.
-            Err(_) => {
+            // A server that will not answer a range (an empty object, say): read it
+            // whole. Any other failure is the answer.
+            Err(e) if error::range_refused(&e) => {
                 let bytes = self.get(key).await?;
                 Ok(bytes.slice(..len.min(bytes.len())))
             }
+            Err(e) => Err(self.error(e, Some(key))),
         }
     }
 
@@ -387,17 +388,17 @@ impl SnapshotStore for S3Store {
         };
         let first = match self.store.get_opts(&path, ranged).await {
             Ok(first) => first,
-            Err(e @ object_store::Error::NotFound { .. }) => {
-                return Err(self.error(e, Some(key)));
-            }
-            // A server that will not answer a range (an empty object, say): read it whole.
-            Err(_) => {
+            // A server that will not answer a range (an empty object, say): read it
+            // whole. Any other failure (a timeout, say) is the answer: a whole read
+            // would hold a snapshot of any size in memory.
+            Err(e) if error::range_refused(&e) => {
                 let bytes = self.get(key).await?;
                 return Ok((
                     bytes.len() as u64,
                     futures::stream::once(async move { Ok(bytes) }).boxed(),
                 ));
             }
+            Err(e) => return Err(self.error(e, Some(key))),
         };
         let size = first.meta.size;
         let this = self.clone();

@@ -72,6 +72,28 @@ impl FromStr for WriteProtocol {
     }
 }
 
+/// Probe answers of this process, by store (bucket, prefix and endpoint): a store
+/// opened again (the next checkpoint run in one process, a clone made by the facade)
+/// does not probe again.
+static REMEMBERED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, ProbeReport>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn remembered(store: &str) -> Option<ProbeReport> {
+    REMEMBERED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(store)
+        .cloned()
+}
+
+fn remember(store: &str, report: &ProbeReport) {
+    REMEMBERED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(store.to_owned(), report.clone());
+}
+
 /// What [`S3Store::probe`] found out about the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -102,21 +124,78 @@ impl fmt::Display for ProbeReport {
 }
 
 impl S3Store {
-    /// The protocol this store's writes use: the configured one, or for
-    /// [`WriteProtocol::Auto`] the probe's choice (probed once per store and its clones,
-    /// before the first write).
+    /// The protocol this store's writes use: [`WriteProtocol::Claims`] when configured;
+    /// otherwise what the probe found (probed once per store and its clones, and
+    /// remembered for the process per bucket, prefix and endpoint). A store set to
+    /// [`WriteProtocol::Conditional`] on a server the probe finds ignoring conditional
+    /// creates refuses to write: no setting overrides what the probe has shown to be
+    /// unsafe. Stores over other object stores
+    /// ([`from_object_store`](Self::from_object_store)) are probed only for `Auto`: their
+    /// conditional creates are implemented by their object_store backend.
     ///
     /// # Errors
-    /// [`Error::Backend`](snapshot_store::Error::Backend) when the probe's requests fail.
+    /// [`Error::Backend`](snapshot_store::Error::Backend) when the probe's requests
+    /// fail, or with [`S3Error::UnsafeWriteProtocol`] as above.
     pub async fn write_protocol(&self) -> Result<WriteProtocol> {
-        match self.protocol {
-            WriteProtocol::Auto => self
-                .chosen
-                .get_or_try_init(|| async { Ok(self.probe().await?.protocol) })
-                .await
-                .copied(),
-            chosen => Ok(chosen),
+        let must_probe = match self.protocol {
+            WriteProtocol::Auto => true,
+            WriteProtocol::Conditional => self.s3.is_some(),
+            WriteProtocol::Claims => false,
+        };
+        if !must_probe {
+            return Ok(self.protocol);
         }
+        let report = self
+            .chosen
+            .get_or_try_init(|| async {
+                if let Some(known) = remembered(&self.describe) {
+                    return Ok(known);
+                }
+                self.probe().await
+            })
+            .await?;
+        match (self.protocol, report.protocol) {
+            (WriteProtocol::Conditional, WriteProtocol::Claims) => {
+                Err(snapshot_store::Error::backend(
+                    crate::BACKEND,
+                    S3Error::UnsafeWriteProtocol {
+                        store: self.describe.clone(),
+                        report: report.to_string(),
+                    },
+                ))
+            }
+            (_, found) => Ok(found),
+        }
+    }
+
+    /// Starts the probe in the background on the current tokio runtime (if any), so
+    /// that the first write does not wait for it: a writer calls this when it opens the
+    /// store (`snapshot::open_or_create` does). Does nothing for stores that need no
+    /// probe, outside a runtime, or once the answer is known; a probe that fails is
+    /// tried again by the first write.
+    pub fn start_probe(&self) {
+        let needed = match self.protocol {
+            WriteProtocol::Auto => true,
+            WriteProtocol::Conditional => self.s3.is_some(),
+            WriteProtocol::Claims => false,
+        };
+        if !needed || self.chosen.initialized() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.clone();
+        runtime.spawn(async move {
+            if let Err(e) = store.write_protocol().await {
+                tracing::debug!(store = %store.describe, error = %e, "background probe failed; the first write probes again");
+            }
+        });
+    }
+
+    /// The probe's answer, once known (`None` before, and for stores that need none).
+    pub fn probed(&self) -> Option<&ProbeReport> {
+        self.chosen.get()
     }
 
     /// Finds out what the server does with conditional creates, with about a dozen
@@ -138,6 +217,7 @@ impl S3Store {
         }
         let report = report?;
         tracing::info!(store = %self.describe, %report, "probed conditional creates");
+        remember(&self.describe, &report);
         Ok(report)
     }
 

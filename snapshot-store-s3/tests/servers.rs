@@ -22,7 +22,7 @@ use snapshot_store::Lookup;
 use snapshot_store::Order;
 use snapshot_store::conformance::{self, DynStore};
 use snapshot_store::{Error, KeyRange, SnapshotKey, SnapshotManager, SnapshotStore};
-use snapshot_store_s3::{S3Store, UPLOADS_DIR};
+use snapshot_store_s3::{S3Store, UPLOADS_DIR, WriteProtocol};
 use support::{Process, RawObjects, SECRET_KEY, Target, Weed};
 
 fn unique(name: &str) -> String {
@@ -346,6 +346,71 @@ async fn probe_finds_what_the_server_does(target: &Target) {
     assert!(leftovers.is_empty(), "the probe left {leftovers:?}");
 }
 
+/// `conditional` forced on a server that ignores conditional creates refuses to write
+/// (naming why) and stores nothing; on a server that honours them it writes.
+async fn forced_conditional_is_refused_where_unsafe(target: &Target) {
+    let store = target
+        .builder(&unique("forced"))
+        .with_write_protocol(WriteProtocol::Conditional)
+        .build()
+        .expect("store");
+    let key = str::parse::<SnapshotKey>("2030-06-01_12-00-00-000000").expect("key");
+    let written = store.put(key, Bytes::from_static(b"forced")).await;
+    let probed = store.probed().expect("the write probed first").protocol;
+    if probed == WriteProtocol::Claims {
+        let err = written.expect_err("an unsafe forced protocol must not write");
+        let text = err.chain_to_string();
+        assert!(text.contains("does not honour"), "{text}");
+        assert!(
+            store
+                .list(KeyRange::all(), None)
+                .await
+                .expect("list")
+                .is_empty(),
+            "nothing may be stored"
+        );
+    } else {
+        written.expect("a safe forced protocol writes");
+    }
+    if let Some(expected) = target.expected {
+        assert_eq!(probed, expected);
+    }
+}
+
+/// A writer's store probes in the background as soon as it is opened: the answer is
+/// there before the first write, so the first checkpoint does not wait for it.
+async fn the_probe_runs_before_the_first_write(target: &Target) {
+    let store = target.store(&unique("early"));
+    assert!(store.probed().is_none());
+    store.start_probe();
+    let started = Instant::now();
+    while store.probed().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the background probe never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "  {}: background probe done after {:.1?}, before any write",
+        target.name,
+        started.elapsed()
+    );
+    // A second store of the same place (a new open in the same process) knows at once.
+    let again = target.store(store.prefix().as_ref());
+    let before = Instant::now();
+    assert_eq!(
+        again.write_protocol().await.expect("protocol"),
+        store.probed().expect("probed").protocol
+    );
+    assert!(again.probed().is_some());
+    println!(
+        "  {}: remembered answer in {:.1?}",
+        target.name,
+        before.elapsed()
+    );
+}
+
 /// One writer asking three times for one instant gets three snapshots.
 async fn one_writer_one_instant_three_times(target: &Target) {
     let manager = SnapshotManager::new(target.store(&unique("same-instant")));
@@ -644,6 +709,16 @@ async fn on_every_server(target: &Target) {
     run(
         &format!("{name}: probe_finds_what_the_server_does"),
         probe_finds_what_the_server_does(target),
+    )
+    .await;
+    run(
+        &format!("{name}: forced_conditional_is_refused_where_unsafe"),
+        forced_conditional_is_refused_where_unsafe(target),
+    )
+    .await;
+    run(
+        &format!("{name}: the_probe_runs_before_the_first_write"),
+        the_probe_runs_before_the_first_write(target),
     )
     .await;
     run(

@@ -254,8 +254,8 @@ pub enum Create {
 /// in; [`Error::StoreNotFound`] (inside [`OpenError::Store`]) for a missing directory
 /// with [`Create::No`]; otherwise as [`StoreUrl::parse`] and the backend's constructor.
 pub fn open_store(url: &str, create: Create) -> Result<Arc<dyn SnapshotStore>, OpenError> {
-    #[cfg(not(feature = "fs"))]
-    let _ = create; // only directories are created
+    #[cfg(not(any(feature = "fs", feature = "s3")))]
+    let _ = create; // directories are created, S3 writers probe early
     match StoreUrl::parse(url)? {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "fs")]
@@ -274,7 +274,14 @@ pub fn open_store(url: &str, create: Create) -> Result<Arc<dyn SnapshotStore>, O
             bucket,
             prefix,
             writes,
-        } => Ok(Arc::new(s3_store(bucket, prefix, writes.as_deref())?)),
+        } => {
+            let store = s3_store(bucket, prefix, writes.as_deref())?;
+            if create == Create::IfMissing {
+                // A writer: find out how to write safely before the first write.
+                store.start_probe();
+            }
+            Ok(Arc::new(store))
+        }
         #[cfg(not(feature = "s3"))]
         StoreUrl::S3 { .. } => Err(OpenError::FeatureDisabled {
             feature: "s3",
