@@ -153,16 +153,31 @@ impl Inner {
                     continue;
                 }
             };
-            let writer_gone = identity::writer_is_gone(name);
             let old = meta
                 .modified()
                 .ok()
                 .and_then(|t| now.duration_since(t).ok())
                 .is_some_and(|age| age >= self.stale_temp_age);
-            if !(writer_gone || old) {
+            // The writer's lock decides where it can be seen (this kernel); elsewhere,
+            // or where locks do not work, age alone. A locked file is never removed,
+            // however old: its writer is alive (a slow upload, a long encode).
+            let held = match File::open(&path) {
+                Ok(file) => match lock::try_take(&file) {
+                    Ok(true) => Some(file),
+                    Ok(false) => continue,
+                    Err(_) => None,
+                },
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(_) => None,
+            };
+            let gone = held.is_some() && identity::written_here(name);
+            if !(gone || old) {
                 continue;
             }
-            match fs::remove_file(&path) {
+            // Removed while its lock is held here, so no writer can take it up again.
+            let removed = fs::remove_file(&path);
+            drop(held);
+            match removed {
                 Ok(()) => cleanup.removed += 1,
                 // Another process cleaned it up first.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

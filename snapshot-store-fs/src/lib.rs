@@ -64,7 +64,7 @@ mod write;
 pub use builder::FsStoreBuilder;
 pub use error::FsError;
 use layout::{Day, day_name};
-use write::identity;
+use write::{identity, lock};
 
 /// The backend's name in [`Error::Backend`].
 pub const BACKEND: &str = "fs";
@@ -80,8 +80,9 @@ pub const DEFAULT_FILE_MODE: u32 = 0o600;
 /// The default mode of directories the store creates: the owner only.
 pub const DEFAULT_DIR_MODE: u32 = 0o700;
 
-/// Temporary files older than this are taken to be left by a killed process (when the
-/// writer cannot be identified as gone sooner; see [`FsStore::remove_stale_temp_files`]).
+/// Unlocked temporary files older than this are taken to be left by a killed process
+/// (when the writer cannot be seen to be gone sooner; see
+/// [`FsStore::remove_stale_temp_files`]).
 pub const DEFAULT_STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
 
 /// What a cleanup of temporary files did.
@@ -169,10 +170,16 @@ impl FsStore {
         self.inner.path_of(key)
     }
 
-    /// Removes temporary files left by processes killed mid-write: at once when the
-    /// file names a writer on this machine that is gone (its process id and start time
-    /// are in the name), otherwise once older than the configured age. Best effort:
-    /// what could not be removed is in the report, never an error.
+    /// Removes temporary files left by processes killed mid-write. A writer holds an
+    /// exclusive lock (`flock`) on its temporary file while it writes, and the kernel
+    /// drops it when the writer dies, so: a file whose lock is held is never removed,
+    /// whatever its age; a file written on this machine since its last boot (the boot
+    /// id is in its name) whose lock is free is removed at once; a file of another
+    /// machine or boot, or on a filesystem without locks, once older than the
+    /// configured age. Locks, not process ids, decide, so this holds across PID
+    /// namespaces and containers that share the directory. On Windows (no `flock`) the
+    /// age alone decides. Best effort: what could not be removed is in the report,
+    /// never an error.
     pub async fn remove_stale_temp_files(&self) -> Cleanup {
         let inner = self.inner.clone();
         let cleanup = tokio::task::spawn_blocking(move || inner.remove_stale_temp_files())

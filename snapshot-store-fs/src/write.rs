@@ -80,11 +80,7 @@ impl Inner {
         if fs::symlink_metadata(&target).is_ok() {
             return Err(Error::AlreadyExists { key });
         }
-        let mut temp = tempfile::Builder::new()
-            .prefix(&identity::temp_prefix())
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(&self.dir)
-            .map_err(|e| FsError::io("creating a temporary file in", &self.dir, e))?;
+        let mut temp = self.locked_temp_file()?;
         let temp_path = temp.path().to_owned();
         let io_err = |action: &'static str| {
             let path = &temp_path;
@@ -111,6 +107,36 @@ impl Inner {
                 Err(e) => return Err(FsError::io("publishing", &target, e.error).into()),
             }
         }
+    }
+
+    /// A new temporary file, locked by this writer for as long as it is open: cleanup
+    /// (of any process, in any PID namespace on this kernel) never removes a file whose
+    /// lock is held. Cleanup takes the lock before removing a file, so a file removed
+    /// between its creation and its locking is noticed here (no links left) and another
+    /// is made.
+    fn locked_temp_file(&self) -> Result<tempfile::NamedTempFile> {
+        for _ in 0..8 {
+            let temp = tempfile::Builder::new()
+                .prefix(&identity::temp_prefix())
+                .suffix(TEMP_SUFFIX)
+                .tempfile_in(&self.dir)
+                .map_err(|e| FsError::io("creating a temporary file in", &self.dir, e))?;
+            match lock::hold(temp.as_file()) {
+                Ok(()) => {}
+                // No locks here (some network filesystems): cleanup goes by age.
+                Err(e) if lock::unsupported(&e) => return Ok(temp),
+                Err(e) => return Err(FsError::io("locking", temp.path(), e).into()),
+            }
+            if lock::still_linked(temp.as_file()) {
+                return Ok(temp);
+            }
+        }
+        Err(FsError::io(
+            "creating a temporary file in",
+            &self.dir,
+            io::Error::other("each new temporary file was removed before it could be locked"),
+        )
+        .into())
     }
 
     pub(crate) fn delete(&self, key: SnapshotKey) -> Result<()> {
@@ -164,7 +190,9 @@ pub(crate) fn is_not_ours(e: &io::Error) -> bool {
 }
 
 /// Who writes a temporary file: this machine's boot, the process id and its start
-/// time are in the file's name, so cleanup can tell at once that its writer is gone.
+/// time are in the file's name. Only the boot id decides anything (whether the writer's
+/// lock can be seen from here); the process id is for people reading the directory, as
+/// it means nothing in another PID namespace.
 pub(crate) mod identity {
     use std::sync::OnceLock;
 
@@ -203,20 +231,101 @@ pub(crate) mod identity {
         }
     }
 
-    /// Whether `name` says it was written by a process of this boot that no longer
-    /// runs (the id is free, or taken by a process that started at another time).
-    pub(crate) fn writer_is_gone(name: &str) -> bool {
+    /// Whether `name` says it was written on this kernel (this machine, this boot,
+    /// containers included): then the writer's lock on it tells whether it still runs.
+    /// A file of another machine or boot is judged by its age only.
+    pub(crate) fn written_here(name: &str) -> bool {
         let Some((boot, _)) = this_process() else {
             return false;
         };
-        let mut parts = name[TEMP_PREFIX.len()..].splitn(4, '-');
-        let (Some(b), Some(pid), Some(start)) = (parts.next(), parts.next(), parts.next()) else {
-            return false;
-        };
-        let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
-            return false;
-        };
-        b == boot && start_time(pid) != Some(start)
+        name[TEMP_PREFIX.len()..]
+            .split('-')
+            .next()
+            .is_some_and(|b| b == boot)
+    }
+}
+
+/// Advisory locks on temporary files: a writer holds an exclusive `flock` on its file
+/// while it writes; the kernel releases it when the writer exits or is killed. Locks
+/// are the kernel's, so they are seen across processes, PID namespaces and containers
+/// sharing the filesystem, where process ids are not.
+pub(crate) mod lock {
+    use std::fs::File;
+    use std::io;
+
+    /// Takes this file's lock (waiting while a cleaner holds it for a moment).
+    #[cfg(unix)]
+    pub(crate) fn hold(file: &File) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        loop {
+            #[allow(unsafe_code)]
+            // SAFETY: flock on a valid, open descriptor has no other preconditions.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn hold(_file: &File) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+
+    /// Tries to take the lock without waiting: `Ok(true)` when taken (no writer holds
+    /// it), `Ok(false)` when a writer holds it.
+    #[cfg(unix)]
+    pub(crate) fn try_take(file: &File) -> io::Result<bool> {
+        use std::os::fd::AsRawFd;
+        loop {
+            #[allow(unsafe_code)]
+            // SAFETY: as in `hold`.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(true);
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EWOULDBLOCK) => return Ok(false),
+                Some(libc::EINTR) => continue,
+                _ => return Err(e),
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn try_take(_file: &File) -> io::Result<bool> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+
+    /// Whether the filesystem (or system) has no such locks.
+    pub(crate) fn unsupported(e: &io::Error) -> bool {
+        #[cfg(unix)]
+        if matches!(
+            e.raw_os_error(),
+            Some(libc::ENOLCK | libc::EOPNOTSUPP | libc::ENOSYS)
+        ) {
+            return true;
+        }
+        e.kind() == io::ErrorKind::Unsupported
+    }
+
+    /// Whether the file still has a name (a cleaner did not remove it meanwhile).
+    pub(crate) fn still_linked(file: &File) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            file.metadata().is_ok_and(|m| m.nlink() > 0)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = file;
+            true
+        }
     }
 }
 

@@ -70,21 +70,29 @@ async fn links_named_like_snapshots_are_foreign_objects() {
     assert_eq!(std::fs::read(&secret).expect("read"), b"not yours");
 }
 
+/// Holds an exclusive `flock` on `path`, as a writer holds its temporary file.
+fn lock(path: &Path) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).expect("open");
+    #[allow(unsafe_code)]
+    // SAFETY: flock on an open descriptor.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(rc, 0, "lock {}", path.display());
+    file
+}
+
 #[tokio::test]
 async fn leftovers_of_a_gone_writer_are_removed_at_once_and_nothing_else() {
     let dir = tempfile::tempdir().expect("tempdir");
     let boot = boot_id();
-    // A writer of this boot whose process is gone (this pid is beyond Linux's range of
-    // live ones here, or at least not started at tick 1).
+    // Written on this machine since boot, its lock free: the writer is gone.
     let gone = dir
         .path()
         .join(format!("{TEMP_PREFIX}{boot}-4194000-1-abcdef{TEMP_SUFFIX}"));
-    // A writer that is alive: this very process.
-    let alive = dir.path().join(format!(
-        "{TEMP_PREFIX}{boot}-{}-{}-ghijkl{TEMP_SUFFIX}",
-        std::process::id(),
-        own_start()
-    ));
+    // Locked: a live writer, whatever its name says (here a pid of no process).
+    let alive = dir
+        .path()
+        .join(format!("{TEMP_PREFIX}{boot}-4194001-1-ghijkl{TEMP_SUFFIX}"));
     // Another machine's (or boot's) writer: judged by age only.
     let elsewhere = dir
         .path()
@@ -95,6 +103,7 @@ async fn leftovers_of_a_gone_writer_are_removed_at_once_and_nothing_else() {
         std::fs::write(file, b"partial").expect("write");
     }
     std::fs::create_dir(&trap).expect("mkdir");
+    let held = lock(&alive);
 
     let store = FsStore::open(dir.path()).expect("opening never fails on cleanup");
     assert!(!gone.exists(), "a gone writer's file stays");
@@ -102,10 +111,24 @@ async fn leftovers_of_a_gone_writer_are_removed_at_once_and_nothing_else() {
     let cleanup = store.last_cleanup();
     assert_eq!(cleanup.removed, 1);
     assert!(cleanup.left.is_empty(), "{:?}", cleanup.left);
+
+    // Even past the age limit, a locked file stays; once its lock goes, it goes.
+    let aged = FsStore::builder(dir.path())
+        .with_stale_temp_age(std::time::Duration::ZERO)
+        .build()
+        .expect("open");
+    assert!(alive.exists(), "a locked file was removed for its age");
+    assert!(
+        !elsewhere.exists(),
+        "an unlocked file past the age limit stays"
+    );
+    drop(held);
+    assert_eq!(aged.remove_stale_temp_files().await.removed, 1);
+    assert!(!alive.exists());
 }
 
 #[tokio::test]
-async fn killed_writers_are_recognised_by_their_temporary_names() {
+async fn a_killed_writers_lock_goes_with_it_and_its_file_is_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = FsStore::open(dir.path()).expect("open");
     // The name a write uses carries this boot, this pid and its start time.
@@ -120,26 +143,44 @@ async fn killed_writers_are_recognised_by_their_temporary_names() {
         .tempfile_in(dir.path())
         .expect("temp");
     let (_, path) = probe.keep().expect("keep");
+    // Another process holds the lock, as a writer would: a shell opens the file,
+    // locks it with util-linux `flock`, and becomes `sleep` holding it.
+    let mut holder = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "exec 9<\"$1\" && flock --exclusive 9 && exec sleep 600",
+            "sh",
+        ])
+        .arg(&path)
+        .spawn()
+        .expect("sh");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(&path).expect("open");
+        #[allow(unsafe_code)]
+        // SAFETY: flock on an open descriptor.
+        let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if !free {
+            break;
+        }
+        drop(file);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock(1) never locked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert_eq!(
         store.remove_stale_temp_files().await.removed,
         0,
         "its writer is alive"
     );
     assert!(path.exists());
-    // A child that writes and is killed leaves a file cleanup removes at once.
-    let child = std::process::Command::new("sleep")
-        .arg("0")
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let mut child = child;
-    child.wait().expect("wait");
-    let dead = dir
-        .path()
-        .join(format!("{TEMP_PREFIX}{boot}-{pid}-1-zzzzzz{TEMP_SUFFIX}"));
-    std::fs::write(&dead, b"partial").expect("write");
+    holder.kill().expect("SIGKILL");
+    holder.wait().expect("wait");
     assert_eq!(store.remove_stale_temp_files().await.removed, 1);
-    assert!(!dead.exists());
+    assert!(!path.exists());
 }
 
 #[tokio::test]

@@ -105,6 +105,26 @@ fn child(mode: &str) {
                 }
                 report(manager.dump(&state(0, 2 << 20)).await.map(drop));
             }
+            // Streams one snapshot slowly (20 pieces, 150 ms apart), printing
+            // "writing" once its first piece is written, then how the put ended.
+            "slow-writer" => {
+                let key: snapshot_store::SnapshotKey = std::env::var("SNAPSHOT_FS_KEY")
+                    .expect("key")
+                    .parse()
+                    .expect("key");
+                let pieces = futures::stream::unfold(0u32, |i| async move {
+                    if i == 20 {
+                        return None;
+                    }
+                    if i == 1 {
+                        println!("writing");
+                    }
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    Some((Ok(bytes::Bytes::from(vec![b'x'; 64 << 10])), i + 1))
+                });
+                let store = FsStore::create(&dir).expect("open");
+                report(store.put_stream(key, Box::pin(pieces)).await.map(drop));
+            }
             other => panic!("unknown child mode {other}"),
         }
     });
@@ -334,6 +354,78 @@ fn a_write_failing_part_way_leaves_nothing() {
     println!("part-way failure: {}", out.trim());
 }
 
+/// The slow-writer child run through `unshare --pid --fork --mount-proc`: pid 1 of a
+/// new PID namespace with its own /proc, as in a container.
+fn slow_writer_in_a_new_pid_namespace(dir: &Path, key: &str) -> Child {
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(std::env::current_exe().expect("current exe"))
+        .env(MODE, "slow-writer")
+        .env(DIR, dir)
+        .env("SNAPSHOT_FS_KEY", key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("unshare (needs root)")
+}
+
+/// A writer in another PID namespace (a container on the same host): its process id
+/// means nothing here, and a store opened here (whose cleanup runs at open) must leave
+/// its temporary file alone while it writes. Needs root for `unshare --pid`.
+fn writers_in_other_pid_namespaces_keep_their_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    FsStore::create(dir.path()).expect("create");
+    let mut child = slow_writer_in_a_new_pid_namespace(dir.path(), "2030-06-01_12-00-00-000000");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    assert_eq!(
+        lines.next().expect("a line").expect("text"),
+        "writing",
+        "the child did not start writing"
+    );
+    let temp: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(TEMP_PREFIX))
+        .collect();
+    assert_eq!(temp.len(), 1, "{temp:?}");
+    // The pid in the name is the child's pid in its own namespace.
+    println!("  the other namespace's temporary file: {}", temp[0]);
+    for _ in 0..3 {
+        let cleanup = FsStore::open(dir.path()).expect("open").last_cleanup();
+        assert_eq!(cleanup.removed, 0, "a live writer's file was removed");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let outcome = lines.next().expect("an outcome").expect("text");
+    assert_eq!(outcome, "dump ok", "the writer's put failed");
+    assert!(child.wait().expect("wait").success());
+    let rt = runtime();
+    rt.block_on(async {
+        let store = FsStore::open(dir.path()).expect("open");
+        let key = "2030-06-01_12-00-00-000000".parse().expect("key");
+        assert_eq!(store.get(key).await.expect("get").len(), 20 * (64 << 10));
+    });
+
+    // Killed in its namespace mid-write: the lock goes with it, and the next open
+    // removes the file at once (no hour-long wait for its age).
+    let mut child = slow_writer_in_a_new_pid_namespace(dir.path(), "2030-06-01_13-00-00-000000");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    assert_eq!(lines.next().expect("a line").expect("text"), "writing");
+    assert_eq!(temp_files(dir.path()), 1);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // unshare --kill-child passes the kill on to the writer; give the kernel a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let cleanup = FsStore::open(dir.path()).expect("open").last_cleanup();
+        if cleanup.removed == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the killed writer's file stayed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(temp_files(dir.path()), 0);
+}
+
 fn main() {
     if let Ok(mode) = std::env::var(MODE) {
         child(&mode);
@@ -343,7 +435,11 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let tests: [(&str, fn()); 4] = [
+    let tests: [(&str, fn()); 5] = [
+        (
+            "writers_in_other_pid_namespaces_keep_their_files",
+            writers_in_other_pid_namespaces_keep_their_files,
+        ),
         (
             "killed_writers_leave_only_complete_snapshots",
             killed_writers_leave_only_complete_snapshots,

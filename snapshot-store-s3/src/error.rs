@@ -118,7 +118,8 @@ pub(crate) fn rejected_credentials(e: &object_store::Error) -> bool {
 }
 
 /// Whether a ranged GET failed because the server will not answer that range (HTTP
-/// 416, as for an empty object, or a whole object sent instead of the part asked for):
+/// 416, as for an empty object, or a whole object or another range sent instead of the
+/// part asked for):
 /// the only failures after which reading the object whole is right. A timeout, a reset
 /// or a server error is reported as it is: reading a large snapshot whole would lose the
 /// memory bound, and a small header read would become a full download.
@@ -132,6 +133,12 @@ pub(crate) fn range_refused(e: &object_store::Error) -> bool {
     ]
     .iter()
     .any(|sign| chain_mentions(e, sign))
+        // Another range than the one asked for (s3rver answers some ranges whole):
+        // object_store says "Requested 0..1, got 0..57".
+        || chain(e).any(|err| {
+            let text = err.to_string();
+            text.starts_with("Requested ") && text.contains(", got ")
+        })
 }
 
 /// The credentials themselves were refused (unknown key, bad signature, expired).

@@ -360,6 +360,14 @@ impl SnapshotStore for S3Store {
     /// One ranged GET of the first `len` bytes.
     async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
         let path = self.path_of(key);
+        if len == 0 {
+            // No range is empty: whether it exists is all there is to answer.
+            self.store
+                .head(&path)
+                .await
+                .map_err(|e| self.error(e, Some(key)))?;
+            return Ok(Bytes::new());
+        }
         let ranged = object_store::GetOptions {
             range: Some((0..len as u64).into()),
             ..Default::default()
