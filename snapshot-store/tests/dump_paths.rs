@@ -1,6 +1,7 @@
-//! Every way a dump can run: streamed under `block_in_place` on a multi-thread runtime,
-//! encoded in memory on a current-thread runtime or in a `LocalSet` (where tokio refuses
-//! to block), and a state that fails part way through a streamed dump.
+//! Every way a dump can run: streamed under `block_in_place` on a multi-thread runtime's
+//! worker, streamed on the thread of `Runtime::block_on` or a `LocalSet` (no panic
+//! caught, none printed), encoded in memory on a current-thread runtime, and a state
+//! that fails part way through a streamed dump; loads decode off the async workers.
 
 use std::sync::Arc;
 
@@ -67,8 +68,63 @@ fn on_a_current_thread_runtime() {
     rt.block_on(dumps_and_loads(&manager()));
 }
 
+/// Counts panics anywhere in this process (a dump that relied on catching tokio's panic
+/// would print it and count here).
+fn count_panics() -> Arc<std::sync::atomic::AtomicUsize> {
+    static COUNT: std::sync::OnceLock<Arc<std::sync::atomic::AtomicUsize>> =
+        std::sync::OnceLock::new();
+    COUNT
+        .get_or_init(|| {
+            let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let seen = count.clone();
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                previous(info);
+            }));
+            count
+        })
+        .clone()
+}
+
+/// A type whose decoding notes whether it ran on an async worker thread.
+#[derive(Debug)]
+struct WhereDecoded(Option<usize>);
+
+impl<'de> serde::Deserialize<'de> for WhereDecoded {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let _: serde::de::IgnoredAny = serde::Deserialize::deserialize(d)?;
+        Ok(WhereDecoded(tokio::runtime::worker_index()))
+    }
+}
+
+#[test]
+fn small_loads_decode_off_the_async_workers() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        tokio::spawn(async {
+            let manager = manager();
+            let info = manager.dump(&vec![1u8, 2, 3]).await.expect("dump");
+            assert!(tokio::runtime::worker_index().is_some(), "a worker");
+            let found: WhereDecoded = manager
+                .load(Lookup::Exact(info.key))
+                .await
+                .expect("load")
+                .expect("stored");
+            assert_eq!(found.0, None, "decoded on async worker {:?}", found.0);
+        })
+        .await
+        .expect("task");
+    });
+}
+
 #[test]
 fn in_a_local_set_on_a_multi_thread_runtime() {
+    let panics = count_panics();
+    let before = panics.load(std::sync::atomic::Ordering::SeqCst);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -83,6 +139,11 @@ fn in_a_local_set_on_a_multi_thread_runtime() {
         .await
         .expect("local task")
     }));
+    assert_eq!(
+        panics.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "a dump in a LocalSet panicked (and caught it)"
+    );
 }
 
 #[test]

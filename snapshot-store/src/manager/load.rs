@@ -17,8 +17,9 @@ use crate::{Error, KeyRange, Order, Result, SnapshotKey, SnapshotManager, Snapsh
 
 /// How often a load retries when its snapshot vanishes between listing and reading.
 const LOAD_ATTEMPTS: usize = 3;
-/// Snapshots up to this size are read whole and decoded on the calling task; larger
-/// ones stream into a decoder on the blocking pool.
+/// Snapshots up to this size are read whole, then decoded on the blocking pool; larger
+/// ones stream into a decoder there as they arrive. No load decodes on an async worker
+/// (a small compressed snapshot can decompress to a great deal).
 const INLINE_DECODE: u64 = 256 * 1024;
 
 impl SnapshotManager {
@@ -202,11 +203,16 @@ impl SnapshotManager {
         let (size, stream) = self.store.get_stream(key).instrument(span).await?;
         let meta = SnapshotMeta { key, size };
         let reporter = self.reporter(Operation::Load, key);
-        let corrupt = |source| Error::undecodable(key, source);
+        let corrupt = move |source| Error::undecodable(key, source);
         if size <= INLINE_DECODE {
             let bytes = crate::gather(stream).await?;
             reporter.report(bytes.len() as u64, Some(size));
-            let value = self.decode_as::<T>(&bytes).map_err(corrupt)?;
+            let decode = self.decode.clone();
+            let value =
+                super::run_blocking(
+                    move || Ok(decode_slice::<T>(&decode, &bytes).map_err(corrupt)),
+                )
+                .await??;
             return Ok((meta, value));
         }
         let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
@@ -327,22 +333,21 @@ impl SnapshotManager {
     pub fn read_from_buffer<T: DeserializeOwned + 'static, R: Read>(&self, reader: R) -> Result<T> {
         decode_reader(&self.decode, reader).map_err(Error::Codec)
     }
-
-    /// Decodes as `T`; a [`Value`] is built by the codec's own decoder (faster than
-    /// going through serde), any other type through serde. Both check the registry.
-    pub(super) fn decode_as<T: DeserializeOwned + 'static>(
-        &self,
-        bytes: &[u8],
-    ) -> snapshot_codec::Result<T> {
-        if TypeId::of::<T>() == TypeId::of::<Value>() {
-            return self.decode.decode(bytes).map(downcast);
-        }
-        self.decode.from_slice(bytes)
-    }
 }
 
-/// Decodes one snapshot from `reader` as `T`, as [`SnapshotManager::decode_as`] does
-/// from memory.
+/// Decodes `bytes` as `T`: a [`Value`] by the codec's own decoder (faster than going
+/// through serde), any other type through serde. Both check the registry.
+fn decode_slice<T: DeserializeOwned + 'static>(
+    decode: &snapshot_codec::DecodeOptions,
+    bytes: &[u8],
+) -> snapshot_codec::Result<T> {
+    if TypeId::of::<T>() == TypeId::of::<Value>() {
+        return decode.decode(bytes).map(downcast);
+    }
+    decode.from_slice(bytes)
+}
+
+/// Decodes one snapshot from `reader` as `T`, as [`decode_slice`] does from memory.
 fn decode_reader<T: DeserializeOwned + 'static, R: Read>(
     decode: &snapshot_codec::DecodeOptions,
     reader: R,

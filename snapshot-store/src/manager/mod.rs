@@ -245,13 +245,14 @@ impl SnapshotManager {
 
     /// Encodes `state` and stores it under the current time.
     ///
-    /// On a multi-thread tokio runtime the state is encoded under
-    /// [`block_in_place`](tokio::task::block_in_place) (the runtime moves this worker's
-    /// other tasks to another thread meanwhile) straight into the store, a chunk at a
-    /// time, so the dump holds a few MiB of the encoded form whatever the state's size.
-    /// On a current-thread runtime, or in a `LocalSet` (where tokio refuses to block and
-    /// says so on stderr), it is encoded in memory first; a [`Checkpointer`] streams on
-    /// any runtime and returns before the encoding even starts.
+    /// On a multi-thread tokio runtime the state is encoded straight into the store, a
+    /// chunk at a time, so the dump holds a few MiB of the encoded form whatever the
+    /// state's size; it never encodes on an async worker: a worker first hands its
+    /// other tasks to another thread ([`block_in_place`](tokio::task::block_in_place)),
+    /// and a thread that is not a worker (the one running `Runtime::block_on` or a
+    /// `LocalSet`) encodes while the upload runs on the workers. On a current-thread
+    /// runtime it is encoded in memory on the runtime's one thread; a [`Checkpointer`]
+    /// streams on any runtime and returns before the encoding even starts.
     ///
     /// If that microsecond is taken (two dumps in one microsecond, or another writer),
     /// the next free one is used: a dump never overwrites and is never lost. A returned
@@ -329,38 +330,22 @@ impl SnapshotManager {
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         let stored = if multi_thread {
-            // Encoded under `block_in_place` (the runtime hands this worker's other tasks
-            // to another thread meanwhile) into a pipe the store writes from.
+            // Encoded into a pipe the store writes from, on this thread: a worker hands
+            // its other tasks to another thread first (`block_in_place`); a thread that
+            // is not a worker (the one in `Runtime::block_on`, a `LocalSet`'s) holds no
+            // other task of the runtime and simply encodes, while the upload runs on the
+            // workers. Nothing here relies on catching a panic.
+            let on_worker = tokio::runtime::worker_index().is_some();
             self.put_loop(first, OnTaken::NextFree, None, |key| {
                 let (writer, body) = encoder_pipe(self.reporter(Operation::Dump, key));
                 let store = self.store.clone();
                 let upload = tokio::spawn(async move { store.put_stream(key, body).await });
-                let mut writer = Some(writer);
-                let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    tokio::task::block_in_place(|| Some(writer.take()?.encode(encode, state)))
-                }));
-                match encoded {
-                    Ok(Some(encoded)) => {
-                        Box::pin(async move { settle(encoded, joined(upload.await)) })
-                    }
-                    // Tokio refused to block here (a task of a `LocalSet`): the pipe is
-                    // dropped unfinished, so the store stores nothing from it, and the
-                    // snapshot is encoded in memory instead.
-                    Ok(None) | Err(_) if writer.is_some() => {
-                        drop(writer);
-                        let bytes = encode_bytes(encode, state);
-                        let store = self.store.clone();
-                        Box::pin(async move {
-                            let _ = upload.await;
-                            let bytes = bytes?;
-                            let size = bytes.len() as u64;
-                            store.put(key, bytes).await.map(|()| size)
-                        })
-                    }
-                    // The state's own `Serialize` panicked: that is the caller's panic.
-                    Err(panic) => std::panic::resume_unwind(panic),
-                    Ok(None) => unreachable!("the writer is taken once"),
-                }
+                let encoded = if on_worker {
+                    tokio::task::block_in_place(|| writer.encode(encode, state))
+                } else {
+                    writer.encode(encode, state)
+                };
+                Box::pin(async move { settle(encoded, joined(upload.await)) })
             })
             .await
         } else {
@@ -496,7 +481,7 @@ impl SnapshotManager {
     /// [`Error::Codec`] if `bytes` is not a snapshot this manager can read (nothing is
     /// stored then); otherwise as [`dump`](Self::dump).
     pub async fn dump_encoded(&self, bytes: Bytes, options: &DumpOptions) -> Result<DumpInfo> {
-        self.decode.decode(&bytes).map_err(Error::Codec)?;
+        self.verify_off_worker(&bytes).await?;
         let started = Instant::now();
         let first = options.at.unwrap_or_else(|| self.next_dump_key());
         let span = dump_span();
@@ -547,8 +532,16 @@ impl SnapshotManager {
         bytes: Bytes,
         on_taken: OnTaken,
     ) -> Result<Placed> {
-        self.decode.decode(&bytes).map_err(Error::Codec)?;
+        self.verify_off_worker(&bytes).await?;
         self.put_verified(at, bytes, on_taken).await
+    }
+
+    /// Checks that `bytes` is a snapshot this manager reads (a whole decode, which can
+    /// take a while for a large one), on the blocking pool rather than an async worker.
+    async fn verify_off_worker(&self, bytes: &Bytes) -> Result<()> {
+        let decode = self.decode.clone();
+        let bytes = bytes.clone();
+        run_blocking(move || decode.decode(&bytes).map(drop).map_err(Error::Codec)).await
     }
 
     /// Stores verified bytes with [`put_loop`](Self::put_loop).
@@ -665,4 +658,17 @@ fn settle(encoded: Result<u64>, stored: Result<u64>) -> Result<u64> {
 /// (never a panic of the caller).
 fn joined<T>(result: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
     result.unwrap_or_else(|e| Err(Error::backend("task", e.to_string())))
+}
+
+/// Runs `f` on tokio's blocking pool when a runtime is there to run it, else here.
+pub(crate) async fn run_blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| Error::backend("task", e.to_string()))?,
+        Err(_) => f(),
+    }
 }

@@ -101,8 +101,10 @@ pub(crate) struct PipeWriter {
 
 impl PipeWriter {
     fn send(&mut self, piece: Piece) -> io::Result<()> {
-        self.tx
-            .blocking_send(piece)
+        // Waits for room without tokio's blocking check, which refuses any thread that
+        // entered a runtime: the encoder may run on `Runtime::block_on`'s thread, which
+        // is no worker (the store's side runs on the workers).
+        futures::executor::block_on(self.tx.send(piece))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the store stopped reading"))
     }
 
