@@ -112,7 +112,7 @@ pub enum Command {
     },
     /// Store a JSON document as a new snapshot (keyed now); prints its key.
     #[command(
-        after_help = "Examples:\n  snapshot put ./config-backups config.json\n  snapshot put s3://pipelines/run-42 state.json --label tag=nightly --step 1200"
+        after_help = "Values JSON cannot hold are tagged objects, a tag being the object's first key: {\"$bytes\": \"00ff\"}, {\"$float\": \"NaN\"} (or \"inf\", \"-inf\"), {\"$ext\": 7, \"hex\": \"0102\"}. Keys that start with $ are reserved for tags: a key of your data that starts with $ is written with one more $ (\"$$price\" stores the key \"$price\"), as `show` and `get` write it.\n\nExamples:\n  snapshot put ./config-backups config.json\n  snapshot put s3://pipelines/run-42 state.json --label tag=nightly --step 1200\n  snapshot put ./restored state.json --at 2024-01-15T10:30:00Z"
     )]
     Put {
         /// The store.
@@ -125,6 +125,10 @@ pub enum Command {
         /// A step number to store in the snapshot's header.
         #[arg(long, value_name = "N")]
         step: Option<u64>,
+        /// Store the snapshot under TIME (a snapshot key or RFC 3339) instead of now,
+        /// or the first free microsecond after it.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        at: Option<SnapshotKey>,
     },
     /// Write one snapshot as JSON to a file (or standard output).
     #[command(
@@ -214,10 +218,17 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    /// The filter these flags give.
-    pub fn filter(&self) -> Filter {
+    /// The filter these flags give; a label key given twice is refused (no snapshot has
+    /// two values for one label, and keeping one would drop the other silently).
+    pub fn filter(&self) -> anyhow::Result<Filter> {
         let mut f = Filter::new();
+        let mut seen = std::collections::BTreeMap::new();
         for (k, v) in &self.labels {
+            if let Some(first) = seen.insert(k, v) {
+                bail!(
+                    "--label {k}= is given twice ({k}={first} and {k}={v}); a snapshot has one value per label"
+                );
+            }
             f = f.label(k, v);
         }
         if let Some(n) = self.step {
@@ -226,7 +237,7 @@ impl FilterArgs {
         if let Some(n) = self.max_step {
             f = f.step_at_most(n);
         }
-        f
+        Ok(f)
     }
 }
 
@@ -234,16 +245,29 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
     Filter::parse_label(text)
 }
 
-/// The dump options of `snapshot put`.
-pub fn dump_options(labels: &[(String, String)], step: Option<u64>) -> DumpOptions {
+/// The dump options of `snapshot put`. A label key given twice is refused: one of the
+/// two values would be dropped.
+pub fn dump_options(
+    labels: &[(String, String)],
+    step: Option<u64>,
+    at: Option<SnapshotKey>,
+) -> anyhow::Result<DumpOptions> {
     let mut opts = DumpOptions::new();
     for (k, v) in labels {
+        if let Some(first) = opts.labels().get(k) {
+            bail!(
+                "--label {k}= is given twice ({k}={first} and {k}={v}); a snapshot has one value per label"
+            );
+        }
         opts = opts.label(k, v);
     }
     if let Some(n) = step {
         opts = opts.step(n);
     }
-    opts
+    if let Some(at) = at {
+        opts = opts.at(at)?;
+    }
+    Ok(opts)
 }
 
 #[derive(Args)]
@@ -318,6 +342,13 @@ pub fn parse_time(text: &str) -> anyhow::Result<SnapshotKey> {
     let time = chrono::DateTime::parse_from_rfc3339(text).with_context(|| {
         format!("invalid time {text:?}: expected a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z)")
     })?;
+    // Keys are kept to the microsecond; rounding finer times would move a bound across
+    // a snapshot (--after T+500ns must not select one at T).
+    if time.timestamp_subsec_nanos() % 1000 != 0 {
+        bail!(
+            "invalid time {text:?}: snapshot times are kept to the microsecond; give at most 6 digits after the seconds"
+        );
+    }
     Ok(SnapshotKey::from_datetime(time.to_utc())?)
 }
 
@@ -360,7 +391,7 @@ pub fn parse_offset(text: &str) -> anyhow::Result<chrono::FixedOffset> {
 impl Which {
     /// The lookup among the snapshots `filter` selects.
     pub fn query(&self, filter: &FilterArgs) -> anyhow::Result<Query> {
-        Ok(self.lookup()?.matching(filter.filter()))
+        Ok(self.lookup()?.matching(filter.filter()?))
     }
 
     /// The lookup these flags select (`--latest-valid` is handled by the caller).

@@ -4,7 +4,13 @@
 //! written as small tagged objects that `put` reads back:
 //! `{"$bytes": "<hex>"}`, `{"$ext": <type id>, "hex": "<payload hex>", "type": ..., "value": ...}`
 //! (the last two for information, when the type is known) and `{"$float": "NaN"}`
-//! (or `"inf"`, `"-inf"`).
+//! (or `"inf"`, `"-inf"`). A tag is always an object's first key.
+//!
+//! Keys that start with `$` are reserved for tags, so ordinary data never collides with
+//! them: a map key that starts with `$` is written with one more `$` (`"$price"` as
+//! `"$$price"`), and read back without it. An object whose first key is a single-`$`
+//! key other than the three tags, or that has a single-`$` key after its first, is
+//! refused with its position.
 
 use serde_json::{Map as JsonMap, Number, Value as Json, json};
 use snapshot::{Ext, Map, Registry, Value};
@@ -55,7 +61,7 @@ pub fn to_json(value: &Value, registry: &Registry) -> Json {
         Value::List(items) => Json::Array(items.iter().map(|v| to_json(v, registry)).collect()),
         Value::Map(m) => Json::Object(
             m.iter()
-                .map(|(k, v)| (k.to_string(), to_json(v, registry)))
+                .map(|(k, v)| (escape_key(k.to_string()), to_json(v, registry)))
                 .collect(),
         ),
         Value::Ext(e) => {
@@ -79,63 +85,167 @@ pub fn to_json(value: &Value, registry: &Registry) -> Json {
     }
 }
 
-/// A JSON document as a snapshot value.
-///
-/// # Errors
-/// A message for malformed tagged objects.
-pub fn from_json(json: &Json) -> Result<Value, String> {
-    Ok(match json {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else {
-                Value::Float(
-                    n.as_f64()
-                        .ok_or_else(|| format!("number {n} out of range"))?,
-                )
-            }
-        }
-        Json::String(s) => Value::String(s.clone()),
-        Json::Array(items) => Value::List(items.iter().map(from_json).collect::<Result<_, _>>()?),
-        Json::Object(obj) => {
-            if let Some(tagged) = from_tagged(obj)? {
-                return Ok(tagged);
-            }
-            let mut map = Map::with_capacity(obj.len());
-            for (k, v) in obj {
-                map.insert(k.clone(), from_json(v)?);
-            }
-            Value::Map(map)
-        }
-    })
+/// A map key as written in JSON: one more `$` in front of a key that starts with `$`.
+fn escape_key(key: String) -> String {
+    if key.starts_with('$') {
+        format!("${key}")
+    } else {
+        key
+    }
 }
 
-fn from_tagged(obj: &JsonMap<String, Json>) -> Result<Option<Value>, String> {
-    if let (1, Some(Json::String(h))) = (obj.len(), obj.get("$bytes")) {
-        return Ok(Some(Value::Bytes(unhex(h)?)));
+/// A JSON document as a snapshot value, read straight from its text (no intermediate
+/// JSON tree: the memory is the value's).
+///
+/// # Errors
+/// serde_json's message, with line and column, for invalid JSON and malformed tags.
+pub fn from_json_slice(text: &[u8]) -> Result<Value, String> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value =
+        serde::de::DeserializeSeed::deserialize(FromJson, &mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// Builds a [`Value`] from any JSON deserializer.
+#[derive(Clone, Copy)]
+struct FromJson;
+
+impl<'de> serde::de::DeserializeSeed<'de> for FromJson {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
     }
-    if let (1, Some(Json::String(f))) = (obj.len(), obj.get("$float")) {
-        let value = match f.as_str() {
-            "NaN" => f64::NAN,
-            "inf" => f64::INFINITY,
-            "-inf" => f64::NEG_INFINITY,
-            other => return Err(format!("unknown $float {other:?}")),
+}
+
+impl<'de> serde::de::Visitor<'de> for FromJson {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::from(i))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::from(u))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Float(f))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        use serde::de::Error as _;
+        let Some(first) = map.next_key::<String>()? else {
+            return Ok(Value::Map(Map::new()));
         };
-        return Ok(Some(Value::Float(value)));
+        if is_tag(&first) {
+            return tagged(&first, map);
+        }
+        let mut out = Map::new();
+        let mut key = first;
+        loop {
+            let value = map.next_value_seed(self)?;
+            out.insert(unescape(key), value);
+            match map.next_key::<String>()? {
+                None => return Ok(Value::Map(out)),
+                Some(next) if is_tag(&next) => {
+                    return Err(A::Error::custom(format!(
+                        "key {next:?} starts with a single $, which is reserved for tags ($bytes, $float, $ext) as an object's first key; write ${next} for a key that starts with $"
+                    )));
+                }
+                Some(next) => key = next,
+            }
+        }
     }
-    if let Some(id) = obj.get("$ext") {
-        let id = id.as_u64().ok_or("$ext must be a non-negative integer")?;
-        let payload = obj
-            .get("hex")
-            .and_then(Json::as_str)
-            .ok_or("$ext needs a \"hex\" payload")?;
-        return Ok(Some(Value::from(Ext::new(id, unhex(payload)?))));
+}
+
+/// Whether a JSON key is a tag's (one `$`, not the `$$` of an escaped key).
+fn is_tag(key: &str) -> bool {
+    key.starts_with('$') && !key.starts_with("$$")
+}
+
+/// A map key as stored: one `$` less in front of an escaped key.
+fn unescape(key: String) -> String {
+    match key.strip_prefix('$') {
+        Some(rest) if rest.starts_with('$') => rest.to_owned(),
+        _ => key,
     }
-    Ok(None)
+}
+
+/// The value of a tagged object whose first key, `tag`, has been read.
+fn tagged<'de, A: serde::de::MapAccess<'de>>(tag: &str, mut map: A) -> Result<Value, A::Error> {
+    use serde::de::Error as _;
+    let value = match tag {
+        "$bytes" => {
+            let h: String = map.next_value()?;
+            Value::Bytes(unhex(&h).map_err(A::Error::custom)?)
+        }
+        "$float" => {
+            let f: String = map.next_value()?;
+            Value::Float(match f.as_str() {
+                "NaN" => f64::NAN,
+                "inf" => f64::INFINITY,
+                "-inf" => f64::NEG_INFINITY,
+                other => return Err(A::Error::custom(format!("unknown $float {other:?}"))),
+            })
+        }
+        "$ext" => {
+            let id: u64 = map
+                .next_value()
+                .map_err(|_| A::Error::custom("$ext must be a non-negative integer"))?;
+            let mut payload = None;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "hex" => payload = Some(map.next_value::<String>()?),
+                    // Shown for information; the payload is what is stored.
+                    "type" | "value" | "invalid" => {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                    other => {
+                        return Err(A::Error::custom(format!(
+                            "unexpected key {other:?} in an $ext object (it holds hex, and type, value or invalid for information)"
+                        )));
+                    }
+                }
+            }
+            let payload =
+                payload.ok_or_else(|| A::Error::custom("$ext needs a \"hex\" payload"))?;
+            return Ok(Value::from(Ext::new(
+                id,
+                unhex(&payload).map_err(A::Error::custom)?,
+            )));
+        }
+        other => {
+            return Err(A::Error::custom(format!(
+                "unknown tag {other:?}: keys that start with a single $ are reserved for $bytes, $float and $ext; write ${other} for a key that starts with $"
+            )));
+        }
+    };
+    if let Some(extra) = map.next_key::<String>()? {
+        return Err(A::Error::custom(format!(
+            "a {tag} object has one key, found {extra:?} too"
+        )));
+    }
+    Ok(value)
 }
 
 /// Checks JSON text for what parsing into `serde_json::Value` would change silently:
@@ -260,7 +370,8 @@ mod tests {
         let registry = Registry::new();
         let json = to_json(&v, &registry);
         assert_eq!(json["b"], json!({"$bytes": "00ff"}));
-        assert_eq!(from_json(&json).unwrap(), v);
+        let text = serde_json::to_vec(&json).unwrap();
+        assert_eq!(from_json_slice(&text).unwrap(), v);
         let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
@@ -294,8 +405,32 @@ mod tests {
 
     #[test]
     fn malformed_tags_are_errors() {
-        assert!(from_json(&json!({"$bytes": "0"})).is_err());
-        assert!(from_json(&json!({"$ext": -1, "hex": ""})).is_err());
-        assert!(from_json(&json!({"$float": "big"})).is_err());
+        for bad in [
+            r#"{"$bytes": "0"}"#,
+            r#"{"$ext": -1, "hex": ""}"#,
+            r#"{"$float": "big"}"#,
+            r#"{"$bytes": "00", "more": 1}"#,
+            r#"{"$price": 1}"#,
+            r#"{"a": 1, "$float": "NaN"}"#,
+        ] {
+            assert!(from_json_slice(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    /// Ordinary data whose keys look like tags keeps its type through show and put.
+    #[test]
+    fn keys_that_look_like_tags_are_ordinary_data() {
+        let v = value!({
+            "$float": "NaN",
+            "$bytes": "00ff",
+            "$ext": {"hex": "01"},
+            "$$already": 1,
+            "nested": [{"$float": 2.5}],
+        });
+        let json = to_json(&v, &Registry::new());
+        assert_eq!(json["$$float"], json!("NaN"));
+        assert_eq!(json["$$$already"], json!(1));
+        let text = serde_json::to_vec(&json).unwrap();
+        assert_eq!(from_json_slice(&text).unwrap(), v);
     }
 }

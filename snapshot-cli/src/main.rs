@@ -101,7 +101,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             file,
             labels,
             step,
-        } => put::run(&store, &file, &args::dump_options(&labels, step)).await?,
+            at,
+        } => put::run(&store, &file, &args::dump_options(&labels, step, at)?).await?,
         Command::Get {
             store,
             which,

@@ -206,6 +206,23 @@ impl EncodeOptions {
         self
     }
 
+    /// Turns encryption off again: snapshots are written in the clear.
+    ///
+    /// ```
+    /// use snapshot_codec::{EncodeOptions, EncryptionKey, encryption_key_id};
+    ///
+    /// let key = EncryptionKey::generate("config")?;
+    /// let options = EncodeOptions::new().with_encryption(key).without_encryption();
+    /// assert_eq!(encryption_key_id(&options.to_vec(&1u8)?)?, None);
+    /// # Ok::<(), snapshot_codec::Error>(())
+    /// ```
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+    pub fn without_encryption(mut self) -> Self {
+        self.key = None;
+        self
+    }
+
     /// With encryption, keeps the metadata (time, step, labels) readable without the
     /// key, so anyone who can read the store can list and filter by label; by default
     /// it is sealed with the body's key. The key id is always readable.

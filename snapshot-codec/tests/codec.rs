@@ -358,6 +358,12 @@ fn writer_errors_are_reported() {
     assert!(matches!(err, Error::Io(_)), "{err:?}");
     let err = snapshot_codec::encode_to_writer(FailingWriter, &users(5000)).unwrap_err();
     assert!(matches!(err, Error::Io(_)), "{err:?}");
+    // The cause is the source, not repeated in the message: chain printers show it once.
+    let source = std::error::Error::source(&err)
+        .expect("the I/O error")
+        .to_string();
+    assert_eq!(source, "disk full");
+    assert!(!err.to_string().contains("disk full"), "{err}");
 }
 
 /// The list-in-runs and metadata examples of FORMAT.md, read from FORMAT.md.

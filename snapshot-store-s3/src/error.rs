@@ -20,6 +20,17 @@ pub enum S3Error {
         #[source]
         source: object_store::Error,
     },
+    /// No connection could be made to the endpoint (refused, no route, a name that does
+    /// not resolve, TLS failing): nothing was sent. `cause` is the innermost reason, once.
+    #[error(
+        "{store}: cannot connect to the endpoint: {cause} (check AWS_ENDPOINT / the endpoint given, and that the server is running and reachable from here)"
+    )]
+    Unreachable {
+        /// Which store (bucket, prefix, endpoint).
+        store: String,
+        /// The innermost cause, such as "Connection refused (os error 111)".
+        cause: String,
+    },
     /// The bucket name breaks S3's naming rules; checked before any request.
     #[error(
         "invalid bucket name {bucket:?}: {reason} (S3 bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)"
@@ -184,6 +195,9 @@ impl S3Store {
                 },
             );
         }
+        if let Some(cause) = connect_failure(&e) {
+            return Error::backend(BACKEND, S3Error::Unreachable { store, cause });
+        }
         match (e, key) {
             (object_store::Error::NotFound { .. }, Some(key)) => Error::NotFound { key },
             (
@@ -218,6 +232,23 @@ fn chain(e: &object_store::Error) -> impl Iterator<Item = &(dyn std::error::Erro
     std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |err| {
         err.source()
     })
+}
+
+/// The innermost cause when a request failed before reaching the server (object_store
+/// and its HTTP client wrap it in several layers that repeat one another).
+fn connect_failure(e: &object_store::Error) -> Option<String> {
+    let connecting = chain(e).any(|err| {
+        let text = err.to_string().to_ascii_lowercase();
+        text.contains("client error (connect)")
+            || text.contains("tcp connect error")
+            || text.contains("dns error")
+            || text.contains("failed to lookup address")
+    });
+    if !connecting {
+        return None;
+    }
+    // Such as "tcp connect error: Connection refused (os error 111)".
+    Some(chain(e).last()?.to_string())
 }
 
 /// Whether a request failed because its time ran out.

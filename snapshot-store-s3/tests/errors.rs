@@ -122,8 +122,16 @@ async fn a_refused_connection_says_so() {
         .expect_err("nothing listens");
     let text = err.chain_to_string().to_lowercase();
     assert!(text.contains("connection refused"), "{err}");
-    println!("shown: {err}");
+    println!("shown: {}", err.chain_to_string());
     assert!(!text.contains("very-secret"), "{err}");
+    // One line that says what failed and what to check, the cause said once.
+    assert!(
+        matches!(s3_error(&err), S3Error::Unreachable { .. }),
+        "{err:?}"
+    );
+    assert_eq!(text.matches("connection refused").count(), 1, "{text}");
+    assert!(text.contains("aws_endpoint"), "{text}");
+    assert!(text.len() < 400, "{} characters: {text}", text.len());
 }
 
 #[test]

@@ -126,6 +126,9 @@ impl StoreUrl {
     ///     StoreUrl::S3 { bucket: "pipelines".into(), prefix: "ckpt".into(), writes: Some("claims".into()) }
     /// );
     /// assert!(StoreUrl::parse("s3://pipelines/ckpt?region=x").is_err());
+    /// // A URL missing a slash is refused, not taken for a local directory.
+    /// assert!(StoreUrl::parse("s3:/pipelines/ckpt").is_err());
+    /// assert!(matches!(StoreUrl::parse("./s3:/odd-dir")?, StoreUrl::Dir(_)));
     /// assert_eq!(StoreUrl::parse("file:///var/snap")?, StoreUrl::Dir("/var/snap".into()));
     /// assert_eq!(StoreUrl::parse("file://localhost/var/snap")?, StoreUrl::Dir("/var/snap".into()));
     /// assert_eq!(StoreUrl::parse("file:///var/my%20snaps")?, StoreUrl::Dir("/var/my snaps".into()));
@@ -154,8 +157,24 @@ impl StoreUrl {
             return Ok(StoreUrl::Memory);
         }
         // Only text with `scheme://` is a URL; anything else is a path, even one with a
-        // colon in it.
+        // colon in it, except what is surely a URL missing a slash (`s3:/bucket/x`,
+        // `file:/x`): that would silently become a local directory. A path of that
+        // shape is written `./s3:/...`.
         if !url.contains("://") {
+            if let Some((scheme, rest)) = url.split_once(':') {
+                let schemelike = scheme.len() >= 2
+                    && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+                let known = ["s3", "s3a", "file", "memory", "http", "https", "gs", "az"]
+                    .contains(&scheme.to_ascii_lowercase().as_str());
+                if schemelike && (rest.starts_with('/') || known) {
+                    return Err(invalid(
+                        "this looks like a URL without its `//` (write s3://BUCKET/PREFIX or file:///PATH; for a local path of this shape, write ./ before it)",
+                    ));
+                }
+            }
             return Ok(StoreUrl::Dir(url.into()));
         }
         let parsed = url::Url::parse(url).map_err(|_| invalid("not a valid URL"))?;

@@ -16,7 +16,7 @@ pub async fn run(
     filter: &FilterArgs,
 ) -> anyhow::Result<()> {
     let manager = crate::open(store)?;
-    let filter = filter.filter();
+    let filter = filter.filter()?;
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if long || !filter.is_empty() {
         // Labels and steps live in each snapshot's header: read (or found in the

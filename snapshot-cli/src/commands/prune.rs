@@ -14,7 +14,7 @@ pub async fn run(
     dry_run: bool,
     yes: bool,
 ) -> anyhow::Result<()> {
-    let policy = args.policy()?.only(filter.filter());
+    let policy = args.policy()?.only(filter.filter()?);
     let manager = crate::open(store)?;
     let plan = manager.plan(&policy).await?;
     output::stdout(format!(

@@ -12,6 +12,19 @@ pub trait IntoKey {
     /// # Errors
     /// [`KeyError`] for malformed text or times outside the years 0000 to 9999.
     fn into_key(self) -> Result<SnapshotKey, KeyError>;
+
+    /// The first key at or after this time: the same as [`into_key`](Self::into_key)
+    /// except for a time finer than a microsecond, which rounds up (so "at or after T"
+    /// never selects a snapshot before T).
+    ///
+    /// # Errors
+    /// As [`into_key`](Self::into_key).
+    fn into_key_rounding_up(self) -> Result<SnapshotKey, KeyError>
+    where
+        Self: Sized,
+    {
+        self.into_key()
+    }
 }
 
 impl IntoKey for SnapshotKey {
@@ -22,6 +35,14 @@ impl IntoKey for SnapshotKey {
 impl IntoKey for DateTime<Utc> {
     fn into_key(self) -> Result<SnapshotKey, KeyError> {
         SnapshotKey::from_datetime(self)
+    }
+
+    fn into_key_rounding_up(self) -> Result<SnapshotKey, KeyError> {
+        let key = SnapshotKey::from_datetime(self)?;
+        if self.timestamp_subsec_nanos() % 1000 == 0 {
+            return Ok(key);
+        }
+        SnapshotKey::from_micros(key.as_micros() + 1)
     }
 }
 impl IntoKey for &str {
@@ -89,11 +110,24 @@ impl Lookup {
         Ok(Lookup::AtOrBefore(at.into_key()?))
     }
 
-    /// [`Lookup::AtOrAfter`] from a key, a time or the key's text.
+    /// [`Lookup::AtOrAfter`] from a key, a time or the key's text. Keys are kept to the
+    /// microsecond: a time finer than that rounds up, so nothing before it is selected
+    /// (for [`at_or_before`](Self::at_or_before) it rounds down, for the same reason).
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use snapshot_store::Lookup;
+    ///
+    /// let t = Utc.timestamp_opt(1_700_000_000, 500).unwrap(); // 500 ns past a microsecond
+    /// let (Lookup::AtOrAfter(after), Lookup::AtOrBefore(before)) =
+    ///     (Lookup::at_or_after(t)?, Lookup::at_or_before(t)?) else { unreachable!() };
+    /// assert_eq!(after.as_micros() - before.as_micros(), 1);
+    /// # Ok::<(), snapshot_store::KeyError>(())
+    /// ```
     ///
     /// # Errors
     /// [`KeyError`] when `at` is not a valid key.
     pub fn at_or_after(at: impl IntoKey) -> Result<Self, KeyError> {
-        Ok(Lookup::AtOrAfter(at.into_key()?))
+        Ok(Lookup::AtOrAfter(at.into_key_rounding_up()?))
     }
 }

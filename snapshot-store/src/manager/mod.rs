@@ -154,11 +154,21 @@ impl SnapshotManager {
     ///
     /// let stored = manager.store().get(info.key).await?;
     /// assert!(!stored.windows(7).any(|w| w == b"sk-live"));
+    ///
+    /// // The empty keyring turns encryption off again.
+    /// let plain = manager.with_keyring(Keyring::empty());
+    /// let info = plain.dump(&value!("in the clear")).await?;
+    /// assert_eq!(snapshot_codec::encryption_key_id(&plain.store().get(info.key).await?)?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = keyring;
+        if self.keyring.is_empty() {
+            // The empty keyring turns encryption off and forgets the keys given before.
+            self.encode = self.encode.clone().without_encryption();
+            self.decode = self.decode.clone().with_keyring(Keyring::empty());
+        }
         self.sync_registry();
         self
     }
