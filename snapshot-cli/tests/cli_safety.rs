@@ -366,3 +366,32 @@ fn hostile_snapshots_are_bad_not_fatal() {
         .success()
         .stdout(predicate::str::contains("\"step\": 3"));
 }
+
+/// A malformed proxy URL is named without its password, whatever is wrong with it.
+#[test]
+fn a_malformed_proxy_url_never_shows_its_password() {
+    for proxy in [
+        "http://user:PASSWORD@[bad",
+        "http://user:PASSWORD@proxy:notaport",
+        "http://user:PASSWORD@proxy:99999",
+        "ftp://user:PASSWORD@proxy:21",
+        "user:PASSWORD@proxy host:80",
+    ] {
+        let out = cli()
+            .args(["list", "s3://bucket/x"])
+            .env("AWS_PROXY_URL", proxy)
+            .env("AWS_ENDPOINT", "http://127.0.0.1:1")
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "a")
+            .env("AWS_SECRET_ACCESS_KEY", "b")
+            .env("AWS_REGION", "us-east-1")
+            .assert()
+            .failure()
+            .get_output()
+            .stderr
+            .clone();
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.contains("PASSWORD"), "{proxy}: {text}");
+        assert!(text.contains("AWS_PROXY_URL"), "{proxy}: {text}");
+    }
+}

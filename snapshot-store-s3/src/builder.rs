@@ -36,6 +36,9 @@ pub struct S3StoreBuilder {
     timeout: Duration,
     object_store: Option<Arc<dyn ObjectStore>>,
     ordered_listing: Option<bool>,
+    /// The proxy URL given (`AWS_PROXY_URL`), checked by `build` so that a malformed
+    /// one is reported without its password.
+    proxy: Option<String>,
 }
 
 impl fmt::Debug for S3StoreBuilder {
@@ -89,6 +92,7 @@ impl S3StoreBuilder {
             timeout: Duration::from_secs(30),
             object_store: None,
             ordered_listing: None,
+            proxy: None,
         }
     }
 
@@ -134,6 +138,7 @@ impl S3StoreBuilder {
     fn set_client(&mut self, key: ClientConfigKey, value: &str) {
         match key {
             ClientConfigKey::AllowHttp => self.allow_http = truthy(value),
+            ClientConfigKey::ProxyUrl => self.proxy = Some(value.to_owned()),
             ClientConfigKey::Timeout => {
                 if let Some(timeout) = parse_duration(value) {
                     self.timeout = timeout;
@@ -310,6 +315,9 @@ impl S3StoreBuilder {
             })?;
         }
         let protocol = self.protocol.map_err(|e| Error::backend(BACKEND, e))?;
+        if let Some(proxy) = &self.proxy {
+            check_proxy(proxy).map_err(|e| Error::backend(BACKEND, e))?;
+        }
         if self.part_size < 5 << 20 || self.multipart_threshold < self.part_size {
             return Err(Error::backend(
                 BACKEND,
@@ -408,13 +416,34 @@ fn redact(endpoint: &str) -> String {
             let _ = url.set_password(None);
             url.to_string()
         }
-        Ok(_) => endpoint.to_owned(),
-        // Not a URL: keep what precedes an `@`, which may be a secret, out.
-        Err(_) => match endpoint.rsplit_once('@') {
-            Some((_, host)) => format!("***@{host}"),
+        // Otherwise (not a URL, or one whose `@` is not where a URL's user goes), what
+        // precedes an `@` may be a secret: keep it out.
+        _ => match endpoint.rsplit_once('@') {
+            Some((before, host)) => {
+                let scheme = before.split_once("://").map_or("", |(s, _)| s);
+                let sep = if scheme.is_empty() { "" } else { "://" };
+                format!("{scheme}{sep}***@{host}")
+            }
             None => endpoint.to_owned(),
         },
     }
+}
+
+/// Refuses a proxy URL the HTTP client would refuse, naming it without its password.
+fn check_proxy(proxy: &str) -> std::result::Result<(), S3Error> {
+    let shown = redact(proxy);
+    let invalid = |reason: &str| S3Error::InvalidProxy {
+        proxy: shown.clone(),
+        reason: reason.to_owned(),
+    };
+    let url = url::Url::parse(proxy).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") {
+        return Err(invalid("the scheme is not http, https, socks5 or socks5h"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    Ok(())
 }
 
 /// Refuses endpoints object_store would fail on (or panic on) at the first request.

@@ -31,6 +31,14 @@ pub enum S3Error {
         /// The innermost cause, such as "Connection refused (os error 111)".
         cause: String,
     },
+    /// The proxy URL (`AWS_PROXY_URL`) is malformed; shown without its password.
+    #[error("invalid proxy URL {proxy} (AWS_PROXY_URL): {reason}")]
+    InvalidProxy {
+        /// The proxy URL, its user and password replaced by `***`.
+        proxy: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The bucket name breaks S3's naming rules; checked before any request.
     #[error(
         "invalid bucket name {bucket:?}: {reason} (S3 bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)"
