@@ -338,6 +338,20 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<Header> {
         header.metadata = Some((start, end));
         header.len = end;
     }
+    // One rule for every reader (a decode, a streamed load, a header read): metadata
+    // that breaks FORMAT.md makes the snapshot malformed. Clear fields are checked
+    // here; sealed ones when they are opened (they are authenticated).
+    let keyed = match header.metadata {
+        Some((start, end)) => crate::meta::Section::parse(&bytes[start..end])?
+            .key
+            .is_some(),
+        None => false,
+    };
+    if keyed != (flags & FLAG_ENCRYPTED != 0) {
+        return Err(Error::InvalidMetadata {
+            reason: "a key field goes with an encrypted body, and only with one".into(),
+        });
+    }
     Ok(header)
 }
 

@@ -363,12 +363,7 @@ pub(crate) fn read_section(prefix: &[u8]) -> Result<Option<Section>> {
         None => None,
         Some((start, end)) => Some(Section::parse(&prefix[start..end])?),
     };
-    let keyed = section.as_ref().is_some_and(|s| s.key.is_some());
-    if keyed != (header.flags & crate::frame::FLAG_ENCRYPTED != 0) {
-        return Err(Error::InvalidMetadata {
-            reason: "a key field goes with an encrypted body, and only with one".into(),
-        });
-    }
+    // check_header has checked the section's fields and its key field against the flags.
     Ok(section)
 }
 
