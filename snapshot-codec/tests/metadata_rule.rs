@@ -42,8 +42,14 @@ fn metadata_that_breaks_the_format_is_refused_everywhere() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("a 4-byte creation time", field(1, &[1, 2, 3, 4])),
         ("an empty label key", label(b"", b"value")),
-        ("a key field without the encryption flag", field(4, &key_field)),
-        ("a step given twice", [field(2, &[0; 8]), field(2, &[1; 8])].concat()),
+        (
+            "a key field without the encryption flag",
+            field(4, &key_field),
+        ),
+        (
+            "a step given twice",
+            [field(2, &[0; 8]), field(2, &[1; 8])].concat(),
+        ),
     ];
     for (what, fields) in cases {
         let bytes = with_fields(&fields);
@@ -53,14 +59,20 @@ fn metadata_that_breaks_the_format_is_refused_everywhere() {
         };
         refused(snapshot_codec::decode(&bytes).map(drop));
         refused(snapshot_codec::from_slice::<Value>(&bytes).map(drop));
-        refused(DecodeOptions::new().decode_from_reader(&bytes[..]).map(drop));
+        refused(
+            DecodeOptions::new()
+                .decode_from_reader(&bytes[..])
+                .map(drop),
+        );
         refused(snapshot_codec::read_metadata(&bytes).map(drop));
         refused(snapshot_codec::header_len(&bytes).map(drop));
     }
     // The same construction with valid fields loads, and says what it holds.
     let good = with_fields(&[field(2, &7u64.to_le_bytes()), label(b"run", b"a")].concat());
     assert_eq!(snapshot_codec::decode(&good).expect("decode"), value!(1));
-    let meta = snapshot_codec::read_metadata(&good).expect("meta").expect("some");
+    let meta = snapshot_codec::read_metadata(&good)
+        .expect("meta")
+        .expect("some");
     assert_eq!(meta.step, Some(7));
 }
 
