@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The docs agree with the code where a script can tell (versions, nothing built called
+# planned).
+bash scripts/check-docs.sh
+
 # The codec must build without std for an embedded target.
 if command -v rustup >/dev/null 2>&1; then
   rustup target add thumbv7em-none-eabi >/dev/null

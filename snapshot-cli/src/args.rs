@@ -8,7 +8,7 @@ use snapshot::{
     CalendarDuration, DumpOptions, Filter, Lookup, Period, Query, RetentionPolicy, SnapshotKey,
 };
 
-const AFTER_HELP: &str = "STORE is a directory path, file://PATH, s3://BUCKET/PREFIX or memory:.
+const AFTER_HELP: &str = "STORE is a directory path, file://PATH or s3://BUCKET/PREFIX.
 For s3:// the endpoint, region and credentials come from AWS_ENDPOINT, AWS_REGION,
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_ALLOW_HTTP=true for plain http).
 TIME is a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z).

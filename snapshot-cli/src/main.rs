@@ -1,7 +1,7 @@
 //! `snapshot`: look inside and manage snapshot stores on disk or S3.
 //!
 //! Stores are given as a path, `file://PATH`, `s3://BUCKET/PREFIX` (endpoint and
-//! credentials from the `AWS_*` variables) or `memory:`. Errors are one line on stderr
+//! credentials from the `AWS_*` variables). Errors are one line on stderr
 //! (the error and its causes, each once) and a non-zero exit code.
 
 mod args;

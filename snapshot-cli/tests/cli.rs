@@ -496,3 +496,42 @@ fn doctor_finds_the_0_1_layout_and_migrates_it() {
         .success()
         .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
 }
+
+/// Every kind of store `--help` offers works with the commands (s3:// against a real
+/// server in `cli_s3`); nothing is offered that every command refuses.
+#[test]
+fn every_store_kind_the_help_offers_works() {
+    let help = cli().arg("--help").assert().success().get_output().stdout.clone();
+    let help = String::from_utf8(help).expect("utf-8");
+    let line = help
+        .lines()
+        .find(|l| l.starts_with("STORE is "))
+        .expect("the help says what a STORE is");
+    let offered: Vec<&str> = line
+        .trim_start_matches("STORE is ")
+        .trim_end_matches('.')
+        .split(", ")
+        .flat_map(|part| part.split(" or "))
+        .collect();
+    assert_eq!(
+        offered,
+        ["a directory path", "file://PATH", "s3://BUCKET/PREFIX"],
+        "{line}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("state.json");
+    std::fs::write(&json, r#"{"ok": true}"#).expect("write");
+    let as_path = dir.path().join("by-path");
+    let as_url = format!("file://{}", dir.path().join("by-url").display());
+    for store in [url(&as_path), as_url] {
+        cli()
+            .args(["put", &store, json.to_str().expect("utf-8")])
+            .assert()
+            .success();
+        cli()
+            .args(["show", &store, "--latest"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("\"ok\": true"));
+    }
+}
