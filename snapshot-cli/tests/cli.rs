@@ -501,7 +501,13 @@ fn doctor_finds_the_0_1_layout_and_migrates_it() {
 /// server in `cli_s3`); nothing is offered that every command refuses.
 #[test]
 fn every_store_kind_the_help_offers_works() {
-    let help = cli().arg("--help").assert().success().get_output().stdout.clone();
+    let help = cli()
+        .arg("--help")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let help = String::from_utf8(help).expect("utf-8");
     let line = help
         .lines()

@@ -395,3 +395,49 @@ fn a_malformed_proxy_url_never_shows_its_password() {
         assert!(text.contains("AWS_PROXY_URL"), "{proxy}: {text}");
     }
 }
+
+/// Checking a small hostile file streams with bounded memory: a 61 KB zstd bomb that
+/// decompresses to 2 GB is refused by `inspect`, `verify` and `show` without taking
+/// anything like that much memory (it took 1 GiB before they streamed their checks).
+/// The bound asserted is the child's peak resident memory, a resource limit, not a time.
+#[cfg(target_os = "linux")]
+#[test]
+fn checking_a_compression_bomb_takes_little_memory() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let day = dir.path().join("2024-01-17");
+    std::fs::create_dir_all(&day).expect("mkdir");
+    let file = day.join("2024-01-17_00-00-00-000000");
+    std::fs::write(
+        &file,
+        snapshot_testkit::bombs::null_list_bomb(2_000_000_000, false),
+    )
+    .expect("write");
+    let exe = assert_cmd::cargo::cargo_bin("snapshot");
+    for args in [
+        vec!["inspect", text(&file)],
+        vec!["verify", text(dir.path())],
+        vec!["show", text(dir.path()), "--latest"],
+    ] {
+        let child = std::process::Command::new(&exe)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let mut status = 0;
+        #[allow(unsafe_code)]
+        // SAFETY: wait4 on our own child, with valid out-pointers.
+        let usage = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            let pid = libc::wait4(child.id() as i32, &mut status, 0, &mut usage);
+            assert_eq!(pid, child.id() as i32, "wait4");
+            usage
+        };
+        let status = std::process::ExitStatus::from_raw(status);
+        assert!(!status.success(), "{args:?} accepted a bomb");
+        let peak_mib = usage.ru_maxrss / 1024;
+        println!("{args:?}: peak {peak_mib} MiB");
+        assert!(peak_mib < 200, "{args:?} took {peak_mib} MiB");
+    }
+}

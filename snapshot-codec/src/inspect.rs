@@ -187,6 +187,13 @@ pub fn inspect(bytes: &[u8], opts: &DecodeOptions) -> Result<Inspection> {
         });
         return Ok(report);
     }
+    // Checked as a stream first (a few buffers of memory): a compression bomb or any
+    // other bad body is reported without decompressing it whole.
+    #[cfg(feature = "std")]
+    if let Err(e) = opts.check_from_reader(bytes) {
+        report.error = Some(e);
+        return Ok(report);
+    }
     let plain = match frame::decrypt_body(&layout, bytes, body, opts)
         .and_then(|body| frame::decompress_body(layout.flags, body, opts))
     {

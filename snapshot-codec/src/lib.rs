@@ -298,6 +298,31 @@ impl DecodeOptions {
         stream::decode_from_reader(reader, self, |r| r.read_value())
     }
 
+    /// Reads a snapshot from `reader` and checks all of it (frame, checksum,
+    /// decryption, decompression, the encoding of every value, registered custom types)
+    /// without building its values: the memory it takes is a few buffers, whatever the
+    /// snapshot holds, so a small hostile file (a compression bomb) is refused at the
+    /// decompression limit without that much memory ever being taken.
+    ///
+    /// ```
+    /// use snapshot_codec::{value, DecodeOptions};
+    ///
+    /// let bytes = snapshot_codec::encode(&value!({"a": [1, 2, 3]}))?;
+    /// DecodeOptions::new().check_from_reader(&bytes[..])?;
+    /// let mut torn = bytes.clone();
+    /// torn.truncate(bytes.len() - 3);
+    /// assert!(DecodeOptions::new().check_from_reader(&torn[..]).is_err());
+    /// # Ok::<(), snapshot_codec::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode_from_reader`](Self::decode_from_reader).
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn check_from_reader<R: std::io::Read>(&self, reader: R) -> Result<()> {
+        stream::decode_from_reader(reader, self, |r| r.skip_value())
+    }
+
     /// Deserializes a `T` from a snapshot held in memory.
     ///
     /// # Errors

@@ -42,7 +42,18 @@ async fn select(
         return Ok((recovered.snapshot.meta.key, recovered.snapshot.value));
     }
     let lookup = query.lookup;
-    let snapshot = match manager.load_snapshot::<Value>(query.clone()).await {
+    // Checked as a stream before it is loaded: a small hostile file (a compression bomb)
+    // is refused with a few buffers of memory, not a gigabyte.
+    let checked = match manager.resolve(query.clone()).await {
+        Ok(Some(meta)) => check(manager, meta.key).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let loaded = match checked {
+        Ok(()) => manager.load_snapshot::<Value>(query.clone()).await,
+        Err(e) => Err(e),
+    };
+    let snapshot = match loaded {
         Ok(found) => found,
         Err(e) if lookup == Lookup::Latest && query.filter.is_empty() && e.is_corrupt() => {
             bail!(
@@ -59,6 +70,21 @@ async fn select(
         _ => anyhow!("no snapshot matches in {store}"),
     })?;
     Ok((snapshot.meta.key, snapshot.value))
+}
+
+/// Checks the snapshot `key` as a stream, without building its value.
+async fn check(manager: &SnapshotManager, key: SnapshotKey) -> Result<(), snapshot::Error> {
+    let bytes = match manager.store().get(key).await {
+        Ok(bytes) => bytes,
+        // Gone since it was found: the load says so.
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let options = manager.decode_options().clone();
+    tokio::task::spawn_blocking(move || options.check_from_reader(&bytes[..]))
+        .await
+        .map_err(|e| snapshot::Error::backend("task", e.to_string()))?
+        .map_err(|source| snapshot::Error::undecodable(key, source))
 }
 
 fn to_json_text(value: &Value) -> anyhow::Result<String> {

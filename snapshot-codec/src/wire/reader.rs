@@ -399,12 +399,26 @@ impl<'de, I: Input<'de>> Reader<I> {
     }
 
     /// Skips one value without building it.
+    ///
+    /// Containers, strings and byte strings are charged to the memory budget as a
+    /// decode charges them, and map keys are checked for repeats, so what a decode would
+    /// refuse is refused here too (a bomb at its first container head).
     pub(crate) fn skip_value(&mut self) -> Result<()> {
         match self.read_head()? {
-            Head::Str(len) | Head::Bytes(len) | Head::Ext(_, len) => {
+            Head::Str(len) | Head::Bytes(len) => {
+                self.charge(len as u64)?;
                 self.input.read_bytes(len)?;
             }
+            // A registered type's payload is checked as a decode would.
+            Head::Ext(type_id, len) => {
+                self.charge(len as u64)?;
+                let data = self.input.read_bytes(len)?;
+                if let Some(registry) = &self.registry {
+                    registry.check(type_id, data.get())?;
+                }
+            }
             Head::List(len) => {
+                self.charge((len as u64).saturating_mul(ITEM_COST))?;
                 self.enter()?;
                 for _ in 0..len {
                     self.skip_value()?;
@@ -412,9 +426,16 @@ impl<'de, I: Input<'de>> Reader<I> {
                 self.leave();
             }
             Head::Map(len) => {
+                self.charge((len as u64).saturating_mul(ENTRY_COST))?;
                 self.enter()?;
+                let mut seen = Map::with_capacity(self.prealloc(len));
                 for _ in 0..len {
-                    self.read_key()?;
+                    let read = self.read_key()?;
+                    let (cost, key) = (read.cost(), read.to_key());
+                    self.charge(cost)?;
+                    seen.insert_new(key, Value::Null).map_err(|k| {
+                        Error::duplicate_key(alloc::string::ToString::to_string(&k))
+                    })?;
                     self.skip_value()?;
                 }
                 self.leave();

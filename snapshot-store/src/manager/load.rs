@@ -229,6 +229,23 @@ impl SnapshotManager {
         Ok((meta, decoded.map_err(corrupt)?))
     }
 
+    /// Reads `key` from the store a chunk at a time into a checker on the blocking pool:
+    /// everything a load checks, without building the value, so the memory taken is a
+    /// few buffers whatever the snapshot holds (a compression bomb included).
+    pub(super) async fn check_stream(&self, key: SnapshotKey) -> Result<()> {
+        let (size, stream) = self.store.get_stream(key).await?;
+        let reporter = self.reporter(Operation::Load, key);
+        let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+        let decode = self.decode.clone();
+        let checker =
+            tokio::task::spawn_blocking(move || decode.check_from_reader(PipeReader::new(rx)));
+        forward(stream, tx, &reporter, size).await?;
+        let checked = checker
+            .await
+            .map_err(|e| Error::backend("task", e.to_string()))?;
+        checked.map_err(|source| Error::undecodable(key, source))
+    }
+
     /// Loads the newest snapshot that loads as a `T`, passing over newer ones that are
     /// damaged (corrupt, or not a `T`) or vanish while being read, and reporting each
     /// with its reason. Nothing is deleted.
