@@ -344,7 +344,7 @@ pub fn parse_time(text: &str) -> anyhow::Result<SnapshotKey> {
     })?;
     // Keys are kept to the microsecond; rounding finer times would move a bound across
     // a snapshot (--after T+500ns must not select one at T).
-    if time.timestamp_subsec_nanos() % 1000 != 0 {
+    if !time.timestamp_subsec_nanos().is_multiple_of(1000) {
         bail!(
             "invalid time {text:?}: snapshot times are kept to the microsecond; give at most 6 digits after the seconds"
         );

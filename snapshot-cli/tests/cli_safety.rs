@@ -419,6 +419,8 @@ fn checking_a_compression_bomb_takes_little_memory() {
         vec!["verify", text(dir.path())],
         vec!["show", text(dir.path()), "--latest"],
     ] {
+        // Reaped by wait4 below, which also reports its peak memory.
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new(&exe)
             .args(&args)
             .stdout(std::process::Stdio::null())

@@ -39,7 +39,7 @@ impl IntoKey for DateTime<Utc> {
 
     fn into_key_rounding_up(self) -> Result<SnapshotKey, KeyError> {
         let key = SnapshotKey::from_datetime(self)?;
-        if self.timestamp_subsec_nanos() % 1000 == 0 {
+        if self.timestamp_subsec_nanos().is_multiple_of(1000) {
             return Ok(key);
         }
         SnapshotKey::from_micros(key.as_micros() + 1)
