@@ -15,8 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Leftovers {
-    /// Multipart uploads of killed writers (their marker objects' names); removing
-    /// aborts the upload, which frees its parts.
+    /// Multipart uploads of killed writers: their marker objects' names, and uploads
+    /// the server lists under the prefix that no marker records (`KEY (upload ID)`);
+    /// removing aborts the upload, which frees its parts.
     pub uploads: Vec<String>,
     /// Claims left by writers that stopped between claiming a key and finishing.
     pub claims: Vec<String>,
@@ -33,8 +34,10 @@ impl Leftovers {
 
 impl S3Store {
     /// Leftovers of writers that stopped midway and are older than `age`: multipart
-    /// uploads (found through their marker objects), claims, staging copies and probe
-    /// objects. Nothing is changed. `age` must exceed the longest write.
+    /// uploads (found through their marker objects, and in the server's own list of
+    /// uploads under the prefix, where it keeps one: an upload whose marker was never
+    /// written is found too), claims, staging copies and probe objects. Nothing is
+    /// changed. `age` must exceed the longest write.
     ///
     /// # Errors
     /// [`Error::Backend`](snapshot_store::Error::Backend) when listing fails.
@@ -95,7 +98,148 @@ impl S3Store {
                 kind.push(name);
             }
         }
+        // Uploads the server lists that no marker recorded (the marker's PUT failed,
+        // or the writer was killed between starting the upload and writing it).
+        if let Some(listed) = self.server_uploads(cutoff).await? {
+            let recorded = self.recorded_upload_ids().await?;
+            for (path, id) in listed {
+                if recorded.contains(&id) {
+                    continue;
+                }
+                if remove {
+                    self.abort_upload(&path, &id).await?;
+                }
+                found.uploads.push(format!("{path} (upload {id})"));
+            }
+        }
         Ok(found)
+    }
+
+    /// The upload ids the marker objects under the uploads directory record.
+    async fn recorded_upload_ids(&self) -> Result<std::collections::HashSet<String>> {
+        let markers: Vec<Path> = self
+            .store
+            .list(Some(&self.uploads()))
+            .map_ok(|m| m.location)
+            .try_filter(|p| futures::future::ready(p.as_ref().ends_with(MARKER_SUFFIX)))
+            .try_collect()
+            .await
+            .map_err(|e| self.error(e, None))?;
+        let mut ids = std::collections::HashSet::new();
+        for marker in markers {
+            match self.store.get(&marker).await {
+                Ok(got) => {
+                    let text = got.bytes().await.map_err(|e| self.error(e, None))?;
+                    if let Some(id) = String::from_utf8_lossy(&text).lines().next() {
+                        ids.insert(id.to_owned());
+                    }
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.error(e, None)),
+            }
+        }
+        Ok(ids)
+    }
+    /// The server's multipart uploads under this store's prefix started before
+    /// `cutoff_millis` (ListMultipartUploads), as `(object path, upload id)`: an
+    /// upload whose marker object was never written (the marker's PUT failed, the
+    /// writer was killed in between) is found this way. `None` when the server does not
+    /// list uploads, or the store is not made by the builder.
+    pub(crate) async fn server_uploads(
+        &self,
+        cutoff_millis: i64,
+    ) -> Result<Option<Vec<(Path, String)>>> {
+        use object_store::signer::{SignedUrlOptions, Signer};
+        let (Some(s3), Some(http)) = (&self.s3, &self.http) else {
+            return Ok(None);
+        };
+        let generic = |source: String| {
+            self.error(
+                object_store::Error::Generic {
+                    store: "S3",
+                    source: source.into(),
+                },
+                None,
+            )
+        };
+        let prefix = match self.prefix.as_ref() {
+            "" => String::new(),
+            p => format!("{}/", p.trim_end_matches('/')),
+        };
+        let mut found = Vec::new();
+        let mut markers: Option<(String, String)> = None;
+        loop {
+            let mut query: Vec<(&str, &str)> = vec![("uploads", ""), ("prefix", &prefix)];
+            if let Some((key, id)) = &markers {
+                query.push(("key-marker", key));
+                query.push(("upload-id-marker", id));
+            }
+            let options = SignedUrlOptions::new().with_query(query);
+            let url = s3
+                .signed_url_opts(
+                    http::Method::GET,
+                    &Path::from(""),
+                    Duration::from_secs(900),
+                    &options,
+                )
+                .await
+                .map_err(|e| self.error(e, None))?;
+            let request = http::Request::builder()
+                .method(http::Method::GET)
+                .uri(url.as_str())
+                .body(object_store::client::HttpRequestBody::from(Vec::new()))
+                .map_err(|e| generic(e.to_string()))?;
+            let response = http
+                .execute(request)
+                .await
+                .map_err(|e| generic(format!("listing multipart uploads: {e}")))?;
+            let status = response.status();
+            let text = response.into_body().bytes().await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            if status == http::StatusCode::NOT_IMPLEMENTED
+                || status == http::StatusCode::METHOD_NOT_ALLOWED
+                || text.contains("NotImplemented")
+            {
+                return Ok(None);
+            }
+            if !status.is_success() {
+                let shown: String = text.chars().take(300).collect();
+                return Err(generic(format!(
+                    "listing multipart uploads: HTTP {status}: {shown}"
+                )));
+            }
+            for upload in xml_elements(&text, "Upload") {
+                let (Some(key), Some(id)) = (xml_text(upload, "Key"), xml_text(upload, "UploadId"))
+                else {
+                    continue;
+                };
+                let started = xml_text(upload, "Initiated")
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                    .map_or(i64::MAX, |t| t.timestamp_millis());
+                if started <= cutoff_millis {
+                    found.push((Path::from(key), id));
+                }
+            }
+            let truncated = xml_text(&text, "IsTruncated").is_some_and(|t| t == "true");
+            match (
+                truncated,
+                xml_text(&text, "NextKeyMarker"),
+                xml_text(&text, "NextUploadIdMarker"),
+            ) {
+                (true, Some(key), Some(id)) => markers = Some((key, id)),
+                _ => return Ok(Some(found)),
+            }
+        }
+    }
+
+    /// Aborts one multipart upload (gone already is fine).
+    async fn abort_upload(&self, path: &Path, id: &str) -> Result<()> {
+        let Some(s3) = &self.s3 else { return Ok(()) };
+        match s3.abort_multipart(path, &id.to_owned()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) if crate::error::chain_mentions(&e, "NoSuchUpload") => Ok(()),
+            Err(e) => Err(self.error(e, None)),
+        }
     }
 
     /// Aborts the multipart upload a marker object records.
@@ -129,4 +273,31 @@ impl S3Store {
             Err(e) => Err(self.error(e, None)),
         }
     }
+}
+
+/// The contents of each `<name>...</name>` element in `xml`, in order (S3's listings are
+/// flat enough for this; no element nests another of its own name).
+fn xml_elements<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        out.push(&after[..end]);
+        rest = &after[end + close.len()..];
+    }
+    out
+}
+
+/// The text of the first `<name>` element in `xml`, its entities decoded.
+fn xml_text(xml: &str, name: &str) -> Option<String> {
+    let raw = xml_elements(xml, name).into_iter().next()?;
+    Some(
+        raw.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
 }

@@ -478,6 +478,50 @@ async fn missing_bucket_is_named(target: &Target) {
     }
 }
 
+/// An upload the server holds under the prefix with no marker object (its marker's PUT
+/// failed, or its writer died before writing it) is found by `stale` in the server's
+/// own list of uploads and aborted by `remove_stale`. Servers that keep no such list
+/// (s3rver) are said to.
+async fn unmarked_upload_is_found_and_removed(target: &Target) {
+    use object_store::multipart::MultipartStore;
+    let prefix = unique("unmarked");
+    let store = target.store(&prefix);
+    let raw = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&target.endpoint)
+        .with_bucket_name(&target.bucket)
+        .with_region(&target.region)
+        .with_access_key_id(&target.access_key)
+        .with_secret_access_key(&target.secret_key)
+        .with_allow_http(true)
+        .build()
+        .expect("raw client");
+    let path = object_store::path::Path::from(format!("{prefix}/2030-06-01_12-00-00-000000"));
+    let id = match raw.create_multipart(&path).await {
+        Ok(id) => id,
+        Err(e) => panic!("{}: create_multipart: {e}", target.name),
+    };
+    let found = store.stale(Duration::ZERO).await.expect("stale");
+    let listed = found.uploads.iter().any(|u| u.contains(id.as_str()));
+    if target.name == "s3rver" {
+        println!("  s3rver: no list of multipart uploads (found: {listed})");
+        let _ = raw.abort_multipart(&path, &id).await;
+        return;
+    }
+    assert!(
+        listed,
+        "{}: the unmarked upload was not found: {found:?}",
+        target.name
+    );
+    let removed = store.remove_stale(Duration::ZERO).await.expect("remove");
+    assert!(removed.uploads.iter().any(|u| u.contains(id.as_str())));
+    let again = store.stale(Duration::ZERO).await.expect("stale");
+    assert!(
+        !again.uploads.iter().any(|u| u.contains(id.as_str())),
+        "{}: the upload was not aborted: {again:?}",
+        target.name
+    );
+}
+
 /// A dump killed midway leaves a multipart upload (and, under the claims protocol, a
 /// claim) that `stale` finds and `remove_stale` removes.
 async fn killed_upload_is_found_and_removed(target: &Target) {
@@ -749,6 +793,11 @@ async fn on_every_server(target: &Target) {
     run(
         &format!("{name}: killed_upload_is_found_and_removed"),
         killed_upload_is_found_and_removed(target),
+    )
+    .await;
+    run(
+        &format!("{name}: unmarked_upload_is_found_and_removed"),
+        unmarked_upload_is_found_and_removed(target),
     )
     .await;
     run(
