@@ -127,6 +127,51 @@ fn every_time_argument_takes_the_same_forms() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("RFC 3339"));
+    // Finer than a microsecond: refused, never truncated across a snapshot (500 ns past
+    // the 10:00 snapshot, --after must not select it).
+    cli()
+        .args(["show", d, "--after", "2024-01-15T10:00:00.0000005Z"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("microsecond"));
+}
+
+/// `put` refuses a label given twice (one value would be dropped) and stores at `--at`.
+#[test]
+fn put_refuses_repeated_labels_and_takes_a_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let json = dir.path().join("s.json");
+    std::fs::write(&json, r#"{"a": 1}"#).expect("write");
+    cli()
+        .args([
+            "put",
+            text(&store),
+            text(&json),
+            "--label",
+            "run=a",
+            "--label",
+            "run=b",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("given twice"));
+    cli()
+        .args([
+            "put",
+            text(&store),
+            text(&json),
+            "--at",
+            "2024-01-15T10:30:00Z",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2024-01-15_10-30-00-000000"));
+    cli()
+        .args(["list", text(&store), "--label", "run=a", "--label", "run=b"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("given twice"));
 }
 
 #[test]

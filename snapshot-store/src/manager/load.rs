@@ -144,7 +144,23 @@ impl SnapshotManager {
         Ok(self.load_snapshot(query).await?.map(|s| s.value))
     }
 
-    /// [`load`](Self::load), with the snapshot's key and size.
+    /// [`load`](Self::load), with the snapshot's key and size: a [`Snapshot`] whose
+    /// `meta.key` is the key (time) it is stored under, `meta.size` its stored size in
+    /// bytes, and `value` its state.
+    ///
+    /// ```
+    /// use snapshot_store::{Lookup, MemoryStore, SnapshotManager};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let info = manager.dump_at("2024-01-15_10-00-00-000000", &vec![1u32, 2, 3]).await?;
+    /// let snapshot = manager.load_snapshot::<Vec<u32>>(Lookup::Latest).await?.expect("stored");
+    /// assert_eq!(snapshot.meta.key.to_string(), "2024-01-15_10-00-00-000000");
+    /// assert_eq!(snapshot.meta.size, info.size);
+    /// assert_eq!(snapshot.value, [1, 2, 3]);
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As [`load`](Self::load).
