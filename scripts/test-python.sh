@@ -27,8 +27,8 @@ if [ "${SNAPSHOT_PY_RELEASE:-}" = 1 ]; then profile=(--release); fi
 
 if [ "${SNAPSHOT_PY_BUILD_ONLY:-}" = 1 ]; then exit 0; fi
 
-# Run from the tests' directory so `import snapshot` is the installed wheel, not the
+# Run from the tests' directory so `import snapshot_state` is the installed wheel, not the
 # source tree.
 cd snapshot-py/tests
-../../"$venv/bin/python" -c "import snapshot, sys; print('snapshot from', snapshot.__file__, file=sys.stderr)"
+../../"$venv/bin/python" -c "import snapshot_state, sys; print('snapshot_state from', snapshot_state.__file__, file=sys.stderr)"
 exec ../../"$venv/bin/python" -m pytest -q -p no:cacheprovider .

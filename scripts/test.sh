@@ -29,7 +29,7 @@ bash scripts/docker-test-image.sh stop
 trap - EXIT
 
 # The facade without the s3 feature: s3:// URLs must name the missing feature.
-cargo test -p snapshot --no-default-features --features fs --test open
+cargo test -p snapshot-state --no-default-features --features fs --test open
 
 # The development S3 server (scripts/s3-dev.sh) starts, serves the CLI, and stops.
 dev_port=$((21000 + RANDOM % 8000))

@@ -1,7 +1,7 @@
 //! Buffers: write a snapshot to an in-memory buffer and read it back, no store involved.
 
-use snapshot::Value;
-use snapshot::{MemoryStore, SnapshotManager, value};
+use snapshot_state::Value;
+use snapshot_state::{MemoryStore, SnapshotManager, value};
 
 /// Runs the example.
 pub fn main() -> anyhow::Result<()> {

@@ -1,8 +1,8 @@
 //! Database cache snapshots: dump query results now and then, then load the snapshot
 //! nearest to a given time (and the last one before it, for point-in-time restore).
 
-use snapshot::Value;
-use snapshot::{Lookup, MemoryStore, SnapshotKey, SnapshotManager, value};
+use snapshot_state::Value;
+use snapshot_state::{Lookup, MemoryStore, SnapshotKey, SnapshotManager, value};
 
 #[tokio::main]
 /// Runs the example.

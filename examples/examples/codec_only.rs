@@ -1,7 +1,7 @@
 //! The codec alone: encode and decode without a store or a runtime.
 
-use snapshot::codec::{self, Compression, DecodeOptions, EncodeOptions};
-use snapshot::value;
+use snapshot_state::codec::{self, Compression, DecodeOptions, EncodeOptions};
+use snapshot_state::value;
 
 /// Runs the example.
 pub fn main() -> Result<(), codec::Error> {

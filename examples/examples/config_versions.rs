@@ -1,15 +1,15 @@
 //! Configuration versions: save the configuration before each change, list the
 //! versions, and restore the previous one.
 
-use snapshot::Order;
-use snapshot::Value;
-use snapshot::{Lookup, value};
+use snapshot_state::Order;
+use snapshot_state::Value;
+use snapshot_state::{Lookup, value};
 
 #[tokio::main]
 /// Runs the example.
 pub async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let manager = snapshot::open_or_create(
+    let manager = snapshot_state::open_or_create(
         dir.path()
             .to_str()
             .ok_or_else(|| anyhow::anyhow!("non-UTF-8 path"))?,

@@ -2,7 +2,7 @@
 //! manager, and round-tripped. (chrono's DateTime<Utc> ships with the `chrono` feature;
 //! here a type of our own shows how any type is made storable.)
 
-use snapshot::{ExtType, Lookup, MemoryStore, Registry, SnapshotManager, Value, value};
+use snapshot_state::{ExtType, Lookup, MemoryStore, Registry, SnapshotManager, Value, value};
 
 /// Seconds and nanoseconds since the Unix epoch, in UTC.
 #[derive(Debug, PartialEq, Clone, Copy)]

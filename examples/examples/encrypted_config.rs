@@ -4,7 +4,7 @@
 //! current and keeps the old one for reading; a reader without the key gets a clear
 //! error naming the key it needs.
 
-use snapshot::{
+use snapshot_state::{
     EncryptionKey, Error, Keyring, Lookup, Order, SnapshotManager, SnapshotStore, Value, value,
 };
 
@@ -34,7 +34,7 @@ pub async fn main() -> anyhow::Result<()> {
         .current()
         .map(|k| k.id().to_owned())
         .ok_or_else(|| anyhow::anyhow!("no key"))?;
-    let manager = snapshot::open_or_create(&store)?.with_keyring(keys.clone());
+    let manager = snapshot_state::open_or_create(&store)?.with_keyring(keys.clone());
 
     let config = value!({
         "service": "billing",
@@ -52,7 +52,7 @@ pub async fn main() -> anyhow::Result<()> {
     assert_eq!(manager.load(Lookup::Latest).await?, Some(config.clone()));
 
     // Someone with read access to the backups but not the key.
-    let outsider = snapshot::open(&store)?;
+    let outsider = snapshot_state::open(&store)?;
     match outsider.load::<Value>(Lookup::Latest).await {
         Err(Error::KeyUnavailable { source, .. }) => println!("without the key: {source}"),
         other => anyhow::bail!("expected a missing-key error, got {other:?}"),
@@ -73,7 +73,7 @@ pub async fn main() -> anyhow::Result<()> {
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("no key"))?;
     let rotated: SnapshotManager =
-        snapshot::open(&store)?.with_keyring(Keyring::new(next).with_old_key(old));
+        snapshot_state::open(&store)?.with_keyring(Keyring::new(next).with_old_key(old));
     let mut changed = config.clone();
     changed
         .as_map_mut()
@@ -82,7 +82,7 @@ pub async fn main() -> anyhow::Result<()> {
     rotated.dump(&changed).await?;
     for meta in rotated.list(Order::OldestFirst).await? {
         let bytes = rotated.store().get(meta.key).await?;
-        let under = snapshot::codec::encryption_key_id(&bytes)?;
+        let under = snapshot_state::codec::encryption_key_id(&bytes)?;
         let value: Option<Value> = rotated.load(Lookup::Exact(meta.key)).await?;
         println!(
             "{} under {:?}: service = {}",

@@ -2,8 +2,8 @@
 //! after a "restart" it resumes from the newest one.
 
 use serde::{Deserialize, Serialize};
-use snapshot::Order;
-use snapshot::{Lookup, SnapshotManager};
+use snapshot_state::Order;
+use snapshot_state::{Lookup, SnapshotManager};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
 struct GameState {
@@ -13,7 +13,7 @@ struct GameState {
     position: (i32, i32),
 }
 
-async fn play_and_crash(manager: &SnapshotManager) -> Result<GameState, snapshot::Error> {
+async fn play_and_crash(manager: &SnapshotManager) -> Result<GameState, snapshot_state::Error> {
     let mut state = GameState {
         level: 1,
         score: 0,
@@ -41,10 +41,10 @@ pub async fn main() -> anyhow::Result<()> {
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("non-UTF-8 temp path"))?;
 
-    let last = play_and_crash(&snapshot::open_or_create(url)?).await?;
+    let last = play_and_crash(&snapshot_state::open_or_create(url)?).await?;
 
     // After the restart: a new process, a new manager, the same directory.
-    let manager = snapshot::open_or_create(url)?;
+    let manager = snapshot_state::open_or_create(url)?;
     let resumed: GameState = manager
         .load(Lookup::Latest)
         .await?

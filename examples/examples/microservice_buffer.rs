@@ -4,8 +4,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use snapshot::Value;
-use snapshot::{MemoryStore, SnapshotManager, value};
+use snapshot_state::Value;
+use snapshot_state::{MemoryStore, SnapshotManager, value};
 
 /// Runs the example.
 pub fn main() -> anyhow::Result<()> {
@@ -14,7 +14,7 @@ pub fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
 
     // The receiving service.
-    let receiver = std::thread::spawn(move || -> anyhow::Result<snapshot::Value> {
+    let receiver = std::thread::spawn(move || -> anyhow::Result<snapshot_state::Value> {
         let (mut conn, _) = listener.accept()?;
         let mut len = [0u8; 8];
         conn.read_exact(&mut len)?;

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use snapshot::{Order, RetentionPolicy, SnapshotManager, WhenBusy};
+use snapshot_state::{Order, RetentionPolicy, SnapshotManager, WhenBusy};
 
 /// The pipeline's progress.
 #[derive(Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
@@ -38,7 +38,7 @@ pub async fn run_pipeline(
     manager: &SnapshotManager,
     batches: u64,
     crash_after: Option<u64>,
-) -> Result<Checkpoint, snapshot::Error> {
+) -> Result<Checkpoint, snapshot_state::Error> {
     // Resume from the newest checkpoint that loads (a damaged newer one is passed over
     // and reported, never fatal), or start fresh on the first run.
     let mut state: Checkpoint = match manager.load_newest_valid().await? {
@@ -89,13 +89,13 @@ pub async fn run_pipeline(
 /// An interrupted run, then a resumed one, keeping the last 3 checkpoints.
 pub async fn demo(url: &str) -> anyhow::Result<()> {
     let manager =
-        snapshot::open_or_create(url)?.with_retention(RetentionPolicy::new().keep_last(3));
+        snapshot_state::open_or_create(url)?.with_retention(RetentionPolicy::new().keep_last(3));
     let interrupted = run_pipeline(&manager, 10, Some(4)).await?;
     assert_eq!(interrupted.next_batch, 4);
 
     // A new process picks up where the last checkpoint left off.
     let manager =
-        snapshot::open_or_create(url)?.with_retention(RetentionPolicy::new().keep_last(3));
+        snapshot_state::open_or_create(url)?.with_retention(RetentionPolicy::new().keep_last(3));
     let finished = run_pipeline(&manager, 10, None).await?;
     assert_eq!(finished.next_batch, 10);
     assert_eq!(

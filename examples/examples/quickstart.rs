@@ -3,8 +3,8 @@
 //! `cargo run -p snapshot-examples --example quickstart` (set `SNAPSHOT_DIR` to choose the
 //! directory; by default a fresh temporary one is used and removed afterwards).
 
-use snapshot::Value;
-use snapshot::{Lookup, value};
+use snapshot_state::Value;
+use snapshot_state::{Lookup, value};
 
 #[tokio::main]
 /// Runs the example.
@@ -13,7 +13,7 @@ pub async fn main() -> anyhow::Result<()> {
     let dir = std::env::var("SNAPSHOT_DIR").unwrap_or_else(|_| temp.path().display().to_string());
 
     // A path (or file://, s3://, memory:) picks the backend.
-    let manager = snapshot::open_or_create(&dir)?;
+    let manager = snapshot_state::open_or_create(&dir)?;
 
     // The state is any Value (or any serde type).
     let state = value!({

@@ -1,7 +1,7 @@
 //! Retention: a dry run that explains what is kept and why, then pruning.
 
-use snapshot::Order;
-use snapshot::{MemoryStore, RetentionPolicy, SnapshotKey, SnapshotManager, value};
+use snapshot_state::Order;
+use snapshot_state::{MemoryStore, RetentionPolicy, SnapshotKey, SnapshotManager, value};
 
 #[tokio::main]
 /// Runs the example.

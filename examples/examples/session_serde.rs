@@ -1,8 +1,8 @@
 //! Session state with typed structs through serde, including a field added later.
 
 use serde::{Deserialize, Serialize};
-use snapshot::Value;
-use snapshot::{Lookup, MemoryStore, SnapshotManager};
+use snapshot_state::Value;
+use snapshot_state::{Lookup, MemoryStore, SnapshotManager};
 
 /// What version 1 of the service stored.
 #[derive(Serialize, Deserialize)]

@@ -4,7 +4,9 @@
 //! day of hourly checkpoints and a week of nightly ones; a resume picks the latest
 //! nightly checkpoint at or before a step.
 
-use snapshot::{DumpOptions, Filter, Lookup, Order, RetentionPolicy, SnapshotKey, Value, value};
+use snapshot_state::{
+    DumpOptions, Filter, Lookup, Order, RetentionPolicy, SnapshotKey, Value, value,
+};
 
 #[tokio::main]
 /// Runs the example.
@@ -14,7 +16,7 @@ pub async fn main() -> anyhow::Result<()> {
         .path()
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("non-UTF-8 path"))?;
-    let manager = snapshot::open_or_create(store)?;
+    let manager = snapshot_state::open_or_create(store)?;
 
     // Ten days of training, 100 steps an hour.
     let start: SnapshotKey = "2024-03-01_00-00-00-000000".parse()?;

@@ -13,8 +13,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use futures::StreamExt;
-use snapshot::Value;
-use snapshot::{KeyRange, Lookup, SnapshotKey, SnapshotManager, SnapshotStore, value};
+use snapshot_state::Value;
+use snapshot_state::{KeyRange, Lookup, SnapshotKey, SnapshotManager, SnapshotStore, value};
 use snapshot_store_fs::FsStore;
 use snapshot_store_s3::WriteProtocol;
 use snapshot_store_s3::object_store::path::Path as ObjectPath;
@@ -211,7 +211,7 @@ fn s3_multipart(
 /// Fills `store` with 10,000 small snapshots one second apart.
 fn populate(rt: &tokio::runtime::Runtime, store: Arc<dyn SnapshotStore>) -> SnapshotKey {
     let base = str::parse::<SnapshotKey>("2024-01-01_00-00-00-000000").expect("key");
-    let bytes = Bytes::from(snapshot::codec::encode(&value!({"n": 1})).expect("encode"));
+    let bytes = Bytes::from(snapshot_state::codec::encode(&value!({"n": 1})).expect("encode"));
     rt.block_on(async {
         futures::stream::iter(0..10_000i64)
             .map(|i| {

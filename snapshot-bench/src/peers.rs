@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use snapshot::codec::{Compression, DecodeOptions, EncodeOptions};
+use snapshot_state::codec::{Compression, DecodeOptions, EncodeOptions};
 
 /// The zstd level everyone is compressed with (ours by default).
 pub const ZSTD_LEVEL: i32 = 3;
@@ -89,16 +89,16 @@ pub const DYNAMIC_CODECS: [&str; 3] = ["snapshot_value", "serde_json_value", "rm
 
 /// A dataset as each dynamic model.
 pub enum Dynamic {
-    Snapshot(snapshot::Value),
+    Snapshot(snapshot_state::Value),
     Json(serde_json::Value),
     Rmpv(rmpv::Value),
 }
 
 pub fn to_dynamic<T: Serialize>(codec: &str, value: &T) -> Dynamic {
     match codec {
-        "snapshot_value" => {
-            Dynamic::Snapshot(snapshot::codec::decode(&encode("snapshot", value)).expect("value"))
-        }
+        "snapshot_value" => Dynamic::Snapshot(
+            snapshot_state::codec::decode(&encode("snapshot", value)).expect("value"),
+        ),
         "serde_json_value" => Dynamic::Json(serde_json::to_value(value).expect("json value")),
         // Named maps, like ours: `rmpv::ext::to_value` would write structs as arrays
         // without field names, which flatters the peer.
@@ -127,7 +127,9 @@ pub fn encode_dynamic(value: &Dynamic) -> Vec<u8> {
 
 pub fn decode_dynamic(codec: &str, bytes: &[u8]) -> Dynamic {
     match codec {
-        "snapshot_value" => Dynamic::Snapshot(snapshot::codec::decode(bytes).expect("decode")),
+        "snapshot_value" => {
+            Dynamic::Snapshot(snapshot_state::codec::decode(bytes).expect("decode"))
+        }
         "serde_json_value" => Dynamic::Json(serde_json::from_slice(bytes).expect("json")),
         "rmpv_value" => Dynamic::Rmpv(rmpv::decode::read_value(&mut &bytes[..]).expect("rmpv")),
         other => panic!("unknown dynamic codec {other}"),

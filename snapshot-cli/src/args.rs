@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use snapshot::{
+use snapshot_state::{
     CalendarDuration, DumpOptions, Filter, Lookup, Period, Query, RetentionPolicy, SnapshotKey,
 };
 
@@ -355,7 +355,7 @@ pub fn parse_time(text: &str) -> anyhow::Result<SnapshotKey> {
 /// A retention count: a number, or restic's `unlimited`.
 pub fn parse_count(text: &str) -> anyhow::Result<usize> {
     if text == "unlimited" {
-        return Ok(snapshot::RetentionPolicy::UNLIMITED);
+        return Ok(snapshot_state::RetentionPolicy::UNLIMITED);
     }
     text.parse()
         .with_context(|| format!("invalid count {text:?}: expected a number or \"unlimited\""))

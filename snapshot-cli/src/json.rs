@@ -13,7 +13,7 @@
 //! refused with its position.
 
 use serde_json::{Map as JsonMap, Number, Value as Json, json};
-use snapshot::{Ext, Map, Registry, Value};
+use snapshot_state::{Ext, Map, Registry, Value};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -353,7 +353,7 @@ pub fn check_exact(text: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snapshot::value;
+    use snapshot_state::value;
 
     #[test]
     fn tagged_values_round_trip_through_json() {

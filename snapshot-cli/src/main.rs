@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use anyhow::Context;
 use clap::Parser;
-use snapshot::{Create, Keyring, Registry, SnapshotManager, StoreUrl};
+use snapshot_state::{Create, Keyring, Registry, SnapshotManager, StoreUrl};
 
 use crate::args::{Cli, Command};
 
@@ -149,7 +149,7 @@ pub(crate) fn open_with(
             "{url} is an in-memory store, which lives only inside one process: this command would find nothing in it, and what it wrote would be lost at exit; use a directory or s3:// URL"
         );
     }
-    let store = snapshot::open_store(url, create)?;
+    let store = snapshot_state::open_store(url, create)?;
     let mut manager = SnapshotManager::from_arc(store)
         .with_registry(registry())
         .with_keyring(keys.clone());
@@ -220,7 +220,7 @@ fn header_cache_file(url: &str) -> Option<PathBuf> {
 /// `snapshot keygen`: a new random key in its text form. An existing key file is
 /// replaced only with `--force`.
 fn keygen(id: &str, output: Option<&std::path::Path>, force: bool) -> anyhow::Result<()> {
-    let key = snapshot::EncryptionKey::generate(id)?;
+    let key = snapshot_state::EncryptionKey::generate(id)?;
     let mut text = zeroize::Zeroizing::new(key.to_text());
     text.push('\n');
     match output {

@@ -33,8 +33,8 @@ pub fn progress(what: &str, total: Option<u64>) -> ProgressBar {
 /// A progress callback for a manager that draws one bar per snapshot moved, in
 /// bytes, on stderr when it is a terminal (indicatif's rule): a bar with an estimate
 /// when the size is known (loads), a running byte count when not (dumps).
-pub fn bytes_bar(what: &'static str) -> impl Fn(&snapshot::Progress) + Send + Sync + 'static {
-    let bar: std::sync::Mutex<Option<(snapshot::SnapshotKey, ProgressBar)>> =
+pub fn bytes_bar(what: &'static str) -> impl Fn(&snapshot_state::Progress) + Send + Sync + 'static {
+    let bar: std::sync::Mutex<Option<(snapshot_state::SnapshotKey, ProgressBar)>> =
         std::sync::Mutex::new(None);
     move |p| {
         let mut bar = bar.lock().unwrap_or_else(|e| e.into_inner());
@@ -69,7 +69,7 @@ pub fn bytes_bar(what: &'static str) -> impl Fn(&snapshot::Progress) + Send + Sy
 pub fn bytes_in_message(
     bar: &ProgressBar,
     what: &'static str,
-) -> impl Fn(&snapshot::Progress) + Send + Sync + 'static {
+) -> impl Fn(&snapshot_state::Progress) + Send + Sync + 'static {
     let bar = bar.clone();
     move |p| {
         let total = p

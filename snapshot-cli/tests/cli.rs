@@ -4,7 +4,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use snapshot::{Value, value};
+use snapshot_state::{Value, value};
 
 fn cli() -> Command {
     Command::cargo_bin("snapshot").expect("binary")
@@ -18,7 +18,7 @@ fn url(dir: &Path) -> String {
 fn seed(dir: &Path, items: &[(&str, Value)]) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let manager = snapshot::open_or_create(&url(dir)).expect("open");
+        let manager = snapshot_state::open_or_create(&url(dir)).expect("open");
         for (at, v) in items {
             manager.dump_at(*at, v).await.expect("dump");
         }
@@ -215,7 +215,7 @@ fn put_and_get_move_json_in_and_out() {
         .stdout
         .clone();
     let key = String::from_utf8(out).expect("utf-8").trim().to_owned();
-    assert!(key.parse::<snapshot::SnapshotKey>().is_ok(), "{key}");
+    assert!(key.parse::<snapshot_state::SnapshotKey>().is_ok(), "{key}");
     let output = dir.path().join("back.json");
     cli()
         .args(["get", &url(&store), &key, "-o", &url(&output)])

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use snapshot::value;
+use snapshot_state::value;
 
 fn cli() -> Command {
     Command::cargo_bin("snapshot").expect("binary")
@@ -19,7 +19,7 @@ fn seed(dir: &Path) {
     tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(async {
-            let manager = snapshot::open_or_create(text(dir)).expect("open");
+            let manager = snapshot_state::open_or_create(text(dir)).expect("open");
             for (at, step) in [
                 ("2024-01-15_09-00-00-000000", 1),
                 ("2024-01-15_10-00-00-000000", 2),

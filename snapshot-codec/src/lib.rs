@@ -346,3 +346,8 @@ impl DecodeOptions {
         stream::decode_from_reader(reader, self, |r| T::deserialize(r))
     }
 }
+
+// The crate README's code block (the page crates.io shows) is compiled and run.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

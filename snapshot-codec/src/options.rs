@@ -70,18 +70,18 @@ pub enum Compression {
 }
 
 impl Default for Compression {
-    /// zstd at [`DEFAULT_ZSTD_LEVEL`] (−1, fast) when the `zstd` feature is on, else
-    /// LZ4 when the `lz4` feature is, else none.
+    /// [`Compression::None`], whatever features are built: the codec never picks a
+    /// compressor behind the caller's back, so enabling `zstd` or `lz4` somewhere in a
+    /// build changes no output. Choose one with
+    /// [`EncodeOptions::with_compression`]; `SnapshotManager` (snapshot-store) chooses
+    /// LZ4 explicitly.
+    ///
+    /// ```
+    /// use snapshot_codec::Compression;
+    /// assert_eq!(Compression::default(), Compression::None);
+    /// ```
     fn default() -> Self {
-        if cfg!(feature = "zstd") {
-            Compression::Zstd {
-                level: DEFAULT_ZSTD_LEVEL,
-            }
-        } else if cfg!(feature = "lz4") {
-            Compression::Lz4
-        } else {
-            Compression::None
-        }
+        Compression::None
     }
 }
 
@@ -140,7 +140,8 @@ impl Default for EncodeOptions {
 }
 
 impl EncodeOptions {
-    /// The defaults: [`Compression::default()`], depth limit [`DEFAULT_MAX_DEPTH`].
+    /// The defaults: no compression ([`Compression::default()`]), depth limit
+    /// [`DEFAULT_MAX_DEPTH`], format [`FORMAT_VERSION`](crate::FORMAT_VERSION).
     pub fn new() -> Self {
         Self::default()
     }

@@ -11,7 +11,7 @@
 //! | `dict` with `str` / `int` keys | map (integer keys kept as integers) | `dict` |
 //! | `list`, `tuple` | list (numbers side by side as a typed array) | `list` |
 //! | aware `datetime.datetime` | the UTC time extension (type 1) | `datetime` in UTC |
-//! | `snapshot.Ext` | an extension value | `snapshot.Ext` |
+//! | `snapshot_state.Ext` | an extension value | `snapshot_state.Ext` |
 //! | numpy array / scalar | typed arrays (one per row) / its number | lists / the number |
 
 use std::cell::{Cell, RefCell};
@@ -29,7 +29,7 @@ use pyo3::types::{
 };
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeStruct, Serializer};
-use snapshot::codec::{CHRONO_DATETIME_TYPE_ID, DEFAULT_MAX_DEPTH, Ext as CodecExt};
+use snapshot_state::codec::{CHRONO_DATETIME_TYPE_ID, DEFAULT_MAX_DEPTH, Ext as CodecExt};
 
 use crate::Ext;
 
@@ -206,7 +206,7 @@ impl<'py> Walker<'py> {
 
     /// The Python exception for a failed walk: the one a value raised, or the codec's
     /// error, with the path to the value.
-    pub(crate) fn into_error(self, codec: snapshot::codec::Error) -> PyErr {
+    pub(crate) fn into_error(self, codec: snapshot_state::codec::Error) -> PyErr {
         let at = self.path_text();
         let py = self.py;
         match self.error.into_inner() {
@@ -216,7 +216,7 @@ impl<'py> Walker<'py> {
                 PyErr::from_type(ty, format!("{text} (at {at})"))
             }
             None => match codec {
-                snapshot::codec::Error::DepthLimitExceeded { .. } => {
+                snapshot_state::codec::Error::DepthLimitExceeded { .. } => {
                     PyValueError::new_err(format!(
                         "nested deeper than the format's limit of {DEFAULT_MAX_DEPTH} levels (at {at})"
                     ))
@@ -435,7 +435,7 @@ impl Serialize for Walk<'_, '_> {
         }
         Err(w.fail(PyTypeError::new_err(format!(
             "cannot store a value of type {}: snapshots hold None, bool, int, float, str, \
-             bytes, bytearray, list, tuple, dict, aware datetime, snapshot.Ext and numpy arrays",
+             bytes, bytearray, list, tuple, dict, aware datetime, snapshot_state.Ext and numpy arrays",
             type_name(obj)
         ))))
     }

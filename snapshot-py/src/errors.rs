@@ -3,71 +3,71 @@
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use snapshot::codec::Error as CodecError;
-use snapshot::{Error, OpenError, SnapshotKey};
+use snapshot_state::codec::Error as CodecError;
+use snapshot_state::{Error, OpenError, SnapshotKey};
 
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     SnapshotError,
     PyException,
     "The base of every error this package raises (values it cannot store raise the\nstandard TypeError, OverflowError or ValueError)."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     SnapshotNotFoundError,
     SnapshotError,
     "The snapshot named does not exist (lookups that find nothing return None instead)."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     StoreNotFoundError,
     SnapshotError,
     "No store at that location: a missing directory, say, opened without create=True."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     CorruptSnapshotError,
     SnapshotError,
     "A snapshot does not load: damaged, truncated, tampered with or not a snapshot.\nIts `key` attribute names it (None for bytes given directly)."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     EncryptionKeyError,
     SnapshotError,
     "A snapshot is encrypted under a key that was not given, or a wrong key was given\nunder its id. `key` names the snapshot."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     SnapshotPermissionError,
     SnapshotError,
     "The store refused access (file permissions, an S3 policy)."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     AuthenticationError,
     SnapshotError,
     "The store rejected the credentials (S3 keys from the AWS_* variables)."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     InvalidKeyError,
     SnapshotError,
     "A snapshot key or time that cannot name a snapshot (not YYYY-MM-DD_HH-MM-SS-ffffff,\noutside the years 0000 to 9999)."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     AlreadyExistsError,
     SnapshotError,
     "A snapshot already holds that key."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     StoreError,
     SnapshotError,
     "The store failed: unreachable, misbehaving, full, or a write whose outcome is unknown."
 );
 pyo3::create_exception!(
-    snapshot,
+    snapshot_state,
     InternalError,
     SnapshotError,
     "A bug in this package (a Rust panic, caught): please report it with the message."

@@ -45,7 +45,7 @@ pub(crate) fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
 /// An extension value: a custom type's id and payload, as Rust programs store their own
 /// types (`snapshot_codec::ExtType`). Loads give one for every type this package does not
 /// know; dumping one stores it unchanged.
-#[pyclass(frozen, module = "snapshot")]
+#[pyclass(frozen, module = "snapshot_state")]
 pub(crate) struct Ext {
     /// The type id.
     #[pyo3(get)]
@@ -113,11 +113,13 @@ pub(crate) fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<PyBackedBytes> {
 }
 
 /// The compression named in Python.
-pub(crate) fn compression(name: &str) -> PyResult<snapshot::Compression> {
+pub(crate) fn compression(name: &str) -> PyResult<snapshot_state::Compression> {
     match name {
-        "zstd" => Ok(snapshot::Compression::default()),
-        "lz4" => Ok(snapshot::Compression::Lz4),
-        "none" => Ok(snapshot::Compression::None),
+        "zstd" => Ok(snapshot_state::Compression::Zstd {
+            level: snapshot_state::codec::DEFAULT_ZSTD_LEVEL,
+        }),
+        "lz4" => Ok(snapshot_state::Compression::Lz4),
+        "none" => Ok(snapshot_state::Compression::None),
         other => Err(PyValueError::new_err(format!(
             "unknown compression {other:?} (use \"zstd\", \"lz4\" or \"none\")"
         ))),
@@ -134,7 +136,7 @@ fn dumps<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     guard(|| {
         let options =
-            snapshot::EncodeOptions::new().with_compression(self::compression(compression)?);
+            snapshot_state::EncodeOptions::new().with_compression(self::compression(compression)?);
         let bytes = manager::encode(py, &options, value)?;
         Ok(PyBytes::new(py, &bytes))
     })
@@ -145,7 +147,7 @@ fn dumps<'py>(
 fn loads<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     guard(|| {
         let bytes = bytes_of(data)?;
-        manager::decode(py, &snapshot::DecodeOptions::new(), None, &bytes)
+        manager::decode(py, &snapshot_state::DecodeOptions::new(), None, &bytes)
     })
 }
 

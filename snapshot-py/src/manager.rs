@@ -3,8 +3,8 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
-use snapshot::codec::{EncodedBody, OpenedSnapshot};
-use snapshot::{
+use snapshot_state::codec::{EncodedBody, OpenedSnapshot};
+use snapshot_state::{
     CalendarDuration, Create, DecodeOptions, DumpOptions, EncodeOptions, Filter, Keyring, Lookup,
     Order, Query, RetentionPolicy as RustPolicy, SnapshotKey, SnapshotMeta,
 };
@@ -58,7 +58,7 @@ fn build<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     // Python objects cost more than their encoded bytes: they get the codec's default
     // memory limit of their own.
-    let builder = Builder::new(py, snapshot::codec::DEFAULT_MAX_MEMORY);
+    let builder = Builder::new(py, snapshot_state::codec::DEFAULT_MAX_MEMORY);
     let result = opened.deserialize_seed(Build { builder: &builder });
     match result {
         Ok(value) => Ok(value),
@@ -127,7 +127,7 @@ fn filter_of(
 
 /// A stored snapshot: its key (the UTC time it is stored under, as text), that time, and
 /// its size in bytes.
-#[pyclass(frozen, eq, module = "snapshot")]
+#[pyclass(frozen, eq, module = "snapshot_state")]
 #[derive(PartialEq, Clone)]
 pub(crate) struct SnapshotInfo {
     key: SnapshotKey,
@@ -178,7 +178,7 @@ impl From<SnapshotMeta> for SnapshotInfo {
 /// of the last n hours/days/weeks/months/years, everything within a window of the
 /// newest (`"1y5m7d2h"`), only among snapshots with `labels` if given. The newest
 /// snapshot is always kept.
-#[pyclass(frozen, module = "snapshot")]
+#[pyclass(frozen, module = "snapshot_state")]
 pub(crate) struct RetentionPolicy {
     policy: RustPolicy,
 }
@@ -208,7 +208,7 @@ impl RetentionPolicy {
         if let Some(window) = keep_within {
             let window: CalendarDuration = window
                 .parse()
-                .map_err(|e: snapshot::DurationError| PyValueError::new_err(e.to_string()))?;
+                .map_err(|e: snapshot_state::DurationError| PyValueError::new_err(e.to_string()))?;
             policy = policy.keep_within(window);
         }
         if let Some(labels) = labels {
@@ -224,7 +224,7 @@ impl RetentionPolicy {
 
 /// What a policy keeps (with its reasons) and removes, newest first. `str()` gives one
 /// line per snapshot.
-#[pyclass(frozen, module = "snapshot")]
+#[pyclass(frozen, module = "snapshot_state")]
 pub(crate) struct RetentionPlan {
     /// `(snapshot, reasons)` for each snapshot kept.
     #[pyo3(get)]
@@ -250,8 +250,8 @@ impl RetentionPlan {
     }
 }
 
-impl From<snapshot::RetentionPlan> for RetentionPlan {
-    fn from(plan: snapshot::RetentionPlan) -> Self {
+impl From<snapshot_state::RetentionPlan> for RetentionPlan {
+    fn from(plan: snapshot_state::RetentionPlan) -> Self {
         RetentionPlan {
             text: plan.to_string(),
             keep: plan
@@ -270,7 +270,7 @@ impl From<snapshot::RetentionPlan> for RetentionPlan {
 }
 
 /// What `verify()` found.
-#[pyclass(frozen, module = "snapshot")]
+#[pyclass(frozen, module = "snapshot_state")]
 pub(crate) struct VerifyReport {
     /// How many snapshots were read.
     #[pyo3(get)]
@@ -302,7 +302,7 @@ impl VerifyReport {
 }
 
 /// What `import_py()` did with each file of the original's directory.
-#[pyclass(frozen, module = "snapshot")]
+#[pyclass(frozen, module = "snapshot_state")]
 pub(crate) struct ImportReport {
     /// `(file name, outcome)` per file: `"imported as KEY"`, `"already present as KEY"`,
     /// `"skipped: why"` or `"failed: why"`.
@@ -330,22 +330,22 @@ impl ImportReport {
 }
 
 /// A state walked into a body, waiting to be stored (the first half of `dump_async`).
-#[pyclass(name = "_Pending", module = "snapshot")]
+#[pyclass(name = "_Pending", module = "snapshot_state")]
 pub(crate) struct Pending {
     body: Option<(EncodedBody, DumpOptions)>,
 }
 
 /// A snapshot read and opened, waiting to be built into Python objects (the first half
 /// of `load_async`).
-#[pyclass(name = "_Fetched", module = "snapshot")]
+#[pyclass(name = "_Fetched", module = "snapshot_state")]
 pub(crate) struct Fetched {
     opened: Option<(SnapshotKey, OpenedSnapshot<'static>)>,
 }
 
 /// Saves and restores snapshots of Python values in a store: a directory, S3 or memory.
-#[pyclass(frozen, subclass, module = "snapshot")]
+#[pyclass(frozen, subclass, module = "snapshot_state")]
 pub(crate) struct SnapshotManager {
-    inner: snapshot::SnapshotManager,
+    inner: snapshot_state::SnapshotManager,
     url: String,
 }
 
@@ -442,7 +442,7 @@ impl SnapshotManager {
     fn block<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl std::future::Future<Output = snapshot::Result<T>> + Send,
+        f: impl std::future::Future<Output = snapshot_state::Result<T>> + Send,
     ) -> PyResult<T> {
         py.detach(|| runtime()?.block_on(f).map_err(store_error))
     }
@@ -477,9 +477,9 @@ impl SnapshotManager {
                 Create::No
             };
             let store = py
-                .detach(|| snapshot::open_store(&url, create))
+                .detach(|| snapshot_state::open_store(&url, create))
                 .map_err(open_error)?;
-            let mut inner = snapshot::SnapshotManager::from_arc(store)
+            let mut inner = snapshot_state::SnapshotManager::from_arc(store)
                 .with_compression(crate::compression(compression)?);
             if let Some(keys) = keys {
                 let keyring =
@@ -735,7 +735,7 @@ impl SnapshotManager {
                 bad: report
                     .bad
                     .iter()
-                    .map(|s| (s.key.to_string(), snapshot::chain_to_string(&s.error)))
+                    .map(|s| (s.key.to_string(), snapshot_state::chain_to_string(&s.error)))
                     .collect(),
                 not_decrypted: report
                     .not_decrypted
@@ -761,7 +761,7 @@ impl SnapshotManager {
                 .import("os")?
                 .call_method1("fspath", (directory,))?
                 .extract()?;
-            let mut options = snapshot::import::ImportOptions::new();
+            let mut options = snapshot_state::import::ImportOptions::new();
             if let Some(offset) = utc_offset {
                 let seconds: f64 = offset.call_method0("total_seconds")?.extract()?;
                 let offset = chrono::FixedOffset::east_opt(seconds.round() as i32)
@@ -771,20 +771,24 @@ impl SnapshotManager {
             let manager = self.inner.clone();
             let report = py.detach(|| {
                 runtime()?
-                    .block_on(snapshot::import::import_py_dir(&dir, &manager, &options))
+                    .block_on(snapshot_state::import::import_py_dir(
+                        &dir, &manager, &options,
+                    ))
                     .map_err(store_error)
             })?;
             let files = report
                 .files
                 .iter()
                 .map(|f| {
-                    use snapshot::import::Outcome;
+                    use snapshot_state::import::Outcome;
                     let outcome = match &f.outcome {
                         Outcome::Imported(k) => format!("imported as {k}"),
                         Outcome::AlreadyPresent(k) => format!("already present as {k}"),
                         Outcome::WouldImport(k) => format!("would import as {k}"),
                         Outcome::Skipped(why) => format!("skipped: {why}"),
-                        Outcome::Failed(e) => format!("failed: {}", snapshot::chain_to_string(e)),
+                        Outcome::Failed(e) => {
+                            format!("failed: {}", snapshot_state::chain_to_string(e))
+                        }
                         other => format!("{other:?}"),
                     };
                     (f.file.clone(), outcome)

@@ -18,7 +18,7 @@ import sys
 import time
 import zlib
 
-import snapshot
+import snapshot_state as snapshot
 
 
 def users(n: int) -> list[dict]:

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-import snapshot
+import snapshot_state as snapshot
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The original's sample files, committed with the codec's tests (nothing outside the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-import snapshot
+import snapshot_state as snapshot
 
 
 def test_the_originals_manager_directory_imports(py_snapshot_files, manager):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-import snapshot
+import snapshot_state as snapshot
 
 UTC = datetime.timezone.utc
 

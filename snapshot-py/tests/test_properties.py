@@ -8,7 +8,7 @@ import struct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import snapshot
+import snapshot_state as snapshot
 
 from test_values import same
 

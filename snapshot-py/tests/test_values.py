@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-import snapshot
+import snapshot_state as snapshot
 
 UTC = datetime.timezone.utc
 

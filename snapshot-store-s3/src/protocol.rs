@@ -170,7 +170,7 @@ impl S3Store {
 
     /// Starts the probe in the background on the current tokio runtime (if any), so
     /// that the first write does not wait for it: a writer calls this when it opens the
-    /// store (`snapshot::open_or_create` does). Does nothing for stores that need no
+    /// store (`snapshot_state::open_or_create` does). Does nothing for stores that need no
     /// probe, outside a runtime, or once the answer is known; a probe that fails is
     /// tried again by the first write.
     pub fn start_probe(&self) {

@@ -20,6 +20,7 @@
 //!
 //! An empty store is a normal state: lookups return `Ok(None)`, never an empty value.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod key;
@@ -35,9 +36,10 @@ pub mod conformance;
 pub use error::{BoxError, Error, Result, chain_to_string};
 pub use key::{KEY_LEN, KeyError, SnapshotKey};
 pub use manager::{
-    Checkpoint, Checkpointer, Copied, CopyReport, DumpInfo, DumpOptions, Filter, IntoKey, Lookup,
-    OnTaken, Operation, Placed, Progress, Query, Recovered, RetentionOutcome, Skipped, Snapshot,
-    SnapshotDetails, SnapshotManager, Submitted, VerifyReport, WhenBusy,
+    Checkpoint, Checkpointer, Copied, CopyReport, DEFAULT_COMPRESSION, DumpInfo, DumpOptions,
+    Filter, IntoKey, Lookup, OnTaken, Operation, Placed, Progress, Query, Recovered,
+    RetentionOutcome, Skipped, Snapshot, SnapshotDetails, SnapshotManager, Submitted, VerifyReport,
+    WhenBusy,
 };
 pub use memory::MemoryStore;
 pub use retention::{

@@ -12,18 +12,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use snapshot::s3::object_store::aws::AmazonS3Builder;
-use snapshot::s3::object_store::multipart::MultipartStore;
-use snapshot::s3::object_store::path::Path as ObjectPath;
-use snapshot::s3::object_store::{ObjectStoreExt, PutPayload};
-use snapshot::{Lookup, SnapshotManager};
+use snapshot_state::s3::object_store::aws::AmazonS3Builder;
+use snapshot_state::s3::object_store::multipart::MultipartStore;
+use snapshot_state::s3::object_store::path::Path as ObjectPath;
+use snapshot_state::s3::object_store::{ObjectStoreExt, PutPayload};
+use snapshot_state::{Lookup, SnapshotManager};
 
 const MIB: usize = 1 << 20;
 /// The S3 store's part size and concurrency, used by the raw peer too.
-const PART: usize = snapshot::s3::DEFAULT_PART_SIZE;
-const CONCURRENCY: usize = snapshot::s3::DEFAULT_PART_CONCURRENCY;
+const PART: usize = snapshot_state::s3::DEFAULT_PART_SIZE;
+const CONCURRENCY: usize = snapshot_state::s3::DEFAULT_PART_CONCURRENCY;
 /// The S3 store's ranged reads.
-const READ_PART: usize = snapshot::s3::DEFAULT_READ_PART_SIZE;
+const READ_PART: usize = snapshot_state::s3::DEFAULT_READ_PART_SIZE;
 
 fn quick() -> bool {
     std::env::var_os("SNAPSHOT_BENCH_QUICK").is_some()
@@ -49,7 +49,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// A child process: dumps or loads the big state and prints `before peak size`.
 fn child(mode: &str, url: &str, size: usize) {
-    let manager = snapshot::open_or_create(url).expect("store");
+    let manager = snapshot_state::open_or_create(url).expect("store");
     runtime().block_on(async {
         match mode {
             "dump" => {
@@ -113,7 +113,7 @@ fn memory_rows(url: &str, backend: &str, size: usize) {
 
 /// Dump and load against the raw peer, on S3, alternating, best of `rounds`.
 async fn s3_throughput(url: &str, size: usize) {
-    let manager = snapshot::open_or_create(url).expect("store");
+    let manager = snapshot_state::open_or_create(url).expect("store");
     let (bucket, prefix) = url
         .trim_start_matches("s3://")
         .split_once('/')
@@ -126,7 +126,7 @@ async fn s3_throughput(url: &str, size: usize) {
     );
     let data = state(size, 2);
     // The raw peer uploads exactly the bytes the manager stores.
-    let encoded = bytes::Bytes::from(snapshot::codec::to_vec(&data).expect("encode"));
+    let encoded = bytes::Bytes::from(snapshot_state::codec::to_vec(&data).expect("encode"));
     let rounds = if quick() { 2 } else { 5 };
     let (mut dump, mut upload, mut load, mut ranged) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
     for round in 0..rounds {
@@ -232,7 +232,7 @@ async fn with_ticker<T>(work: impl std::future::Future<Output = T>) -> (Duration
 
 async fn background(size: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let manager = SnapshotManager::new(snapshot::FsStore::create(dir.path()).expect("store"));
+    let manager = SnapshotManager::new(snapshot_state::FsStore::create(dir.path()).expect("store"));
     let shared = Arc::new(state(size, 3));
     let checkpoints = manager.checkpointer();
     let rounds = 3;
@@ -298,7 +298,7 @@ fn main() {
         let url = format!("{url}/memory-{}", std::process::id());
         memory_rows(&url, "S3 (SeaweedFS)", big);
         runtime().block_on(async {
-            let manager = snapshot::open(&url).expect("store");
+            let manager = snapshot_state::open(&url).expect("store");
             manager.delete_all().await.expect("clean up");
         });
     }

@@ -14,9 +14,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use snapshot::codec::Shuffle;
-use snapshot::{Compression, EncodeOptions, FsStore, SnapshotManager, Value};
 use snapshot_bench::{numeric, smooth, users};
+use snapshot_state::codec::Shuffle;
+use snapshot_state::{Compression, EncodeOptions, FsStore, SnapshotManager, Value};
 
 fn rounds() -> usize {
     if std::env::var_os("SNAPSHOT_BENCH_QUICK").is_some() {
@@ -154,7 +154,7 @@ fn memcpy_table() -> String {
     let decode = median(|| {
         let started = Instant::now();
         let back: snapshot_bench::Checkpoint =
-            snapshot::codec::from_slice(&bytes).expect("decodes");
+            snapshot_state::codec::from_slice(&bytes).expect("decodes");
         let took = started.elapsed();
         drop(std::hint::black_box(back));
         took
@@ -177,7 +177,7 @@ fn memcpy_table() -> String {
     });
     let value_decode = median(|| {
         let started = Instant::now();
-        let back = snapshot::codec::decode(&value_bytes).expect("decodes");
+        let back = snapshot_state::codec::decode(&value_bytes).expect("decodes");
         let took = started.elapsed();
         drop(std::hint::black_box(back));
         took
@@ -271,9 +271,10 @@ fn shuffle_table() -> String {
 /// default encode, against the 650 ms an independent run measured for the original on
 /// the same data (quoted, not re-measured here: the original is not in this repository).
 fn original_table() -> String {
-    let users: Value =
-        snapshot::codec::from_slice(&snapshot::codec::to_vec(&users(20_000)).expect("encodes"))
-            .expect("decodes");
+    let users: Value = snapshot_state::codec::from_slice(
+        &snapshot_state::codec::to_vec(&users(20_000)).expect("encodes"),
+    )
+    .expect("decodes");
     let mut size = 0;
     let default = median(|| {
         let started = Instant::now();

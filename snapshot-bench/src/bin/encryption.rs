@@ -8,10 +8,10 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use snapshot::{
+use snapshot_bench::users;
+use snapshot_state::{
     EncryptionKey, FsStore, Keyring, Lookup, MemoryStore, SnapshotManager, SnapshotStore, Value,
 };
-use snapshot_bench::users;
 
 /// Makes a fresh store named by its argument.
 type MakeStore<'a> = Box<dyn Fn(&str) -> Box<dyn SnapshotStore> + 'a>;
@@ -133,7 +133,7 @@ fn main() {
 
 /// The cipher alone: encoding 64 MiB of bytes uncompressed, with and without a key.
 fn cipher_line(key: &EncryptionKey) -> String {
-    use snapshot::{Compression, EncodeOptions};
+    use snapshot_state::{Compression, EncodeOptions};
     let blob = Value::Bytes(vec![0x5A; 64 << 20]);
     let plain = EncodeOptions::new().with_compression(Compression::None);
     let sealed = plain.clone().with_encryption(key.clone());

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use snapshot::{Lookup, RetentionPolicy, SnapshotKey, SnapshotManager};
+use snapshot_state::{Lookup, RetentionPolicy, SnapshotKey, SnapshotManager};
 use snapshot_store_fs::FsStore;
 use snapshot_store_s3::S3Store;
 use snapshot_store_s3::object_store::path::Path;
@@ -290,7 +290,8 @@ fn disk_fixture(
         return true;
     }
     std::fs::create_dir_all(store_dir).expect("dir");
-    let bytes = snapshot::codec::encode(&snapshot::value!({"step": 1})).expect("encode");
+    let bytes =
+        snapshot_state::codec::encode(&snapshot_state::value!({"step": 1})).expect("encode");
     let mut seed = std::path::PathBuf::new();
     for i in 0..COUNT {
         let path = place(SnapshotKey::from_micros(first + i * MINUTE).expect("key"));
@@ -363,7 +364,8 @@ async fn disk(dir: &std::path::Path) {
 }
 
 async fn real_s3(url: &str) {
-    let store = snapshot::open_store(url, snapshot::Create::No).expect("open the S3 store");
+    let store =
+        snapshot_state::open_store(url, snapshot_state::Create::No).expect("open the S3 store");
     let manager = SnapshotManager::from_arc(store.clone());
     const N: i64 = 100_000;
     let first = str::parse::<SnapshotKey>("2025-01-01_00-00-00-000000")
@@ -378,7 +380,7 @@ async fn real_s3(url: &str) {
         .is_some();
     if !reused {
         let bytes = bytes::Bytes::from(
-            snapshot::codec::encode(&snapshot::value!({"step": 1})).expect("encode"),
+            snapshot_state::codec::encode(&snapshot_state::value!({"step": 1})).expect("encode"),
         );
         futures::stream::iter(0..N)
             .map(|i| {

@@ -2,8 +2,8 @@
 //! against that size. Run as `memory DIR` (it runs its two halves as child processes so
 //! each peak is measured alone) and prints a markdown table.
 
-use snapshot::Order;
-use snapshot::{Compression, Lookup, SnapshotManager, Value};
+use snapshot_state::Order;
+use snapshot_state::{Compression, Lookup, SnapshotManager, Value};
 use snapshot_store_fs::FsStore;
 
 const STRINGS: usize = 16 * 1024;
@@ -31,11 +31,11 @@ fn tree(mode: &str, file: &str) {
     let before = status("VmRSS:");
     if mode == "typed" {
         let users: Vec<snapshot_bench::User> =
-            snapshot::codec::from_slice(&bytes).expect("decodes");
+            snapshot_state::codec::from_slice(&bytes).expect("decodes");
         println!("{} {} {}", before, status("VmRSS:"), bytes.len());
         drop(std::hint::black_box(users));
     } else {
-        let value = snapshot::codec::decode(&bytes).expect("decodes");
+        let value = snapshot_state::codec::decode(&bytes).expect("decodes");
         println!("{} {} {}", before, status("VmRSS:"), bytes.len());
         drop(std::hint::black_box(value));
     }
@@ -122,7 +122,7 @@ fn main() {
     );
     // A loaded `Value` tree against the typed state it came from.
     let users = dir.path().join("users.snap");
-    let bytes = snapshot::codec::to_vec(&snapshot_bench::users(200_000)).expect("encodes");
+    let bytes = snapshot_state::codec::to_vec(&snapshot_bench::users(200_000)).expect("encodes");
     std::fs::write(&users, &bytes).expect("write");
     let users = users.to_str().expect("utf-8").to_owned();
     let held = |mode: &str| -> f64 {

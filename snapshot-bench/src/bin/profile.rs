@@ -26,7 +26,7 @@ fn main() {
             .map(|_| f64::from_bits(rng.next_u64()))
             .collect();
         let t = std::time::Instant::now();
-        let n = snapshot::codec::to_writer(std::io::sink(), &state).expect("encode");
+        let n = snapshot_state::codec::to_writer(std::io::sink(), &state).expect("encode");
         println!("streamed encode of {n} bytes: {:?}", t.elapsed());
         return;
     }
@@ -68,7 +68,7 @@ fn main() {
                 snapshot_bench::Checkpoint,
             >("snapshot", &bytes))),
             _ => drop(std::hint::black_box(
-                snapshot::codec::decode(&bytes).expect("decode"),
+                snapshot_state::codec::decode(&bytes).expect("decode"),
             )),
         }
     }

@@ -13,11 +13,11 @@ pub async fn run(src: &str, dst: &str, to_key_file: Option<&Path>) -> anyhow::Re
     // re-encrypt.
     let to_keys = match to_key_file {
         Some(file) => crate::load_keys(&[file.to_path_buf()])?,
-        None => snapshot::Keyring::empty(),
+        None => snapshot_state::Keyring::empty(),
     };
     let bar = output::progress("copying", None);
     let from = crate::open(src)?.with_progress(output::bytes_in_message(&bar, "copying"));
-    let to = crate::open_with(dst, snapshot::Create::IfMissing, &to_keys)?;
+    let to = crate::open_with(dst, snapshot_state::Create::IfMissing, &to_keys)?;
     let mut done = 0;
     let report = from
         .copy_into(&to, |_| {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use anyhow::bail;
-use snapshot::StoreUrl;
+use snapshot_state::StoreUrl;
 
 use crate::args::parse_age;
 use crate::output;
@@ -23,7 +23,7 @@ pub async fn run(url: &str, remove: bool, older_than: &str, migrate: bool) -> an
 
 /// A local directory: nothing to probe; the 0.1 layout, and moving out of it.
 async fn dir_store(url: &str, dir: &std::path::Path, migrate: bool) -> anyhow::Result<()> {
-    let store = snapshot::FsStore::open(dir)?;
+    let store = snapshot_state::FsStore::open(dir)?;
     let mut out = format!(
         "{url}: a local directory: writes are create-only (published with a no-clobber link or rename); nothing to probe\n"
     );
@@ -51,7 +51,7 @@ async fn s3(
     age: std::time::Duration,
     older_than: &str,
 ) -> anyhow::Result<()> {
-    let store = snapshot::s3_store(bucket, prefix, writes)?;
+    let store = snapshot_state::s3_store(bucket, prefix, writes)?;
     let report = store.probe().await?;
     let chosen = store.write_protocol().await?;
     let mut out = format!("store: {store}\nserver: {report}\nwrite protocol: {chosen}");

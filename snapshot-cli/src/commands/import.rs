@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use snapshot::import::{ImportOptions, import_py_dir};
+use snapshot_state::import::{ImportOptions, import_py_dir};
 
 use crate::args::parse_offset;
 use crate::output;

@@ -4,14 +4,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::bail;
-use snapshot::DecodeOptions;
+use snapshot_state::DecodeOptions;
 
 use crate::output::{self, human};
 
 pub fn run(file: &Path) -> anyhow::Result<()> {
     let bytes = output::read_input(file)?;
     let options = DecodeOptions::new().with_keyring(crate::keyring().clone());
-    let report = match snapshot::codec::inspect(&bytes, &options) {
+    let report = match snapshot_state::codec::inspect(&bytes, &options) {
         Ok(report) => report,
         Err(e) => bail!("{}: {e}", file.display()),
     };

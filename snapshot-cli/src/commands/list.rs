@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use futures::TryStreamExt;
-use snapshot::{KeyRange, Order, SnapshotDetails};
+use snapshot_state::{KeyRange, Order, SnapshotDetails};
 
 use crate::args::FilterArgs;
 use crate::output::human;
@@ -24,7 +24,7 @@ pub async fn run(
         // without the key, damaged) might match: counted and reported, never dropped
         // silently.
         let details = manager
-            .list_details(Order::NewestFirst, &snapshot::Filter::new())
+            .list_details(Order::NewestFirst, &snapshot_state::Filter::new())
             .await?;
         let mut written = 0;
         let mut unreadable: Vec<&SnapshotDetails> = Vec::new();
@@ -79,7 +79,7 @@ fn write_one(
     out: &mut impl Write,
     as_json: bool,
     first: bool,
-    m: snapshot::SnapshotMeta,
+    m: snapshot_state::SnapshotMeta,
     details: Option<&SnapshotDetails>,
 ) -> anyhow::Result<()> {
     if as_json {

@@ -4,7 +4,11 @@ use std::path::Path;
 
 use crate::output;
 
-pub async fn run(store: &str, file: &Path, options: &snapshot::DumpOptions) -> anyhow::Result<()> {
+pub async fn run(
+    store: &str,
+    file: &Path,
+    options: &snapshot_state::DumpOptions,
+) -> anyhow::Result<()> {
     let bytes = output::read_input(file)?;
     let shown = file.display();
     // Read straight into the value (no JSON tree beside it); then checked for what

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail};
-use snapshot::{Lookup, SnapshotKey, SnapshotManager, Value};
+use snapshot_state::{Lookup, SnapshotKey, SnapshotManager, Value};
 
 use crate::args::{FilterArgs, Which};
 use crate::output;
@@ -26,7 +26,7 @@ async fn select(
         let recovered = match manager.load_newest_valid::<Value>().await {
             Ok(Some(found)) => found,
             Ok(None) => bail!("no snapshot in {store}"),
-            Err(e @ snapshot::Error::KeyUnavailable { .. }) => bail!(
+            Err(e @ snapshot_state::Error::KeyUnavailable { .. }) => bail!(
                 "{}; --latest-valid stops here rather than fall back to an older snapshot (give the key with --key-file or SNAPSHOT_KEY)",
                 e.chain_to_string()
             ),
@@ -73,7 +73,7 @@ async fn select(
 }
 
 /// Checks the snapshot `key` as a stream, without building its value.
-async fn check(manager: &SnapshotManager, key: SnapshotKey) -> Result<(), snapshot::Error> {
+async fn check(manager: &SnapshotManager, key: SnapshotKey) -> Result<(), snapshot_state::Error> {
     let bytes = match manager.store().get(key).await {
         Ok(bytes) => bytes,
         // Gone since it was found: the load says so.
@@ -83,8 +83,8 @@ async fn check(manager: &SnapshotManager, key: SnapshotKey) -> Result<(), snapsh
     let options = manager.decode_options().clone();
     tokio::task::spawn_blocking(move || options.check_from_reader(&bytes[..]))
         .await
-        .map_err(|e| snapshot::Error::backend("task", e.to_string()))?
-        .map_err(|source| snapshot::Error::undecodable(key, source))
+        .map_err(|e| snapshot_state::Error::backend("task", e.to_string()))?
+        .map_err(|source| snapshot_state::Error::undecodable(key, source))
 }
 
 fn to_json_text(value: &Value) -> anyhow::Result<String> {

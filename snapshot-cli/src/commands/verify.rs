@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use snapshot::StoreUrl;
+use snapshot_state::StoreUrl;
 
 use crate::output;
 
@@ -20,7 +20,7 @@ pub async fn run(store: &str) -> anyhow::Result<ExitCode> {
     // Leftovers of killed writers that cleanup could not remove (never a bad snapshot,
     // but someone should look).
     if let Ok(StoreUrl::Dir(dir)) = StoreUrl::parse(store)
-        && let Ok(fs_store) = snapshot::FsStore::open(&dir)
+        && let Ok(fs_store) = snapshot_state::FsStore::open(&dir)
     {
         for (path, why) in fs_store.last_cleanup().left {
             let _ = writeln!(out, "LEFT {}: could not clean up: {why}", path.display());

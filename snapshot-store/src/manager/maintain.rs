@@ -188,10 +188,7 @@ impl SnapshotManager {
         value: Value,
         source: &SnapshotManager,
     ) -> Result<Placed> {
-        let current = self
-            .keyring
-            .current()
-            .map(snapshot_codec::EncryptionKey::id);
+        let current = self.current_key_id();
         let written_under = snapshot_codec::encryption_key_id(&bytes).ok().flatten();
         if current.is_none() || written_under.as_deref() == current {
             return self.put_verified(key, bytes, OnTaken::SameOrFail).await;

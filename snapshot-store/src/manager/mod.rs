@@ -18,7 +18,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::Serialize;
-use snapshot_codec::{Compression, DecodeOptions, EncodeOptions, Keyring, Registry};
+#[cfg(feature = "encryption")]
+use snapshot_codec::Keyring;
+use snapshot_codec::{Compression, DecodeOptions, EncodeOptions, Registry};
 use tracing::Instrument;
 
 use crate::{Error, KeyRange, Result, RetentionPolicy, SnapshotKey, SnapshotStore};
@@ -51,6 +53,22 @@ fn encode_bytes<T: Serialize + ?Sized>(options: &EncodeOptions, state: &T) -> Re
 
 /// How many keys a dump tries before giving up.
 const DEFAULT_KEY_ATTEMPTS: u32 = 10_000;
+
+/// How a manager compresses snapshots unless told otherwise: LZ4, whatever Cargo
+/// features are on (it is pure Rust and always built). It cost less than zstd −1 on
+/// record data and about the same on numeric arrays in BENCHMARKS.md's dump-cost
+/// table, for slightly larger files; [`SnapshotManager::with_compression`] picks zstd
+/// (feature `zstd`) or none.
+///
+/// ```
+/// use snapshot_store::{DEFAULT_COMPRESSION, MemoryStore, SnapshotManager};
+/// use snapshot_store::snapshot_codec::Compression;
+///
+/// assert_eq!(DEFAULT_COMPRESSION, Compression::Lz4);
+/// let manager = SnapshotManager::new(MemoryStore::new());
+/// assert_eq!(manager.encode_options(&Default::default()).compression(), Compression::Lz4);
+/// ```
+pub const DEFAULT_COMPRESSION: Compression = Compression::Lz4;
 /// After a collision, how far ahead (in microseconds) one listing looks for the first
 /// free key, instead of trying keys one at a time.
 const FREE_KEY_WINDOW: i64 = 1_000_000;
@@ -92,6 +110,7 @@ pub struct SnapshotManager {
     last_dumped: Arc<AtomicI64>,
     progress: Option<pipe::ProgressFn>,
     headers: Arc<HeaderCache>,
+    #[cfg(feature = "encryption")]
     keyring: Keyring,
 }
 
@@ -105,7 +124,7 @@ impl SnapshotManager {
     pub fn from_arc(store: Arc<dyn SnapshotStore>) -> Self {
         Self {
             store,
-            encode: EncodeOptions::default(),
+            encode: EncodeOptions::default().with_compression(DEFAULT_COMPRESSION),
             decode: DecodeOptions::default(),
             registry: Registry::new(),
             retention: None,
@@ -113,6 +132,7 @@ impl SnapshotManager {
             last_dumped: Arc::new(AtomicI64::new(i64::MIN)),
             progress: None,
             headers: Arc::default(),
+            #[cfg(feature = "encryption")]
             keyring: Keyring::empty(),
         }
     }
@@ -162,6 +182,8 @@ impl SnapshotManager {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
     pub fn with_keyring(mut self, keyring: Keyring) -> Self {
         self.keyring = keyring;
         if self.keyring.is_empty() {
@@ -174,8 +196,24 @@ impl SnapshotManager {
     }
 
     /// The keys this manager encrypts and decrypts with.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
+    }
+
+    /// The id of the key new snapshots are sealed with (none without encryption).
+    fn current_key_id(&self) -> Option<&str> {
+        #[cfg(feature = "encryption")]
+        {
+            self.keyring
+                .current()
+                .map(snapshot_codec::EncryptionKey::id)
+        }
+        #[cfg(not(feature = "encryption"))]
+        {
+            None
+        }
     }
 
     /// Sets all decoding options (depth, decompression and memory limits). The
@@ -245,9 +283,11 @@ impl SnapshotManager {
         let registry = Arc::new(self.registry.clone());
         self.decode = self.decode.clone().with_registry(registry.clone());
         self.encode = self.encode.clone().with_registry(registry);
+        #[cfg(feature = "encryption")]
         if let Some(key) = self.keyring.current() {
             self.encode = self.encode.clone().with_encryption(key.clone());
         }
+        #[cfg(feature = "encryption")]
         if !self.keyring.is_empty() {
             self.decode = self.decode.clone().with_keyring(self.keyring.clone());
         }

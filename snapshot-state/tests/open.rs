@@ -1,19 +1,22 @@
 //! Opening stores from URLs.
 
-use snapshot::Lookup;
-use snapshot::Order;
-use snapshot::Value;
-use snapshot::{Create, Error, OpenError, StoreUrl};
+use snapshot_state::Lookup;
+use snapshot_state::Order;
+use snapshot_state::Value;
+use snapshot_state::{Create, Error, OpenError, StoreUrl};
 
 #[tokio::test]
 async fn paths_and_file_urls_open_directories() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("a");
     let url = format!("file://{}", path.display());
-    let manager = snapshot::open_or_create(&url).expect("open");
-    manager.dump(&snapshot::value!(1)).await.expect("dump");
+    let manager = snapshot_state::open_or_create(&url).expect("open");
+    manager
+        .dump(&snapshot_state::value!(1))
+        .await
+        .expect("dump");
     assert!(path.is_dir());
-    let again = snapshot::open(path.to_str().expect("utf-8")).expect("open");
+    let again = snapshot_state::open(path.to_str().expect("utf-8")).expect("open");
     assert_eq!(again.list(Order::NewestFirst).await.expect("list").len(), 1);
 }
 
@@ -23,26 +26,26 @@ fn opening_to_read_never_creates() {
     let mistyped = dir.path().join("chekpoints");
     let text = mistyped.to_str().expect("utf-8");
     for url in [text.to_string(), format!("file://{text}")] {
-        let err = snapshot::open(&url).expect_err("missing");
+        let err = snapshot_state::open(&url).expect_err("missing");
         assert!(
             matches!(&err, OpenError::Store(Error::StoreNotFound { location, .. }) if location.contains("chekpoints")),
             "{err:?}"
         );
         assert!(
-            snapshot::open_store(&url, Create::No)
+            snapshot_state::open_store(&url, Create::No)
                 .expect_err("missing")
                 .to_string()
                 .contains("does not exist")
         );
         assert!(!mistyped.exists(), "{url} created the directory");
     }
-    snapshot::open_store(text, Create::IfMissing).expect("created");
+    snapshot_state::open_store(text, Create::IfMissing).expect("created");
     assert!(mistyped.is_dir());
 }
 
 #[tokio::test]
 async fn memory_urls_open_empty_stores() {
-    let manager = snapshot::open("memory:").expect("open");
+    let manager = snapshot_state::open("memory:").expect("open");
     assert_eq!(
         manager.load::<Value>(Lookup::Latest).await.expect("load"),
         None
@@ -52,14 +55,14 @@ async fn memory_urls_open_empty_stores() {
 #[test]
 fn bad_urls_are_clear_errors() {
     assert!(
-        matches!(snapshot::open("gs://bucket/x"), Err(OpenError::UnsupportedScheme { scheme, .. }) if scheme == "gs")
+        matches!(snapshot_state::open("gs://bucket/x"), Err(OpenError::UnsupportedScheme { scheme, .. }) if scheme == "gs")
     );
     assert!(matches!(
-        snapshot::open("s3://"),
+        snapshot_state::open("s3://"),
         Err(OpenError::InvalidUrl { .. })
     ));
     assert!(matches!(
-        snapshot::open(""),
+        snapshot_state::open(""),
         Err(OpenError::InvalidUrl { .. })
     ));
     assert_eq!(
@@ -71,10 +74,10 @@ fn bad_urls_are_clear_errors() {
         }
     );
     let file = tempfile::NamedTempFile::new().expect("file");
-    let err = snapshot::open(file.path().to_str().expect("utf-8"))
+    let err = snapshot_state::open(file.path().to_str().expect("utf-8"))
         .expect_err("a file is not a directory");
     assert!(
-        snapshot::chain_to_string(&err).contains("not a directory"),
+        snapshot_state::chain_to_string(&err).contains("not a directory"),
         "{err}"
     );
 }
@@ -83,14 +86,15 @@ fn bad_urls_are_clear_errors() {
 #[test]
 fn s3_urls_build_an_s3_store() {
     // No request is made when opening; the bucket and prefix come from the URL.
-    let store = snapshot::open_store("s3://bucket/some/prefix", Create::No).expect("open");
+    let store = snapshot_state::open_store("s3://bucket/some/prefix", Create::No).expect("open");
     let shown = format!("{store:?}");
     assert!(shown.contains("s3://bucket/some/prefix"), "{shown}");
-    snapshot::open_store("s3://bucket/p?writes=claims", Create::No).expect("a known protocol");
-    let err = snapshot::open_store("s3://bucket/p?writes=sometimes", Create::No)
+    snapshot_state::open_store("s3://bucket/p?writes=claims", Create::No)
+        .expect("a known protocol");
+    let err = snapshot_state::open_store("s3://bucket/p?writes=sometimes", Create::No)
         .expect_err("an unknown protocol");
     assert!(
-        snapshot::chain_to_string(&err).contains("invalid write protocol"),
+        snapshot_state::chain_to_string(&err).contains("invalid write protocol"),
         "{err}"
     );
 }
@@ -98,12 +102,12 @@ fn s3_urls_build_an_s3_store() {
 #[cfg(feature = "s3")]
 #[test]
 fn s3_mistakes_are_caught_before_any_request_and_never_echo_secrets() {
-    let err = snapshot::open("s3://Bad_Bucket!/x").expect_err("invalid bucket");
-    let text = snapshot::chain_to_string(&err);
+    let err = snapshot_state::open("s3://Bad_Bucket!/x").expect_err("invalid bucket");
+    let text = snapshot_state::chain_to_string(&err);
     assert!(text.contains("invalid bucket name"), "{text}");
     assert!(!text.contains("credentials"), "{text}");
-    let err = snapshot::open("s3://AKID:SECRET@bucket/p").expect_err("credentials in URL");
-    let text = format!("{} {err:?}", snapshot::chain_to_string(&err));
+    let err = snapshot_state::open("s3://AKID:SECRET@bucket/p").expect_err("credentials in URL");
+    let text = format!("{} {err:?}", snapshot_state::chain_to_string(&err));
     assert!(text.contains("AWS_ACCESS_KEY_ID"), "{text}");
     assert!(
         !text.contains("SECRET@") && !text.contains("AKID"),
@@ -113,7 +117,7 @@ fn s3_mistakes_are_caught_before_any_request_and_never_echo_secrets() {
 
 #[test]
 fn unsupported_urls_never_echo_credentials() {
-    let err = snapshot::open("https://user:SECRET@example.com/x").expect_err("unsupported");
+    let err = snapshot_state::open("https://user:SECRET@example.com/x").expect_err("unsupported");
     let text = format!("{err} {err:?}");
     assert!(text.contains("https://***@example.com/x"), "{text}");
     assert!(!text.contains("SECRET"), "{text}");
@@ -122,7 +126,7 @@ fn unsupported_urls_never_echo_credentials() {
 #[cfg(not(feature = "s3"))]
 #[test]
 fn s3_urls_without_the_feature_name_it() {
-    let err = snapshot::open("s3://bucket/prefix").expect_err("no s3 feature");
+    let err = snapshot_state::open("s3://bucket/prefix").expect_err("no s3 feature");
     assert!(matches!(
         err,
         OpenError::FeatureDisabled { feature: "s3", .. }

@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use snapshot::Order;
-use snapshot::Value;
-use snapshot::codec::legacy::{LegacyOptions, decode_legacy};
-use snapshot::import::{ImportOptions, Outcome, import_py_dir};
-use snapshot::{Lookup, MemoryStore, SnapshotKey, SnapshotManager};
+use snapshot_state::Order;
+use snapshot_state::Value;
+use snapshot_state::codec::legacy::{LegacyOptions, decode_legacy};
+use snapshot_state::import::{ImportOptions, Outcome, import_py_dir};
+use snapshot_state::{Lookup, MemoryStore, SnapshotKey, SnapshotManager};
 
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshot-codec/tests/data/py-snapshot")
@@ -15,7 +15,7 @@ fn samples() -> PathBuf {
 #[tokio::test]
 async fn the_sample_manager_directory_round_trips_into_a_disk_store() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let manager = snapshot::open(dir.path().to_str().expect("utf-8")).expect("open");
+    let manager = snapshot_state::open(dir.path().to_str().expect("utf-8")).expect("open");
     let src = samples().join("manager-dir");
     let report = import_py_dir(&src, &manager, &ImportOptions::new())
         .await

@@ -1,6 +1,6 @@
 """Snapshots of Python state: compact, checksummed, compressed, keyed by UTC time.
 
-The engine is the Rust crate ``snapshot``; this package converts Python values to its
+The engine is the Rust crate ``snapshot-state``; this package converts Python values to its
 format and back. ``SnapshotManager(path)`` keeps the original py-snapshot's names
 (``dump``, ``load``, ``list``, ``prune``, ``write_to_buffer``, ``read_from_buffer``);
 ``open(url)`` reaches directories, ``s3://bucket/prefix`` and ``memory:`` stores.

@@ -223,8 +223,8 @@ fn to_utc(local: SnapshotKey, offset: FixedOffset) -> Result<SnapshotKey, FileEr
 /// store (see the module docs).
 ///
 /// ```
-/// use snapshot::{MemoryStore, Order, SnapshotManager};
-/// use snapshot::import::{import_py_dir, ImportOptions};
+/// use snapshot_state::{MemoryStore, Order, SnapshotManager};
+/// use snapshot_state::import::{import_py_dir, ImportOptions};
 ///
 /// # let dir = tempfile::tempdir()?;
 /// // {"a": 1}, written by the original at 2024-01-15 10:30 local time (UTC+2).

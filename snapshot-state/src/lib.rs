@@ -14,13 +14,13 @@
 //! | `memory:` | [`MemoryStore`] | always |
 //!
 //! ```
-//! use snapshot::{value, Lookup, Value};
+//! use snapshot_state::{value, Lookup, Value};
 //!
 //! # let dir = tempfile::tempdir()?;
 //! # let dir = dir.path().join("game");
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
-//! // A writer opens or creates its store; `snapshot::open` only opens an existing one.
-//! let manager = snapshot::open_or_create(dir.to_str().unwrap())?;
+//! // A writer opens or creates its store; `snapshot_state::open` only opens an existing one.
+//! let manager = snapshot_state::open_or_create(dir.to_str().unwrap())?;
 //! manager.dump(&value!({"level": 5, "inventory": ["sword", "shield"]})).await?;
 //! let restored = manager.load::<Value>(Lookup::Latest).await?;
 //! assert_eq!(restored.unwrap()["inventory"][1].as_str(), Some("shield"));
@@ -29,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::sync::Arc;
 
@@ -37,16 +38,18 @@ pub mod import;
 
 pub use snapshot_codec as codec;
 pub use snapshot_codec::{
-    Compression, DecodeOptions, EncodeOptions, EncryptionKey, Ext, ExtType, Keyring, Map, Metadata,
-    Registry, Value, value,
+    Compression, DecodeOptions, EncodeOptions, Ext, ExtType, Map, Metadata, Registry, Value, value,
 };
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use snapshot_codec::{EncryptionKey, Keyring};
 pub use snapshot_store::{
-    ByteStream, CalendarDuration, Checkpoint, Checkpointer, Copied, CopyReport, DumpInfo,
-    DumpOptions, DurationError, Error, Filter, IntoKey, KeepReason, Kept, KeyError, KeyRange,
-    Lookup, MemoryStore, OnTaken, Operation, Order, Period, Placed, Progress, Query, Recovered,
-    Result, RetentionOutcome, RetentionPlan, RetentionPolicy, STREAM_PAGE, Skipped, Snapshot,
-    SnapshotDetails, SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore, Submitted,
-    VerifyReport, WhenBusy, chain_to_string,
+    ByteStream, CalendarDuration, Checkpoint, Checkpointer, Copied, CopyReport,
+    DEFAULT_COMPRESSION, DumpInfo, DumpOptions, DurationError, Error, Filter, IntoKey, KeepReason,
+    Kept, KeyError, KeyRange, Lookup, MemoryStore, OnTaken, Operation, Order, Period, Placed,
+    Progress, Query, Recovered, Result, RetentionOutcome, RetentionPlan, RetentionPolicy,
+    STREAM_PAGE, Skipped, Snapshot, SnapshotDetails, SnapshotKey, SnapshotManager, SnapshotMeta,
+    SnapshotStore, Submitted, VerifyReport, WhenBusy, chain_to_string,
 };
 #[cfg(feature = "fs")]
 pub use snapshot_store_fs::{self as fs, FsStore};
@@ -115,7 +118,7 @@ impl StoreUrl {
     /// or `memory:`.
     ///
     /// ```
-    /// use snapshot::StoreUrl;
+    /// use snapshot_state::StoreUrl;
     ///
     /// assert_eq!(
     ///     StoreUrl::parse("s3://pipelines/nightly/ckpt")?,
@@ -139,7 +142,7 @@ impl StoreUrl {
     /// );
     /// assert_eq!(StoreUrl::parse("./snaps")?, StoreUrl::Dir("./snaps".into()));
     /// assert!(StoreUrl::parse("gs://bucket").is_err());
-    /// # Ok::<(), snapshot::OpenError>(())
+    /// # Ok::<(), snapshot_state::OpenError>(())
     /// ```
     ///
     /// # Errors
@@ -334,7 +337,7 @@ pub fn s3_store(bucket: String, prefix: String, writes: Option<&str>) -> Result<
 /// ```
 /// # let dir = tempfile::tempdir()?;
 /// let missing = dir.path().join("mistyped");
-/// let err = snapshot::open(missing.to_str().unwrap()).unwrap_err();
+/// let err = snapshot_state::open(missing.to_str().unwrap()).unwrap_err();
 /// assert!(err.to_string().contains("mistyped"));
 /// assert!(!missing.exists());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
