@@ -254,7 +254,7 @@ fn inspect_reports_header_sizes_checksum_and_counts() {
         .assert()
         .success()
         .stdout(predicate::str::contains("format version   2"))
-        .stdout(predicate::str::contains("compression      zstd"))
+        .stdout(predicate::str::contains("compression      lz4"))
         .stdout(predicate::str::contains("checksum         ok"))
         .stdout(predicate::str::contains(
             "1 maps (2 entries), 1 lists, 1 strings, 1 ints, 1 floats, 0 bools, 1 nulls",

@@ -226,7 +226,12 @@ fn records_pay_for_field_names_once() {
 fn large_compressible_strings_shrink() {
     let v = value!({"text": ("the quick brown fox ".repeat(512))});
     let plain_len = plain(&v).len();
-    let compressed = snapshot_codec::encode(&v).expect("encodes");
+    let compressed = snapshot_codec::EncodeOptions::new()
+        .with_compression(snapshot_codec::Compression::Zstd {
+            level: snapshot_codec::DEFAULT_ZSTD_LEVEL,
+        })
+        .encode(&v)
+        .expect("encodes");
     assert_eq!(compressed[5], FLAG_ZSTD);
     assert!(
         compressed.len() * 10 < plain_len,

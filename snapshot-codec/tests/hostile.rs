@@ -63,7 +63,12 @@ fn representative() -> Vec<(&'static str, Vec<u8>)> {
         value!({"log": ("GET /api/v1/users 200 12ms\n".repeat(200)), "n": [1, 2, 3]});
     let with_ext = value!({"at": (Ext::new(1, 1_705_314_600i64.to_le_bytes().iter().chain(&[0, 0, 0, 0]).copied().collect())), "custom": (Ext::new(900, vec![7; 40]))});
     let small_bytes = plain.encode(&small).expect("encode");
-    let compressed = snapshot_codec::encode(&compressible).expect("encode");
+    let compressed = EncodeOptions::new()
+        .with_compression(Compression::Zstd {
+            level: snapshot_codec::DEFAULT_ZSTD_LEVEL,
+        })
+        .encode(&compressible)
+        .expect("encode");
     assert_eq!(
         compressed[5], FLAG_ZSTD,
         "the compressed sample must be compressed"

@@ -361,7 +361,37 @@ pub fn open_or_create(url: &str) -> Result<SnapshotManager, OpenError> {
     )?))
 }
 
-// The README's code blocks are compiled and run as doctests.
-#[cfg(all(doctest, feature = "fs", feature = "s3"))]
+// The README's and the guide's code blocks are compiled and run as doctests. (Only
+// under `doctest`: the pages live outside the published crate.)
+#[cfg(all(doctest, feature = "fs", feature = "s3", feature = "encryption"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(all(doctest, feature = "fs", feature = "s3", feature = "encryption"))]
+mod guide {
+    macro_rules! pages {
+        ($($name:ident = $file:literal),* $(,)?) => {
+            $(
+                #[doc = include_str!(concat!("../../docs/", $file))]
+                struct $name;
+            )*
+        };
+    }
+    pages!(
+        Index = "README.md",
+        Basics = "basics.md",
+        Checkpoints = "checkpoints.md",
+        LookupsAndRetention = "lookups-and-retention.md",
+        Labels = "labels.md",
+        Encryption = "encryption.md",
+        Backends = "backends.md",
+        Reliability = "reliability.md",
+        Cli = "cli.md",
+        Python = "python.md",
+        Format = "format.md",
+        WritingABackend = "writing-a-backend.md",
+        Migrating = "migrating.md",
+        CratesAndFeatures = "crates-and-features.md",
+        Examples = "examples.md",
+    );
+}

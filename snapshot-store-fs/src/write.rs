@@ -271,9 +271,10 @@ pub(crate) mod lock {
         }
     }
 
+    /// Elsewhere (Windows), the standard library's file locks.
     #[cfg(not(unix))]
-    pub(crate) fn hold(_file: &File) -> io::Result<()> {
-        Err(io::Error::from(io::ErrorKind::Unsupported))
+    pub(crate) fn hold(file: &File) -> io::Result<()> {
+        file.lock()
     }
 
     /// Tries to take the lock without waiting: `Ok(true)` when taken (no writer holds
@@ -298,8 +299,12 @@ pub(crate) mod lock {
     }
 
     #[cfg(not(unix))]
-    pub(crate) fn try_take(_file: &File) -> io::Result<bool> {
-        Err(io::Error::from(io::ErrorKind::Unsupported))
+    pub(crate) fn try_take(file: &File) -> io::Result<bool> {
+        match file.try_lock() {
+            Ok(()) => Ok(true),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
     }
 
     /// Whether the filesystem (or system) has no such locks.
