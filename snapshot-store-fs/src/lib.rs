@@ -110,6 +110,8 @@ pub struct FsStore {
 struct Inner {
     dir: PathBuf,
     file_mode: u32,
+    // Unix permissions; Windows has none to set (files inherit the directory's ACL).
+    #[cfg_attr(not(unix), allow(dead_code))]
     dir_mode: u32,
     stale_temp_age: Duration,
     sync: bool,
