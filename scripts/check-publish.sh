@@ -12,6 +12,18 @@ cd "$(dirname "$0")/.."
 
 published="snapshot-codec snapshot-store snapshot-store-fs snapshot-store-s3 snapshot-state snapshot-cli"
 
+# Cargo verifies each crate against the others through a temporary local registry and
+# unpacks them under $CARGO_HOME/registry/src/-<hash>/; it never unpacks a version again,
+# so an earlier dry run's copies (same version number, older sources) would be built
+# instead. Remove our crates from such local-registry directories first (crates.io's
+# own directory, `index.crates.io-*`, is left alone).
+for unpacked in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/; do
+  [ -d "$unpacked" ] || continue
+  for crate in $published; do
+    rm -rf "$unpacked$crate-"[0-9]*
+  done
+done
+
 dirty=()
 if [ "${SNAPSHOT_PUBLISH_ALLOW_DIRTY:-}" = 1 ]; then dirty=(--allow-dirty); fi
 log=$(mktemp)
@@ -40,7 +52,7 @@ fi
 dist="$tools/dist"
 rm -rf "$dist"
 "$tools/bin/maturin" build --quiet -m snapshot-py/Cargo.toml -i "$tools/bin/python" --out "$dist"
-"$tools/bin/maturin" sdist --quiet -m snapshot-py/Cargo.toml --out "$dist"
+"$tools/bin/maturin" sdist -m snapshot-py/Cargo.toml --out "$dist"
 ls "$dist"
 compgen -G "$dist/snapshot_state-*.whl" >/dev/null || { echo "no wheel built" >&2; exit 1; }
 compgen -G "$dist/snapshot_state-*.tar.gz" >/dev/null || { echo "no sdist built" >&2; exit 1; }
