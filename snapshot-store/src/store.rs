@@ -191,73 +191,46 @@ pub trait SnapshotStore: Debug + Send + Sync {
     }
 }
 
-#[async_trait]
-impl<T: SnapshotStore + ?Sized> SnapshotStore for std::sync::Arc<T> {
-    async fn put(&self, key: SnapshotKey, bytes: Bytes) -> Result<()> {
-        (**self).put(key, bytes).await
-    }
-    async fn get(&self, key: SnapshotKey) -> Result<Bytes> {
-        (**self).get(key).await
-    }
-    async fn put_stream(&self, key: SnapshotKey, body: ByteStream) -> Result<u64> {
-        (**self).put_stream(key, body).await
-    }
-    async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
-        (**self).get_stream(key).await
-    }
-    async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
-        (**self).get_head(key, len).await
-    }
-    async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
-        (**self).list(range, limit).await
-    }
-    async fn delete(&self, key: SnapshotKey) -> Result<()> {
-        (**self).delete(key).await
-    }
-    async fn first_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
-        (**self).first_in(range).await
-    }
-    async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
-        (**self).last_in(range).await
-    }
-    async fn delete_many(&self, keys: &[SnapshotKey]) -> Result<()> {
-        (**self).delete_many(keys).await
-    }
+/// A shared or boxed store is a store: every method goes to the one it points to.
+macro_rules! forward_store_through {
+    ($($pointer:ty),*) => {$(
+        #[async_trait]
+        impl<T: SnapshotStore + ?Sized> SnapshotStore for $pointer {
+            async fn put(&self, key: SnapshotKey, bytes: Bytes) -> Result<()> {
+                (**self).put(key, bytes).await
+            }
+            async fn get(&self, key: SnapshotKey) -> Result<Bytes> {
+                (**self).get(key).await
+            }
+            async fn put_stream(&self, key: SnapshotKey, body: ByteStream) -> Result<u64> {
+                (**self).put_stream(key, body).await
+            }
+            async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
+                (**self).get_stream(key).await
+            }
+            async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
+                (**self).get_head(key, len).await
+            }
+            async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
+                (**self).list(range, limit).await
+            }
+            async fn delete(&self, key: SnapshotKey) -> Result<()> {
+                (**self).delete(key).await
+            }
+            async fn first_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+                (**self).first_in(range).await
+            }
+            async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
+                (**self).last_in(range).await
+            }
+            async fn delete_many(&self, keys: &[SnapshotKey]) -> Result<()> {
+                (**self).delete_many(keys).await
+            }
+        }
+    )*};
 }
 
-#[async_trait]
-impl<T: SnapshotStore + ?Sized> SnapshotStore for Box<T> {
-    async fn put(&self, key: SnapshotKey, bytes: Bytes) -> Result<()> {
-        (**self).put(key, bytes).await
-    }
-    async fn get(&self, key: SnapshotKey) -> Result<Bytes> {
-        (**self).get(key).await
-    }
-    async fn put_stream(&self, key: SnapshotKey, body: ByteStream) -> Result<u64> {
-        (**self).put_stream(key, body).await
-    }
-    async fn get_stream(&self, key: SnapshotKey) -> Result<(u64, ByteStream)> {
-        (**self).get_stream(key).await
-    }
-    async fn get_head(&self, key: SnapshotKey, len: usize) -> Result<Bytes> {
-        (**self).get_head(key, len).await
-    }
-    async fn list(&self, range: KeyRange, limit: Option<usize>) -> Result<Vec<SnapshotMeta>> {
-        (**self).list(range, limit).await
-    }
-    async fn delete(&self, key: SnapshotKey) -> Result<()> {
-        (**self).delete(key).await
-    }
-    async fn first_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
-        (**self).first_in(range).await
-    }
-    async fn last_in(&self, range: KeyRange) -> Result<Option<SnapshotMeta>> {
-        (**self).last_in(range).await
-    }
-    async fn delete_many(&self, keys: &[SnapshotKey]) -> Result<()> {
-        (**self).delete_many(keys).await
-    }
-}
+forward_store_through!(std::sync::Arc<T>, Box<T>);
 
 /// Everything `body` yields, in one buffer (without a copy when it is one chunk).
 ///
