@@ -1,13 +1,11 @@
 //! Sealing and opening bodies and metadata: segments of 64 KiB, each authenticated, with
 //! the counter and the last-segment bit in its nonce.
 
-use alloc::{borrow::ToOwned, string::String, sync::Arc, vec::Vec};
-use core::fmt;
-use chacha20poly1305::aead::{AeadInPlace, KeyInit};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use zeroize::Zeroizing;
-use crate::{Error, Result};
 use super::*;
+use crate::{Error, Result};
+use alloc::{string::String, vec::Vec};
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 fn random_nonce() -> Result<[u8; NONCE_LEN]> {
     let mut nonce = [0u8; NONCE_LEN];

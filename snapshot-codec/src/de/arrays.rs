@@ -76,7 +76,11 @@ impl<'de, I: Input<'de>> Reader<I> {
     }
 
     #[inline(never)]
-    pub(super) fn visit_runs<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+    pub(super) fn visit_runs<V: Visitor<'de>>(
+        &mut self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
         self.enter()?;
         let mut access = RunsSeq {
             r: self,
@@ -330,4 +334,3 @@ impl<'de> de::Deserializer<'de> for NumDeserializer {
         tuple_struct map struct enum identifier ignored_any
     }
 }
-

@@ -7,7 +7,11 @@ use crate::{Error, Result};
 
 impl<'de, I: Input<'de>> Reader<I> {
     #[inline(never)]
-    pub(super) fn visit_shape_map<V: Visitor<'de>>(&mut self, len: usize, visitor: V) -> Result<V::Value> {
+    pub(super) fn visit_shape_map<V: Visitor<'de>>(
+        &mut self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
         self.enter()?;
         let mut access = ShapeMapAccess {
             r: self,
@@ -25,7 +29,11 @@ impl<'de, I: Input<'de>> Reader<I> {
     }
 
     #[inline(never)]
-    pub(super) fn visit_record<V: Visitor<'de>>(&mut self, index: usize, visitor: V) -> Result<V::Value> {
+    pub(super) fn visit_record<V: Visitor<'de>>(
+        &mut self,
+        index: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
         self.enter()?;
         let len = self.shapes[index].len();
         let mut access = RecordAccess {

@@ -1,16 +1,18 @@
 //! Compression of bodies (zstd, LZ4, and the sample that decides whether it pays) and
 //! decompression within a limit.
 
-use alloc::{borrow::Cow, vec::Vec};
-use crate::options::{Compression, DecodeOptions, EncodeOptions};
-use crate::wire::{Input, Reader, SliceInput, Writer};
-use crate::{Error, Result};
 use super::*;
+use crate::options::{Compression, DecodeOptions, EncodeOptions};
+use crate::{Error, Result};
+use alloc::vec::Vec;
 
 /// Compresses `body` when asked to and when that makes it smaller: the header flag and
 /// the compressed body.
 #[allow(unused_variables)]
-pub(crate) fn compress_if_smaller(body: &[u8], opts: &EncodeOptions) -> Result<Option<(u8, Vec<u8>)>> {
+pub(crate) fn compress_if_smaller(
+    body: &[u8],
+    opts: &EncodeOptions,
+) -> Result<Option<(u8, Vec<u8>)>> {
     let compression = opts.compression;
     if matches!(compression, Compression::None)
         || body.len() < MIN_COMPRESS_LEN

@@ -8,7 +8,7 @@
 
 use alloc::{borrow::Cow, vec::Vec};
 
-use crate::options::{Compression, DecodeOptions, EncodeOptions};
+use crate::options::{DecodeOptions, EncodeOptions};
 use crate::wire::{Input, Reader, SliceInput, Writer};
 use crate::{Error, Result};
 

@@ -1,20 +1,18 @@
 //! Streaming snapshots to `io::Write` and from `io::Read`, holding at most a chunk of
 //! the encoded form in memory (std only).
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Write};
 #[cfg(any(feature = "zstd", feature = "lz4"))]
 use std::string::ToString;
-use std::vec;
 use std::vec::Vec;
 
 use xxhash_rust::xxh3::Xxh3;
 
-#[cfg(any(feature = "zstd", feature = "lz4"))]
-use crate::error::CodecIoError;
-use crate::error::{from_io, to_io};
-use crate::frame::{self, FLAG_LZ4, FLAG_ZSTD, HEADER_LEN};
-use crate::options::{Compression, DecodeOptions, EncodeOptions};
-use crate::wire::{Bytes, Input, Output, Reader, Writer};
+#[cfg(feature = "encryption")]
+use crate::error::to_io;
+use crate::frame::{self, FLAG_LZ4, FLAG_ZSTD};
+use crate::options::{Compression, EncodeOptions};
+use crate::wire::{Output, Writer};
 use crate::{Error, Result};
 
 mod read;

@@ -1,18 +1,21 @@
 //! Streaming decode: chunks read from an `io::Read`, checked, decrypted and decompressed
 //! on the way into the decoder, within the memory budget.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
+#[cfg(any(feature = "zstd", feature = "lz4"))]
 use std::string::ToString;
 use std::vec;
 use std::vec::Vec;
+
 use xxhash_rust::xxh3::Xxh3;
+
+#[cfg(any(feature = "zstd", feature = "lz4"))]
 use crate::error::CodecIoError;
 use crate::error::{from_io, to_io};
 use crate::frame::{self, FLAG_LZ4, FLAG_ZSTD, HEADER_LEN};
-use crate::options::{Compression, DecodeOptions, EncodeOptions};
-use crate::wire::{Bytes, Input, Output, Reader, Writer};
+use crate::options::DecodeOptions;
+use crate::wire::{Bytes, Input, Reader};
 use crate::{Error, Result};
-use super::*;
 
 /// Yields the body bytes of a chunked frame, hashing everything it consumes, and ends
 /// at the terminating empty chunk.
