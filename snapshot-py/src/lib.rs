@@ -16,6 +16,7 @@ use pyo3::types::PyBytes;
 mod convert;
 mod errors;
 mod manager;
+mod results;
 
 use errors::guard;
 

@@ -70,6 +70,60 @@ class SnapshotManager(_snapshot.SnapshotManager):
     event loop's default executor.
     """
 
+    def latest(
+        self,
+        *,
+        labels: Optional[Mapping[str, str]] = None,
+        step: Optional[int] = None,
+        max_step: Optional[int] = None,
+    ) -> Any:
+        """The newest snapshot (that matches the filters), or None."""
+        return self._lookup("latest", None, labels=labels, step=step, max_step=max_step)
+
+    def exact(
+        self,
+        target: Any,
+        *,
+        labels: Optional[Mapping[str, str]] = None,
+        step: Optional[int] = None,
+        max_step: Optional[int] = None,
+    ) -> Any:
+        """The snapshot stored exactly at ``target`` (a datetime or key string), or None."""
+        return self._lookup("exact", target, labels=labels, step=step, max_step=max_step)
+
+    def nearest(
+        self,
+        target: Any,
+        *,
+        labels: Optional[Mapping[str, str]] = None,
+        step: Optional[int] = None,
+        max_step: Optional[int] = None,
+    ) -> Any:
+        """The snapshot nearest to ``target`` (the earlier on a tie), or None."""
+        return self._lookup("nearest", target, labels=labels, step=step, max_step=max_step)
+
+    def at_or_before(
+        self,
+        target: Any,
+        *,
+        labels: Optional[Mapping[str, str]] = None,
+        step: Optional[int] = None,
+        max_step: Optional[int] = None,
+    ) -> Any:
+        """The last snapshot at or before ``target``, or None."""
+        return self._lookup("at_or_before", target, labels=labels, step=step, max_step=max_step)
+
+    def at_or_after(
+        self,
+        target: Any,
+        *,
+        labels: Optional[Mapping[str, str]] = None,
+        step: Optional[int] = None,
+        max_step: Optional[int] = None,
+    ) -> Any:
+        """The first snapshot at or after ``target``, or None."""
+        return self._lookup("at_or_after", target, labels=labels, step=step, max_step=max_step)
+
     async def dump_async(
         self,
         state: Any,

@@ -134,40 +134,10 @@ class SnapshotManager:
         step: Optional[int] = None,
         max_step: Optional[int] = None,
     ) -> Any: ...
-    def latest(
+    def _lookup(
         self,
-        *,
-        labels: Optional[Mapping[str, str]] = None,
-        step: Optional[int] = None,
-        max_step: Optional[int] = None,
-    ) -> Any: ...
-    def exact(
-        self,
-        target: Time,
-        *,
-        labels: Optional[Mapping[str, str]] = None,
-        step: Optional[int] = None,
-        max_step: Optional[int] = None,
-    ) -> Any: ...
-    def nearest(
-        self,
-        target: Time,
-        *,
-        labels: Optional[Mapping[str, str]] = None,
-        step: Optional[int] = None,
-        max_step: Optional[int] = None,
-    ) -> Any: ...
-    def at_or_before(
-        self,
-        target: Time,
-        *,
-        labels: Optional[Mapping[str, str]] = None,
-        step: Optional[int] = None,
-        max_step: Optional[int] = None,
-    ) -> Any: ...
-    def at_or_after(
-        self,
-        target: Time,
+        kind: str,
+        target: Optional[Time] = None,
         *,
         labels: Optional[Mapping[str, str]] = None,
         step: Optional[int] = None,
