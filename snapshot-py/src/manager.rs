@@ -5,11 +5,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use snapshot_state::codec::{EncodedBody, OpenedSnapshot};
 use snapshot_state::{
-    CalendarDuration, Create, DecodeOptions, DumpOptions, EncodeOptions, Filter, Keyring, Lookup,
-    Order, Query, RetentionPolicy as RustPolicy, SnapshotKey, SnapshotMeta,
+    Create, DecodeOptions, DumpOptions, EncodeOptions, Filter, Keyring, Lookup, Order, Query,
+    SnapshotKey,
 };
 
-use crate::convert::{Build, Builder, Walker, datetime_from_micros, datetime_micros};
+use crate::convert::{Build, Builder, Walker, datetime_micros};
 use crate::errors::{InvalidKeyError, codec_error, guard, open_error, store_error};
 use crate::results::{ImportReport, RetentionPlan, RetentionPolicy, SnapshotInfo, VerifyReport};
 use crate::runtime;

@@ -1,12 +1,10 @@
 //! The classes `SnapshotManager`'s methods return: `SnapshotInfo`, `RetentionPolicy`,
 //! `RetentionPlan`, `VerifyReport`, `ImportReport`.
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
-use snapshot_state::{
-    CalendarDuration, Filter, RetentionPolicy as RustPolicy, SnapshotKey, SnapshotMeta,
-};
+use pyo3::types::PyDict;
+use snapshot_state::{CalendarDuration, RetentionPolicy as RustPolicy, SnapshotKey, SnapshotMeta};
 
 use crate::convert::datetime_from_micros;
 use crate::manager::filter_of;
@@ -19,7 +17,7 @@ pub(crate) struct SnapshotInfo {
     pub(crate) key: SnapshotKey,
     /// Size in bytes, as stored.
     #[pyo3(get)]
-    size: u64,
+    pub(crate) size: u64,
 }
 
 #[pymethods]
@@ -114,11 +112,11 @@ impl RetentionPolicy {
 pub(crate) struct RetentionPlan {
     /// `(snapshot, reasons)` for each snapshot kept.
     #[pyo3(get)]
-    keep: Vec<(SnapshotInfo, Vec<String>)>,
+    pub(crate) keep: Vec<(SnapshotInfo, Vec<String>)>,
     /// The snapshots removed (or to remove).
     #[pyo3(get)]
-    remove: Vec<SnapshotInfo>,
-    text: String,
+    pub(crate) remove: Vec<SnapshotInfo>,
+    pub(crate) text: String,
 }
 
 #[pymethods]
@@ -160,13 +158,13 @@ impl From<snapshot_state::RetentionPlan> for RetentionPlan {
 pub(crate) struct VerifyReport {
     /// How many snapshots were read.
     #[pyo3(get)]
-    checked: usize,
+    pub(crate) checked: usize,
     /// `(key, why)` for each snapshot that does not load, newest first.
     #[pyo3(get)]
-    bad: Vec<(String, String)>,
+    pub(crate) bad: Vec<(String, String)>,
     /// Keys of snapshots encrypted under a key this manager does not hold.
     #[pyo3(get)]
-    not_decrypted: Vec<String>,
+    pub(crate) not_decrypted: Vec<String>,
 }
 
 #[pymethods]
@@ -193,16 +191,16 @@ pub(crate) struct ImportReport {
     /// `(file name, outcome)` per file: `"imported as KEY"`, `"already present as KEY"`,
     /// `"skipped: why"` or `"failed: why"`.
     #[pyo3(get)]
-    files: Vec<(String, String)>,
+    pub(crate) files: Vec<(String, String)>,
     /// Files imported.
     #[pyo3(get)]
-    imported: usize,
+    pub(crate) imported: usize,
     /// Files skipped (not the original's snapshots).
     #[pyo3(get)]
-    skipped: usize,
+    pub(crate) skipped: usize,
     /// Files that failed.
     #[pyo3(get)]
-    failures: usize,
+    pub(crate) failures: usize,
 }
 
 #[pymethods]
@@ -214,4 +212,3 @@ impl ImportReport {
         )
     }
 }
-

@@ -1,11 +1,13 @@
 //! Sealing and opening bodies and metadata: segments of 64 KiB, each authenticated, with
 //! the counter and the last-segment bit in its nonce.
 
-use super::*;
-use crate::{Error, Result};
 use alloc::{string::String, vec::Vec};
+
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use super::*;
+use crate::{Error, Result};
 
 fn random_nonce() -> Result<[u8; NONCE_LEN]> {
     let mut nonce = [0u8; NONCE_LEN];

@@ -1,10 +1,11 @@
 //! Compression of bodies (zstd, LZ4, and the sample that decides whether it pays) and
 //! decompression within a limit.
 
+use alloc::vec::Vec;
+
 use super::*;
 use crate::options::{Compression, DecodeOptions, EncodeOptions};
 use crate::{Error, Result};
-use alloc::vec::Vec;
 
 /// Compresses `body` when asked to and when that makes it smaller: the header flag and
 /// the compressed body.

@@ -1,23 +1,22 @@
 //! Python objects walked straight into the codec's serializer.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
 use foldhash::fast::FixedState;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeStruct, Serializer};
 use snapshot_state::codec::{CHRONO_DATETIME_TYPE_ID, DEFAULT_MAX_DEPTH, Ext as CodecExt};
-use crate::Ext;
 
-use super::*;
 use super::ndarray::{Numpy, numpy, serialize_ndarray};
+use super::*;
+use crate::Ext;
 
 /// A step of the path to a value, for messages.
 enum Step {

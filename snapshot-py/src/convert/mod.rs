@@ -14,31 +14,17 @@
 //! | `snapshot_state.Ext` | an extension value | `snapshot_state.Ext` |
 //! | numpy array / scalar | typed arrays (one per row) / its number | lists / the number |
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use foldhash::fast::FixedState;
-
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
-};
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeStruct, Serializer};
-use snapshot_state::codec::{CHRONO_DATETIME_TYPE_ID, DEFAULT_MAX_DEPTH, Ext as CodecExt};
-
-use crate::Ext;
+use pyo3::types::PyType;
 
 mod decode;
 mod encode;
 mod ndarray;
 
 pub(crate) use decode::{Build, Builder};
-pub(crate) use encode::{Walk, Walker};
+pub(crate) use encode::Walker;
 
 /// `datetime.datetime`, `datetime.timedelta` and the aware epoch, looked up once.
 struct DateTimes {

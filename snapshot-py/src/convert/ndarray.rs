@@ -1,20 +1,8 @@
 //! numpy arrays and scalars: typed arrays (one per row) and numbers.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use foldhash::fast::FixedState;
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
-};
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, SerializeStruct, Serializer};
-use snapshot_state::codec::{CHRONO_DATETIME_TYPE_ID, DEFAULT_MAX_DEPTH, Ext as CodecExt};
-use crate::Ext;
+use serde::ser::{Serialize, SerializeSeq, Serializer};
 
 use super::*;
 
