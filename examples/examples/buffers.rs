@@ -10,11 +10,11 @@ pub fn main() -> anyhow::Result<()> {
 
     let mut buffer = Vec::new();
     let data = value!({"key": "value", "number": 42});
-    let written = manager.write_to_buffer(&mut buffer, &data)?;
+    let written = manager.raw().write_to_buffer(&mut buffer, &data)?;
     println!("wrote {written} bytes");
 
     // Any io::Read works: a slice, a file, a socket.
-    let loaded = manager.read_from_buffer::<Value, _>(&buffer[..])?;
+    let loaded = manager.raw().read_from_buffer::<Value, _>(&buffer[..])?;
     assert_eq!(loaded, data);
     println!("read back {loaded:?}");
     Ok(())

@@ -19,7 +19,7 @@ pub async fn main() -> anyhow::Result<()> {
             .map(|id| value!({"id": id, "email": (format!("user{id}@example.com"))}))
             .collect();
         manager
-            .dump_at(at, &value!({"users": users, "metadata": {"query": "SELECT * FROM users", "count": count}}))
+            .dump_with(&value!({"users": users, "metadata": {"query": "SELECT * FROM users", "count": count}}), &snapshot_state::DumpOptions::new().at(at)?)
             .await?;
     }
 

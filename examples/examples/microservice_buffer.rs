@@ -20,7 +20,9 @@ pub fn main() -> anyhow::Result<()> {
         conn.read_exact(&mut len)?;
         // The reader is limited to the announced length; the snapshot checks the rest.
         let receiving = SnapshotManager::new(MemoryStore::new());
-        Ok(receiving.read_from_buffer::<Value, _>(conn.take(u64::from_le_bytes(len)))?)
+        Ok(receiving
+            .raw()
+            .read_from_buffer::<Value, _>(conn.take(u64::from_le_bytes(len)))?)
     });
 
     // The sending service: encode into a buffer, send length + bytes.
@@ -31,7 +33,7 @@ pub fn main() -> anyhow::Result<()> {
         "metrics": {"avg_response_time": 0.125, "error_rate": 0.01},
     });
     let mut buffer = Vec::new();
-    let n = manager.write_to_buffer(&mut buffer, &state)?;
+    let n = manager.raw().write_to_buffer(&mut buffer, &state)?;
     let mut conn = TcpStream::connect(addr)?;
     conn.write_all(&n.to_le_bytes())?;
     conn.write_all(&buffer)?;

@@ -11,7 +11,12 @@ pub async fn main() -> anyhow::Result<()> {
     let start: SnapshotKey = "2024-01-01_00-00-00-000000".parse()?;
     for i in 0..84i64 {
         let at = SnapshotKey::from_micros(start.as_micros() + i * 12 * 3600 * 1_000_000)?;
-        manager.dump_at(at, &value!({"n": i})).await?;
+        manager
+            .dump_with(
+                &value!({"n": i}),
+                &snapshot_state::DumpOptions::new().at(at)?,
+            )
+            .await?;
     }
 
     let policy = RetentionPolicy::new()

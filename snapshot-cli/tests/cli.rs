@@ -20,7 +20,15 @@ fn seed(dir: &Path, items: &[(&str, Value)]) {
     rt.block_on(async {
         let manager = snapshot_state::open_or_create(&url(dir)).expect("open");
         for (at, v) in items {
-            manager.dump_at(*at, v).await.expect("dump");
+            manager
+                .dump_with(
+                    v,
+                    &snapshot_state::DumpOptions::new()
+                        .at(*at)
+                        .expect("a valid time"),
+                )
+                .await
+                .expect("dump");
         }
     });
 }

@@ -26,7 +26,12 @@ fn seed(dir: &Path) {
                 ("2024-01-16_10-00-00-000000", 3),
             ] {
                 manager
-                    .dump_at(at, &value!({"step": step}))
+                    .dump_with(
+                        &value!({"step": step}),
+                        &snapshot_state::DumpOptions::new()
+                            .at(at)
+                            .expect("a valid time"),
+                    )
                     .await
                     .expect("dump");
             }

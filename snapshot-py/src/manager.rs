@@ -165,12 +165,13 @@ impl SnapshotManager {
         let fetched = py.detach(|| -> PyResult<_> {
             let rt = runtime()?;
             let Some((meta, bytes)) = rt
-                .block_on(manager.load_encoded(query))
+                .block_on(manager.raw().load_encoded(query))
                 .map_err(store_error)?
             else {
                 return Ok(None);
             };
             let opened = manager
+                .raw()
                 .decode_options()
                 .open(&bytes)
                 .map_err(|e| codec_error(Some(meta.key), &e))?
@@ -213,7 +214,7 @@ impl SnapshotManager {
         if let Some(step) = step {
             options = options.step(step);
         }
-        let body = walk_body(py, &self.inner.encode_options(&options), state)?;
+        let body = walk_body(py, &self.inner.raw().encode_options(&options), state)?;
         Ok((body, options))
     }
 
@@ -227,7 +228,7 @@ impl SnapshotManager {
         py.detach(|| -> PyResult<SnapshotInfo> {
             let bytes = body.finish().map_err(|e| codec_error(None, &e))?;
             let info = runtime()?
-                .block_on(manager.dump_encoded(bytes.into(), &options))
+                .block_on(manager.raw().dump_encoded(bytes.into(), &options))
                 .map_err(store_error)?;
             Ok(SnapshotInfo {
                 key: info.key,
@@ -561,7 +562,11 @@ impl SnapshotManager {
         buffer: &Bound<'_, PyAny>,
     ) -> PyResult<usize> {
         guard(|| {
-            let bytes = encode(py, &self.inner.encode_options(&DumpOptions::new()), state)?;
+            let bytes = encode(
+                py,
+                &self.inner.raw().encode_options(&DumpOptions::new()),
+                state,
+            )?;
             buffer.call_method1("write", (PyBytes::new(py, &bytes),))?;
             Ok(bytes.len())
         })
@@ -576,7 +581,7 @@ impl SnapshotManager {
         guard(|| {
             let data = buffer.call_method0("read")?;
             let bytes = crate::bytes_of(&data)?;
-            decode(py, self.inner.decode_options(), None, &bytes)
+            decode(py, self.inner.raw().decode_options(), None, &bytes)
         })
     }
 }

@@ -345,7 +345,7 @@ async fn import_one(
     opts: &ImportOptions,
 ) -> Result<Outcome, FileError> {
     let value = decode_legacy(raw, &opts.legacy).map_err(FileError::Invalid)?;
-    let bytes = manager.encode(&value).map_err(FileError::Store)?;
+    let bytes = manager.raw().encode(&value).map_err(FileError::Store)?;
     if opts.dry_run {
         return Ok(Outcome::WouldImport(at));
     }
@@ -353,6 +353,7 @@ async fn import_one(
     // first free key after it (files are placed before their collision files, so a
     // collision file never lands on a real file's instant).
     match manager
+        .raw()
         .put_encoded(at, bytes, OnTaken::SameOrNextFree)
         .await
         .map_err(FileError::Store)?

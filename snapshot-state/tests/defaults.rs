@@ -18,6 +18,7 @@ fn a_manager_compresses_with_lz4_unless_told_otherwise() {
     assert_eq!(snapshot_state::DEFAULT_COMPRESSION, Compression::Lz4);
     assert_eq!(
         manager
+            .raw()
             .encode_options(&DumpOptions::default())
             .compression(),
         Compression::Lz4

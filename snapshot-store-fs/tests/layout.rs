@@ -55,7 +55,12 @@ async fn stores_written_by_0_1_keep_working_mixed_with_the_new_layout() {
     ];
     for (i, k) in new.iter().enumerate() {
         manager
-            .dump_at(*k, &value!({ "n": (10 + i as i64) }))
+            .dump_with(
+                &value!({ "n": (10 + i as i64) }),
+                &snapshot_store::DumpOptions::new()
+                    .at(*k)
+                    .expect("a valid time"),
+            )
             .await
             .expect("dump");
     }
@@ -99,7 +104,12 @@ async fn stores_written_by_0_1_keep_working_mixed_with_the_new_layout() {
     assert!(err.is_already_exists(), "{err:?}");
     assert!(!store.path_of(old[1]).exists());
     let info = manager
-        .dump_at(old[1], &value!("later"))
+        .dump_with(
+            &value!("later"),
+            &snapshot_store::DumpOptions::new()
+                .at(old[1])
+                .expect("a valid time"),
+        )
         .await
         .expect("dump");
     assert_eq!(info.key, old[1].next());

@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
         // Clear out between sizes so the server's store stays small.
         rt.block_on(async {
             let manager = snapshot_store::SnapshotManager::new(store.clone());
-            manager.delete_all().await.expect("clean");
+            manager.raw().delete_all().await.expect("clean");
         });
     }
 }

@@ -101,7 +101,12 @@ async fn s3_suite_in_a_container() {
                     let at =
                         SnapshotKey::from_micros(base.as_micros() + i as i64 * 10).expect("key");
                     let info = manager
-                        .dump_at(at, &value!({"w": w, "i": i}))
+                        .dump_with(
+                            &value!({"w": w, "i": i}),
+                            &snapshot_store::DumpOptions::new()
+                                .at(at)
+                                .expect("a valid time"),
+                        )
                         .await
                         .expect("dump");
                     keys.push((info.key, w, i));

@@ -184,7 +184,15 @@ async fn lookups_list_from_an_offset_and_stop_early() {
     let base = str::parse::<SnapshotKey>("2024-01-01_00-00-00-000000").expect("key");
     let at = |i: i64| SnapshotKey::from_micros(base.as_micros() + i * 1_000_000).expect("key");
     for i in 0..1000 {
-        manager.dump_at(at(i), &value!(i)).await.expect("dump");
+        manager
+            .dump_with(
+                &value!(i),
+                &snapshot_store::DumpOptions::new()
+                    .at(at(i))
+                    .expect("a valid time"),
+            )
+            .await
+            .expect("dump");
     }
     counting.take();
 

@@ -73,7 +73,7 @@ async fn nested_and_staging_objects_are_not_snapshots(weed: &Target) {
     );
     let manager = SnapshotManager::new(store.clone());
     manager.dump(&value!(1)).await.expect("dump");
-    assert_eq!(manager.delete_all().await.expect("delete_all"), 1);
+    assert_eq!(manager.raw().delete_all().await.expect("delete_all"), 1);
     let names = raw.names().await;
     assert_eq!(names.len(), 2, "foreign objects were deleted: {names:?}");
     // Staging objects are removed once stale.
@@ -323,7 +323,12 @@ async fn writer_child() {
     for i in 0..count {
         let at = SnapshotKey::from_micros(base.as_micros() + i as i64 * 10).expect("key");
         let info = manager
-            .dump_at(at, &value!({"pid": pid, "i": i}))
+            .dump_with(
+                &value!({"pid": pid, "i": i}),
+                &snapshot_store::DumpOptions::new()
+                    .at(at)
+                    .expect("a valid time"),
+            )
             .await
             .expect("dump");
         println!("{} {pid} {i}", info.key);
@@ -419,7 +424,12 @@ async fn one_writer_one_instant_three_times(target: &Target) {
     for i in 0..3 {
         keys.insert(
             manager
-                .dump_at(at, &value!({"i": i}))
+                .dump_with(
+                    &value!({"i": i}),
+                    &snapshot_store::DumpOptions::new()
+                        .at(at)
+                        .expect("a valid time"),
+                )
                 .await
                 .expect("dump")
                 .key,
@@ -661,6 +671,7 @@ async fn server_stopped_mid_upload(weed: &mut Weed, streamed: bool) {
             println!("  attempt {attempt}: {size} bytes uploaded before the stop; retrying larger");
             weed.restart();
             SnapshotManager::new(store)
+                .raw()
                 .delete_all()
                 .await
                 .expect("clean");

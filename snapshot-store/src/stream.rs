@@ -44,7 +44,7 @@ impl SnapshotManager {
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let manager = SnapshotManager::new(MemoryStore::new());
     /// for t in ["2024-01-01_00-00-00-000000", "2024-01-02_00-00-00-000000", "2024-01-03_00-00-00-000000"] {
-    ///     manager.dump_at(t, &snapshot_store::snapshot_codec::value!(1)).await?;
+    ///     manager.dump_with(&snapshot_store::snapshot_codec::value!(1), &snapshot_store::DumpOptions::new().at(t)?).await?;
     /// }
     /// let newest_first: Vec<_> = manager
     ///     .list_stream(KeyRange::all(), Order::NewestFirst)

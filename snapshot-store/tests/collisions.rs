@@ -50,7 +50,12 @@ async fn dumps_at_one_instant_cost_a_few_requests_each() {
             for i in 0..300 {
                 keys.push(
                     manager
-                        .dump_at(at, &value!([w, i]))
+                        .dump_with(
+                            &value!([w, i]),
+                            &snapshot_store::DumpOptions::new()
+                                .at(at)
+                                .expect("a valid time"),
+                        )
                         .await
                         .expect("dump")
                         .key,

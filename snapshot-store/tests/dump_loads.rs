@@ -48,7 +48,7 @@ fn states_with_a_repeated_key_are_refused_and_nothing_is_stored() {
         manager.dump(&untagged).await.expect("two different keys");
         let back: Option<BTreeMap<Key, i32>> = manager.load(Lookup::Latest).await.expect("loads");
         assert_eq!(back, Some(untagged));
-        manager.delete_all().await.expect("clean");
+        manager.raw().delete_all().await.expect("clean");
 
         // The same types without a collision dump, load and verify.
         let fine = WithExtra {

@@ -299,7 +299,7 @@ fn main() {
         memory_rows(&url, "S3 (SeaweedFS)", big);
         runtime().block_on(async {
             let manager = snapshot_state::open(&url).expect("store");
-            manager.delete_all().await.expect("clean up");
+            manager.raw().delete_all().await.expect("clean up");
         });
     }
     println!();

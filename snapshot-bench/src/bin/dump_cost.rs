@@ -116,7 +116,7 @@ fn dump_table<T: Serialize + Sync>(
             let info = rt.block_on(manager.dump(state)).expect("dump");
             let took = started.elapsed();
             size = info.size;
-            rt.block_on(manager.delete_all()).expect("clean");
+            rt.block_on(manager.raw().delete_all()).expect("clean");
             took
         });
         out.push_str(&format!(

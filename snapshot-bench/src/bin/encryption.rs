@@ -54,7 +54,7 @@ fn measure<T: Serialize + Sync>(
                 .expect("load");
             times[i].1.push(started.elapsed());
             assert!(back.is_some());
-            rt.block_on(manager.delete_all()).expect("clean");
+            rt.block_on(manager.raw().delete_all()).expect("clean");
         }
     }
     times.map(|(d, l, size)| Timing {

@@ -41,6 +41,7 @@ pub async fn run(
     let bar = output::progress("deleting", Some(plan.remove.len() as u64));
     let mut deleted = 0;
     let applied = manager
+        .raw()
         .apply_plan(&plan, |done| {
             deleted = done;
             bar.set_position(done as u64);

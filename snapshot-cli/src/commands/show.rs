@@ -80,7 +80,7 @@ async fn check(manager: &SnapshotManager, key: SnapshotKey) -> Result<(), snapsh
         Err(e) if e.is_not_found() => return Ok(()),
         Err(e) => return Err(e),
     };
-    let options = manager.decode_options().clone();
+    let options = manager.raw().decode_options().clone();
     tokio::task::spawn_blocking(move || options.check_from_reader(&bytes[..]))
         .await
         .map_err(|e| snapshot_state::Error::backend("task", e.to_string()))?

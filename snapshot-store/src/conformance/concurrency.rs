@@ -10,7 +10,10 @@ pub async fn dump_never_overwrites(store: DynStore) {
     for i in 0..3 {
         got.push(
             manager
-                .dump_at(t, &value!({"n": i}))
+                .dump_with(
+                    &value!({"n": i}),
+                    &crate::DumpOptions::new().at(t).expect("a valid time"),
+                )
                 .await
                 .expect("dump")
                 .key,
@@ -59,7 +62,12 @@ pub async fn concurrent_dumps_all_survive(store: DynStore) {
                 } else {
                     let at = SnapshotKey::from_micros(base.as_micros() + i as i64 * 1000)
                         .expect("in range");
-                    manager.dump_at(at, &state).await
+                    manager
+                        .dump_with(
+                            &state,
+                            &crate::DumpOptions::new().at(at).expect("a valid time"),
+                        )
+                        .await
                 };
                 let info = result.unwrap_or_else(|e| panic!("writer {writer} dump {i}: {e}"));
                 got.push((info.key, writer, i));

@@ -217,7 +217,7 @@ pub async fn foreign_objects_are_ignored(store: DynStore, foreign: &dyn ForeignO
         .apply(&RetentionPolicy::new().keep_last(1))
         .await
         .expect("apply");
-    manager.delete_all().await.expect("delete_all");
+    manager.raw().delete_all().await.expect("delete_all");
     for name in FOREIGN_NAMES {
         assert!(
             foreign.foreign_exists(name).await,
@@ -292,6 +292,7 @@ pub async fn corrupt_snapshots_are_reported(store: DynStore) {
         Some(TEN[0])
     );
     let err = manager
+        .raw()
         .put_encoded(key(TEN[2]), Bytes::from_static(b"junk"), OnTaken::NextFree)
         .await
         .expect_err("junk");

@@ -29,7 +29,13 @@ pub async fn first_and_last_in_range(store: DynStore) {
     assert_eq!(store.first_in(KeyRange::all()).await.expect("first"), None);
     assert_eq!(store.last_in(KeyRange::all()).await.expect("last"), None);
     let one = key("2024-03-01_12-00-00-000000");
-    manager.dump_at(one, &value!(1)).await.expect("dump");
+    manager
+        .dump_with(
+            &value!(1),
+            &crate::DumpOptions::new().at(one).expect("a valid time"),
+        )
+        .await
+        .expect("dump");
     for range in [
         KeyRange::all(),
         KeyRange::new(one..=one),
@@ -72,12 +78,27 @@ pub async fn first_and_last_in_range(store: DynStore) {
             _ => 365 * 86_400_000_000,
         };
         let k = SnapshotKey::from_micros(t).expect("key");
-        if manager.dump_at(k, &value!(0)).await.expect("dump").key == k {
+        if manager
+            .dump_with(
+                &value!(0),
+                &crate::DumpOptions::new().at(k).expect("a valid time"),
+            )
+            .await
+            .expect("dump")
+            .key
+            == k
+        {
             all.push(k);
         }
     }
     let future = key("2999-01-01_00-00-00-000000");
-    manager.dump_at(future, &value!(0)).await.expect("dump");
+    manager
+        .dump_with(
+            &value!(0),
+            &crate::DumpOptions::new().at(future).expect("a valid time"),
+        )
+        .await
+        .expect("dump");
     all.push(future);
     all.sort();
     all.dedup();

@@ -133,6 +133,7 @@ async fn fresh(store: &DynStore) -> SnapshotManager {
         allow_clearing(store);
     }
     manager
+        .raw()
         .delete_all()
         .await
         .unwrap_or_else(|e| panic!("clearing the store failed: {e}"));
@@ -152,7 +153,10 @@ async fn fresh(store: &DynStore) -> SnapshotManager {
 async fn timeline(manager: &SnapshotManager, texts: &[&str]) {
     for t in texts {
         let info = manager
-            .dump_at(key(t), &value!({"at": (*t)}))
+            .dump_with(
+                &value!({"at": (*t)}),
+                &crate::DumpOptions::new().at(key(t)).expect("a valid time"),
+            )
             .await
             .unwrap_or_else(|e| panic!("dump_at {t}: {e}"));
         assert_eq!(info.key.to_string(), *t, "dump_at took another key");

@@ -27,7 +27,7 @@ pub async fn prune_deletes_oldest_never_newest(store: DynStore) {
         manager.prune(1).await.expect("prune").is_empty(),
         "the newest is never pruned"
     );
-    assert_eq!(manager.delete_all().await.expect("delete_all"), 1);
+    assert_eq!(manager.raw().delete_all().await.expect("delete_all"), 1);
     assert!(
         manager
             .list(Order::NewestFirst)
@@ -46,7 +46,10 @@ pub async fn retention_after_each_dump(store: DynStore) {
     for t in &TEN[..4] {
         removed.extend(
             manager
-                .dump_at(key(t), &value!(*t))
+                .dump_with(
+                    &value!(*t),
+                    &crate::DumpOptions::new().at(key(t)).expect("a valid time"),
+                )
                 .await
                 .expect("dump")
                 .removed()

@@ -4,54 +4,23 @@
 use super::*;
 
 impl SnapshotManager {
-    /// Encodes `state` with the manager's options, without storing it.
-    ///
-    /// # Errors
-    /// [`Error::Codec`] if `state` cannot be encoded.
-    pub fn encode<T: Serialize + ?Sized>(&self, state: &T) -> Result<Bytes> {
+    pub(crate) fn encode<T: Serialize + ?Sized>(&self, state: &T) -> Result<Bytes> {
         encode_bytes(&self.encode, state)
     }
 
-    /// The options a [`dump_with`](Self::dump_with) of `options` encodes with: the
-    /// manager's compression, keyring and registry, plus the labels and step of
-    /// `options`. For callers that encode a state themselves (a language binding
-    /// walking its own objects) and store it with [`dump_encoded`](Self::dump_encoded).
-    pub fn encode_options(&self, options: &DumpOptions) -> EncodeOptions {
+    pub(crate) fn encode_options(&self, options: &DumpOptions) -> EncodeOptions {
         self.encode_options_for(options)
     }
 
-    /// The options this manager decodes with: limits, registry and keyring.
-    pub fn decode_options(&self) -> &DecodeOptions {
+    pub(crate) fn decode_options(&self) -> &DecodeOptions {
         &self.decode
     }
 
-    /// Stores a snapshot encoded elsewhere as a dump: under `options`' time or now, at
-    /// the first free key from there, with retention run after it as after
-    /// [`dump`](Self::dump). The bytes are decoded first (with this manager's decode
-    /// options), so nothing unreadable is stored. Labels and step are those the bytes
-    /// carry: encode with [`encode_options`](Self::encode_options) of the same
-    /// `options`.
-    ///
-    /// ```
-    /// use snapshot_store::{DumpOptions, Filter, Lookup, MemoryStore, SnapshotManager};
-    /// use snapshot_codec::{value, Value};
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let manager = SnapshotManager::new(MemoryStore::new());
-    /// let options = DumpOptions::new().label("run", "a").step(7);
-    /// let body = manager.encode_options(&options).to_body(&value!({"loss": 0.5}))?;
-    /// let info = manager.dump_encoded(body.finish()?.into(), &options).await?;
-    /// let query = Lookup::Latest.matching(Filter::new().label("run", "a").step(7));
-    /// assert_eq!(manager.resolve(query).await?.map(|m| m.key), Some(info.key));
-    /// assert!(manager.dump_encoded(b"not a snapshot".to_vec().into(), &options).await.is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Codec`] if `bytes` is not a snapshot this manager can read (nothing is
-    /// stored then); otherwise as [`dump`](Self::dump).
-    pub async fn dump_encoded(&self, bytes: Bytes, options: &DumpOptions) -> Result<DumpInfo> {
+    pub(crate) async fn dump_encoded(
+        &self,
+        bytes: Bytes,
+        options: &DumpOptions,
+    ) -> Result<DumpInfo> {
         self.verify_off_worker(&bytes).await?;
         let started = Instant::now();
         let first = options.at.unwrap_or_else(|| self.next_dump_key());
@@ -72,32 +41,7 @@ impl SnapshotManager {
         self.finish_dump(stored, started, &span).await
     }
 
-    /// Stores an already encoded snapshot at `at`; `on_taken` says what happens when
-    /// that key is taken. The bytes are verified first (with the manager's decode
-    /// options and registry), so nothing unreadable is ever stored. Imports and copies
-    /// use this; retention does not run.
-    ///
-    /// ```
-    /// use snapshot_store::{MemoryStore, OnTaken, Placed, SnapshotManager};
-    /// use snapshot_codec::value;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let manager = SnapshotManager::new(MemoryStore::new());
-    /// let at = "2024-01-15_10-00-00-000000".parse()?;
-    /// let bytes = manager.encode(&value!({"a": 1}))?;
-    /// let first = manager.put_encoded(at, bytes.clone(), OnTaken::SameOrNextFree).await?;
-    /// assert_eq!(first, Placed::Stored(at));
-    /// let again = manager.put_encoded(at, bytes, OnTaken::SameOrNextFree).await?;
-    /// assert_eq!(again, Placed::AlreadyPresent(at)); // stored once
-    /// # Ok::<(), snapshot_store::Error>(())
-    /// # }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Codec`] if `bytes` is not a valid snapshot; [`Error::AlreadyExists`] with
-    /// [`OnTaken::SameOrFail`] when other bytes hold the key; otherwise as
-    /// [`dump`](Self::dump).
-    pub async fn put_encoded(
+    pub(crate) async fn put_encoded(
         &self,
         at: SnapshotKey,
         bytes: Bytes,

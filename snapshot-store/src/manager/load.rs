@@ -57,12 +57,7 @@ impl SnapshotManager {
         })
     }
 
-    /// The stored bytes of the snapshot `lookup` selects, unchecked, with its key and
-    /// size; `Ok(None)` when there is none.
-    ///
-    /// # Errors
-    /// A store error.
-    pub async fn load_encoded(
+    pub(crate) async fn load_encoded(
         &self,
         query: impl Into<Query>,
     ) -> Result<Option<(SnapshotMeta, Bytes)>> {
@@ -153,7 +148,7 @@ impl SnapshotManager {
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let manager = SnapshotManager::new(MemoryStore::new());
-    /// let info = manager.dump_at("2024-01-15_10-00-00-000000", &vec![1u32, 2, 3]).await?;
+    /// let info = manager.dump_with(&vec![1u32, 2, 3], &snapshot_store::DumpOptions::new().at("2024-01-15_10-00-00-000000")?).await?;
     /// let snapshot = manager.load_snapshot::<Vec<u32>>(Lookup::Latest).await?.expect("stored");
     /// assert_eq!(snapshot.meta.key.to_string(), "2024-01-15_10-00-00-000000");
     /// assert_eq!(snapshot.meta.size, info.size);
@@ -279,7 +274,7 @@ impl SnapshotManager {
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let manager = SnapshotManager::new(MemoryStore::new());
     /// assert!(manager.load_newest_valid::<Value>().await?.is_none()); // an empty store
-    /// manager.dump_at("2024-01-15_10-00-00-000000", &value!({"good": true})).await?;
+    /// manager.dump_with(&value!({"good": true}), &snapshot_store::DumpOptions::new().at("2024-01-15_10-00-00-000000")?).await?;
     /// let bad = "2024-01-15_11-00-00-000000".parse()?;
     /// manager.store().put(bad, Bytes::from_static(b"torn write")).await?;
     ///
@@ -331,26 +326,7 @@ impl SnapshotManager {
         }
     }
 
-    /// Encodes `state` to `writer` with the manager's options, outside any store;
-    /// returns the number of bytes written. The argument order is the codec's
-    /// (`to_writer(writer, value)`).
-    ///
-    /// ```
-    /// use snapshot_store::{MemoryStore, SnapshotManager};
-    /// use snapshot_codec::{value, Value};
-    ///
-    /// let manager = SnapshotManager::new(MemoryStore::new());
-    /// let mut buffer = Vec::new();
-    /// let written = manager.write_to_buffer(&mut buffer, &value!({"key": "value", "number": 42}))?;
-    /// assert_eq!(written as usize, buffer.len());
-    /// let back: Value = manager.read_from_buffer(&buffer[..])?;
-    /// assert_eq!(back, value!({"key": "value", "number": 42}));
-    /// # Ok::<(), snapshot_store::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Codec`], including the writer's I/O errors.
-    pub fn write_to_buffer<W: Write, T: Serialize + ?Sized>(
+    pub(crate) fn write_to_buffer<W: Write, T: Serialize + ?Sized>(
         &self,
         writer: W,
         state: &T,
@@ -358,12 +334,10 @@ impl SnapshotManager {
         self.encode.to_writer(writer, state).map_err(Error::Codec)
     }
 
-    /// Decodes one snapshot from `reader` as a `T` (a [`Value`](snapshot_codec::Value)
-    /// or any serde type) with the manager's options and registry.
-    ///
-    /// # Errors
-    /// [`Error::Codec`], including the reader's I/O errors.
-    pub fn read_from_buffer<T: DeserializeOwned + 'static, R: Read>(&self, reader: R) -> Result<T> {
+    pub(crate) fn read_from_buffer<T: DeserializeOwned + 'static, R: Read>(
+        &self,
+        reader: R,
+    ) -> Result<T> {
         decode_reader(&self.decode, reader).map_err(Error::Codec)
     }
 }

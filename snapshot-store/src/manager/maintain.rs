@@ -265,12 +265,7 @@ impl SnapshotManager {
         Ok(())
     }
 
-    /// Deletes every snapshot, the newest included; returns how many were deleted.
-    /// Objects in the store that are not snapshots are left alone.
-    ///
-    /// # Errors
-    /// A store error; snapshots deleted before it stay deleted.
-    pub async fn delete_all(&self) -> Result<usize> {
+    pub(crate) async fn delete_all(&self) -> Result<usize> {
         let mut count = 0;
         for meta in self.store.list(KeyRange::all(), None).await? {
             if self.delete_if_present(meta.key).await? {
@@ -319,13 +314,7 @@ impl SnapshotManager {
         Ok(plan)
     }
 
-    /// Carries out a plan made by [`plan`](Self::plan) (shown to a user first, say),
-    /// calling `progress` with the number deleted so far after each batch of deletes.
-    /// Snapshots already gone count as deleted.
-    ///
-    /// # Errors
-    /// A store error; snapshots deleted before it stay deleted.
-    pub async fn apply_plan(
+    pub(crate) async fn apply_plan(
         &self,
         plan: &RetentionPlan,
         mut progress: impl FnMut(usize),

@@ -11,6 +11,7 @@ mod load;
 mod lookup;
 mod maintain;
 mod pipe;
+mod raw;
 mod results;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use labels::SnapshotDetails;
 pub use lookup::{IntoKey, Lookup};
 pub use pipe::{Operation, Progress};
 use pipe::{Reporter, encoder_pipe};
+pub use raw::Raw;
 pub use results::{
     Copied, CopyReport, DumpInfo, OnTaken, Placed, Recovered, RetentionOutcome, Skipped, Snapshot,
     VerifyReport,
@@ -69,7 +71,7 @@ const DEFAULT_KEY_ATTEMPTS: u32 = 10_000;
 ///
 /// assert_eq!(DEFAULT_COMPRESSION, Compression::Lz4);
 /// let manager = SnapshotManager::new(MemoryStore::new());
-/// assert_eq!(manager.encode_options(&Default::default()).compression(), Compression::Lz4);
+/// assert_eq!(manager.raw().encode_options(&Default::default()).compression(), Compression::Lz4);
 /// ```
 pub const DEFAULT_COMPRESSION: Compression = Compression::Lz4;
 /// After a collision, how far ahead (in microseconds) one listing looks for the first
@@ -326,20 +328,6 @@ impl SnapshotManager {
         let now = SnapshotKey::now();
         let after_last = self.last_dumped.load(Ordering::Relaxed).saturating_add(1);
         SnapshotKey::from_micros(now.as_micros().max(after_last)).unwrap_or(now)
-    }
-
-    /// Encodes `state` and stores it under `time`, or the first free microsecond after
-    /// (shorthand for [`dump_with`](Self::dump_with) and [`DumpOptions::at`]).
-    ///
-    /// # Errors
-    /// As [`dump`](Self::dump), plus [`Error::InvalidKey`] for times outside the years
-    /// 0000 to 9999.
-    pub async fn dump_at<T: Serialize + ?Sized>(
-        &self,
-        time: impl IntoKey,
-        state: &T,
-    ) -> Result<DumpInfo> {
-        self.dump_with(state, &DumpOptions::new().at(time)?).await
     }
 
     /// [`dump`](Self::dump) with labels, a step number or a time ([`DumpOptions`]).

@@ -1,0 +1,200 @@
+//! The byte-level view of a manager ([`SnapshotManager::raw`]).
+
+use std::io::{Read, Write};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use snapshot_codec::{DecodeOptions, EncodeOptions};
+
+use super::{DumpInfo, DumpOptions, OnTaken, Placed, Query};
+use crate::{Result, RetentionPlan, SnapshotKey, SnapshotManager, SnapshotMeta};
+
+/// The byte-level view of a [`SnapshotManager`], for programs that handle encoded
+/// snapshots themselves: a language binding that encodes its own objects, a tool that
+/// moves snapshots between stores as they are, a buffer sent over the network. It is
+/// the same manager (same store, options, keys and retention); most programs never need
+/// it, as [`dump`](SnapshotManager::dump), [`load`](SnapshotManager::load) and the
+/// [checkpointer](SnapshotManager::checkpointer) cover state in and out.
+///
+/// ```
+/// use snapshot_store::{Lookup, MemoryStore, SnapshotManager};
+/// use snapshot_store::snapshot_codec::value;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let manager = SnapshotManager::new(MemoryStore::new());
+/// let bytes = manager.raw().encode(&value!({"a": 1}))?;
+/// let info = manager.raw().dump_encoded(bytes.clone(), &Default::default()).await?;
+/// let (meta, stored) = manager.raw().load_encoded(Lookup::Latest).await?.unwrap();
+/// assert_eq!((meta.key, stored), (info.key, bytes));
+/// # Ok::<(), snapshot_store::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Raw<'a>(&'a SnapshotManager);
+
+impl SnapshotManager {
+    /// The byte-level view of this manager: encoded snapshots in and out, buffers,
+    /// deleting everything (see [`Raw`]).
+    pub fn raw(&self) -> Raw<'_> {
+        Raw(self)
+    }
+}
+
+impl<'a> Raw<'a> {
+    /// Encodes `state` with the manager's options, without storing it.
+    ///
+    /// # Errors
+    /// [`Error::Codec`] if `state` cannot be encoded.
+    pub fn encode<T: Serialize + ?Sized>(&self, state: &T) -> Result<Bytes> {
+        self.0.encode(state)
+    }
+
+    /// The options a [`dump_with`](SnapshotManager::dump_with) of `options` encodes with: the
+    /// manager's compression, keyring and registry, plus the labels and step of
+    /// `options`. For callers that encode a state themselves (a language binding
+    /// walking its own objects) and store it with [`dump_encoded`](SnapshotManager::dump_encoded).
+    pub fn encode_options(&self, options: &DumpOptions) -> EncodeOptions {
+        self.0.encode_options(options)
+    }
+
+    /// The options this manager decodes with: limits, registry and keyring.
+    pub fn decode_options(&self) -> &'a DecodeOptions {
+        self.0.decode_options()
+    }
+
+    /// Stores a snapshot encoded elsewhere as a dump: under `options`' time or now, at
+    /// the first free key from there, with retention run after it as after
+    /// [`dump`](SnapshotManager::dump). The bytes are decoded first (with this manager's decode
+    /// options), so nothing unreadable is stored. Labels and step are those the bytes
+    /// carry: encode with [`encode_options`](SnapshotManager::encode_options) of the same
+    /// `options`.
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Filter, Lookup, MemoryStore, SnapshotManager};
+    /// use snapshot_codec::{value, Value};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let options = DumpOptions::new().label("run", "a").step(7);
+    /// let body = manager.encode_options(&options).to_body(&value!({"loss": 0.5}))?;
+    /// let info = manager.raw().dump_encoded(body.finish()?.into(), &options).await?;
+    /// let query = Lookup::Latest.matching(Filter::new().label("run", "a").step(7));
+    /// assert_eq!(manager.resolve(query).await?.map(|m| m.key), Some(info.key));
+    /// assert!(manager.raw().dump_encoded(b"not a snapshot".to_vec().into(), &options).await.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Codec`] if `bytes` is not a snapshot this manager can read (nothing is
+    /// stored then); otherwise as [`dump`](SnapshotManager::dump).
+    pub async fn dump_encoded(&self, bytes: Bytes, options: &DumpOptions) -> Result<DumpInfo> {
+        self.0.dump_encoded(bytes, options).await
+    }
+
+    /// Stores an already encoded snapshot at `at`; `on_taken` says what happens when
+    /// that key is taken. The bytes are verified first (with the manager's decode
+    /// options and registry), so nothing unreadable is ever stored. Imports and copies
+    /// use this; retention does not run.
+    ///
+    /// ```
+    /// use snapshot_store::{MemoryStore, OnTaken, Placed, SnapshotManager};
+    /// use snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let at = "2024-01-15_10-00-00-000000".parse()?;
+    /// let bytes = manager.encode(&value!({"a": 1}))?;
+    /// let first = manager.raw().put_encoded(at, bytes.clone(), OnTaken::SameOrNextFree).await?;
+    /// assert_eq!(first, Placed::Stored(at));
+    /// let again = manager.raw().put_encoded(at, bytes, OnTaken::SameOrNextFree).await?;
+    /// assert_eq!(again, Placed::AlreadyPresent(at)); // stored once
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Codec`] if `bytes` is not a valid snapshot; [`Error::AlreadyExists`] with
+    /// [`OnTaken::SameOrFail`] when other bytes hold the key; otherwise as
+    /// [`dump`](SnapshotManager::dump).
+    pub async fn put_encoded(
+        &self,
+        at: SnapshotKey,
+        bytes: Bytes,
+        on_taken: OnTaken,
+    ) -> Result<Placed> {
+        self.0.put_encoded(at, bytes, on_taken).await
+    }
+
+    /// The stored bytes of the snapshot `lookup` selects, unchecked, with its key and
+    /// size; `Ok(None)` when there is none.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn load_encoded(
+        &self,
+        query: impl Into<Query>,
+    ) -> Result<Option<(SnapshotMeta, Bytes)>> {
+        self.0.load_encoded(query).await
+    }
+
+    /// Encodes `state` to `writer` with the manager's options, outside any store;
+    /// returns the number of bytes written. The argument order is the codec's
+    /// (`to_writer(writer, value)`).
+    ///
+    /// ```
+    /// use snapshot_store::{MemoryStore, SnapshotManager};
+    /// use snapshot_codec::{value, Value};
+    ///
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let mut buffer = Vec::new();
+    /// let written = manager.raw().write_to_buffer(&mut buffer, &value!({"key": "value", "number": 42}))?;
+    /// assert_eq!(written as usize, buffer.len());
+    /// let back: Value = manager.read_from_buffer(&buffer[..])?;
+    /// assert_eq!(back, value!({"key": "value", "number": 42}));
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Codec`], including the writer's I/O errors.
+    pub fn write_to_buffer<W: Write, T: Serialize + ?Sized>(
+        &self,
+        writer: W,
+        state: &T,
+    ) -> Result<u64> {
+        self.0.write_to_buffer(writer, state)
+    }
+
+    /// Decodes one snapshot from `reader` as a `T` (a [`Value`](snapshot_codec::Value)
+    /// or any serde type) with the manager's options and registry.
+    ///
+    /// # Errors
+    /// [`Error::Codec`], including the reader's I/O errors.
+    pub fn read_from_buffer<T: DeserializeOwned + 'static, R: Read>(&self, reader: R) -> Result<T> {
+        self.0.read_from_buffer(reader)
+    }
+
+    /// Deletes every snapshot, the newest included; returns how many were deleted.
+    /// Objects in the store that are not snapshots are left alone.
+    ///
+    /// # Errors
+    /// A store error; snapshots deleted before it stay deleted.
+    pub async fn delete_all(&self) -> Result<usize> {
+        self.0.delete_all().await
+    }
+
+    /// Carries out a plan made by [`plan`](SnapshotManager::plan) (shown to a user first, say),
+    /// calling `progress` with the number deleted so far after each batch of deletes.
+    /// Snapshots already gone count as deleted.
+    ///
+    /// # Errors
+    /// A store error; snapshots deleted before it stay deleted.
+    pub async fn apply_plan(
+        &self,
+        plan: &RetentionPlan,
+        progress: impl FnMut(usize),
+    ) -> Result<()> {
+        self.0.apply_plan(plan, progress).await
+    }
+}
