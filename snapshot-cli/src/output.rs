@@ -79,6 +79,23 @@ pub fn bytes_in_message(
     }
 }
 
+/// [`bytes_in_message`], plus one step of the bar for each snapshot `counted` finishes
+/// (a verified snapshot, a copied one).
+pub fn bytes_and_count(
+    bar: &ProgressBar,
+    what: &'static str,
+    counted: snapshot_state::Operation,
+) -> impl Fn(&snapshot_state::Progress) + Send + Sync + 'static {
+    let message = bytes_in_message(bar, what);
+    let bar = bar.clone();
+    move |p| {
+        message(p);
+        if p.operation == counted && p.is_finished() {
+            bar.inc(1);
+        }
+    }
+}
+
 /// A size for people: `512 B`, `1.50 KiB`, `3.20 MiB` (indicatif's binary units).
 pub fn human(bytes: u64) -> String {
     HumanBytes(bytes).to_string()

@@ -16,17 +16,15 @@ pub async fn run(src: &str, dst: &str, to_key_file: Option<&Path>) -> anyhow::Re
         None => snapshot_state::Keyring::empty(),
     };
     let bar = output::progress("copying", None);
-    let from = crate::open(src)?.with_progress(output::bytes_in_message(&bar, "copying"));
+    let from = crate::open(src)?.with_progress(output::bytes_and_count(
+        &bar,
+        "copying",
+        snapshot_state::Operation::Copy,
+    ));
     let to = crate::open_with(dst, snapshot_state::Create::IfMissing, &to_keys)?;
-    let mut done = 0;
-    let report = from
-        .copy_into(&to, |_| {
-            done += 1;
-            bar.inc(1);
-        })
-        .await;
+    let report = from.copy_into(&to).await;
     bar.finish_and_clear();
-    let report = report.with_context(|| format!("after {done} snapshots"))?;
+    let report = report.with_context(|| format!("after {} snapshots", bar.position()))?;
     let mut out = String::new();
     for bad in &report.failed {
         // The words `verify` uses: NOKEY is not damage.

@@ -39,15 +39,14 @@ pub async fn run(
         }
     }
     let bar = output::progress("deleting", Some(plan.remove.len() as u64));
-    let mut deleted = 0;
-    let applied = manager
-        .raw()
-        .apply_plan(&plan, |done| {
-            deleted = done;
-            bar.set_position(done as u64);
-        })
-        .await;
+    let shown = bar.clone();
+    let manager = manager.with_progress(move |p| {
+        if p.operation == snapshot_state::Operation::Delete {
+            shown.set_position(p.done);
+        }
+    });
+    let applied = manager.raw().apply_plan(&plan).await;
     bar.finish_and_clear();
-    applied.with_context(|| format!("after deleting {deleted}"))?;
+    applied.with_context(|| format!("after deleting {}", bar.position()))?;
     output::stdout(format!("deleted {} snapshots\n", plan.remove.len()))
 }

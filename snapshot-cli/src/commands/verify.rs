@@ -9,8 +9,12 @@ use crate::output;
 
 pub async fn run(store: &str) -> anyhow::Result<ExitCode> {
     let bar = output::progress("verifying", None);
-    let manager = crate::open(store)?.with_progress(output::bytes_in_message(&bar, "verifying"));
-    let report = manager.verify_with(|_, _| bar.inc(1)).await;
+    let manager = crate::open(store)?.with_progress(output::bytes_and_count(
+        &bar,
+        "verifying",
+        snapshot_state::Operation::Verify,
+    ));
+    let report = manager.verify().await;
     bar.finish_and_clear();
     let report = report?;
     let mut out = String::new();

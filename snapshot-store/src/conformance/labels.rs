@@ -439,7 +439,7 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     // Copy into a memory store under the new key only: everything re-encrypted, labels
     // kept; a second copy finds it all present.
     let dest = SnapshotManager::new(MemoryStore::new()).with_keyring(Keyring::new(new));
-    let copied = rotated.copy_into(&dest, |_| {}).await.expect("copy");
+    let copied = rotated.copy_into(&dest).await.expect("copy");
     assert_eq!(
         (copied.copied, copied.present),
         (3, 0),
@@ -467,6 +467,6 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
         .await
         .expect("list");
     assert_eq!(tagged.len(), 1);
-    let again = rotated.copy_into(&dest, |_| {}).await.expect("copy");
+    let again = rotated.copy_into(&dest).await.expect("copy");
     assert_eq!((again.copied, again.present), (0, 3), "{:?}", again.failed);
 }

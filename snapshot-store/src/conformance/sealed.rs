@@ -75,7 +75,7 @@ pub async fn a_missing_key_is_never_an_empty_store(store: DynStore) {
         assert!(report.bad.is_empty(), "{who}: {:?}", report.bad);
         assert_eq!(report.not_decrypted.len(), 3, "{who}");
         let copied = manager
-            .copy_into(&SnapshotManager::new(MemoryStore::new()), |_| {})
+            .copy_into(&SnapshotManager::new(MemoryStore::new()))
             .await
             .expect("copy");
         assert_eq!(copied.failed.len(), 3, "{who}");

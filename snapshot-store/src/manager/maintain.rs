@@ -13,7 +13,7 @@ use crate::{
     SnapshotMeta,
 };
 
-/// Deletions between two progress reports of [`SnapshotManager::apply_plan`].
+/// Deletions between two progress reports of a retention plan being carried out.
 const DELETE_BATCH: usize = 1000;
 
 impl SnapshotManager {
@@ -64,19 +64,6 @@ impl SnapshotManager {
     /// # Errors
     /// A store error.
     pub async fn verify(&self) -> Result<VerifyReport> {
-        self.verify_with(|_, _| {}).await
-    }
-
-    /// [`verify`](Self::verify), calling `progress` after each snapshot with it and its
-    /// failure, if any (the CLI draws its progress bar from this). The store is read a
-    /// page of keys at a time, so memory does not grow with the number of snapshots.
-    ///
-    /// # Errors
-    /// A store error.
-    pub async fn verify_with(
-        &self,
-        mut progress: impl FnMut(&SnapshotMeta, Option<&Error>),
-    ) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let mut metas = self.list_stream(KeyRange::all(), Order::NewestFirst);
         while let Some(meta) = metas.try_next().await? {
@@ -99,7 +86,8 @@ impl SnapshotManager {
                 Err(e @ Error::Corrupt { .. }) => Some(e),
                 Err(e) => return Err(e),
             };
-            progress(&meta, error.as_ref());
+            self.reporter(Operation::Verify, meta.key)
+                .report(meta.size, Some(meta.size));
             if let Some(error) = error {
                 report.bad.push(Skipped {
                     key: meta.key,
@@ -115,7 +103,8 @@ impl SnapshotManager {
     /// ones); a destination with a [keyring](Self::with_keyring) gets every snapshot
     /// encrypted under its current key (re-encrypted when needed, labels kept); one the destination already holds with the
     /// same bytes counts as present (a copy run twice copies nothing twice); one it
-    /// holds with other bytes fails. `progress` is called after each snapshot. One
+    /// holds with other bytes fails. Each snapshot read is reported to the manager's
+    /// [`with_progress`](Self::with_progress) as [`Operation::Copy`]. One
     /// encrypted under a key this manager lacks is not copied and fails with
     /// [`Error::KeyUnavailable`] (not [`Error::Corrupt`]: it is not known to be damaged).
     ///
@@ -127,19 +116,15 @@ impl SnapshotManager {
     /// let from = SnapshotManager::new(MemoryStore::new());
     /// from.dump(&value!({"a": 1})).await?;
     /// let to = SnapshotManager::new(MemoryStore::new());
-    /// assert_eq!(from.copy_into(&to, |_| {}).await?.copied, 1);
-    /// assert_eq!(from.copy_into(&to, |_| {}).await?.present, 1);
+    /// assert_eq!(from.copy_into(&to).await?.copied, 1);
+    /// assert_eq!(from.copy_into(&to).await?.present, 1);
     /// # Ok::<(), snapshot_store::Error>(())
     /// # }).unwrap();
     /// ```
     ///
     /// # Errors
     /// A store error of either store (snapshots copied before it stay copied).
-    pub async fn copy_into(
-        &self,
-        destination: &SnapshotManager,
-        mut progress: impl FnMut(&Copied),
-    ) -> Result<CopyReport> {
+    pub async fn copy_into(&self, destination: &SnapshotManager) -> Result<CopyReport> {
         let mut report = CopyReport::default();
         let mut metas = self.list_stream(KeyRange::all(), Order::OldestFirst);
         while let Some(meta) = metas.try_next().await? {
@@ -166,7 +151,6 @@ impl SnapshotManager {
                     },
                 },
             };
-            progress(&outcome);
             match outcome {
                 Copied::Stored(_) => report.copied += 1,
                 Copied::AlreadyPresent(_) => report.present += 1,
@@ -310,15 +294,11 @@ impl SnapshotManager {
     /// A store error; snapshots deleted before it stay deleted.
     pub async fn apply(&self, policy: &RetentionPolicy) -> Result<RetentionPlan> {
         let plan = self.plan(policy).await?;
-        self.apply_plan(&plan, |_| {}).await?;
+        self.apply_plan(&plan).await?;
         Ok(plan)
     }
 
-    pub(crate) async fn apply_plan(
-        &self,
-        plan: &RetentionPlan,
-        mut progress: impl FnMut(usize),
-    ) -> Result<()> {
+    pub(crate) async fn apply_plan(&self, plan: &RetentionPlan) -> Result<()> {
         let started = Instant::now();
         let remove: Vec<SnapshotKey> = plan.remove.iter().map(|m| m.key).collect();
         let span = tracing::info_span!(
@@ -335,7 +315,10 @@ impl SnapshotManager {
                 .instrument(span.clone())
                 .await?;
             done += batch.len();
-            progress(done);
+            if let Some(last) = batch.last() {
+                self.reporter(Operation::Delete, *last)
+                    .report(done as u64, Some(remove.len() as u64));
+            }
         }
         tracing::info!(
             target: "snapshot",

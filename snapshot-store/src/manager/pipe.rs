@@ -26,7 +26,8 @@ pub struct Progress {
     /// The snapshot concerned (for a dump: the key being written, which can still move
     /// to the next free microsecond if another writer takes it first).
     pub key: SnapshotKey,
-    /// Bytes of the encoded snapshot done so far.
+    /// Bytes of the encoded snapshot done so far (for [`Operation::Delete`]: snapshots
+    /// deleted so far).
     pub done: u64,
     /// The encoded size, once known: from the start for loads and copies, at the end
     /// for dumps (a streamed dump knows its size only when encoding ends).
@@ -50,6 +51,13 @@ pub enum Operation {
     Load,
     /// Reading a snapshot from one store and writing it to another.
     Copy,
+    /// Checking a stored snapshot ([`verify`](crate::SnapshotManager::verify)): one
+    /// finished report per snapshot checked, `done` and `total` its size, whatever the
+    /// outcome (the report says which were damaged).
+    Verify,
+    /// Deleting the snapshots a retention plan removes: after each batch, `done`
+    /// snapshots deleted of `total`, `key` the last one deleted.
+    Delete,
 }
 
 /// The progress callback, shared by a manager's clones.

@@ -184,17 +184,17 @@ impl<'a> Raw<'a> {
         self.0.delete_all().await
     }
 
-    /// Carries out a plan made by [`plan`](SnapshotManager::plan) (shown to a user first, say),
-    /// calling `progress` with the number deleted so far after each batch of deletes.
-    /// Snapshots already gone count as deleted.
+    /// Carries out a plan made by [`plan`](SnapshotManager::plan) (shown to a user
+    /// first, say), reporting [`Operation::Delete`](crate::Operation::Delete) progress to
+    /// the manager's [`with_progress`](SnapshotManager::with_progress) after each batch of
+    /// deletes. Snapshots already gone count as deleted.
     ///
     /// # Errors
     /// A store error; snapshots deleted before it stay deleted.
     pub async fn apply_plan(
         &self,
         plan: &RetentionPlan,
-        progress: impl FnMut(usize),
     ) -> Result<()> {
-        self.0.apply_plan(plan, progress).await
+        self.0.apply_plan(plan).await
     }
 }
