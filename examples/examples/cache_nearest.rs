@@ -2,7 +2,7 @@
 //! nearest to a given time (and the last one before it, for point-in-time restore).
 
 use snapshot_state::Value;
-use snapshot_state::{Lookup, MemoryStore, SnapshotKey, SnapshotManager, value};
+use snapshot_state::{Lookup, MemoryStore, Order, SnapshotKey, SnapshotManager, value};
 
 #[tokio::main]
 /// Runs the example.
@@ -44,7 +44,7 @@ pub async fn main() -> anyhow::Result<()> {
     println!("last before {later}: {} users", before["metadata"]["count"]);
 
     // Every snapshot, ordered by distance to the target.
-    for meta in manager.list_nearest(target).await? {
+    for meta in manager.list(Order::nearest_to(target)?).await? {
         println!(
             "  {} is {} s away",
             meta.key,

@@ -56,12 +56,18 @@ pub async fn main() -> anyhow::Result<()> {
     println!("removed {removed_hourly} hourly and {removed_nightly} nightly checkpoints");
     assert_eq!(
         manager
-            .list_details(Order::OldestFirst, &hourly)
+            .list(Order::OldestFirst)
+            .matching(hourly.clone())
+            .details()
             .await?
             .len(),
         24
     );
-    let kept = manager.list_details(Order::NewestFirst, &nightly).await?;
+    let kept = manager
+        .list(Order::NewestFirst)
+        .matching(nightly.clone())
+        .details()
+        .await?;
     for d in &kept {
         let labels: Vec<String> = d.labels().map(|(k, v)| format!("{k}={v}")).collect();
         println!(

@@ -1,5 +1,7 @@
 //! `SnapshotManager` (the classes its methods return are in `results`).
 
+use std::future::IntoFuture;
+
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -441,13 +443,11 @@ impl SnapshotManager {
         target_timestamp: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<SnapshotInfo>> {
         guard(|| {
-            let metas = match either(target, target_timestamp)? {
-                None => self.block(py, self.inner.list(Order::NewestFirst))?,
-                Some(t) => {
-                    let key = key_of(t)?;
-                    self.block(py, self.inner.list_nearest(key))?
-                }
+            let order = match either(target, target_timestamp)? {
+                None => Order::NewestFirst,
+                Some(t) => Order::NearestTo(key_of(t)?),
             };
+            let metas = self.block(py, self.inner.list(order).into_future())?;
             Ok(metas.into_iter().map(SnapshotInfo::from).collect())
         })
     }

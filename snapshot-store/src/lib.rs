@@ -37,7 +37,7 @@ pub use error::{BoxError, Error, Result, chain_to_string};
 pub use key::{KEY_LEN, KeyError, SnapshotKey};
 pub use manager::{
     Checkpoint, Checkpointer, Copied, CopyReport, DEFAULT_COMPRESSION, DumpInfo, DumpOptions,
-    Filter, IntoKey, Lookup, OnTaken, Operation, Placed, Progress, Query, Raw, Recovered,
+    Filter, IntoKey, Listing, Lookup, OnTaken, Operation, Placed, Progress, Query, Raw, Recovered,
     RetentionOutcome, Skipped, Snapshot, SnapshotDetails, SnapshotManager, Submitted, VerifyReport,
     WhenBusy,
 };

@@ -7,7 +7,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use crate::{KeyRange, Result, SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore};
 
-/// The order of [`SnapshotManager::list_stream`].
+/// The order of a listing ([`SnapshotManager::list`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Order {
@@ -15,6 +15,19 @@ pub enum Order {
     OldestFirst,
     /// Descending keys.
     NewestFirst,
+    /// Closest to a time first; on equal distance, the earlier first. (A listing in
+    /// this order reads every key in its range before it yields the first.)
+    NearestTo(SnapshotKey),
+}
+
+impl Order {
+    /// [`Order::NearestTo`] a time (a key, its text form or a `chrono::DateTime<Utc>`).
+    ///
+    /// # Errors
+    /// [`KeyError`](crate::KeyError) for an invalid time.
+    pub fn nearest_to(time: impl crate::IntoKey) -> std::result::Result<Order, crate::KeyError> {
+        Ok(Order::NearestTo(time.into_key()?))
+    }
 }
 
 /// How many snapshots one step of a listing stream aims to hold.
@@ -32,34 +45,16 @@ struct Cursor {
 }
 
 impl SnapshotManager {
-    /// Every snapshot in `range`, in `order`, fetched a page (about [`STREAM_PAGE`]) at a
-    /// time, so memory stays at a page whatever the store holds. Oldest first pages with
-    /// [`SnapshotStore::list`] and a limit; newest first finds the newest remaining key
-    /// with [`SnapshotStore::last_in`] and lists a time window below it, narrowing the
-    /// window where snapshots are dense and widening it where they are sparse.
-    ///
-    /// ```
-    /// use futures::TryStreamExt;
-    /// use snapshot_store::{KeyRange, MemoryStore, Order, SnapshotManager};
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let manager = SnapshotManager::new(MemoryStore::new());
-    /// for t in ["2024-01-01_00-00-00-000000", "2024-01-02_00-00-00-000000", "2024-01-03_00-00-00-000000"] {
-    ///     manager.dump_with(&snapshot_store::snapshot_codec::value!(1), &snapshot_store::DumpOptions::new().at(t)?).await?;
-    /// }
-    /// let newest_first: Vec<_> = manager
-    ///     .list_stream(KeyRange::all(), Order::NewestFirst)
-    ///     .map_ok(|meta| meta.key.to_string())
-    ///     .try_collect()
-    ///     .await?;
-    /// assert_eq!(newest_first[0], "2024-01-03_00-00-00-000000");
-    /// assert_eq!(newest_first.len(), 3);
-    /// # Ok::<(), snapshot_store::Error>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn list_stream(
+    /// Every snapshot in `range`, oldest or newest first, fetched a page (about
+    /// [`STREAM_PAGE`]) at a time, so memory stays at a page whatever the store holds.
+    /// Oldest first pages with [`SnapshotStore::list`] and a limit; newest first finds
+    /// the newest remaining key with [`SnapshotStore::last_in`] and lists a time window
+    /// below it, narrowing the window where snapshots are dense and widening it where
+    /// they are sparse. (`NearestTo` is served by the listing, which sorts.)
+    pub(crate) fn list_pages(
         &self,
         range: KeyRange,
-        order: Order,
+        newest_first: bool,
     ) -> BoxStream<'_, Result<SnapshotMeta>> {
         let store = self.store().as_ref();
         let cursor = Cursor {
@@ -71,9 +66,10 @@ impl SnapshotManager {
             if cursor.done {
                 return Ok::<_, crate::Error>(None);
             }
-            let page = match order {
-                Order::OldestFirst => oldest_page(store, &mut cursor).await?,
-                Order::NewestFirst => newest_page(store, &mut cursor).await?,
+            let page = if newest_first {
+                newest_page(store, &mut cursor).await?
+            } else {
+                oldest_page(store, &mut cursor).await?
             };
             Ok(Some((stream::iter(page.into_iter().map(Ok)), cursor)))
         })
@@ -192,7 +188,9 @@ mod tests {
                     .collect();
                 for order in [Order::OldestFirst, Order::NewestFirst] {
                     let streamed: Vec<SnapshotKey> = manager
-                        .list_stream(range, order)
+                        .list(order)
+                        .range(range)
+                        .stream()
                         .map_ok(|m| m.key)
                         .try_collect()
                         .await

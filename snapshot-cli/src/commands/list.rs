@@ -23,9 +23,7 @@ pub async fn run(
         // header cache) for every snapshot. Those whose header cannot be read (sealed
         // without the key, damaged) might match: counted and reported, never dropped
         // silently.
-        let details = manager
-            .list_details(Order::NewestFirst, &snapshot_state::Filter::new())
-            .await?;
+        let details = manager.list(Order::NewestFirst).details().await?;
         let mut written = 0;
         let mut unreadable: Vec<&SnapshotDetails> = Vec::new();
         for d in &details {
@@ -66,7 +64,10 @@ pub async fn run(
     }
     // Read a page at a time and written as it goes: memory stays at a page, whatever
     // the number of snapshots.
-    let mut metas = manager.list_stream(KeyRange::all(), Order::NewestFirst);
+    let mut metas = manager
+        .list(Order::NewestFirst)
+        .range(KeyRange::all())
+        .stream();
     let mut first = true;
     while let Some(m) = metas.try_next().await? {
         write_one(&mut out, as_json, first, m, None)?;

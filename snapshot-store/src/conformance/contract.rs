@@ -94,7 +94,7 @@ pub async fn empty_store_is_not_an_error(store: DynStore) {
     );
     assert!(
         manager
-            .list_nearest(t)
+            .list(Order::nearest_to(t).expect("a valid time"))
             .await
             .expect("list_nearest")
             .is_empty()

@@ -119,7 +119,8 @@ pub async fn labels_and_steps_select_like_brute_force(store: DynStore) {
     ));
 
     let details = manager
-        .list_details(Order::OldestFirst, &Filter::new())
+        .list(Order::OldestFirst)
+        .details()
         .await
         .expect("list_details");
     assert_eq!(details.len(), written.len());
@@ -149,7 +150,9 @@ pub async fn labels_and_steps_select_like_brute_force(store: DynStore) {
     ];
     for filter in &filters {
         let listed = manager
-            .list_details(Order::NewestFirst, filter)
+            .list(Order::NewestFirst)
+            .matching(filter.clone())
+            .details()
             .await
             .expect("list_details");
         let mut expected: Vec<SnapshotKey> = written
@@ -204,7 +207,9 @@ pub async fn labels_and_steps_select_like_brute_force(store: DynStore) {
     let left = manager.list(Order::OldestFirst).await.expect("list");
     assert_eq!(left.len(), 24 - 6);
     let left_nightly = manager
-        .list_details(Order::OldestFirst, &nightly)
+        .list(Order::OldestFirst)
+        .matching(nightly.clone())
+        .details()
         .await
         .expect("list_details");
     assert_eq!(
@@ -245,7 +250,8 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
     assert!((1..=6).contains(&cold), "cold query read {cold} headers");
     // Warm, in the same manager: no header read at all.
     let all = reader
-        .list_details(Order::OldestFirst, &Filter::new())
+        .list(Order::OldestFirst)
+        .details()
         .await
         .expect("list");
     assert_eq!(all.len(), 6);
@@ -278,7 +284,9 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
         Some(value!(6))
     );
     let b = reader
-        .list_details(Order::NewestFirst, &Filter::new().label("tag", "b"))
+        .list(Order::NewestFirst)
+        .matching(Filter::new().label("tag", "b"))
+        .details()
         .await
         .expect("list");
     assert_eq!(b.len(), 4);
@@ -306,7 +314,9 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
     // A new manager (a new process) with the same cache file reads no header.
     let again = SnapshotManager::from_arc(counting.clone()).with_header_cache(&file);
     let b2 = again
-        .list_details(Order::NewestFirst, &Filter::new().label("tag", "b"))
+        .list(Order::NewestFirst)
+        .matching(Filter::new().label("tag", "b"))
+        .details()
         .await
         .expect("list");
     assert_eq!(b2, b);
@@ -320,7 +330,9 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
     std::fs::write(&file, b"not a cache").expect("write");
     let damaged = SnapshotManager::from_arc(counting.clone()).with_header_cache(&file);
     let b3 = damaged
-        .list_details(Order::NewestFirst, &Filter::new().label("tag", "b"))
+        .list(Order::NewestFirst)
+        .matching(Filter::new().label("tag", "b"))
+        .details()
         .await
         .expect("list");
     assert_eq!(b3, b);
@@ -377,7 +389,8 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
         }
     }
     let listed = plain
-        .list_details(Order::OldestFirst, &Filter::new())
+        .list(Order::OldestFirst)
+        .details()
         .await
         .expect("list");
     assert_eq!(listed.len(), 2);
@@ -392,7 +405,9 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     assert_eq!(report.not_decrypted, [b, a]);
     // With the key, labels are read from the header.
     let opened = under_old
-        .list_details(Order::OldestFirst, &Filter::new().label("tag", "config"))
+        .list(Order::OldestFirst)
+        .matching(Filter::new().label("tag", "config"))
+        .details()
         .await
         .expect("list");
     assert_eq!(opened.len(), 1);
@@ -460,10 +475,9 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
         Some(small)
     );
     let tagged = dest
-        .list_details(
-            Order::OldestFirst,
-            &Filter::new().label("tag", "config").step(3),
-        )
+        .list(Order::OldestFirst)
+        .matching(Filter::new().label("tag", "config").step(3))
+        .details()
         .await
         .expect("list");
     assert_eq!(tagged.len(), 1);

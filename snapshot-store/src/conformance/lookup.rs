@@ -287,7 +287,7 @@ pub async fn list_orders(store: DynStore) {
         newest_first
     );
     let nearest = manager
-        .list_nearest("2024-01-15_10-00-15-000000")
+        .list(Order::nearest_to("2024-01-15_10-00-15-000000").expect("a valid time"))
         .await
         .expect("list_nearest");
     assert_eq!(keys(&nearest), [times[1], times[2], times[0], times[3]]);
@@ -319,7 +319,9 @@ pub async fn list_streams_page_through_everything(store: DynStore) {
         .expect("put");
     let streamed = |range, order| {
         manager
-            .list_stream(range, order)
+            .list(order)
+            .range(range)
+            .stream()
             .map_ok(|m| m.key)
             .try_collect::<Vec<SnapshotKey>>()
     };

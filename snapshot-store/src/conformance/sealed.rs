@@ -58,7 +58,9 @@ pub async fn a_missing_key_is_never_an_empty_store(store: DynStore) {
         assert!(
             matches!(
                 manager
-                    .list_details(Order::NewestFirst, &Filter::new().label("run", "a"))
+                    .list(Order::NewestFirst)
+                    .matching(Filter::new().label("run", "a"))
+                    .details()
                     .await,
                 Err(Error::Unreadable { count: 3, .. })
             ),

@@ -215,53 +215,20 @@ impl SnapshotManager {
         self
     }
 
-    /// Every snapshot `filter` selects, in `order`, with what its header says (labels,
-    /// step, key id).
-    ///
-    /// With the empty filter every snapshot is listed, those whose metadata could not be
-    /// read included (`metadata: None`). With a filter, a snapshot whose metadata could
-    /// not be read (sealed under a key the manager lacks, or a damaged header) might
-    /// match or not: the listing fails with [`Error::Unreadable`] rather than leave it
-    /// out. A store shared by several keys is read with all of them in the keyring.
-    ///
-    /// Cost: one listing of the store, plus one ranged read of the first 4 KiB of each
-    /// snapshot whose header is not cached yet (16 at once); a warm cache makes it the
-    /// listing alone. Snapshots removed since the listing are left out.
-    ///
-    /// ```
-    /// use snapshot_store::{DumpOptions, Filter, MemoryStore, Order, SnapshotManager};
-    /// use snapshot_codec::value;
-    ///
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// let manager = SnapshotManager::new(MemoryStore::new());
-    /// for step in [100, 200, 300] {
-    ///     let opts = DumpOptions::new().step(step).label("run", "7");
-    ///     manager.dump_with(&value!({"step": step}), &opts).await?;
-    /// }
-    /// let early = manager.list_details(Order::OldestFirst, &Filter::new().step_at_most(200)).await?;
-    /// let steps: Vec<_> = early.iter().map(|d| d.step()).collect();
-    /// assert_eq!(steps, [Some(100), Some(200)]);
-    /// assert_eq!(early[0].labels().collect::<Vec<_>>(), [("run", "7")]);
-    /// # Ok::<(), snapshot_store::Error>(())
-    /// # }).unwrap();
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Unreadable`] as above, or a store error.
-    pub async fn list_details(
+    /// The snapshots in `range`, in `order`, with what their headers say, those `filter`
+    /// does not select left out (see [`Listing::details`](super::Listing::details)).
+    pub(crate) async fn details_in(
         &self,
+        range: KeyRange,
         order: Order,
-        filter: &Filter,
+        filter: Option<&Filter>,
     ) -> Result<Vec<SnapshotDetails>> {
-        let mut all = self.store.list(KeyRange::all(), None).await?;
-        if order == Order::NewestFirst {
-            all.reverse();
-        }
+        let all = self.metas_in(range, order).await?;
         let details = self.details_of(&all, Some(&all)).await?;
         let mut selected = Vec::new();
         let mut unreadable = Unreadable::default();
         for d in details {
-            match filter.selects(&d) {
+            match filter.map_or(Some(true), |f| f.selects(&d)) {
                 Some(true) => selected.push(d),
                 Some(false) => {}
                 None => unreadable.pass_over(&d),

@@ -302,7 +302,10 @@ impl SnapshotManager {
         &self,
     ) -> Result<Option<Recovered<T>>> {
         let mut skipped: Vec<Skipped> = Vec::new();
-        let mut metas = self.list_stream(KeyRange::all(), Order::NewestFirst);
+        let mut metas = self
+            .list(Order::NewestFirst)
+            .range(KeyRange::all())
+            .stream();
         while let Some(meta) = metas.try_next().await? {
             match self.load_snapshot(Lookup::Exact(meta.key)).await {
                 Ok(Some(snapshot)) => return Ok(Some(Recovered { snapshot, skipped })),

@@ -10,49 +10,12 @@ use super::pipe::Operation;
 use super::{Copied, CopyReport, IntoKey, Lookup, OnTaken, Placed, Skipped, VerifyReport};
 use crate::{
     Error, KeyRange, Order, Result, RetentionPlan, RetentionPolicy, SnapshotKey, SnapshotManager,
-    SnapshotMeta,
 };
 
 /// Deletions between two progress reports of a retention plan being carried out.
 const DELETE_BATCH: usize = 1000;
 
 impl SnapshotManager {
-    /// Every snapshot, in `order`. For stores too large to list at once, use
-    /// [`list_stream`](Self::list_stream).
-    ///
-    /// # Errors
-    /// A store error.
-    pub async fn list(&self, order: Order) -> Result<Vec<SnapshotMeta>> {
-        let started = Instant::now();
-        let span = tracing::debug_span!(target: "snapshot", "snapshot.list", ?order);
-        let mut all = self
-            .store
-            .list(KeyRange::all(), None)
-            .instrument(span)
-            .await?;
-        if order == Order::NewestFirst {
-            all.reverse();
-        }
-        tracing::debug!(
-            target: "snapshot",
-            count = all.len(),
-            millis = started.elapsed().as_millis() as u64,
-            "list"
-        );
-        Ok(all)
-    }
-
-    /// Every snapshot, closest to `target` first; on equal distance, the earlier first.
-    ///
-    /// # Errors
-    /// [`Error::InvalidKey`] for an invalid target, or a store error.
-    pub async fn list_nearest(&self, target: impl IntoKey) -> Result<Vec<SnapshotMeta>> {
-        let target = target.into_key()?;
-        let mut all = self.store.list(KeyRange::all(), None).await?;
-        all.sort_by_key(|m| (target.distance(m.key), m.key));
-        Ok(all)
-    }
-
     /// Reads and verifies every snapshot, newest first; lists the ones that do not load.
     /// Each is checked as it streams from the store (frame, checksum, decryption,
     /// decompression, every value's encoding, registered custom types) without building
@@ -65,7 +28,7 @@ impl SnapshotManager {
     /// A store error.
     pub async fn verify(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
-        let mut metas = self.list_stream(KeyRange::all(), Order::NewestFirst);
+        let mut metas = self.list_pages(KeyRange::all(), true);
         while let Some(meta) = metas.try_next().await? {
             report.checked += 1;
             // Checked as it streams, without building the value: memory stays at a few
@@ -126,7 +89,7 @@ impl SnapshotManager {
     /// A store error of either store (snapshots copied before it stay copied).
     pub async fn copy_into(&self, destination: &SnapshotManager) -> Result<CopyReport> {
         let mut report = CopyReport::default();
-        let mut metas = self.list_stream(KeyRange::all(), Order::OldestFirst);
+        let mut metas = self.list_pages(KeyRange::all(), false);
         while let Some(meta) = metas.try_next().await? {
             let fetched = self.read_reporting(meta.key, Operation::Copy).await?;
             let outcome = match fetched {
@@ -278,7 +241,9 @@ impl SnapshotManager {
         let snapshots = match policy.scope() {
             None => self.store.list(KeyRange::all(), None).await?,
             Some(filter) => self
-                .list_details(Order::OldestFirst, filter)
+                .list(Order::OldestFirst)
+                .matching(filter.clone())
+                .details()
                 .await?
                 .iter()
                 .map(super::SnapshotDetails::meta)

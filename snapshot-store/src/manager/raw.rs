@@ -191,10 +191,7 @@ impl<'a> Raw<'a> {
     ///
     /// # Errors
     /// A store error; snapshots deleted before it stay deleted.
-    pub async fn apply_plan(
-        &self,
-        plan: &RetentionPlan,
-    ) -> Result<()> {
+    pub async fn apply_plan(&self, plan: &RetentionPlan) -> Result<()> {
         self.0.apply_plan(plan).await
     }
 }
