@@ -45,7 +45,7 @@ pub async fn main() -> anyhow::Result<()> {
     // same identifier would be refused.
     let mut types = Registry::with_builtin_types(); // chrono's DateTime<Utc>
     types.register::<Timestamp>()?;
-    let manager = SnapshotManager::new(MemoryStore::new()).with_registry(types);
+    let manager = SnapshotManager::new(MemoryStore::new()).with_registry(types.clone());
 
     let created = Timestamp {
         secs: 1_705_314_600,
@@ -68,7 +68,7 @@ pub async fn main() -> anyhow::Result<()> {
         .to_ext::<chrono::DateTime<chrono::Utc>>()
         .ok_or_else(|| anyhow::anyhow!("not a date-time"))??;
     assert_eq!(seen, now);
-    let shown = manager.registry().describe(
+    let shown = types.describe(
         loaded["created"]
             .as_ext()
             .ok_or_else(|| anyhow::anyhow!("ext"))?,

@@ -42,7 +42,7 @@ pub async fn main() -> anyhow::Result<()> {
         "database": {"url": "postgres://app:hunter2@db.internal/billing"},
     });
     let saved = manager.dump(&config).await?;
-    let stored = manager.store().get(saved.key).await?;
+    let stored = manager.raw().store().get(saved.key).await?;
     assert!(!stored.windows(7).any(|w| w == b"sk_live"));
     assert!(!stored.windows(7).any(|w| w == b"hunter2"));
     println!(
@@ -81,7 +81,7 @@ pub async fn main() -> anyhow::Result<()> {
         .insert("service", value!("billing-v2"));
     rotated.dump(&changed).await?;
     for meta in rotated.list(Order::OldestFirst).await? {
-        let bytes = rotated.store().get(meta.key).await?;
+        let bytes = rotated.raw().store().get(meta.key).await?;
         let under = snapshot_state::codec::encryption_key_id(&bytes)?;
         let value: Option<Value> = rotated.load(Lookup::Exact(meta.key)).await?;
         println!(

@@ -43,7 +43,7 @@ pub async fn main() -> anyhow::Result<()> {
     println!("kept {} snapshots after pruning", applied.keep.len());
 
     // prune(n) deletes the n oldest; the newest always stays.
-    let removed = manager.prune(100).await?;
+    let removed = manager.raw().prune(100).await?;
     println!(
         "prune(100) removed {}; {} left",
         removed.len(),

@@ -236,7 +236,7 @@ fn lookups(
     store: Arc<dyn SnapshotStore>,
 ) {
     let middle = populate(rt, store.clone());
-    let manager = SnapshotManager::from_arc(store.clone());
+    let manager = SnapshotManager::new(store.clone());
     let mut g = c.benchmark_group(group);
     g.sampling_mode(SamplingMode::Flat);
     let p = "10000";

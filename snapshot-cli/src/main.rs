@@ -150,7 +150,7 @@ pub(crate) fn open_with(
         );
     }
     let store = snapshot_state::open_store(url, create)?;
-    let mut manager = SnapshotManager::from_arc(store)
+    let mut manager = SnapshotManager::new(store)
         .with_registry(registry())
         .with_keyring(keys.clone());
     if let Some(file) = header_cache_file(url) {

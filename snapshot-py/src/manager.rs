@@ -279,7 +279,7 @@ impl SnapshotManager {
             let store = py
                 .detach(|| snapshot_state::open_store(&url, create))
                 .map_err(open_error)?;
-            let mut inner = snapshot_state::SnapshotManager::from_arc(store)
+            let mut inner = snapshot_state::SnapshotManager::new(store)
                 .with_compression(crate::compression(compression)?);
             if let Some(keys) = keys {
                 let keyring =
@@ -455,7 +455,7 @@ impl SnapshotManager {
     /// Removes the oldest `max_prune` snapshots, never the newest; returns how many.
     #[pyo3(signature = (max_prune=1))]
     fn prune(&self, py: Python<'_>, max_prune: usize) -> PyResult<usize> {
-        guard(|| Ok(self.block(py, self.inner.prune(max_prune))?.len()))
+        guard(|| Ok(self.block(py, self.inner.raw().prune(max_prune))?.len()))
     }
 
     /// Removes the snapshot at `key` (a key string, datetime or SnapshotInfo).

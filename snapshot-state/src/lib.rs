@@ -346,7 +346,7 @@ pub fn s3_store(bucket: String, prefix: String, writes: Option<&str>) -> Result<
 /// # Errors
 /// As [`open_store`] with [`Create::No`].
 pub fn open(url: &str) -> Result<SnapshotManager, OpenError> {
-    Ok(SnapshotManager::from_arc(open_store(url, Create::No)?))
+    Ok(SnapshotManager::new(open_store(url, Create::No)?))
 }
 
 /// Opens the store a URL names, creating its directory if missing (for writers: a
@@ -355,10 +355,7 @@ pub fn open(url: &str) -> Result<SnapshotManager, OpenError> {
 /// # Errors
 /// As [`open_store`] with [`Create::IfMissing`].
 pub fn open_or_create(url: &str) -> Result<SnapshotManager, OpenError> {
-    Ok(SnapshotManager::from_arc(open_store(
-        url,
-        Create::IfMissing,
-    )?))
+    Ok(SnapshotManager::new(open_store(url, Create::IfMissing)?))
 }
 
 // The README's and the guide's code blocks are compiled and run as doctests. (Only

@@ -31,7 +31,7 @@ fn a_manager_compresses_with_lz4_unless_told_otherwise() {
     let stored = runtime.block_on(async {
         let state = value!({"text": "a compressible line of text, ".repeat(2_000)});
         let info = manager.dump(&state).await.expect("dump");
-        manager.store().get(info.key).await.expect("get")
+        manager.raw().store().get(info.key).await.expect("get")
     });
     let flags = stored[5];
     assert_eq!(flags & FLAG_LZ4, FLAG_LZ4, "flags {flags:#04x}");

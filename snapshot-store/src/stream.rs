@@ -56,7 +56,7 @@ impl SnapshotManager {
         range: KeyRange,
         newest_first: bool,
     ) -> BoxStream<'_, Result<SnapshotMeta>> {
-        let store = self.store().as_ref();
+        let store = self.raw().store().as_ref();
         let cursor = Cursor {
             range,
             width: 3_600_000_000,
@@ -151,7 +151,7 @@ mod tests {
             .as_micros();
         for round in 0..8 {
             let store = std::sync::Arc::new(MemoryStore::new());
-            let manager = SnapshotManager::from_arc(store.clone());
+            let manager = SnapshotManager::new(store.clone());
             let bytes = bytes::Bytes::from_static(b"x");
             let sparse = (next() % 3000) as i64;
             let burst = if round % 2 == 0 {

@@ -44,7 +44,7 @@ async fn dumps_at_one_instant_cost_a_few_requests_each() {
     // asking for the same microsecond.
     let mut tasks = Vec::new();
     for w in 0..4 {
-        let manager = SnapshotManager::from_arc(store.clone());
+        let manager = SnapshotManager::new(store.clone());
         tasks.push(tokio::spawn(async move {
             let mut keys = Vec::new();
             for i in 0..300 {
@@ -82,7 +82,7 @@ async fn dumps_at_one_instant_cost_a_few_requests_each() {
 #[tokio::test]
 async fn one_process_never_collides_with_itself() {
     let store = Arc::new(Counting::default());
-    let manager = SnapshotManager::from_arc(store.clone());
+    let manager = SnapshotManager::new(store.clone());
     let mut last = None;
     for i in 0..1000 {
         let key = manager.dump(&value!(i)).await.expect("dump").key;

@@ -153,7 +153,7 @@ fn a_state_that_fails_part_way_stores_nothing() {
         .build()
         .expect("runtime");
     let store = Arc::new(MemoryStore::new());
-    let manager = SnapshotManager::from_arc(store.clone());
+    let manager = SnapshotManager::new(store.clone());
     rt.block_on(async {
         let err = manager
             .dump(&Strings {

@@ -53,7 +53,7 @@ const HOSTILE: &[&str] = &[
 #[tokio::test]
 async fn hostile_keys_never_reach_the_backend() {
     let spy = Arc::new(Spy::default());
-    let manager = SnapshotManager::from_arc(spy.clone());
+    let manager = SnapshotManager::new(spy.clone());
     for text in HOSTILE {
         assert!(
             matches!(manager.delete(*text).await, Err(Error::InvalidKey(_))),

@@ -10,7 +10,7 @@ use snapshot_store::{MemoryStore, Order, SnapshotManager};
 #[tokio::test(flavor = "multi_thread")]
 async fn the_suite_refuses_a_store_it_did_not_fill_unless_allowed() {
     let store: DynStore = Arc::new(MemoryStore::new());
-    let manager = SnapshotManager::from_arc(store.clone());
+    let manager = SnapshotManager::new(store.clone());
     manager
         .dump(&value!({"precious": true}))
         .await

@@ -109,7 +109,7 @@ fn dump_table<T: Serialize + Sync>(
             label.replace(|c: char| !c.is_alphanumeric(), "")
         ));
         let manager = SnapshotManager::new(FsStore::create(&store_dir).expect("store"))
-            .with_encode_options(opts);
+            .with_codec_options(opts, snapshot_state::DecodeOptions::new());
         let mut size = 0;
         let took = median(|| {
             let started = Instant::now();

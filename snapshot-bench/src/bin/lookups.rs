@@ -366,7 +366,7 @@ async fn disk(dir: &std::path::Path) {
 async fn real_s3(url: &str) {
     let store =
         snapshot_state::open_store(url, snapshot_state::Create::No).expect("open the S3 store");
-    let manager = SnapshotManager::from_arc(store.clone());
+    let manager = SnapshotManager::new(store.clone());
     const N: i64 = 100_000;
     let first = str::parse::<SnapshotKey>("2025-01-01_00-00-00-000000")
         .expect("key")

@@ -74,7 +74,7 @@ async fn select(
 
 /// Checks the snapshot `key` as a stream, without building its value.
 async fn check(manager: &SnapshotManager, key: SnapshotKey) -> Result<(), snapshot_state::Error> {
-    let bytes = match manager.store().get(key).await {
+    let bytes = match manager.raw().store().get(key).await {
         Ok(bytes) => bytes,
         // Gone since it was found: the load says so.
         Err(e) if e.is_not_found() => return Ok(()),
@@ -101,7 +101,7 @@ pub async fn show(
     let manager = crate::open(store)?.with_progress(output::bytes_bar("loading"));
     let (key, value) = select(&manager, store, which, filter).await?;
     if raw {
-        let bytes = manager.store().get(key).await?;
+        let bytes = manager.raw().store().get(key).await?;
         return output::stdout(&bytes);
     }
     output::stdout(to_json_text(&value)?)

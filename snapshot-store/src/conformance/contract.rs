@@ -99,7 +99,7 @@ pub async fn empty_store_is_not_an_error(store: DynStore) {
             .expect("list_nearest")
             .is_empty()
     );
-    assert!(manager.prune(10).await.expect("prune").is_empty());
+    assert!(manager.raw().prune(10).await.expect("prune").is_empty());
     let plan = manager
         .plan(&RetentionPolicy::new().keep_last(1))
         .await
@@ -212,7 +212,7 @@ pub async fn foreign_objects_are_ignored(store: DynStore, foreign: &dyn ForeignO
             "{range:?}"
         );
     }
-    manager.prune(10).await.expect("prune");
+    manager.raw().prune(10).await.expect("prune");
     manager
         .apply(&RetentionPolicy::new().keep_last(1))
         .await

@@ -233,7 +233,7 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
         inner: store.clone(),
         heads: AtomicUsize::new(0),
     });
-    let reader = SnapshotManager::from_arc(counting.clone()).with_header_cache(&file);
+    let reader = SnapshotManager::new(counting.clone()).with_header_cache(&file);
     let tagged = |t: &str| DumpOptions::new().label("tag", t);
     for i in 0..6 {
         writer
@@ -312,7 +312,7 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
     }
 
     // A new manager (a new process) with the same cache file reads no header.
-    let again = SnapshotManager::from_arc(counting.clone()).with_header_cache(&file);
+    let again = SnapshotManager::new(counting.clone()).with_header_cache(&file);
     let b2 = again
         .list(Order::NewestFirst)
         .matching(Filter::new().label("tag", "b"))
@@ -328,7 +328,7 @@ pub async fn header_cache_follows_other_writers(store: DynStore) {
 
     // A damaged cache file costs reads, not errors.
     std::fs::write(&file, b"not a cache").expect("write");
-    let damaged = SnapshotManager::from_arc(counting.clone()).with_header_cache(&file);
+    let damaged = SnapshotManager::new(counting.clone()).with_header_cache(&file);
     let b3 = damaged
         .list(Order::NewestFirst)
         .matching(Filter::new().label("tag", "b"))
@@ -349,8 +349,7 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     let plain = fresh(&store).await;
     let old = EncryptionKey::new("old-key", [1; 32]).expect("key");
     let new = EncryptionKey::new("new-key", [2; 32]).expect("key");
-    let under_old =
-        SnapshotManager::from_arc(store.clone()).with_keyring(Keyring::new(old.clone()));
+    let under_old = SnapshotManager::new(store.clone()).with_keyring(Keyring::new(old.clone()));
     let small = value!({"api_key": "sk-live-42", "n": 1});
     let large = value!({"blob": (Value::Bytes(vec![7u8; 600 << 10]))});
     let labels = DumpOptions::new().label("tag", "config").step(3);
@@ -414,7 +413,7 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     assert_eq!((opened[0].key, opened[0].step()), (a, Some(3)));
 
     // A key with the right id but the wrong bytes.
-    let impostor = SnapshotManager::from_arc(store.clone()).with_keyring(Keyring::new(
+    let impostor = SnapshotManager::new(store.clone()).with_keyring(Keyring::new(
         EncryptionKey::new("old-key", [9; 32]).expect("key"),
     ));
     assert!(matches!(
@@ -426,7 +425,7 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
     ));
 
     // Rotation: new snapshots under the new key, old ones still readable.
-    let rotated = SnapshotManager::from_arc(store.clone())
+    let rotated = SnapshotManager::new(store.clone())
         .with_keyring(Keyring::new(new.clone()).with_old_key(old.clone()));
     let c = rotated
         .dump(&value!("after rotation"))
@@ -462,7 +461,7 @@ pub async fn encrypted_snapshots_round_trip(store: DynStore) {
         copied.failed
     );
     for k in [a, b, c] {
-        let bytes = dest.store().get(k).await.expect("get");
+        let bytes = dest.raw().store().get(k).await.expect("get");
         assert_eq!(
             snapshot_codec::encryption_key_id(&bytes)
                 .expect("header")

@@ -118,7 +118,7 @@ fn clearable(store: &DynStore) -> bool {
 /// Deletes every snapshot, so a behaviour starts from an empty store; refuses a store
 /// holding snapshots the suite did not write, unless [`allow_clearing`] allowed it.
 async fn fresh(store: &DynStore) -> SnapshotManager {
-    let manager = SnapshotManager::from_arc(store.clone());
+    let manager = SnapshotManager::new(store.clone());
     if !clearable(store) {
         let held = store
             .first_in(KeyRange::all())

@@ -7,7 +7,7 @@ use super::*;
 pub async fn prune_deletes_oldest_never_newest(store: DynStore) {
     let manager = fresh(&store).await;
     timeline(&manager, &TEN[..5]).await;
-    let deleted = manager.prune(2).await.expect("prune 2");
+    let deleted = manager.raw().prune(2).await.expect("prune 2");
     assert_eq!(
         keys(
             &deleted
@@ -17,14 +17,14 @@ pub async fn prune_deletes_oldest_never_newest(store: DynStore) {
         ),
         TEN[..2]
     );
-    let deleted = manager.prune(100).await.expect("prune 100");
+    let deleted = manager.raw().prune(100).await.expect("prune 100");
     assert_eq!(deleted.len(), 2, "only the newest stays");
     assert_eq!(
         keys(&manager.list(Order::NewestFirst).await.expect("list")),
         [TEN[4]]
     );
     assert!(
-        manager.prune(1).await.expect("prune").is_empty(),
+        manager.raw().prune(1).await.expect("prune").is_empty(),
         "the newest is never pruned"
     );
     assert_eq!(manager.raw().delete_all().await.expect("delete_all"), 1);

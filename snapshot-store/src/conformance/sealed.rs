@@ -16,7 +16,7 @@ pub async fn a_missing_key_is_never_an_empty_store(store: DynStore) {
     fresh(&store).await;
     let key = EncryptionKey::new("run-key", [3; 32]).expect("key");
     let impostor = EncryptionKey::new("run-key", [4; 32]).expect("key");
-    let owner = SnapshotManager::from_arc(store.clone()).with_keyring(Keyring::new(key));
+    let owner = SnapshotManager::new(store.clone()).with_keyring(Keyring::new(key));
     let run = DumpOptions::new().label("run", "a");
     for step in [10u64, 20, 30] {
         owner
@@ -30,8 +30,8 @@ pub async fn a_missing_key_is_never_an_empty_store(store: DynStore) {
         Some(value!({"step": 30}))
     );
 
-    let no_key = SnapshotManager::from_arc(store.clone());
-    let wrong_key = SnapshotManager::from_arc(store.clone()).with_keyring(Keyring::new(impostor));
+    let no_key = SnapshotManager::new(store.clone());
+    let wrong_key = SnapshotManager::new(store.clone()).with_keyring(Keyring::new(impostor));
     for (who, manager) in [("no key", &no_key), ("wrong key", &wrong_key)] {
         match manager.load::<Value>(query.clone()).await {
             Err(Error::Unreadable { count, source, .. }) => {

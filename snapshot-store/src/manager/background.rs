@@ -138,6 +138,26 @@ pub struct Checkpointer {
 impl SnapshotManager {
     /// A [`Checkpointer`] writing with this manager's settings: one checkpoint in flight
     /// at a time, and a new one waits for it ([`WhenBusy::Wait`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_multi_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let checkpoints = manager.checkpointer();
+    /// for step in 0..3u64 {
+    ///     // Returns once the state is handed over; the handle can be awaited or dropped.
+    ///     let _handle = checkpoints.checkpoint(Arc::new(vec![step; 1000])).await;
+    /// }
+    /// checkpoints.flush().await?;
+    /// assert_eq!(manager.list(Order::NewestFirst).await?.len(), 3);
+    /// let last: Option<Vec<u64>> = manager.load(Lookup::Latest).await?;
+    /// assert_eq!(last.map(|v| v[0]), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn checkpointer(&self) -> Checkpointer {
         Checkpointer {
             manager: self.clone(),

@@ -210,6 +210,21 @@ impl SnapshotManager {
     /// while the store lists its snapshot with the same size. It holds headers as
     /// stored (sealed metadata stays sealed). Without this, headers are cached in
     /// memory only, for the life of the manager and its clones.
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let file = std::env::temp_dir().join(format!("snapshot-doc-headers-{}", std::process::id()));
+    /// let manager = SnapshotManager::new(MemoryStore::new()).with_header_cache(&file);
+    /// manager.dump_with(&value!(1), &DumpOptions::new().label("run", "a")).await?;
+    /// let found = manager.list(Order::NewestFirst).matching(Filter::new().label("run", "a")).await?;
+    /// assert_eq!(found.len(), 1);
+    /// let _ = std::fs::remove_file(&file);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn with_header_cache(mut self, file: impl Into<PathBuf>) -> Self {
         self.headers = Arc::new(HeaderCache::with_file(file.into()));
         self

@@ -26,6 +26,20 @@ impl SnapshotManager {
     /// Finds which snapshot `query` selects (a [`Lookup`], or a lookup
     /// [`matching`](Lookup::matching) a filter), without loading it.
     ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// assert_eq!(manager.resolve(Lookup::Latest).await?, None);
+    /// let info = manager.dump(&value!({"a": 1})).await?;
+    /// let meta = manager.resolve(Lookup::Latest).await?.expect("one snapshot");
+    /// assert_eq!((meta.key, meta.size), (info.key, info.size));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// A store error from listing.
     pub async fn resolve(&self, query: impl Into<Query>) -> Result<Option<SnapshotMeta>> {
@@ -276,7 +290,7 @@ impl SnapshotManager {
     /// assert!(manager.load_newest_valid::<Value>().await?.is_none()); // an empty store
     /// manager.dump_with(&value!({"good": true}), &snapshot_store::DumpOptions::new().at("2024-01-15_10-00-00-000000")?).await?;
     /// let bad = "2024-01-15_11-00-00-000000".parse()?;
-    /// manager.store().put(bad, Bytes::from_static(b"torn write")).await?;
+    /// manager.raw().store().put(bad, Bytes::from_static(b"torn write")).await?;
     ///
     /// assert!(manager.load::<Value>(Lookup::Latest).await.unwrap_err().is_corrupt());
     /// let recovered = manager.load_newest_valid::<Value>().await?.expect("an intact one");

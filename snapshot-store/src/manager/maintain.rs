@@ -24,6 +24,24 @@ impl SnapshotManager {
     /// checked, and is listed in [`VerifyReport::not_decrypted`] (its body was not
     /// decrypted) unless they fail; it is never reported as damaged.
     ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// manager.dump(&value!({"a": 1})).await?;
+    /// let torn: SnapshotKey = "2000-01-01_00-00-00-000000".parse()?;
+    /// manager.raw().store().put(torn, Bytes::from_static(b"torn write")).await?;
+    /// let report = manager.verify().await?;
+    /// assert_eq!(report.checked, 2);
+    /// assert_eq!(report.bad.len(), 1);
+    /// assert_eq!(report.bad[0].key, torn);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// A store error.
     pub async fn verify(&self) -> Result<VerifyReport> {
@@ -183,12 +201,7 @@ impl SnapshotManager {
         Ok(Some(all.freeze()))
     }
 
-    /// Deletes up to `n` of the oldest snapshots, never the newest; returns the keys
-    /// deleted, oldest first.
-    ///
-    /// # Errors
-    /// A store error; snapshots deleted before it stay deleted.
-    pub async fn prune(&self, n: usize) -> Result<Vec<SnapshotKey>> {
+    pub(crate) async fn prune(&self, n: usize) -> Result<Vec<SnapshotKey>> {
         let all = self.store.list(KeyRange::all(), None).await?;
         let candidates = all.len().saturating_sub(1).min(n);
         let mut deleted = Vec::with_capacity(candidates);
@@ -201,6 +214,19 @@ impl SnapshotManager {
     }
 
     /// Deletes one snapshot.
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let info = manager.dump(&value!(1)).await?;
+    /// manager.delete(info.key).await?;
+    /// assert!(matches!(manager.delete(info.key).await, Err(Error::NotFound { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// [`Error::NotFound`] if there is no snapshot with that key.
@@ -235,6 +261,24 @@ impl SnapshotManager {
     /// scoped to a filter ([`RetentionPolicy::only`]) plans over the snapshots it
     /// selects (reading their headers, see [`list_details`](Self::list_details)).
     ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// for day in 1..=3 {
+    ///     let at = format!("2024-01-0{day}_00-00-00-000000");
+    ///     manager.dump_with(&value!(day), &DumpOptions::new().at(at.as_str())?).await?;
+    /// }
+    /// let plan = manager.plan(&RetentionPolicy::new().keep_last(2)).await?;
+    /// assert_eq!((plan.keep.len(), plan.remove.len()), (2, 1));
+    /// assert_eq!(plan.remove[0].key.to_string(), "2024-01-01_00-00-00-000000");
+    /// assert_eq!(manager.list(Order::NewestFirst).await?.len(), 3); // a plan deletes nothing
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// A store error from listing.
     pub async fn plan(&self, policy: &RetentionPolicy) -> Result<RetentionPlan> {
@@ -254,6 +298,22 @@ impl SnapshotManager {
 
     /// Applies `policy`: deletes what it does not keep, and returns the plan carried
     /// out.
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// for i in 0..4 {
+    ///     manager.dump(&value!(i)).await?;
+    /// }
+    /// let applied = manager.apply(&RetentionPolicy::new().keep_last(2)).await?;
+    /// assert_eq!(applied.remove.len(), 2);
+    /// assert_eq!(manager.list(Order::NewestFirst).await?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// A store error; snapshots deleted before it stay deleted.

@@ -122,13 +122,34 @@ pub struct SnapshotManager {
 }
 
 impl SnapshotManager {
-    /// A manager over `store` with default codec options and no retention policy.
-    pub fn new(store: impl SnapshotStore + 'static) -> Self {
-        Self::from_arc(Arc::new(store))
-    }
-
-    /// A manager over a shared store.
-    pub fn from_arc(store: Arc<dyn SnapshotStore>) -> Self {
+    /// A manager over `store`, compressing with [`DEFAULT_COMPRESSION`], without
+    /// retention, progress reports or keys. A store already shared as an
+    /// `Arc<dyn SnapshotStore>` is used as it is (every holder of the `Arc` works on the
+    /// same store); any other `Arc` of a store works too.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use snapshot_store::{MemoryStore, SnapshotManager, SnapshotStore};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let shared: Arc<dyn SnapshotStore> = Arc::new(MemoryStore::new());
+    /// let writer = SnapshotManager::new(shared.clone());
+    /// let info = writer.dump(&value!({"a": 1})).await?;
+    /// assert!(Arc::ptr_eq(writer.raw().store(), &shared));
+    /// assert_eq!(shared.get(info.key).await?.len() as u64, info.size);
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn new<S: SnapshotStore + 'static>(store: S) -> Self {
+        let boxed: Box<dyn std::any::Any> = Box::new(store);
+        let store: Arc<dyn SnapshotStore> = match boxed.downcast::<Arc<dyn SnapshotStore>>() {
+            Ok(shared) => *shared,
+            Err(boxed) => match boxed.downcast::<S>() {
+                Ok(store) => Arc::new(*store),
+                Err(_) => unreachable!("a box holds the type it was made with"),
+            },
+        };
         Self {
             store,
             encode: EncodeOptions::default().with_compression(DEFAULT_COMPRESSION),
@@ -144,20 +165,50 @@ impl SnapshotManager {
         }
     }
 
-    /// The store this manager works on.
-    pub fn store(&self) -> &Arc<dyn SnapshotStore> {
-        &self.store
-    }
-
     /// Sets how snapshots are compressed.
+    ///
+    /// ```
+    /// use snapshot_store::snapshot_codec::Compression;
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let text = value!({"log": "the same line again ".repeat(200)});
+    /// let plain = SnapshotManager::new(MemoryStore::new()).with_compression(Compression::None);
+    /// let compressed = SnapshotManager::new(MemoryStore::new()); // LZ4, the default
+    /// let (big, small) = (plain.dump(&text).await?, compressed.dump(&text).await?);
+    /// assert!(small.size * 4 < big.size, "{} vs {}", small.size, big.size);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn with_compression(mut self, compression: Compression) -> Self {
         self.encode = self.encode.with_compression(compression);
         self
     }
 
-    /// Sets all encoding options. The manager's registry stays in force.
-    pub fn with_encode_options(mut self, options: EncodeOptions) -> Self {
-        self.encode = options;
+    /// Sets everything the codec does: how snapshots are encoded (compression, format
+    /// version, byte shuffling, depth limit, clear metadata) and how they are decoded
+    /// (depth, decompression and memory limits). The manager's registry and keyring stay
+    /// in force. For compression alone, [`with_compression`](Self::with_compression).
+    ///
+    /// ```
+    /// use snapshot_store::{MemoryStore, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::{DecodeOptions, EncodeOptions, value};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// // Written in format 1, which readers of 0.1 understand; loads capped at 1 MiB.
+    /// let manager = SnapshotManager::new(MemoryStore::new()).with_codec_options(
+    ///     EncodeOptions::new().with_format_version(1)?,
+    ///     DecodeOptions::new().with_max_memory(1 << 20),
+    /// );
+    /// let info = manager.dump(&value!({"a": 1})).await?;
+    /// assert_eq!(manager.raw().store().get(info.key).await?[4], 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_codec_options(mut self, encode: EncodeOptions, decode: DecodeOptions) -> Self {
+        self.encode = encode;
+        self.decode = decode;
         self.sync_registry();
         self
     }
@@ -166,7 +217,7 @@ impl SnapshotManager {
     /// with any of its keys (a rotation keeps old keys for reading; see
     /// [`Keyring`]). Metadata (labels, step) is sealed with the body unless the encode
     /// options say [`with_clear_metadata`](EncodeOptions::with_clear_metadata); the key
-    /// id is always readable. Set after [`with_encode_options`](Self::with_encode_options)
+    /// id is always readable. Set after [`with_codec_options`](Self::with_codec_options)
     /// or before: the keyring stays in force.
     ///
     /// ```
@@ -179,13 +230,13 @@ impl SnapshotManager {
     /// let info = manager.dump(&value!({"api_key": "sk-live-123"})).await?;
     /// assert_eq!(manager.load(Lookup::Latest).await?, Some(value!({"api_key": "sk-live-123"})));
     ///
-    /// let stored = manager.store().get(info.key).await?;
+    /// let stored = manager.raw().store().get(info.key).await?;
     /// assert!(!stored.windows(7).any(|w| w == b"sk-live"));
     ///
     /// // The empty keyring turns encryption off again.
     /// let plain = manager.with_keyring(Keyring::empty());
     /// let info = plain.dump(&value!("in the clear")).await?;
-    /// assert_eq!(snapshot_codec::encryption_key_id(&plain.store().get(info.key).await?)?, None);
+    /// assert_eq!(snapshot_codec::encryption_key_id(&plain.raw().store().get(info.key).await?)?, None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
@@ -202,13 +253,6 @@ impl SnapshotManager {
         self
     }
 
-    /// The keys this manager encrypts and decrypts with.
-    #[cfg(feature = "encryption")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
-    pub fn keyring(&self) -> &Keyring {
-        &self.keyring
-    }
-
     /// The id of the key new snapshots are sealed with (none without encryption).
     fn current_key_id(&self) -> Option<&str> {
         #[cfg(feature = "encryption")]
@@ -223,15 +267,22 @@ impl SnapshotManager {
         }
     }
 
-    /// Sets all decoding options (depth, decompression and memory limits). The
-    /// manager's registry stays in force.
-    pub fn with_decode_options(mut self, options: DecodeOptions) -> Self {
-        self.decode = options;
-        self.sync_registry();
-        self
-    }
-
     /// Applies `policy` after every successful dump (see [`DumpInfo::retention`]).
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new())
+    ///     .with_retention(RetentionPolicy::new().keep_last(2));
+    /// for i in 0..5 {
+    ///     manager.dump(&value!(i)).await?;
+    /// }
+    /// assert_eq!(manager.list(Order::NewestFirst).await?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn with_retention(mut self, policy: RetentionPolicy) -> Self {
         self.retention = Some(policy);
         self
@@ -266,24 +317,24 @@ impl SnapshotManager {
     /// every dump, so nothing is stored that this manager would refuse to load.
     ///
     /// ```
-    /// use snapshot_codec::Registry;
-    /// use snapshot_store::{MemoryStore, SnapshotManager};
+    /// use snapshot_codec::{CHRONO_DATETIME_TYPE_ID, Ext, Registry, value};
+    /// use snapshot_store::{MemoryStore, Order, SnapshotManager};
     ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let mut types = Registry::new();
     /// types.register::<chrono::DateTime<chrono::Utc>>()?;
     /// let manager = SnapshotManager::new(MemoryStore::new()).with_registry(types);
-    /// assert_eq!(manager.registry().name(snapshot_codec::CHRONO_DATETIME_TYPE_ID), Some("chrono::DateTime<Utc>"));
-    /// # Ok::<(), snapshot_codec::Error>(())
+    /// // A payload that is not a date-time is refused before anything is stored.
+    /// let bad = value!({"at": (Ext::new(CHRONO_DATETIME_TYPE_ID, vec![1, 2, 3]))});
+    /// assert!(manager.dump(&bad).await.is_err());
+    /// assert!(manager.list(Order::NewestFirst).await?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
     /// ```
     pub fn with_registry(mut self, registry: Registry) -> Self {
         self.registry = registry;
         self.sync_registry();
         self
-    }
-
-    /// The custom types registered.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
     }
 
     fn sync_registry(&mut self) {
@@ -316,6 +367,18 @@ impl SnapshotManager {
     /// [`DumpInfo`] means the snapshot is stored, even when the retention pass after it
     /// failed (that is reported in [`DumpInfo::retention`]).
     ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let info = manager.dump(&value!({"user": 1})).await?;
+    /// assert_eq!(manager.load(Lookup::exact(info.key)?).await?, Some(value!({"user": 1})));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Codec`] if `state` cannot be encoded (nothing is stored then), a store
     /// error, or [`Error::OutcomeUnknown`] if a failure left unknown whether the
@@ -336,6 +399,21 @@ impl SnapshotManager {
     /// Labels and step go in the snapshot's header, where
     /// [`list_details`](Self::list_details), filtered lookups ([`Lookup::matching`]) and
     /// scoped retention read them.
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let options = DumpOptions::new().at("2024-01-15_10-30-00-000000")?.label("run", "7").step(1200);
+    /// let info = manager.dump_with(&value!({"w": 1}), &options).await?;
+    /// assert_eq!(info.key.to_string(), "2024-01-15_10-30-00-000000");
+    /// let details = manager.list(Order::NewestFirst).details().await?;
+    /// assert_eq!(details[0].step(), Some(1200));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     /// As [`dump`](Self::dump); [`Error::Codec`] for labels that do not fit a header

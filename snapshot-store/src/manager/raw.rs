@@ -8,11 +8,14 @@ use serde::de::DeserializeOwned;
 use snapshot_codec::{DecodeOptions, EncodeOptions};
 
 use super::{DumpInfo, DumpOptions, OnTaken, Placed, Query};
-use crate::{Result, RetentionPlan, SnapshotKey, SnapshotManager, SnapshotMeta};
+use std::sync::Arc;
+
+use crate::{Result, RetentionPlan, SnapshotKey, SnapshotManager, SnapshotMeta, SnapshotStore};
 
 /// The byte-level view of a [`SnapshotManager`], for programs that handle encoded
 /// snapshots themselves: a language binding that encodes its own objects, a tool that
-/// moves snapshots between stores as they are, a buffer sent over the network. It is
+/// moves snapshots between stores as they are, a buffer sent over the network, a
+/// deletion without a retention policy (py-snapshot's `prune`, or everything). It is
 /// the same manager (same store, options, keys and retention); most programs never need
 /// it, as [`dump`](SnapshotManager::dump), [`load`](SnapshotManager::load) and the
 /// [checkpointer](SnapshotManager::checkpointer) cover state in and out.
@@ -36,12 +39,28 @@ pub struct Raw<'a>(&'a SnapshotManager);
 impl SnapshotManager {
     /// The byte-level view of this manager: encoded snapshots in and out, buffers,
     /// deleting everything (see [`Raw`]).
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let bytes = manager.raw().encode(&value!([1, 2, 3]))?;
+    /// let back: Vec<i64> = manager.raw().read_from_buffer(&bytes[..])?;
+    /// assert_eq!(back, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn raw(&self) -> Raw<'_> {
         Raw(self)
     }
 }
 
 impl<'a> Raw<'a> {
+    /// The store the manager works on.
+    pub fn store(&self) -> &'a Arc<dyn SnapshotStore> {
+        &self.0.store
+    }
+
     /// Encodes `state` with the manager's options, without storing it.
     ///
     /// # Errors
@@ -77,7 +96,7 @@ impl<'a> Raw<'a> {
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let manager = SnapshotManager::new(MemoryStore::new());
     /// let options = DumpOptions::new().label("run", "a").step(7);
-    /// let body = manager.encode_options(&options).to_body(&value!({"loss": 0.5}))?;
+    /// let body = manager.raw().encode_options(&options).to_body(&value!({"loss": 0.5}))?;
     /// let info = manager.raw().dump_encoded(body.finish()?.into(), &options).await?;
     /// let query = Lookup::Latest.matching(Filter::new().label("run", "a").step(7));
     /// assert_eq!(manager.resolve(query).await?.map(|m| m.key), Some(info.key));
@@ -105,7 +124,7 @@ impl<'a> Raw<'a> {
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let manager = SnapshotManager::new(MemoryStore::new());
     /// let at = "2024-01-15_10-00-00-000000".parse()?;
-    /// let bytes = manager.encode(&value!({"a": 1}))?;
+    /// let bytes = manager.raw().encode(&value!({"a": 1}))?;
     /// let first = manager.raw().put_encoded(at, bytes.clone(), OnTaken::SameOrNextFree).await?;
     /// assert_eq!(first, Placed::Stored(at));
     /// let again = manager.raw().put_encoded(at, bytes, OnTaken::SameOrNextFree).await?;
@@ -151,7 +170,7 @@ impl<'a> Raw<'a> {
     /// let mut buffer = Vec::new();
     /// let written = manager.raw().write_to_buffer(&mut buffer, &value!({"key": "value", "number": 42}))?;
     /// assert_eq!(written as usize, buffer.len());
-    /// let back: Value = manager.read_from_buffer(&buffer[..])?;
+    /// let back: Value = manager.raw().read_from_buffer(&buffer[..])?;
     /// assert_eq!(back, value!({"key": "value", "number": 42}));
     /// # Ok::<(), snapshot_store::Error>(())
     /// ```
@@ -173,6 +192,15 @@ impl<'a> Raw<'a> {
     /// [`Error::Codec`], including the reader's I/O errors.
     pub fn read_from_buffer<T: DeserializeOwned + 'static, R: Read>(&self, reader: R) -> Result<T> {
         self.0.read_from_buffer(reader)
+    }
+
+    /// Deletes up to `n` of the oldest snapshots, never the newest; returns the keys
+    /// deleted, oldest first.
+    ///
+    /// # Errors
+    /// A store error; snapshots deleted before it stay deleted.
+    pub async fn prune(&self, n: usize) -> Result<Vec<SnapshotKey>> {
+        self.0.prune(n).await
     }
 
     /// Deletes every snapshot, the newest included; returns how many were deleted.
