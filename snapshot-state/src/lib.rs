@@ -46,10 +46,10 @@ pub use snapshot_codec::{EncryptionKey, Keyring};
 pub use snapshot_store::{
     ByteStream, CalendarDuration, Checkpoint, Checkpointer, Copied, CopyReport,
     DEFAULT_COMPRESSION, DumpInfo, DumpOptions, DurationError, Error, Filter, IntoKey, KeepReason,
-    Kept, KeyError, KeyRange, Lookup, MemoryStore, OnTaken, Operation, Order, Period, Placed,
-    Progress, Query, Recovered, Result, RetentionOutcome, RetentionPlan, RetentionPolicy,
-    STREAM_PAGE, Skipped, Snapshot, SnapshotDetails, SnapshotKey, SnapshotManager, SnapshotMeta,
-    SnapshotStore, Submitted, VerifyReport, WhenBusy, chain_to_string,
+    Kept, KeyError, KeyRange, Listing, Lookup, MemoryStore, OnTaken, Operation, Order, Period,
+    Placed, Progress, Query, Raw, Recovered, Result, RetentionOutcome, RetentionPlan,
+    RetentionPolicy, STREAM_PAGE, Skipped, Snapshot, SnapshotDetails, SnapshotKey, SnapshotManager,
+    SnapshotMeta, SnapshotStore, Submitted, VerifyReport, WhenBusy, chain_to_string,
 };
 #[cfg(feature = "fs")]
 pub use snapshot_store_fs::{self as fs, FsStore};
