@@ -374,7 +374,7 @@ async fn snapshots_in_the_future_and_foreign_objects_do_not_mislead_latest() {
             .map(|m| m.key),
         keys.last().copied()
     );
-    // One written for a future time (dump_at a clock ahead) is the newest.
+    // One written for a future time (a dump at a time ahead of the clock) is the newest.
     keys.extend(
         populate(
             &counting,

@@ -56,3 +56,34 @@ pub fn users(n: usize) -> Value {
     }
     Value::List(list)
 }
+
+/// Encodes `value` with `opts` to a slice and to a writer, and checks that every reader
+/// gives it back.
+pub fn all_ways(opts: &EncodeOptions, value: &Value) {
+    let bytes = opts.encode(value).expect("encodes");
+    assert_eq!(&snapshot_codec::decode(&bytes).expect("decodes"), value);
+    let mut streamed = Vec::new();
+    opts.encode_to_writer(&mut streamed, value)
+        .expect("streams");
+    assert_eq!(
+        &snapshot_codec::decode_from_reader(&streamed[..]).expect("reads"),
+        value
+    );
+    assert_eq!(&snapshot_codec::decode(&streamed).expect("decodes"), value);
+}
+
+/// One of each compression, for tests that try every one.
+pub fn compressions() -> Vec<Compression> {
+    vec![
+        Compression::None,
+        Compression::Lz4,
+        Compression::Zstd { level: 3 },
+    ]
+}
+
+/// Decodes through `from_slice` and `from_reader`, which must agree on success.
+pub fn opts_decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> T {
+    let from_slice: T = snapshot_codec::from_slice(bytes).expect("from_slice");
+    let _: T = snapshot_codec::from_reader(bytes).expect("from_reader");
+    from_slice
+}

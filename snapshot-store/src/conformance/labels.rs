@@ -91,7 +91,7 @@ fn brute_force(written: &Written, query: &Query) -> Option<SnapshotKey> {
 }
 
 /// `get_head` returns exactly the first bytes of a snapshot (all of it when shorter);
-/// labels and steps written by a dump come back in `list_details` and select snapshots
+/// labels and steps written by a dump come back in `list(..).details()` and select snapshots
 /// in every kind of lookup exactly as brute force over what was written does; scoped
 /// retention touches only the snapshots its filter selects.
 pub async fn labels_and_steps_select_like_brute_force(store: DynStore) {

@@ -271,7 +271,7 @@ pub async fn lookups_on_a_timeline(store: DynStore) {
     assert_eq!(snapshot.meta.key, t(times[2]));
 }
 
-/// `list` is newest first; `list_nearest` is by distance, the earlier first on ties.
+/// `list` is newest first; `list(Order::NearestTo)` is by distance, the earlier first on ties.
 pub async fn list_orders(store: DynStore) {
     let manager = fresh(&store).await;
     let times = [
@@ -293,7 +293,7 @@ pub async fn list_orders(store: DynStore) {
     assert_eq!(keys(&nearest), [times[1], times[2], times[0], times[3]]);
 }
 
-/// `SnapshotManager::list_stream` pages through more than a page of snapshots, dense and
+/// `SnapshotManager::list(..).stream()` pages through more than a page of snapshots, dense and
 /// sparse, in both orders and within a range, exactly as the plain listing does.
 pub async fn list_streams_page_through_everything(store: DynStore) {
     use futures::{StreamExt, TryStreamExt};

@@ -158,8 +158,12 @@ async fn timeline(manager: &SnapshotManager, texts: &[&str]) {
                 &crate::DumpOptions::new().at(key(t)).expect("a valid time"),
             )
             .await
-            .unwrap_or_else(|e| panic!("dump_at {t}: {e}"));
-        assert_eq!(info.key.to_string(), *t, "dump_at took another key");
+            .unwrap_or_else(|e| panic!("dump at {t}: {e}"));
+        assert_eq!(
+            info.key.to_string(),
+            *t,
+            "a dump at a time took another key"
+        );
     }
 }
 

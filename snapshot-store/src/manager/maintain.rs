@@ -259,7 +259,7 @@ impl SnapshotManager {
 
     /// What `policy` would keep and remove, and why, without deleting anything. A policy
     /// scoped to a filter ([`RetentionPolicy::only`]) plans over the snapshots it
-    /// selects (reading their headers, see [`list_details`](Self::list_details)).
+    /// selects (reading their headers, see [`Listing::details`](crate::Listing::details)).
     ///
     /// ```
     /// use snapshot_store::{DumpOptions, Error, Filter, Lookup, MemoryStore, Order, RetentionPolicy, SnapshotKey, SnapshotManager};

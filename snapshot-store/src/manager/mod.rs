@@ -397,7 +397,7 @@ impl SnapshotManager {
 
     /// [`dump`](Self::dump) with labels, a step number or a time ([`DumpOptions`]).
     /// Labels and step go in the snapshot's header, where
-    /// [`list_details`](Self::list_details), filtered lookups ([`Lookup::matching`]) and
+    /// [`Listing::details`](crate::Listing::details), filtered lookups ([`Lookup::matching`]) and
     /// scoped retention read them.
     ///
     /// ```

@@ -64,7 +64,7 @@ impl<'a> Raw<'a> {
     /// Encodes `state` with the manager's options, without storing it.
     ///
     /// # Errors
-    /// [`Error::Codec`] if `state` cannot be encoded.
+    /// [`Error::Codec`](crate::Error::Codec) if `state` cannot be encoded.
     pub fn encode<T: Serialize + ?Sized>(&self, state: &T) -> Result<Bytes> {
         self.0.encode(state)
     }
@@ -72,7 +72,7 @@ impl<'a> Raw<'a> {
     /// The options a [`dump_with`](SnapshotManager::dump_with) of `options` encodes with: the
     /// manager's compression, keyring and registry, plus the labels and step of
     /// `options`. For callers that encode a state themselves (a language binding
-    /// walking its own objects) and store it with [`dump_encoded`](SnapshotManager::dump_encoded).
+    /// walking its own objects) and store it with [`dump_encoded`](Raw::dump_encoded).
     pub fn encode_options(&self, options: &DumpOptions) -> EncodeOptions {
         self.0.encode_options(options)
     }
@@ -86,7 +86,7 @@ impl<'a> Raw<'a> {
     /// the first free key from there, with retention run after it as after
     /// [`dump`](SnapshotManager::dump). The bytes are decoded first (with this manager's decode
     /// options), so nothing unreadable is stored. Labels and step are those the bytes
-    /// carry: encode with [`encode_options`](SnapshotManager::encode_options) of the same
+    /// carry: encode with [`encode_options`](Raw::encode_options) of the same
     /// `options`.
     ///
     /// ```
@@ -106,7 +106,7 @@ impl<'a> Raw<'a> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Codec`] if `bytes` is not a snapshot this manager can read (nothing is
+    /// [`Error::Codec`](crate::Error::Codec) if `bytes` is not a snapshot this manager can read (nothing is
     /// stored then); otherwise as [`dump`](SnapshotManager::dump).
     pub async fn dump_encoded(&self, bytes: Bytes, options: &DumpOptions) -> Result<DumpInfo> {
         self.0.dump_encoded(bytes, options).await
@@ -134,7 +134,7 @@ impl<'a> Raw<'a> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Codec`] if `bytes` is not a valid snapshot; [`Error::AlreadyExists`] with
+    /// [`Error::Codec`](crate::Error::Codec) if `bytes` is not a valid snapshot; [`Error::AlreadyExists`](crate::Error::AlreadyExists) with
     /// [`OnTaken::SameOrFail`] when other bytes hold the key; otherwise as
     /// [`dump`](SnapshotManager::dump).
     pub async fn put_encoded(
@@ -176,7 +176,7 @@ impl<'a> Raw<'a> {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Codec`], including the writer's I/O errors.
+    /// [`Error::Codec`](crate::Error::Codec), including the writer's I/O errors.
     pub fn write_to_buffer<W: Write, T: Serialize + ?Sized>(
         &self,
         writer: W,
@@ -189,7 +189,7 @@ impl<'a> Raw<'a> {
     /// or any serde type) with the manager's options and registry.
     ///
     /// # Errors
-    /// [`Error::Codec`], including the reader's I/O errors.
+    /// [`Error::Codec`](crate::Error::Codec), including the reader's I/O errors.
     pub fn read_from_buffer<T: DeserializeOwned + 'static, R: Read>(&self, reader: R) -> Result<T> {
         self.0.read_from_buffer(reader)
     }

@@ -97,7 +97,7 @@ impl VerifyReport {
 }
 
 /// What to do when the key asked for in
-/// [`SnapshotManager::put_encoded`](crate::SnapshotManager::put_encoded) is taken.
+/// [`Raw::put_encoded`](crate::Raw::put_encoded) is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OnTaken {
@@ -111,7 +111,7 @@ pub enum OnTaken {
     SameOrFail,
 }
 
-/// Where [`SnapshotManager::put_encoded`](crate::SnapshotManager::put_encoded) put a
+/// Where [`Raw::put_encoded`](crate::Raw::put_encoded) put a
 /// snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
