@@ -29,7 +29,7 @@
 //!
 //! | the server | protocol | requests per write | measured on |
 //! |---|---|---|---|
-//! | honours `If-None-Match: *` on PUT and on CompleteMultipartUpload, racing writers included | `conditional` | 1 (a multipart upload: its parts + 4) | AWS S3 (documented), SeaweedFS, moto |
+//! | honours `If-None-Match: *` on PUT and on CompleteMultipartUpload, racing writers included | `conditional` | 1 (a multipart upload: its parts + 4) | AWS S3 (documented), SeaweedFS, moto served one request at a time |
 //! | ignores it, or honours it only partly | `claims` | 5 (a multipart upload: its parts + 8) | s3rver |
 //!
 //! *Conditional*: one PUT with `If-None-Match: *`; of two writers racing for one key

@@ -28,7 +28,8 @@ pub enum WriteProtocol {
     Auto,
     /// Trust `If-None-Match: *`: a write is one conditional PUT (or a multipart upload
     /// completed conditionally). Right only on servers that honour it, such as AWS S3,
-    /// MinIO, SeaweedFS, Cloudflare R2 and moto.
+    /// MinIO, SeaweedFS and Cloudflare R2 (not moto's threaded server, whose check and
+    /// write are two steps that racing writers can interleave).
     Conditional,
     /// A protocol that needs nothing from the server but consistent listings: a writer
     /// first stores a small claim object with a name only it uses, lists the claims for

@@ -230,14 +230,17 @@ fn http_status(port: u16, request: &str) -> String {
 }
 
 impl Process {
-    /// moto's S3 server, with the test bucket created.
+    /// moto's S3 server, with the test bucket created, serving one request at a time
+    /// (`moto_serial.py`: its threaded server does not make `If-None-Match` atomic).
     pub fn moto() -> Process {
         let bin = test_server_paths()["moto"].clone();
+        let python = bin.with_file_name("python");
+        let serial = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto_serial.py");
         let process = Process::start(
             "moto",
             |port, _| {
-                let mut cmd = Command::new(&bin);
-                cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                let mut cmd = Command::new(&python);
+                cmd.arg(&serial).args(["127.0.0.1", &port.to_string()]);
                 cmd
             },
             ("moto-test-access", "moto-test-secret"),
