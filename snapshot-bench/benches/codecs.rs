@@ -11,7 +11,7 @@ use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use snapshot_bench::peers::{self, DYNAMIC_CODECS, SERDE_CODECS};
-use snapshot_bench::{cache, logs, numeric, users};
+use snapshot_bench::{cache, ids, logs, numeric, users};
 
 fn serde_group<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
     c: &mut Criterion,
@@ -71,6 +71,7 @@ fn main() {
         .measurement_time(Duration::from_millis(if quick { 300 } else { 1000 }))
         .configure_from_args();
     serde_group(&mut c, "users", &users(20_000));
+    serde_group(&mut c, "ids", &ids(20_000));
     serde_group(&mut c, "log", &logs(10_000));
     serde_group(&mut c, "cache", &cache(1_000));
     serde_group(&mut c, "numeric", &numeric());

@@ -197,6 +197,33 @@ pub fn cache(n: usize) -> Vec<CacheEntry> {
         .collect()
 }
 
+/// What a cache keyed by id holds per entry (the value of the `ids` dataset).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Profile {
+    pub name: String,
+    pub visits: u32,
+    pub score: f64,
+    pub active: bool,
+}
+
+/// A map keyed by `n` distinct user ids (`"user_48213907"`) to a small record: the
+/// Python original's own benchmark shape, and that of every cache keyed by id.
+pub fn ids(n: usize) -> std::collections::BTreeMap<String, Profile> {
+    let mut rng = Rng::new(0x5EED_0006);
+    let mut out = std::collections::BTreeMap::new();
+    while out.len() < n {
+        let id = format!("user_{}", 10_000_000 + rng.below(90_000_000));
+        let profile = Profile {
+            name: rng.word(4, 10),
+            visits: rng.below(5_000) as u32,
+            score: rng.below(1_000_000) as f64 / 100.0,
+            active: rng.below(4) != 0,
+        };
+        out.insert(id, profile);
+    }
+    out
+}
+
 /// A training checkpoint as the format 2 work defines it: 16 MiB of f32 weights and
 /// 16 MiB of f64 optimizer moments in arrays, and a little metadata.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -234,7 +261,7 @@ pub fn smooth(n: usize) -> Vec<f64> {
 }
 
 /// The four datasets, by name, as closures so a bench builds only what it needs.
-pub const DATASETS: [&str; 4] = ["users", "log", "cache", "numeric"];
+pub const DATASETS: [&str; 5] = ["users", "ids", "log", "cache", "numeric"];
 
 /// A field of `/proc/self/status` in bytes (`VmRSS:`, `VmHWM:`), 0 where unknown.
 pub fn proc_status(field: &str) -> u64 {

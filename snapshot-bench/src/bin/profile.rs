@@ -39,6 +39,54 @@ fn main() {
         println!("numeric encode: {:?}", t.elapsed() / 30);
         return;
     }
+    if which == "ids" {
+        // `profile ids [N]`: ours against postcard and rmp_named on the id-keyed map,
+        // encode and decode, serde and Value, best of N (default 20).
+        let rounds: u32 = how.parse().unwrap_or(20);
+        let data = snapshot_bench::ids(20_000);
+        if let Some(only) = args.get(3) {
+            // `profile ids N encode|value-encode`: only that, N times (for perf).
+            let value = peers::to_dynamic("snapshot_value", &data);
+            for _ in 0..rounds {
+                match only.as_str() {
+                    "encode" => drop(std::hint::black_box(peers::encode("snapshot", &data))),
+                    _ => drop(std::hint::black_box(peers::encode_dynamic(&value))),
+                }
+            }
+            return;
+        }
+        let best = |f: &dyn Fn()| {
+            (0..rounds)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    f();
+                    t.elapsed()
+                })
+                .min()
+                .expect("rounds")
+        };
+        type Ids = std::collections::BTreeMap<String, snapshot_bench::Profile>;
+        for codec in ["snapshot", "postcard", "rmp_named"] {
+            let bytes = peers::encode(codec, &data);
+            let enc = best(&|| drop(std::hint::black_box(peers::encode(codec, &data))));
+            let dec = best(&|| drop(std::hint::black_box(peers::decode::<Ids>(codec, &bytes))));
+            println!(
+                "ids {codec}: {} bytes, encode {enc:?}, decode {dec:?}",
+                bytes.len()
+            );
+        }
+        for codec in ["snapshot_value", "rmpv_value"] {
+            let value = peers::to_dynamic(codec, &data);
+            let bytes = peers::encode_dynamic(&value);
+            let enc = best(&|| drop(std::hint::black_box(peers::encode_dynamic(&value))));
+            let dec = best(&|| drop(std::hint::black_box(peers::decode_dynamic(codec, &bytes))));
+            println!(
+                "ids {codec}: {} bytes, encode {enc:?}, decode {dec:?}",
+                bytes.len()
+            );
+        }
+        return;
+    }
     if how == "encode" {
         let users = snapshot_bench::users(20_000);
         let t = std::time::Instant::now();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use snapshot_bench::peers::{self, DYNAMIC_CODECS, SERDE_CODECS};
-use snapshot_bench::{cache, logs, numeric, users};
+use snapshot_bench::{cache, ids, logs, numeric, users};
 
 fn criterion_dir() -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
@@ -206,6 +206,7 @@ fn main() {
     match which.as_str() {
         "codecs" => {
             codec_table("users", &users(20_000));
+            codec_table("ids", &ids(20_000));
             codec_table("log", &logs(10_000));
             codec_table("cache", &cache(1_000));
             codec_table("numeric", &numeric());

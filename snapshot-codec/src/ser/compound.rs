@@ -5,7 +5,7 @@ use serde::ser::{self, Serialize};
 
 use super::Compound;
 use super::keys::KeySerializer;
-use crate::wire::Output;
+use crate::wire::{KeyId, Output};
 use crate::{Error, Result};
 
 impl<O: Output> ser::SerializeSeq for Compound<'_, O> {
@@ -57,11 +57,21 @@ impl<O: Output> ser::SerializeMap for Compound<'_, O> {
     type Error = Error;
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<()> {
         self.written += 1;
-        key.serialize(KeySerializer { w: &mut *self.w })
-            .map_err(|e| self.locate(e))?;
+        if let Some(keys) = &self.keys {
+            self.w.admission = keys.admission;
+        }
+        let written = key.serialize(KeySerializer { w: &mut *self.w });
+        if let Some(keys) = &mut self.keys {
+            keys.admission = core::mem::take(&mut self.w.admission);
+        }
+        written.map_err(|e| self.locate(e))?;
         if let Some(id) = self.w.last_key.take() {
-            self.current = Some(id.clone());
+            let pending = matches!(id, KeyId::Pending);
+            self.current = if pending { None } else { Some(id.clone()) };
             self.check(id).map_err(|e| self.locate(e))?;
+            if pending {
+                self.current = self.w.stored.take();
+            }
         }
         Ok(())
     }

@@ -3,19 +3,84 @@
 use super::*;
 
 /// A map key as written, for finding duplicates: its key-table index, or (for keys
-/// written literally) the key itself. A key is written one way for the whole snapshot
-/// (the table only grows), so equal keys always have equal identities.
+/// written literally) the key itself. In a map that admits its new keys to the table, a
+/// key is written one way for the whole snapshot (the table only grows), so equal keys
+/// have equal identities; a map keyed by ids ([`Admission`]) compares keys by text.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) enum KeyId {
     Table(u32),
     Literal(Box<str>),
     Int(crate::Integer),
+    /// A literal key of a map that compares keys by text, not yet checked: its text is
+    /// in `Writer::pending` (spares an allocation per key of a map keyed by ids).
+    Pending,
+    /// A checked key of such a map: span `1` of the text set of open map `0`.
+    Stored(u32, u32),
 }
 
 /// How a key was just written.
 pub(crate) enum Written {
-    Table(usize),
+    /// A reference to a key the table already held.
+    Ref(usize),
+    /// A new key, entered into the table at this index.
+    New(usize),
+    /// The key itself, outside the table.
     Literal,
+}
+
+impl Written {
+    /// The key-table index, if the key is in the table now.
+    fn index(&self) -> Option<usize> {
+        match *self {
+            Written::Ref(index) | Written::New(index) => Some(index),
+            Written::Literal => None,
+        }
+    }
+}
+
+/// Entries after which a map decides whether its keys are names or ids.
+const ADMISSION_PROBE: u32 = 64;
+/// New keys in a row after which a map keyed by ids stops looking its keys up.
+const BLIND_AFTER: u32 = 256;
+
+/// Whether one map's new keys enter the key table. The table pays for keys that come
+/// back (field names, the keys of many maps of one shape); a map whose first
+/// [`ADMISSION_PROBE`] keys were nearly all new (7 in 8 or more) is keyed by ids
+/// (user ids, paths, hashes) that will not come back, so its later new keys are written
+/// literally: they would fill the table (and leave no room for names that come later)
+/// and make every lookup slower, to save no byte. Keys the table holds are still
+/// written as references, until [`BLIND_AFTER`] new keys in a row: from then on every
+/// key is written literally without looking it up (a key the table holds costs a few
+/// bytes more, never correctness: such a map identifies its keys by their text, see
+/// [`KeyCheck`]). Readers need nothing new: literal keys are as old as the format.
+/// Version 1 writers admit every key, as 0.1 did (their output stays byte for byte).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Admission {
+    keys: u32,
+    new: u32,
+    /// New keys in a row since the map turned literal.
+    run: u32,
+    /// New keys are written literally from now on.
+    pub(crate) literal: bool,
+    /// Keys are not looked up in the table any more.
+    blind: bool,
+}
+
+impl Admission {
+    #[inline]
+    fn note(&mut self, written: &Written) {
+        let new = !matches!(written, Written::Ref(_));
+        if self.literal {
+            self.run = if new { self.run + 1 } else { 0 };
+            self.blind = self.run >= BLIND_AFTER;
+        } else if self.keys < ADMISSION_PROBE {
+            self.keys += 1;
+            self.new += u32::from(new);
+            if self.keys == ADMISSION_PROBE && self.new * 8 >= ADMISSION_PROBE * 7 {
+                self.literal = true;
+            }
+        }
+    }
 }
 
 /// The keys of one open map that are not tracked by its bit mask (see `KeyCheck`).
@@ -24,6 +89,59 @@ struct OpenMap {
     start: usize,
     /// Past [`SMALL_MAP`] keys, a hash set replaces the linear scan.
     big: Option<Box<BigKeySet>>,
+    /// A map that identifies keys by their text keeps them here instead.
+    text: Option<Box<TextSet>>,
+}
+
+/// Keys identified by their text, held in one buffer (no allocation per key: a map keyed
+/// by ids writes most of its keys literally).
+#[derive(Default)]
+struct TextSet {
+    bytes: Vec<u8>,
+    /// Start and end in `bytes`, and the next span of the same hash (`u32::MAX`: none).
+    spans: Vec<(u32, u32, u32)>,
+    /// The first span of each hash.
+    by_hash: indexmap::IndexMap<u64, u32, foldhash::fast::RandomState>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl TextSet {
+    /// Adds `key` (a kind byte and its bytes) and returns its span; `None` if it was
+    /// already there.
+    fn insert(&mut self, kind: u8, key: &[u8]) -> Option<u32> {
+        use core::hash::BuildHasher;
+        let hash = self.hasher.hash_one((kind, key));
+        let start = self.bytes.len();
+        let next = match self.by_hash.get(&hash) {
+            Some(&first) => {
+                let mut at = first;
+                while let Some(&(from, to, next)) = self.spans.get(at as usize) {
+                    let seen = &self.bytes[from as usize..to as usize];
+                    if seen.first() == Some(&kind) && &seen[1..] == key {
+                        return None;
+                    }
+                    at = next;
+                }
+                first
+            }
+            None => u32::MAX,
+        };
+        self.bytes.push(kind);
+        self.bytes.extend_from_slice(key);
+        self.spans
+            .push((start as u32, self.bytes.len() as u32, next));
+        let span = (self.spans.len() - 1) as u32;
+        self.by_hash.insert(hash, span);
+        Some(span)
+    }
+
+    /// The text of span `span` (without its kind byte).
+    fn text(&self, span: u32) -> &[u8] {
+        self.spans
+            .get(span as usize)
+            .and_then(|&(from, to, _)| self.bytes.get(from as usize + 1..to as usize))
+            .unwrap_or_default()
+    }
 }
 
 /// Maps up to this many (untracked-by-mask) keys look for duplicates by scanning;
@@ -33,10 +151,18 @@ const SMALL_MAP: usize = 32;
 /// Refuses repeated keys in one map being written: keys at key-table indices 0..64
 /// (struct field names, nearly always) take one bit of a mask kept by the caller;
 /// other keys go to a frame of the writer, opened only when the first one comes.
+///
+/// A map whose new keys are written literally ([`Admission`]) identifies every key by
+/// its text from then on: one key may then be written literally and later, once a map
+/// nested in it entered the key into the table, as a reference.
 #[derive(Default)]
 pub(crate) struct KeyCheck {
     pub(crate) low: u64,
     frame: Option<usize>,
+    /// How this map admits new keys (serde maps; handed to the writer per key).
+    pub(crate) admission: Admission,
+    /// Keys are identified by their text (see above).
+    by_text: bool,
 }
 
 type BigKeySet = indexmap::IndexSet<KeyId, foldhash::fast::RandomState>;
@@ -59,6 +185,13 @@ pub(crate) struct Writer<O> {
     open_maps: Vec<OpenMap>,
     /// The key the last `write_unique_key` wrote, for its map to check.
     pub(crate) last_key: Option<KeyId>,
+    /// The admission of the map whose key `write_unique_key` writes (its map hands it
+    /// over for the key and takes it back).
+    pub(crate) admission: Admission,
+    /// The text of a `KeyId::Pending` key.
+    pending: String,
+    /// What the last `Pending` key became when its map checked it.
+    pub(crate) stored: Option<KeyId>,
     /// Extension payloads of registered types are checked as they are written.
     registry: Option<alloc::sync::Arc<crate::Registry>>,
     /// The format version written: version 1 has no 32-bit floats and no arrays.
@@ -91,6 +224,9 @@ impl<O: Output> Writer<O> {
             map_keys: Vec::new(),
             open_maps: Vec::new(),
             last_key: None,
+            admission: Admission::default(),
+            pending: String::new(),
+            stored: None,
             registry: opts.registry.clone(),
             version: opts.format_version,
             shuffle: match opts.shuffle {
@@ -110,6 +246,12 @@ impl<O: Output> Writer<O> {
     /// map is [`Error::DuplicateKey`].
     #[inline]
     pub(crate) fn check_key(&mut self, check: &mut KeyCheck, id: KeyId) -> Result<()> {
+        if check.admission.literal && !check.by_text {
+            self.identify_by_text(check);
+        }
+        if check.by_text {
+            return self.check_text(check, &id);
+        }
         if let KeyId::Table(index) = id
             && index < 64
         {
@@ -126,6 +268,7 @@ impl<O: Output> Writer<O> {
                 self.open_maps.push(OpenMap {
                     start: self.map_keys.len(),
                     big: None,
+                    text: None,
                 });
                 let frame = self.open_maps.len() - 1;
                 check.frame = Some(frame);
@@ -133,6 +276,81 @@ impl<O: Output> Writer<O> {
             }
         };
         self.check_other_key(frame, id)
+    }
+
+    /// Checks a key of a map that identifies keys by their text; a `Pending` key
+    /// becomes `Stored` (in `stored`, for the map to name in errors).
+    fn check_text(&mut self, check: &KeyCheck, id: &KeyId) -> Result<()> {
+        let Some(frame) = check.frame else {
+            return Ok(());
+        };
+        let Some(set) = self
+            .open_maps
+            .get_mut(frame)
+            .and_then(|map| map.text.as_deref_mut())
+        else {
+            return Ok(());
+        };
+        let span = match id {
+            KeyId::Table(index) => {
+                let text = self.keys.get_index(*index as usize).map_or("", |k| &**k);
+                set.insert(0, text.as_bytes())
+            }
+            KeyId::Literal(text) => set.insert(0, text.as_bytes()),
+            KeyId::Pending => set.insert(0, self.pending.as_bytes()),
+            KeyId::Int(i) => match i.split() {
+                Ok(u) => set.insert(1, &u.to_le_bytes()),
+                Err(n) => set.insert(2, &n.to_le_bytes()),
+            },
+            KeyId::Stored(..) => Some(0),
+        };
+        match span {
+            Some(span) => {
+                if matches!(id, KeyId::Pending) {
+                    self.stored = Some(KeyId::Stored(frame as u32, span));
+                }
+                Ok(())
+            }
+            None => Err(self.repeated(id)),
+        }
+    }
+
+    /// Turns what `check` recorded so far into text identities (see [`KeyCheck`]).
+    #[cold]
+    fn identify_by_text(&mut self, check: &mut KeyCheck) {
+        let mut ids: Vec<KeyId> = (0..64)
+            .filter(|bit| check.low & (1u64 << bit) != 0)
+            .map(KeyId::Table)
+            .collect();
+        check.low = 0;
+        let frame = match check.frame {
+            Some(frame) => {
+                if let Some(map) = self.open_maps.get_mut(frame) {
+                    match map.big.take() {
+                        Some(set) => ids.extend(*set),
+                        None => ids.extend(self.map_keys.drain(map.start..)),
+                    }
+                }
+                frame
+            }
+            None => {
+                self.open_maps.push(OpenMap {
+                    start: self.map_keys.len(),
+                    big: None,
+                    text: None,
+                });
+                self.open_maps.len() - 1
+            }
+        };
+        check.frame = Some(frame);
+        check.by_text = true;
+        if let Some(map) = self.open_maps.get_mut(frame) {
+            map.text = Some(Box::default());
+        }
+        for id in &ids {
+            // The keys were distinct as they were identified before.
+            let _ = self.check_text(check, id);
+        }
     }
 
     /// Forgets what `check` recorded; called when its map ends.
@@ -151,27 +369,30 @@ impl<O: Output> Writer<O> {
             return Ok(());
         };
         let repeated = match &mut map.big {
-            Some(set) => !set.insert(id.clone()),
+            Some(set) => match set.insert_full(id) {
+                (_, true) => None,
+                (at, false) => set.get_index(at).cloned(),
+            },
             None => {
                 let seen = &self.map_keys[map.start..];
                 if seen.contains(&id) {
-                    true
+                    Some(id)
                 } else if seen.len() >= SMALL_MAP {
                     let mut set = BigKeySet::default();
                     set.extend(self.map_keys.drain(map.start..));
-                    set.insert(id.clone());
+                    set.insert(id);
                     map.big = Some(Box::new(set));
-                    false
+                    None
                 } else {
-                    self.map_keys.push(id.clone());
-                    false
+                    self.map_keys.push(id);
+                    None
                 }
             }
         };
-        if repeated {
-            return Err(self.repeated(&id));
+        match repeated {
+            Some(id) => Err(self.repeated(&id)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The identity a key written now would have (for duplicate checks).
@@ -192,6 +413,13 @@ impl<O: Output> Writer<O> {
                 .map_or_else(String::new, |k| String::from(&**k)),
             KeyId::Literal(key) => String::from(&**key),
             KeyId::Int(i) => alloc::format!("{i}"),
+            KeyId::Pending => self.pending.clone(),
+            KeyId::Stored(frame, span) => self
+                .open_maps
+                .get(*frame as usize)
+                .and_then(|map| map.text.as_deref())
+                .map(|set| String::from_utf8_lossy(set.text(*span)).into_owned())
+                .unwrap_or_default(),
         }
     }
 
@@ -204,9 +432,23 @@ impl<O: Output> Writer<O> {
     /// check (the key serializer cannot reach the map).
     #[inline]
     pub(crate) fn write_unique_key(&mut self, key: &str) -> Result<()> {
-        let id = match self.write_key_as(key)? {
-            Written::Table(index) => KeyId::Table(index as u32),
-            Written::Literal => KeyId::Literal(key.into()),
+        let written = if self.admission.blind {
+            self.write_literal_key(key)?
+        } else {
+            self.write_key_as(key, !self.admission.literal)?
+        };
+        if self.version >= 2 {
+            self.admission.note(&written);
+        }
+        let id = match written.index() {
+            Some(index) => KeyId::Table(index as u32),
+            // The map compares keys by text: no copy of its own for each key.
+            None if self.admission.literal => {
+                self.pending.clear();
+                self.pending.push_str(key);
+                KeyId::Pending
+            }
+            None => KeyId::Literal(key.into()),
         };
         self.last_key = Some(id);
         Ok(())
@@ -252,12 +494,12 @@ impl<O: Output> Writer<O> {
             self.write_key_ref(index as usize)?;
             return Ok(Some(index));
         }
-        Ok(match self.write_key_as(key)? {
-            Written::Table(index) => {
+        Ok(match self.write_key_as(key, true)?.index() {
+            Some(index) => {
                 self.static_keys[slot] = (addr, key.len(), index as u32);
                 Some(index as u32)
             }
-            Written::Literal => None,
+            None => None,
         })
     }
 
@@ -435,24 +677,50 @@ impl<O: Output> Writer<O> {
     /// (entering the table while there is room).
     #[inline]
     pub(crate) fn write_key(&mut self, key: &str) -> Result<()> {
-        self.write_key_as(key).map(drop)
+        self.write_key_as(key, true).map(drop)
     }
 
+    /// Writes a key of a `Value` map, whose [`Admission`] the caller keeps.
     #[inline]
-    fn write_key_as(&mut self, key: &str) -> Result<Written> {
+    fn write_map_key(&mut self, key: &str, admission: &mut Admission) -> Result<()> {
+        let written = if admission.blind {
+            self.write_literal_key(key)?
+        } else {
+            self.write_key_as(key, !admission.literal)?
+        };
+        if self.version >= 2 {
+            admission.note(&written);
+        }
+        Ok(())
+    }
+
+    /// Writes a key as it is, outside the key table.
+    #[inline]
+    fn write_literal_key(&mut self, key: &str) -> Result<Written> {
+        self.put_u8(KEY_LITERAL)?;
+        self.write_varint(key.len() as u64)?;
+        self.put(key.as_bytes())?;
+        Ok(Written::Literal)
+    }
+
+    /// Writes a key as a reference if the table holds it, else as a new table entry
+    /// (if `admit` and the table has room for it) or literally.
+    #[inline]
+    fn write_key_as(&mut self, key: &str, admit: bool) -> Result<Written> {
         if let Some(index) = self.keys.get_index_of(key) {
             self.write_key_ref(index)?;
-            return Ok(Written::Table(index));
+            return Ok(Written::Ref(index));
         }
-        let written = if key.len() <= MAX_INTERNED_KEY_LEN && self.keys.len() < KEY_TABLE_LIMIT {
-            let (index, _) = self.keys.insert_full(key.into());
-            self.write_tag_len(KEY_NEW_INLINE, KEY_NEW_INLINE_MAX_LEN, KEY_NEW, key.len())?;
-            Written::Table(index)
-        } else {
-            self.put_u8(KEY_LITERAL)?;
-            self.write_varint(key.len() as u64)?;
-            Written::Literal
-        };
+        let written =
+            if admit && key.len() <= MAX_INTERNED_KEY_LEN && self.keys.len() < KEY_TABLE_LIMIT {
+                let (index, _) = self.keys.insert_full(key.into());
+                self.write_tag_len(KEY_NEW_INLINE, KEY_NEW_INLINE_MAX_LEN, KEY_NEW, key.len())?;
+                Written::New(index)
+            } else {
+                self.put_u8(KEY_LITERAL)?;
+                self.write_varint(key.len() as u64)?;
+                Written::Literal
+            };
         self.put(key.as_bytes())?;
         Ok(written)
     }
@@ -508,9 +776,10 @@ impl<O: Output> Writer<O> {
                     }
                     MapForm::Plain => self.begin_map(map.len())?,
                 }
+                let mut admission = Admission::default();
                 for (k, v) in map.iter() {
                     match k {
-                        crate::Key::Str(s) => self.write_key(s)?,
+                        crate::Key::Str(s) => self.write_map_key(s, &mut admission)?,
                         crate::Key::Int(i) if self.version >= 2 => self.write_int_key(*i)?,
                         crate::Key::Int(i) => self.write_key(&alloc::format!("{i}"))?,
                     }
