@@ -55,35 +55,44 @@ fn main() {
             }
             return;
         }
-        let best = |f: &dyn Fn()| {
-            (0..rounds)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    f();
-                    t.elapsed()
-                })
-                .min()
-                .expect("rounds")
-        };
         type Ids = std::collections::BTreeMap<String, snapshot_bench::Profile>;
-        for codec in ["snapshot", "postcard", "rmp_named"] {
-            let bytes = peers::encode(codec, &data);
-            let enc = best(&|| drop(std::hint::black_box(peers::encode(codec, &data))));
-            let dec = best(&|| drop(std::hint::black_box(peers::decode::<Ids>(codec, &bytes))));
-            println!(
-                "ids {codec}: {} bytes, encode {enc:?}, decode {dec:?}",
-                bytes.len()
-            );
+        // Interleaved: every round times each codec once, so a slow spell of the
+        // machine touches all of them alike; the best round of each is printed.
+        let serde = ["snapshot", "postcard", "rmp_named"];
+        let dynamic = ["snapshot_value", "rmpv_value"];
+        let bytes: Vec<Vec<u8>> = serde.iter().map(|c| peers::encode(c, &data)).collect();
+        let values: Vec<_> = dynamic
+            .iter()
+            .map(|c| peers::to_dynamic(c, &data))
+            .collect();
+        let value_bytes: Vec<Vec<u8>> = values.iter().map(peers::encode_dynamic).collect();
+        let mut best = vec![(std::time::Duration::MAX, std::time::Duration::MAX); 5];
+        let time = |f: &dyn Fn()| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed()
+        };
+        for _ in 0..rounds {
+            for (i, codec) in serde.iter().enumerate() {
+                let e = time(&|| drop(std::hint::black_box(peers::encode(codec, &data))));
+                let d =
+                    time(&|| drop(std::hint::black_box(peers::decode::<Ids>(codec, &bytes[i]))));
+                best[i] = (best[i].0.min(e), best[i].1.min(d));
+            }
+            for (i, codec) in dynamic.iter().enumerate() {
+                let e = time(&|| drop(std::hint::black_box(peers::encode_dynamic(&values[i]))));
+                let d = time(&|| {
+                    drop(std::hint::black_box(peers::decode_dynamic(
+                        codec,
+                        &value_bytes[i],
+                    )))
+                });
+                best[3 + i] = (best[3 + i].0.min(e), best[3 + i].1.min(d));
+            }
         }
-        for codec in ["snapshot_value", "rmpv_value"] {
-            let value = peers::to_dynamic(codec, &data);
-            let bytes = peers::encode_dynamic(&value);
-            let enc = best(&|| drop(std::hint::black_box(peers::encode_dynamic(&value))));
-            let dec = best(&|| drop(std::hint::black_box(peers::decode_dynamic(codec, &bytes))));
-            println!(
-                "ids {codec}: {} bytes, encode {enc:?}, decode {dec:?}",
-                bytes.len()
-            );
+        let sizes = bytes.iter().chain(&value_bytes).map(Vec::len);
+        for ((codec, (e, d)), size) in serde.iter().chain(&dynamic).zip(&best).zip(sizes) {
+            println!("ids {codec}: {size} bytes, encode {e:?}, decode {d:?}");
         }
         return;
     }
