@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Python package: a virtual environment under .tools/py with maturin, pytest,
-# hypothesis (and numpy, xxhash for the tests) from PyPI; the module built as a wheel
+# hypothesis (and numpy, xxhash, mypy for the tests) from PyPI; the module built as a wheel
 # with maturin, installed with pip, and the pytest suite of snapshot-py/tests run
 # against it (including the S3 test server it starts itself).
 #
@@ -15,7 +15,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-  "maturin>=1.7,<2" "pytest>=8" "hypothesis>=6.100" "numpy>=1.26" "xxhash>=3"
+  "maturin>=1.7,<2" "pytest>=8" "hypothesis>=6.100" "numpy>=1.26" "xxhash>=3" "mypy>=1.10"
 
 wheels=".tools/py-wheels"
 rm -rf "$wheels"

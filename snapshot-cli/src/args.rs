@@ -11,7 +11,8 @@ use snapshot_state::{
 const AFTER_HELP: &str = "STORE is a directory path, file://PATH or s3://BUCKET/PREFIX.
 For s3:// the endpoint, region and credentials come from AWS_ENDPOINT, AWS_REGION,
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_ALLOW_HTTP=true for plain http).
-TIME is a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z).
+TIME is a snapshot key (2024-01-15_10-30-00-000000), RFC 3339 with an offset
+(2024-01-15T10:30:00Z) or a date (2024-01-15, midnight UTC).
 Encrypted stores: --key-file FILE or SNAPSHOT_KEY (keys as `snapshot keygen` prints them,
 one per line or comma-separated; the first encrypts, all decrypt).";
 
@@ -125,7 +126,7 @@ pub enum Command {
         /// A step number to store in the snapshot's header.
         #[arg(long, value_name = "N")]
         step: Option<u64>,
-        /// Store the snapshot under TIME (a snapshot key or RFC 3339) instead of now,
+        /// Store the snapshot under TIME (a key, RFC 3339 or a date) instead of now,
         /// or the first free microsecond after it.
         #[arg(long, value_name = "TIME", value_parser = parse_time)]
         at: Option<SnapshotKey>,
@@ -334,22 +335,10 @@ pub struct PolicyArgs {
     pub keep_yearly: Option<usize>,
 }
 
-/// Every place that takes a time takes the same forms: a snapshot key or RFC 3339.
+/// Every place that takes a time takes the same forms: a snapshot key, RFC 3339 with an
+/// offset, or a date (midnight UTC); see `SnapshotKey::parse_time`.
 pub fn parse_time(text: &str) -> anyhow::Result<SnapshotKey> {
-    if let Ok(key) = text.parse() {
-        return Ok(key);
-    }
-    let time = chrono::DateTime::parse_from_rfc3339(text).with_context(|| {
-        format!("invalid time {text:?}: expected a snapshot key (2024-01-15_10-30-00-000000) or RFC 3339 (2024-01-15T10:30:00Z)")
-    })?;
-    // Keys are kept to the microsecond; rounding finer times would move a bound across
-    // a snapshot (--after T+500ns must not select one at T).
-    if !time.timestamp_subsec_nanos().is_multiple_of(1000) {
-        bail!(
-            "invalid time {text:?}: snapshot times are kept to the microsecond; give at most 6 digits after the seconds"
-        );
-    }
-    Ok(SnapshotKey::from_datetime(time.to_utc())?)
+    Ok(SnapshotKey::parse_time(text)?)
 }
 
 /// A retention count: a number, or restic's `unlimited`.

@@ -127,11 +127,21 @@ fn every_time_argument_takes_the_same_forms() {
             .success()
             .stdout(predicate::str::contains("\"step\": 2"));
     }
+    // A date alone is that day's midnight UTC: the last one before the 16th is step 2.
     cli()
-        .args(["get", d, "yesterday"])
+        .args(["show", d, "--before", "2024-01-16"])
         .assert()
-        .failure()
-        .stderr(predicate::str::contains("RFC 3339"));
+        .success()
+        .stdout(predicate::str::contains("\"step\": 2"));
+    // A time without an offset could be any zone's: refused, with the accepted forms.
+    for bad in ["yesterday", "2024-01-15 10:00:00", "2024-01-15T10:00:00"] {
+        cli()
+            .args(["get", d, bad])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("RFC 3339"))
+            .stderr(predicate::str::contains("2024-01-15, midnight UTC"));
+    }
     // Finer than a microsecond: refused, never truncated across a snapshot (500 ns past
     // the 10:00 snapshot, --after must not select it).
     cli()

@@ -83,13 +83,12 @@ pub(crate) fn decode<'py>(
     build(py, &opened, key)
 }
 
-/// A key from a key string (`YYYY-MM-DD_HH-MM-SS-ffffff`) or a datetime (aware, or naive
-/// as local time like `datetime.timestamp`).
+/// A key from a string (a key `YYYY-MM-DD_HH-MM-SS-ffffff`, RFC 3339 with an offset, or a
+/// date, midnight UTC: `SnapshotKey::parse_time`), a `SnapshotInfo`, or a datetime
+/// (aware, or naive as local time like `datetime.timestamp`).
 pub(crate) fn key_of(target: &Bound<'_, PyAny>) -> PyResult<SnapshotKey> {
     if let Ok(text) = target.cast::<PyString>() {
-        let text = text.to_str()?;
-        return text
-            .parse::<SnapshotKey>()
+        return SnapshotKey::parse_time(text.to_str()?)
             .map_err(|e| InvalidKeyError::new_err(e.to_string()));
     }
     if let Ok(info) = target.cast::<SnapshotInfo>() {

@@ -10,9 +10,9 @@ use crate::convert::datetime_from_micros;
 use crate::manager::filter_of;
 
 /// A stored snapshot: its key (the UTC time it is stored under, as text), that time, and
-/// its size in bytes.
-#[pyclass(frozen, eq, module = "snapshot_state")]
-#[derive(PartialEq, Clone)]
+/// its size in bytes. Infos compare and sort by time (then size), and hash.
+#[pyclass(frozen, eq, ord, hash, module = "snapshot_state")]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash, Clone)]
 pub(crate) struct SnapshotInfo {
     pub(crate) key: SnapshotKey,
     /// Size in bytes, as stored.

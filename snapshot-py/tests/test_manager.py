@@ -377,3 +377,36 @@ def test_a_forked_child_uses_the_store(tmp_path):
 
 def _child_dumps(url):
     snapshot.SnapshotManager(url).dump({"child": True})
+
+
+def test_infos_compare_sort_and_hash_by_time(tmp_path):
+    manager = snapshot.open(str(tmp_path / "s"), create=True)
+    for minute in (30, 10, 20):
+        manager.dump({"m": minute}, at=at(minute))
+    newest_first = manager.list()
+    assert [i.time.minute for i in newest_first] == [30, 20, 10]
+    assert sorted(newest_first) == newest_first[::-1]
+    assert newest_first[1] < newest_first[0] and newest_first[0] >= newest_first[2]
+    assert max(newest_first).time == at(30)
+    assert len(set(newest_first) | set(manager.list())) == 3
+    assert manager.exact(min(newest_first)) == {"m": 10}
+
+
+def test_time_strings_in_every_common_unambiguous_form(tmp_path):
+    manager = snapshot.open(str(tmp_path / "s"), create=True)
+    manager.dump({"day": 15}, at="2024-01-15T10:00:00Z")
+    manager.dump({"day": 16}, at="2024-01-16")  # a date: midnight UTC
+    assert [i.key for i in manager.list()] == [
+        "2024-01-16_00-00-00-000000",
+        "2024-01-15_10-00-00-000000",
+    ]
+    assert manager.exact("2024-01-15T12:00:00+02:00") == {"day": 15}
+    assert manager.at_or_before("2024-01-16") == {"day": 16}
+    assert manager.at_or_before("2024-01-15T23:59:59.999999Z") == {"day": 15}
+    # Without an offset a time could be any zone's: refused, naming the accepted forms.
+    for text in ("2024-01-15 10:00", "2024-01-15T10:00:00", "15/01/2024", "yesterday"):
+        with pytest.raises(snapshot.InvalidKeyError, match="RFC 3339") as caught:
+            manager.at_or_before(text)
+        assert "midnight UTC" in str(caught.value)
+    with pytest.raises(snapshot.InvalidKeyError, match="microsecond"):
+        manager.exact("2024-01-15T10:00:00.0000001Z")

@@ -230,7 +230,7 @@ def test_numpy_arrays_are_stored_as_typed_arrays():
 def test_without_numpy_nothing_breaks():
     code = (
         "import sys; sys.modules['numpy'] = None\n"
-        "import snapshot\n"
+        "import snapshot_state as snapshot\n"
         "assert snapshot.loads(snapshot.dumps({'a': [1.5, 2]})) == {'a': [1.5, 2]}\n"
         "try:\n"
         "    snapshot.dumps({1, 2})\n"

@@ -89,6 +89,51 @@ impl SnapshotKey {
         }
     }
 
+    /// The key for a time written as text, in any of the forms people type: a key
+    /// (`2024-01-15_10-30-00-000000`), RFC 3339 with its offset
+    /// (`2024-01-15T10:30:00Z`, `2024-01-15T12:30:00.25+02:00`), or a date alone
+    /// (`2024-01-15`: the start of that day in UTC, as the dates in keys are UTC). A
+    /// time without an offset is refused: it could be any zone's. The CLI and the
+    /// Python package take times through this.
+    ///
+    /// ```
+    /// use snapshot_store::SnapshotKey;
+    /// let key = SnapshotKey::parse_time("2024-01-15T12:30:00+02:00")?;
+    /// assert_eq!(key.to_string(), "2024-01-15_10-30-00-000000");
+    /// assert_eq!(SnapshotKey::parse_time("2024-01-15")?.to_string(), "2024-01-15_00-00-00-000000");
+    /// assert!(SnapshotKey::parse_time("2024-01-15 10:30").is_err()); // which zone?
+    /// # Ok::<(), snapshot_store::KeyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`KeyError::Malformed`] naming the accepted forms; a time finer than a
+    /// microsecond is refused too (rounding it could move a bound across a snapshot).
+    /// [`KeyError::OutOfRange`] outside the years 0000 to 9999.
+    pub fn parse_time(text: &str) -> Result<Self, KeyError> {
+        const FORMS: &str = "expected a snapshot key (2024-01-15_10-30-00-000000), RFC 3339 \
+             with an offset (2024-01-15T10:30:00Z) or a date (2024-01-15, midnight UTC)";
+        let fail = |reason| KeyError::Malformed {
+            input: text.chars().take(64).collect(),
+            reason,
+        };
+        if let Ok(key) = text.parse() {
+            return Ok(key);
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            && text.len() == 10
+        {
+            let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(|| fail(FORMS))?;
+            return Self::from_datetime(midnight.and_utc());
+        }
+        let time = DateTime::parse_from_rfc3339(text).map_err(|_| fail(FORMS))?;
+        if time.timestamp_subsec_nanos() % 1000 != 0 {
+            return Err(fail(
+                "snapshot times are kept to the microsecond: give at most 6 digits after the seconds",
+            ));
+        }
+        Self::from_datetime(time.to_utc())
+    }
+
     /// Microseconds since the Unix epoch.
     pub fn as_micros(self) -> i64 {
         self.micros

@@ -88,7 +88,7 @@ class SnapshotManager(_snapshot.SnapshotManager):
         step: Optional[int] = None,
         max_step: Optional[int] = None,
     ) -> Any:
-        """The snapshot stored exactly at ``target`` (a datetime or key string), or None."""
+        """The snapshot stored exactly at ``target`` (a ``Time``), or None."""
         return self._lookup("exact", target, labels=labels, step=step, max_step=max_step)
 
     def nearest(

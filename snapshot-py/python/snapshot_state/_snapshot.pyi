@@ -7,8 +7,9 @@ import os
 from typing import IO, Any, Mapping, Optional, Union
 
 Time = Union[str, datetime.datetime, "SnapshotInfo"]
-"""A snapshot time: a key string ``YYYY-MM-DD_HH-MM-SS-ffffff`` (UTC), a datetime
-(aware; naive means local time, as ``datetime.timestamp`` reads it) or a SnapshotInfo."""
+"""A snapshot time: a string (a key ``YYYY-MM-DD_HH-MM-SS-ffffff``, RFC 3339 with an
+offset, or a date ``YYYY-MM-DD``, midnight UTC), a datetime (aware; naive means local
+time, as ``datetime.timestamp`` reads it) or a SnapshotInfo."""
 
 class SnapshotError(Exception):
     """The base of every error this package raises."""
@@ -55,7 +56,14 @@ class Ext:
     def __init__(self, type_id: int, data: bytes | bytearray | memoryview) -> None: ...
 
 class SnapshotInfo:
-    """A stored snapshot."""
+    """A stored snapshot. Infos compare and sort by time (then size), and hash."""
+
+    def __lt__(self, other: SnapshotInfo) -> bool: ...
+    def __le__(self, other: SnapshotInfo) -> bool: ...
+    def __gt__(self, other: SnapshotInfo) -> bool: ...
+    def __ge__(self, other: SnapshotInfo) -> bool: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
 
     key: str
     """``YYYY-MM-DD_HH-MM-SS-ffffff``, the UTC time it is stored under."""
