@@ -72,7 +72,7 @@ pub enum OpenError {
     },
     /// The URL names a backend whose Cargo feature is not compiled in.
     #[error(
-        "{url:?} needs the `{feature}` feature of the `snapshot` crate, which this build does not have"
+        "{url:?} needs the `{feature}` feature of the `snapshot-state` crate, which this build does not have"
     )]
     FeatureDisabled {
         /// The feature to enable.
