@@ -262,20 +262,23 @@ impl<O: Output> Writer<O> {
             check.low |= bit;
             return Ok(());
         }
-        let frame = match check.frame {
-            Some(frame) => frame,
-            None => {
-                self.open_maps.push(OpenMap {
-                    start: self.map_keys.len(),
-                    big: None,
-                    text: None,
-                });
-                let frame = self.open_maps.len() - 1;
-                check.frame = Some(frame);
-                frame
-            }
-        };
+        let frame = self.frame_of(check);
         self.check_other_key(frame, id)
+    }
+
+    /// The writer's frame for `check`'s map, opened when its first untracked key comes.
+    fn frame_of(&mut self, check: &mut KeyCheck) -> usize {
+        if let Some(frame) = check.frame {
+            return frame;
+        }
+        self.open_maps.push(OpenMap {
+            start: self.map_keys.len(),
+            big: None,
+            text: None,
+        });
+        let frame = self.open_maps.len() - 1;
+        check.frame = Some(frame);
+        frame
     }
 
     /// Checks a key of a map that identifies keys by their text; a `Pending` key
@@ -323,26 +326,13 @@ impl<O: Output> Writer<O> {
             .map(KeyId::Table)
             .collect();
         check.low = 0;
-        let frame = match check.frame {
-            Some(frame) => {
-                if let Some(map) = self.open_maps.get_mut(frame) {
-                    match map.big.take() {
-                        Some(set) => ids.extend(*set),
-                        None => ids.extend(self.map_keys.drain(map.start..)),
-                    }
-                }
-                frame
+        let frame = self.frame_of(check);
+        if let Some(map) = self.open_maps.get_mut(frame) {
+            match map.big.take() {
+                Some(set) => ids.extend(*set),
+                None => ids.extend(self.map_keys.drain(map.start..)),
             }
-            None => {
-                self.open_maps.push(OpenMap {
-                    start: self.map_keys.len(),
-                    big: None,
-                    text: None,
-                });
-                self.open_maps.len() - 1
-            }
-        };
-        check.frame = Some(frame);
+        }
         check.by_text = true;
         if let Some(map) = self.open_maps.get_mut(frame) {
             map.text = Some(Box::default());
