@@ -118,6 +118,15 @@ pub trait ExtType: Sized {
     /// # Errors
     /// A message saying why the payload is not a valid value of this type.
     fn from_payload(data: &[u8]) -> core::result::Result<Self, String>;
+    /// Checks a payload without keeping the value: what readers and writers run on every
+    /// payload of a registered type. The default reads the value with
+    /// [`from_payload`](Self::from_payload); types with large payloads check in place.
+    ///
+    /// # Errors
+    /// A message saying why the payload is not a valid value of this type.
+    fn check_payload(data: &[u8]) -> core::result::Result<(), String> {
+        Self::from_payload(data).map(drop)
+    }
     /// A human-readable rendering of the value, for tools that show snapshots.
     fn describe(&self) -> Option<String> {
         None
@@ -145,6 +154,7 @@ impl Value {
 struct Handler {
     name: &'static str,
     describe: fn(&[u8]) -> core::result::Result<Option<String>, String>,
+    check: fn(&[u8]) -> core::result::Result<(), String>,
 }
 
 fn describe_as<T: ExtType>(data: &[u8]) -> core::result::Result<Option<String>, String> {
@@ -185,11 +195,11 @@ impl Registry {
         Self::default()
     }
 
-    /// A registry holding the types this build ships (the chrono date-time with the
-    /// `chrono` feature).
+    /// A registry holding the types this build ships: [`NdArray`](crate::NdArray), and
+    /// the chrono date-time with the `chrono` feature.
     pub fn with_builtin_types() -> Self {
-        #[allow(unused_mut)]
         let mut registry = Self::new();
+        registry.register_replacing::<crate::NdArray>();
         #[cfg(feature = "chrono")]
         registry.register_replacing::<chrono::DateTime<chrono::Utc>>();
         registry
@@ -217,6 +227,7 @@ impl Registry {
             Handler {
                 name: T::NAME,
                 describe: describe_as::<T>,
+                check: T::check_payload,
             },
         );
     }
@@ -256,13 +267,11 @@ impl Registry {
     pub fn check(&self, type_id: u64, data: &[u8]) -> Result<()> {
         match self.handlers.get(&type_id) {
             None => Ok(()),
-            Some(h) => (h.describe)(data)
-                .map(drop)
-                .map_err(|reason| Error::InvalidExtension {
-                    type_id,
-                    name: h.name,
-                    reason,
-                }),
+            Some(h) => (h.check)(data).map_err(|reason| Error::InvalidExtension {
+                type_id,
+                name: h.name,
+                reason,
+            }),
         }
     }
 

@@ -74,6 +74,7 @@ mod inspect;
 pub mod legacy;
 mod map;
 mod meta;
+mod ndarray;
 mod options;
 #[cfg(feature = "serde")]
 mod ser;
@@ -98,6 +99,7 @@ pub use frame::{FLAG_ENCRYPTED, FLAG_LZ4, FLAG_METADATA, FLAG_ZSTD, FORMAT_VERSI
 pub use inspect::{Inspection, ValueCounts, inspect};
 pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Key, KeyRef, Map};
 pub use meta::{MAX_METADATA_LEN, Metadata, encryption_key_id, header_len, read_metadata};
+pub use ndarray::{DType, MAX_NDIM, NDARRAY_TYPE_ID, NdArray};
 pub use options::{
     Compression, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MEMORY,
     DEFAULT_ZSTD_LEVEL, DecodeOptions, EncodeOptions, Shuffle,

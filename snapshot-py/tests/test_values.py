@@ -202,31 +202,6 @@ def test_a_panic_becomes_internal_error():
     assert issubclass(snapshot.InternalError, snapshot.SnapshotError)
 
 
-def test_numpy_arrays_are_stored_as_typed_arrays():
-    import numpy as np  # optional for users; a test dependency here
-    value = {
-        "f32": np.arange(4, dtype=np.float32) / 3,
-        "i16": np.array([[1, -2], [3, 4]], dtype=np.int16),
-        "u8": np.frombuffer(b"\x00\x01\xff", dtype=np.uint8),
-        "bool": np.array([True, False]),
-        "scalar": np.float64(2.5),
-        "int_scalar": np.int32(-7),
-        "big_endian": np.array([1.5, 2.5], dtype=">f8"),
-    }
-    back = snapshot.loads(snapshot.dumps(value))
-    assert back["f32"] == [float(x) for x in value["f32"]]
-    assert back["i16"] == [[1, -2], [3, 4]]
-    assert back["u8"] == [0, 1, 255]
-    assert back["bool"] == [True, False]
-    assert back["scalar"] == 2.5 and back["int_scalar"] == -7
-    assert back["big_endian"] == [1.5, 2.5]
-    with pytest.raises(TypeError, match="numpy array of dtype"):
-        snapshot.dumps({"c": np.array([1 + 2j])})
-    # Stored as typed arrays: 1000 float32s take about 4000 bytes, not 5 per item.
-    size = len(snapshot.dumps(np.zeros(1000, dtype=np.float32) + 0.5, compression="none"))
-    assert size < 4100
-
-
 def test_without_numpy_nothing_breaks():
     code = (
         "import sys; sys.modules['numpy'] = None\n"

@@ -2,18 +2,20 @@
 
 use super::*;
 
-/// Collects the `(type_id, payload)` pair that an [`Ext`](crate::Ext) serializes as.
-#[derive(Default)]
-pub(super) struct ExtCapture {
+/// Writes the `(type_id, payload)` pair that an [`Ext`](crate::Ext) serializes as
+/// straight to the output (the payload is not copied on the way: a numpy array's
+/// payload can be most of a snapshot).
+pub(super) struct ExtCapture<'a, O> {
+    pub(super) w: &'a mut Writer<O>,
     pub(super) type_id: Option<u64>,
-    pub(super) data: Option<alloc::vec::Vec<u8>>,
+    pub(super) written: bool,
 }
 
 fn not_ext() -> Error {
     Error::Message("malformed extension value".into())
 }
 
-impl ser::Serializer for &mut ExtCapture {
+impl<O: Output> ser::Serializer for &mut ExtCapture<'_, O> {
     type Ok = ();
     type Error = Error;
     type SerializeSeq = ser::Impossible<(), Error>;
@@ -29,8 +31,13 @@ impl ser::Serializer for &mut ExtCapture {
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<()> {
-        self.data = Some(v.to_vec());
-        Ok(())
+        match self.type_id {
+            Some(type_id) if !self.written => {
+                self.written = true;
+                self.w.write_ext(type_id, v)
+            }
+            _ => Err(not_ext()),
+        }
     }
     fn serialize_tuple(self, _: usize) -> Result<Self> {
         Ok(self)
@@ -134,7 +141,7 @@ impl ser::Serializer for &mut ExtCapture {
     }
 }
 
-impl ser::SerializeTuple for &mut ExtCapture {
+impl<O: Output> ser::SerializeTuple for &mut ExtCapture<'_, O> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {

@@ -459,12 +459,16 @@ impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
         value: &T,
     ) -> Result<()> {
         if name == EXT_NEWTYPE {
-            let mut ext = ExtCapture::default();
-            value.serialize(&mut ext)?;
-            let (Some(type_id), Some(data)) = (ext.type_id, ext.data) else {
-                return Err(Error::Message("malformed extension value".into()));
+            let mut ext = ExtCapture {
+                w: self,
+                type_id: None,
+                written: false,
             };
-            return self.write_ext(type_id, &data);
+            value.serialize(&mut ext)?;
+            if !ext.written {
+                return Err(Error::Message("malformed extension value".into()));
+            }
+            return Ok(());
         }
         if name == crate::value_serde::LIST_NEWTYPE {
             self.plain_list = true;

@@ -8,8 +8,9 @@ use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyList, PyString};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use snapshot_state::codec::CHRONO_DATETIME_TYPE_ID;
+use snapshot_state::codec::{CHRONO_DATETIME_TYPE_ID, NDARRAY_TYPE_ID};
 
+use super::ndarray::build_ndarray;
 use super::*;
 use crate::Ext;
 
@@ -147,8 +148,13 @@ impl<'de, 'py> Visitor<'de> for Build<'_, 'py> {
         Ok(dict.into_any())
     }
     fn visit_newtype_struct<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        let (type_id, data) = d.deserialize_tuple(2, ExtPair)?;
-        self.builder.charge(data.len() as u64)?;
+        d.deserialize_tuple(2, ExtPair(self))
+    }
+}
+
+impl<'py> Build<'_, 'py> {
+    /// The Python value of an extension: a datetime, a numpy array, or an `Ext`.
+    fn ext(self, type_id: u64, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         let py = self.builder.py;
         if type_id == CHRONO_DATETIME_TYPE_ID && data.len() == 12 {
             let mut secs = [0u8; 8];
@@ -161,16 +167,16 @@ impl<'de, 'py> Visitor<'de> for Build<'_, 'py> {
                 .checked_mul(1_000_000)
                 .and_then(|m| m.checked_add(micros))
                 .ok_or_else(|| PyOverflowError::new_err("a time too far from 1970 for Python"))
-                .and_then(|m| datetime_from_micros(py, m))
-                .map_err(|e| self.builder.fail(e));
+                .and_then(|m| datetime_from_micros(py, m));
+        }
+        if type_id == NDARRAY_TYPE_ID {
+            return build_ndarray(py, data);
         }
         let ext = Ext {
             type_id,
-            data: PyBytes::new(py, &data).unbind(),
+            data: PyBytes::new(py, data).unbind(),
         };
-        Bound::new(py, ext)
-            .map(|e| e.into_any())
-            .map_err(|e| self.builder.fail(e))
+        Ok(Bound::new(py, ext)?.into_any())
     }
 }
 
@@ -218,11 +224,12 @@ impl<'de, 'py> Visitor<'de> for BuildKey<'_, 'py> {
     }
 }
 
-/// An extension value's `(type id, payload)`.
-struct ExtPair;
+/// An extension value's `(type id, payload)`, built into its Python value from the
+/// payload in place (a numpy array's payload is copied once, into the array).
+struct ExtPair<'a, 'py>(Build<'a, 'py>);
 
-impl<'de> Visitor<'de> for ExtPair {
-    type Value = (u64, Vec<u8>);
+impl<'de, 'py> Visitor<'de> for ExtPair<'_, 'py> {
+    type Value = Bound<'py, PyAny>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("an extension value")
@@ -230,31 +237,39 @@ impl<'de> Visitor<'de> for ExtPair {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let type_id: u64 = seq
             .next_element()?
-            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-        let data: Payload = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-        Ok((type_id, data.0))
+            .ok_or_else(|| de::Error::invalid_length(0, &"an extension value"))?;
+        seq.next_element_seed(ExtPayload {
+            build: self.0,
+            type_id,
+        })?
+        .ok_or_else(|| de::Error::invalid_length(1, &"an extension value"))
     }
 }
 
-struct Payload(Vec<u8>);
+struct ExtPayload<'a, 'py> {
+    build: Build<'a, 'py>,
+    type_id: u64,
+}
 
-impl<'de> serde::Deserialize<'de> for Payload {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Payload;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Payload, E> {
-                Ok(Payload(v.to_vec()))
-            }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Payload, E> {
-                Ok(Payload(v))
-            }
-        }
-        d.deserialize_byte_buf(V)
+impl<'de, 'py> DeserializeSeed<'de> for ExtPayload<'_, 'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+impl<'de, 'py> Visitor<'de> for ExtPayload<'_, 'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an extension payload")
+    }
+    fn visit_bytes<E: de::Error>(self, data: &[u8]) -> Result<Self::Value, E> {
+        let builder = self.build.builder;
+        builder.charge(data.len() as u64)?;
+        self.build
+            .ext(self.type_id, data)
+            .map_err(|e| builder.fail(e))
     }
 }

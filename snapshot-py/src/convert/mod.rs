@@ -12,7 +12,8 @@
 //! | `list`, `tuple` | list (numbers side by side as a typed array) | `list` |
 //! | aware `datetime.datetime` | the UTC time extension (type 1) | `datetime` in UTC |
 //! | `snapshot_state.Ext` | an extension value | `snapshot_state.Ext` |
-//! | numpy array / scalar | typed arrays (one per row) / its number | lists / the number |
+//! | numpy array (bool, int, uint, float16/32/64, complex) | an `NdArray` extension (type 2): dtype, shape, one block | a numpy array of the same dtype and shape (nested lists without numpy) |
+//! | numpy scalar | its number | a Python `int` / `float` / `bool` |
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;

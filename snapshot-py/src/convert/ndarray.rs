@@ -1,8 +1,12 @@
-//! numpy arrays and scalars: typed arrays (one per row) and numbers.
+//! numpy arrays as the codec's `NdArray` extension (one block: element type, shape,
+//! little-endian elements) and back; numpy scalars as Python numbers.
 
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use serde::ser::{Serialize, SerializeSeq, Serializer};
+use pyo3::types::{PyBytes, PyTuple};
+use serde::ser::{Serialize, Serializer};
+use snapshot_state::codec::{DType, Ext as CodecExt, NDARRAY_TYPE_ID, NdArray};
 
 use super::*;
 
@@ -11,17 +15,21 @@ pub(super) enum Numpy {
     Scalar,
 }
 
-/// Whether `obj` is a numpy array or scalar; numpy is never imported here (an object of
-/// its types means it already was).
-pub(super) fn numpy(obj: &Bound<'_, PyAny>) -> PyResult<Option<Numpy>> {
-    let py = obj.py();
+/// The numpy module if the program imported it (and did not block it with
+/// `sys.modules["numpy"] = None`); numpy is never imported here.
+fn imported_numpy<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
     let modules = py.import("sys")?.getattr("modules")?;
-    let Ok(np) = modules.get_item("numpy") else {
+    match modules.get_item("numpy") {
+        Ok(np) if !np.is_none() => Ok(Some(np)),
+        _ => Ok(None),
+    }
+}
+
+/// Whether `obj` is a numpy array or scalar.
+pub(super) fn numpy(obj: &Bound<'_, PyAny>) -> PyResult<Option<Numpy>> {
+    let Some(np) = imported_numpy(obj.py())? else {
         return Ok(None);
     };
-    if np.is_none() {
-        return Ok(None); // `sys.modules["numpy"] = None` blocks numpy
-    }
     if obj.is_instance(&np.getattr("ndarray")?)? {
         return Ok(Some(Numpy::Array));
     }
@@ -31,109 +39,138 @@ pub(super) fn numpy(obj: &Bound<'_, PyAny>) -> PyResult<Option<Numpy>> {
     Ok(None)
 }
 
-/// A numpy array as (nested lists of) typed arrays of its dtype.
+/// The element type of a numpy dtype, if it is one a snapshot stores.
+fn dtype_of(kind: &str, size: usize) -> Option<DType> {
+    Some(match (kind, size) {
+        ("b", 1) => DType::Bool,
+        ("u", 1) => DType::U8,
+        ("i", 1) => DType::I8,
+        ("u", 2) => DType::U16,
+        ("i", 2) => DType::I16,
+        ("u", 4) => DType::U32,
+        ("i", 4) => DType::I32,
+        ("u", 8) => DType::U64,
+        ("i", 8) => DType::I64,
+        ("f", 2) => DType::F16,
+        ("f", 4) => DType::F32,
+        ("f", 8) => DType::F64,
+        ("c", 8) => DType::Complex64,
+        ("c", 16) => DType::Complex128,
+        _ => return None,
+    })
+}
+
+/// The payload of a numpy array: the `NdArray` header, then its elements copied once
+/// from the array's buffer (little-endian, C order; other layouts are converted first).
+fn payload(arr: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let py = arr.py();
+    let np = py.import("numpy")?;
+    let dtype = arr.getattr("dtype")?;
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    let size: usize = dtype.getattr("itemsize")?.extract()?;
+    let Some(element) = dtype_of(&kind, size) else {
+        return Err(PyTypeError::new_err(format!(
+            "cannot store a numpy array of dtype {} (bool, int8-64, uint8-64, float16/32/64 \
+             and complex64/128 arrays can be stored)",
+            dtype.str()?
+        )));
+    };
+    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
+    // Little-endian and C-contiguous: a view when it already is, a copy otherwise.
+    let little = dtype.call_method1("newbyteorder", ("<",))?;
+    let contiguous = np.call_method1("ascontiguousarray", (arr, little))?;
+    let bytes = contiguous
+        .call_method1("reshape", (-1,))?
+        .call_method1("view", (np.getattr("uint8")?,))?;
+    let buffer = PyBuffer::<u8>::get(&bytes)?;
+    let mut out = Vec::with_capacity(buffer.len_bytes() + 2 + 10 * shape.len());
+    NdArray::write_header(element, &shape, &mut out);
+    let header = out.len();
+    // Zeroing first costs little beside the page faults the copy would take anyway.
+    out.resize(header + buffer.len_bytes(), 0);
+    buffer.copy_to_slice(py, &mut out[header..])?;
+    drop(buffer);
+    Ok(out)
+}
+
+/// A numpy array as the `NdArray` extension.
 pub(super) fn serialize_ndarray<S: Serializer>(
     w: &Walker<'_>,
     arr: &Bound<'_, PyAny>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    let describe = || -> PyResult<(String, usize, Vec<usize>, Vec<u8>)> {
-        let dtype = arr.getattr("dtype")?;
-        let kind: String = dtype.getattr("kind")?.extract()?;
-        let size: usize = dtype.getattr("itemsize")?.extract()?;
-        let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
-        // Native byte order, C order.
-        let native = arr.call_method1("astype", (dtype.call_method1("newbyteorder", ("=",))?,))?;
-        let data: Vec<u8> = native.call_method0("tobytes")?.extract()?;
-        Ok((kind, size, shape, data))
+    let data = payload(arr).map_err(|e| w.fail(e))?;
+    CodecExt::new(NDARRAY_TYPE_ID, data).serialize(s)
+}
+
+/// An `NdArray` payload as a numpy array (one copy, into the new array), or as nested
+/// lists when numpy cannot be imported.
+pub(super) fn build_ndarray<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let (dtype, shape, at) =
+        NdArray::parse_header(data).map_err(pyo3::exceptions::PyValueError::new_err)?;
+    let elements = &data[at..];
+    let np = match py.import("numpy") {
+        Ok(np) => np,
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyImportError>(py) => {
+            return nested_lists(py, dtype, &shape, elements);
+        }
+        Err(e) => return Err(e),
     };
-    let (kind, size, shape, data) = describe().map_err(|e| w.fail(e))?;
-    let supported = matches!(
-        (kind.as_str(), size),
-        ("b", 1) | ("u", 1 | 2 | 4 | 8) | ("i", 1 | 2 | 4 | 8) | ("f", 4 | 8)
-    );
-    if !supported {
-        return Err(w.fail(PyTypeError::new_err(format!(
-            "cannot store a numpy array of dtype kind {kind:?} with {size}-byte items \
-             (bool, int, uint and float32/float64 arrays can be stored)"
-        ))));
+    let dt = np
+        .call_method1("dtype", (dtype.numpy_name(),))?
+        .call_method1("newbyteorder", ("<",))?;
+    let shape_t = PyTuple::new(py, &shape)?;
+    let array = np.call_method1("empty", (shape_t, &dt))?;
+    let flat = array
+        .call_method1("reshape", (-1,))?
+        .call_method1("view", (np.getattr("uint8")?,))?;
+    let buffer = PyBuffer::<u8>::get(&flat)?;
+    buffer.copy_from_slice(py, elements)?;
+    drop(buffer);
+    if cfg!(target_endian = "big") {
+        return array.call_method1("astype", (dt.call_method1("newbyteorder", ("=",))?,));
     }
-    if shape.is_empty() {
-        // A 0-d array: its one number.
-        return Elem {
-            kind: &kind,
-            bytes: &data,
-        }
-        .serialize(s);
-    }
-    Rows {
-        kind: &kind,
-        size,
-        shape: &shape,
-        data: &data,
-    }
-    .serialize(s)
+    Ok(array)
 }
 
-struct Rows<'a> {
-    kind: &'a str,
-    size: usize,
-    shape: &'a [usize],
-    data: &'a [u8],
-}
-
-impl Serialize for Rows<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (n, inner) = (self.shape[0], &self.shape[1..]);
-        let mut seq = s.serialize_seq(Some(n))?;
-        if inner.is_empty() {
-            for bytes in self.data.chunks_exact(self.size) {
-                seq.serialize_element(&Elem {
-                    kind: self.kind,
-                    bytes,
-                })?;
-            }
-        } else {
-            let row = inner.iter().product::<usize>() * self.size;
-            for i in 0..n {
-                seq.serialize_element(&Rows {
-                    kind: self.kind,
-                    size: self.size,
-                    shape: inner,
-                    data: &self.data[i * row..(i + 1) * row],
-                })?;
-            }
-        }
-        seq.end()
+/// Without numpy: nested lists of Python numbers, through `memoryview.cast`; complex and
+/// float16 elements (which `memoryview` cannot make numbers of everywhere) stay a
+/// `snapshot_state.Ext`.
+fn nested_lists<'py>(
+    py: Python<'py>,
+    dtype: DType,
+    shape: &[usize],
+    elements: &[u8],
+) -> PyResult<Bound<'py, PyAny>> {
+    let format = match dtype {
+        DType::Bool => "?",
+        DType::U8 => "B",
+        DType::I8 => "b",
+        DType::U16 => "H",
+        DType::I16 => "h",
+        DType::U32 => "I",
+        DType::I32 => "i",
+        DType::U64 => "Q",
+        DType::I64 => "q",
+        DType::F32 => "f",
+        DType::F64 => "d",
+        _ => "",
+    };
+    if format.is_empty() || cfg!(target_endian = "big") || shape.contains(&0) {
+        let mut payload = Vec::new();
+        NdArray::write_header(dtype, shape, &mut payload);
+        payload.extend_from_slice(elements);
+        let ext = crate::Ext {
+            type_id: NDARRAY_TYPE_ID,
+            data: PyBytes::new(py, &payload).unbind(),
+        };
+        return Ok(Bound::new(py, ext)?.into_any());
     }
-}
-
-struct Elem<'a> {
-    kind: &'a str,
-    bytes: &'a [u8],
-}
-
-impl Serialize for Elem<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        macro_rules! ne {
-            ($t:ty) => {{
-                let mut b = [0u8; std::mem::size_of::<$t>()];
-                b.copy_from_slice(self.bytes);
-                <$t>::from_ne_bytes(b)
-            }};
-        }
-        match (self.kind, self.bytes.len()) {
-            ("b", _) => s.serialize_bool(self.bytes[0] != 0),
-            ("u", 1) => s.serialize_u8(ne!(u8)),
-            ("u", 2) => s.serialize_u16(ne!(u16)),
-            ("u", 4) => s.serialize_u32(ne!(u32)),
-            ("u", _) => s.serialize_u64(ne!(u64)),
-            ("i", 1) => s.serialize_i8(ne!(i8)),
-            ("i", 2) => s.serialize_i16(ne!(i16)),
-            ("i", 4) => s.serialize_i32(ne!(i32)),
-            ("i", _) => s.serialize_i64(ne!(i64)),
-            ("f", 4) => s.serialize_f32(ne!(f32)),
-            _ => s.serialize_f64(ne!(f64)),
-        }
-    }
+    let view = py
+        .import("builtins")?
+        .getattr("memoryview")?
+        .call1((PyBytes::new(py, elements),))?;
+    let shape_t = PyTuple::new(py, shape)?;
+    view.call_method1("cast", (format, shape_t))?
+        .call_method0("tolist")
 }

@@ -1,0 +1,119 @@
+"""numpy arrays come back as numpy arrays of the same dtype and shape; numpy scalars as
+Python numbers; without numpy, stored arrays load as nested lists."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import snapshot_state as snapshot
+
+DTYPES = [
+    np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+    np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128,
+]
+SHAPES = [(), (0,), (7,), (2, 3), (2, 0, 3), (3, 1, 4, 2)]
+FIXTURE = pathlib.Path(__file__).resolve().parents[2] / "snapshot-codec/tests/data/v2/ndarray.snap"
+
+
+def sample(dtype, shape) -> np.ndarray:
+    n = int(np.prod(shape, dtype=np.int64))
+    rng = np.random.default_rng(n + len(shape))
+    if dtype is np.bool_:
+        return rng.integers(0, 2, n).astype(np.bool_).reshape(shape)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, n, dtype=dtype, endpoint=True).reshape(shape)
+    if np.issubdtype(dtype, np.complexfloating):
+        return (rng.standard_normal(n) + 1j * rng.standard_normal(n)).astype(dtype).reshape(shape)
+    return rng.standard_normal(n).astype(dtype).reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_arrays_keep_dtype_shape_and_bits(dtype, shape):
+    a = sample(dtype, shape)
+    back = snapshot.loads(snapshot.dumps({"a": a}))["a"]
+    assert isinstance(back, np.ndarray)
+    assert back.dtype == a.dtype and back.shape == a.shape
+    assert back.tobytes() == a.tobytes()
+    assert back.flags.c_contiguous and back.flags.writeable
+
+
+def test_special_floats_keep_their_bits():
+    a = np.array([np.nan, -0.0, np.inf, -np.inf, 1e-45], dtype=np.float32)
+    back = snapshot.loads(snapshot.dumps(a))
+    assert back.tobytes() == a.tobytes()
+
+
+def test_layouts_and_byte_orders_are_normalised():
+    base = np.arange(24, dtype=np.float64).reshape(4, 6)
+    for view in [base.T, base[::2, ::3], base[:, 1], np.asfortranarray(base)]:
+        back = snapshot.loads(snapshot.dumps(view))
+        assert back.shape == view.shape and np.array_equal(back, view)
+    big = np.array([[1.5, 2.5], [3.5, -4.0]], dtype=">f8")
+    back = snapshot.loads(snapshot.dumps(big))
+    assert back.dtype == np.dtype("<f8") and np.array_equal(back, big)
+
+
+def test_arrays_are_one_block():
+    # A million float32s take 4 MB and a few header bytes, whatever the shape.
+    a = np.ones((1000, 1000), dtype=np.float32) / 3
+    size = len(snapshot.dumps(a, compression="none"))
+    assert 4_000_000 < size < 4_000_100
+
+
+def test_scalars_come_back_as_python_numbers():
+    value = {"f32": np.float32(2.5), "i": np.int32(-7), "u": np.uint64(2**64 - 1), "b": np.bool_(True)}
+    back = snapshot.loads(snapshot.dumps(value))
+    assert back == {"f32": 2.5, "i": -7, "u": 2**64 - 1, "b": True}
+    assert [type(v) for v in back.values()] == [float, int, int, bool]
+
+
+def test_unsupported_dtypes_are_refused_by_name():
+    for bad in [np.array(["text"]), np.array([object()]), np.array(["2024-01-01"], dtype="datetime64[D]")]:
+        with pytest.raises(TypeError, match="numpy array of dtype"):
+            snapshot.dumps({"x": bad})
+
+
+def test_manager_round_trip(tmp_path):
+    m = snapshot.SnapshotManager(tmp_path)
+    state = {"step": 3, "weights": np.linspace(0, 1, 1000, dtype=np.float32).reshape(10, 100)}
+    m.dump(state)
+    back = m.load()
+    assert back["step"] == 3 and back["weights"].dtype == np.float32
+    assert np.array_equal(back["weights"], state["weights"])
+
+
+def test_fixture_shared_with_rust():
+    # The same bytes a Rust test reads as NdArray (snapshot-codec/tests/ndarray.rs).
+    value = {
+        "f32": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=np.float32),
+        "i64": np.array([-1, 0, 2**40], dtype=np.int64),
+        "bool": np.array([[True], [False]]),
+    }
+    assert snapshot.dumps(value, compression="none") == FIXTURE.read_bytes()
+    back = snapshot.loads(FIXTURE.read_bytes())
+    assert all(np.array_equal(back[k], v) and back[k].dtype == v.dtype for k, v in value.items())
+
+
+def test_without_numpy_arrays_load_as_lists():
+    data = snapshot.dumps({
+        "m": np.array([[1, 2], [3, 4]], dtype=np.int16),
+        "f": np.array([0.5], dtype=np.float32),
+        "c": np.array([1 + 2j]),
+    })
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "import snapshot_state as snapshot\n"
+        f"v = snapshot.loads({data!r})\n"
+        "assert v['m'] == [[1, 2], [3, 4]], v\n"
+        "assert v['f'] == [0.5], v\n"
+        "assert isinstance(v['c'], snapshot.Ext) and v['c'].type_id == 2, v\n"
+        "assert snapshot.loads(snapshot.dumps(v))['c'] == v['c']\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
