@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 
+mod checkpoint;
 mod convert;
 mod errors;
 mod manager;
@@ -129,7 +130,7 @@ pub(crate) fn compression(name: &str) -> PyResult<snapshot_state::Compression> {
 
 /// Encodes `value` as a snapshot (compressed, checksummed) and returns its bytes.
 #[pyfunction]
-#[pyo3(signature = (value, *, compression = "zstd"))]
+#[pyo3(signature = (value, *, compression = "lz4"))]
 fn dumps<'py>(
     py: Python<'py>,
     value: &Bound<'py, PyAny>,

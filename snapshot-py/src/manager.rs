@@ -25,6 +25,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ImportReport>()?;
     m.add_class::<Pending>()?;
     m.add_class::<Fetched>()?;
+    m.add_class::<crate::checkpoint::Checkpointer>()?;
+    m.add_class::<crate::checkpoint::Checkpoint>()?;
     Ok(())
 }
 
@@ -193,7 +195,12 @@ impl SnapshotManager {
         }
     }
 
-    fn prepare(
+    /// The Rust manager.
+    pub(crate) fn inner(&self) -> &snapshot_state::SnapshotManager {
+        &self.inner
+    }
+
+    pub(crate) fn prepare(
         &self,
         py: Python<'_>,
         state: &Bound<'_, PyAny>,
@@ -227,14 +234,11 @@ impl SnapshotManager {
     ) -> PyResult<SnapshotInfo> {
         let manager = self.inner.clone();
         py.detach(|| -> PyResult<SnapshotInfo> {
-            let bytes = body.finish().map_err(|e| codec_error(None, &e))?;
+            // The body comes from the codec's own writer: stored without decoding it again.
             let info = runtime()?
-                .block_on(manager.raw().dump_encoded(bytes.into(), &options))
+                .block_on(manager.raw().dump_body(body, &options))
                 .map_err(store_error)?;
-            Ok(SnapshotInfo {
-                key: info.key,
-                size: info.size,
-            })
+            Ok(SnapshotInfo::from(info))
         })
     }
 
@@ -254,7 +258,7 @@ impl SnapshotManager {
     /// from the `AWS_*` variables) or `memory:`. `keys` is the text of a key file (one
     /// `snapshot-key:ID:HEX` per line; the first encrypts, all decrypt).
     #[new]
-    #[pyo3(signature = (path=None, *, create=true, keys=None, compression="zstd"))]
+    #[pyo3(signature = (path=None, *, create=true, keys=None, compression="lz4"))]
     fn new(
         py: Python<'_>,
         path: Option<&Bound<'_, PyAny>>,
@@ -315,6 +319,18 @@ impl SnapshotManager {
             let (body, options) = self.prepare(py, state, at, labels, step)?;
             self.store(py, body, options)
         })
+    }
+
+    /// A checkpointer: `checkpoint(state)` returns once the state is captured and writes
+    /// it in the background, at most `max_in_flight` at a time; when that many are in
+    /// flight a new one waits (`when_busy="wait"`) or is skipped (`"skip"`).
+    #[pyo3(signature = (*, max_in_flight=1, when_busy="wait"))]
+    fn checkpointer(
+        slf: &Bound<'_, Self>,
+        max_in_flight: usize,
+        when_busy: &str,
+    ) -> PyResult<crate::checkpoint::Checkpointer> {
+        crate::checkpoint::Checkpointer::new(slf.clone().unbind(), max_in_flight, when_busy)
     }
 
     /// The first half of `dump_async`: walks `state` now, on the calling thread.

@@ -49,6 +49,15 @@ impl SnapshotInfo {
     }
 }
 
+impl From<snapshot_state::DumpInfo> for SnapshotInfo {
+    fn from(info: snapshot_state::DumpInfo) -> Self {
+        SnapshotInfo {
+            key: info.key,
+            size: info.size,
+        }
+    }
+}
+
 impl From<SnapshotMeta> for SnapshotInfo {
     fn from(m: SnapshotMeta) -> Self {
         SnapshotInfo {

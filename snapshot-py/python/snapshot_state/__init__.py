@@ -16,6 +16,8 @@ from . import _snapshot
 from ._snapshot import (
     AlreadyExistsError,
     AuthenticationError,
+    Checkpoint,
+    Checkpointer,
     CorruptSnapshotError,
     EncryptionKeyError,
     Ext,
@@ -38,6 +40,8 @@ from ._snapshot import (
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
+    "Checkpoint",
+    "Checkpointer",
     "CorruptSnapshotError",
     "EncryptionKeyError",
     "Ext",
@@ -161,7 +165,7 @@ def open(
     *,
     create: bool = False,
     keys: Optional[str] = None,
-    compression: str = "zstd",
+    compression: str = "lz4",
 ) -> SnapshotManager:
     """Opens the store ``url`` names: a path or ``file://`` URL (an existing directory
     unless ``create=True``), ``s3://bucket/prefix`` (endpoint, region and credentials

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import IO, Any, Mapping, Optional, Union
+from typing import IO, Any, Literal, Mapping, Optional, Union
 
 Time = Union[str, datetime.datetime, "SnapshotInfo"]
 """A snapshot time: a string (a key ``YYYY-MM-DD_HH-MM-SS-ffffff``, RFC 3339 with an
@@ -115,6 +115,31 @@ class ImportReport:
 class _Pending: ...
 class _Fetched: ...
 
+class Checkpoint:
+    """A checkpoint being written in the background (a future-like handle)."""
+
+    def done(self) -> bool: ...
+    def result(self, timeout: Optional[float] = None) -> SnapshotInfo: ...
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]: ...
+
+class Checkpointer:
+    """Writes checkpoints in the background, at most ``max_in_flight`` at a time."""
+
+    @property
+    def in_flight(self) -> int: ...
+    @property
+    def max_in_flight(self) -> int: ...
+    def checkpoint(
+        self,
+        state: Any,
+        *,
+        labels: Optional[Mapping[str, str]] = None,
+        step: Optional[int] = None,
+    ) -> Optional[Checkpoint]: ...
+    def flush(self) -> None: ...
+    def __enter__(self) -> Checkpointer: ...
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool: ...
+
 class SnapshotManager:
     url: str
     def __init__(
@@ -123,7 +148,7 @@ class SnapshotManager:
         *,
         create: bool = True,
         keys: Optional[str] = None,
-        compression: str = "zstd",
+        compression: str = "lz4",
     ) -> None: ...
     def dump(
         self,
@@ -133,6 +158,9 @@ class SnapshotManager:
         labels: Optional[Mapping[str, str]] = None,
         step: Optional[int] = None,
     ) -> SnapshotInfo: ...
+    def checkpointer(
+        self, *, max_in_flight: int = 1, when_busy: Literal["wait", "skip"] = "wait"
+    ) -> Checkpointer: ...
     def load(
         self,
         target: Optional[Time] = None,
@@ -186,7 +214,7 @@ class SnapshotManager:
     ) -> _Fetched: ...
     def _build(self, fetched: _Fetched) -> Any: ...
 
-def dumps(value: Any, *, compression: str = "zstd") -> bytes:
+def dumps(value: Any, *, compression: str = "lz4") -> bytes:
     """Encodes ``value`` as a snapshot (compressed, checksummed)."""
 
 def loads(data: bytes | bytearray | memoryview) -> Any:

@@ -2,6 +2,7 @@
 //! the create-only write every dump ends in.
 
 use super::*;
+use snapshot_codec::EncodedBody;
 
 impl SnapshotManager {
     pub(crate) fn encode<T: Serialize + ?Sized>(&self, state: &T) -> Result<Bytes> {
@@ -22,6 +23,26 @@ impl SnapshotManager {
         options: &DumpOptions,
     ) -> Result<DumpInfo> {
         self.verify_off_worker(&bytes).await?;
+        self.dump_trusted(bytes, options).await
+    }
+
+    pub(crate) async fn dump_body(
+        &self,
+        body: EncodedBody,
+        options: &DumpOptions,
+    ) -> Result<DumpInfo> {
+        // Compressing a small body takes less than handing it to another thread.
+        let bytes = if body.len() < 64 * 1024 {
+            body.finish().map_err(Error::Codec)?
+        } else {
+            run_blocking(move || body.finish().map_err(Error::Codec)).await?
+        };
+        self.dump_trusted(bytes.into(), options).await
+    }
+
+    /// Stores bytes this manager can read (verified, or written by its own encoder) as a
+    /// dump.
+    async fn dump_trusted(&self, bytes: Bytes, options: &DumpOptions) -> Result<DumpInfo> {
         let started = Instant::now();
         let first = options.at.unwrap_or_else(|| self.next_dump_key());
         let span = dump_span();

@@ -112,6 +112,40 @@ impl<'a> Raw<'a> {
         self.0.dump_encoded(bytes, options).await
     }
 
+    /// Stores a body walked by the caller (a language binding walking its own objects
+    /// into [`encode_options`](Raw::encode_options)`(options).to_body(..)`) as a dump, as
+    /// [`dump_encoded`](Raw::dump_encoded) does but without decoding it again: the body
+    /// comes from this crate's encoder, which refuses to write anything its reader would
+    /// refuse (repeated keys, invalid registered extensions, depth), exactly as a
+    /// [`dump`](SnapshotManager::dump) is trusted. Compression, encryption and the
+    /// checksum run here (on the blocking pool for bodies of 64 KiB or more).
+    ///
+    /// ```
+    /// use snapshot_store::{DumpOptions, Lookup, MemoryStore, SnapshotManager};
+    /// use snapshot_codec::{value, Value};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let options = DumpOptions::new().step(3);
+    /// let body = manager.raw().encode_options(&options).to_body(&value!({"loss": 0.25}))?;
+    /// let info = manager.raw().dump_body(body, &options).await?;
+    /// let back: Value = manager.load(Lookup::Exact(info.key)).await?.unwrap();
+    /// assert_eq!(back, value!({"loss": 0.25}));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Codec`](crate::Error::Codec) if compression or encryption fails;
+    /// otherwise as [`dump`](SnapshotManager::dump).
+    pub async fn dump_body(
+        &self,
+        body: snapshot_codec::EncodedBody,
+        options: &DumpOptions,
+    ) -> Result<DumpInfo> {
+        self.0.dump_body(body, options).await
+    }
+
     /// Stores an already encoded snapshot at `at`; `on_taken` says what happens when
     /// that key is taken. The bytes are verified first (with the manager's decode
     /// options and registry), so nothing unreadable is ever stored. Imports and copies
