@@ -159,29 +159,35 @@ impl SnapshotManager {
         Ok(lookup.matching(filter_of(labels, step, max_step)?))
     }
 
+    /// The stored bytes of the snapshot `query` selects (GIL released).
+    fn fetch_bytes(
+        &self,
+        py: Python<'_>,
+        query: Query,
+    ) -> PyResult<Option<(SnapshotKey, bytes::Bytes)>> {
+        let manager = self.inner.clone();
+        py.detach(|| -> PyResult<_> {
+            let fetched = runtime()?
+                .block_on(manager.raw().load_encoded(query))
+                .map_err(store_error)?;
+            Ok(fetched.map(|(meta, bytes)| (meta.key, bytes)))
+        })
+    }
+
+    /// The snapshot `query` selects, read and opened (GIL released), owning its body.
     fn fetch(
         &self,
         py: Python<'_>,
         query: Query,
     ) -> PyResult<Option<(SnapshotKey, OpenedSnapshot<'static>)>> {
-        let manager = self.inner.clone();
-        let fetched = py.detach(|| -> PyResult<_> {
-            let rt = runtime()?;
-            let Some((meta, bytes)) = rt
-                .block_on(manager.raw().load_encoded(query))
-                .map_err(store_error)?
-            else {
-                return Ok(None);
-            };
-            let opened = manager
-                .raw()
-                .decode_options()
-                .open(&bytes)
-                .map_err(|e| codec_error(Some(meta.key), &e))?
-                .into_owned();
-            Ok(Some((meta.key, opened)))
-        })?;
-        Ok(fetched)
+        let Some((key, bytes)) = self.fetch_bytes(py, query)? else {
+            return Ok(None);
+        };
+        let options = self.inner.raw().decode_options();
+        let opened = py
+            .detach(|| options.open(&bytes).map(OpenedSnapshot::into_owned))
+            .map_err(|e| codec_error(Some(key), &e))?;
+        Ok(Some((key, opened)))
     }
 
     fn load_query<'py>(
@@ -189,10 +195,15 @@ impl SnapshotManager {
         py: Python<'py>,
         query: Query,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.fetch(py, query)? {
-            Some((key, opened)) => build(py, &opened, Some(key)).map(Some),
-            None => Ok(None),
-        }
+        let Some((key, bytes)) = self.fetch_bytes(py, query)? else {
+            return Ok(None);
+        };
+        // Opened in place: an uncompressed body is read where it lies, not copied.
+        let options = self.inner.raw().decode_options();
+        let opened = py
+            .detach(|| options.open(&bytes))
+            .map_err(|e| codec_error(Some(key), &e))?;
+        build(py, &opened, Some(key)).map(Some)
     }
 
     /// The Rust manager.

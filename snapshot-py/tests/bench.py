@@ -184,7 +184,7 @@ def main() -> None:
 
     data = users(20_000)
     peers = [
-        ("snapshot (default: zstd)", snapshot.dumps, snapshot.loads),
+        ("snapshot (default: lz4)", snapshot.dumps, snapshot.loads),
         ("snapshot (uncompressed)", lambda v: snapshot.dumps(v, compression="none"), snapshot.loads),
         ("pickle (protocol 5)", lambda v: pickle.dumps(v, protocol=5), pickle.loads),
         ("json (stdlib)", lambda v: json.dumps(v).encode(), json.loads),
@@ -215,7 +215,7 @@ def main() -> None:
         rows.append((name, len(blob), enc_med, enc_min, dec_med, dec_min))
 
     by = {r[0]: r for r in rows}
-    ours = by["snapshot (default: zstd)"]
+    ours = by["snapshot (default: lz4)"]
     print(
         f"Python {platform.python_version()} on {platform.machine()}, {args.rounds} rounds "
         "(wall-clock medians, fastest in brackets; garbage collector off while timing)"

@@ -1,0 +1,247 @@
+"""Per-call speed, numpy arrays and background checkpoints of the Python package against
+pickle, orjson, msgspec and numpy.save, in one process, peers interleaved round by
+round. A benchmark, not a test: run it with a release build of the module.
+
+    python snapshot-py/tests/bench_calls.py [--rounds N] [--array-mib 256] [--checkpoint-gib 1]
+
+S3 rows run when AWS_ENDPOINT_URL is set (scripts/bench-python.sh starts the local
+SeaweedFS server for them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import pathlib
+import pickle
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import msgspec
+import numpy as np
+import orjson
+
+import snapshot_state as snapshot
+from bench import users
+
+
+def interleaved(cases: dict, rounds: int) -> dict:
+    """Each case once per round, in turn; medians and fastest per case, in ms."""
+    times: dict = {name: [] for name in cases}
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for name, fn in cases.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    finally:
+        gc.enable()
+    return {n: (statistics.median(t) * 1000, min(t) * 1000) for n, t in times.items()}
+
+
+def fmt(t: tuple) -> str:
+    return f"{t[0]:.1f} ({t[1]:.1f})"
+
+
+def per_call(rounds: int) -> None:
+    docs = users(20_000)
+    peers = {
+        "snapshot (default: lz4)": (snapshot.dumps, snapshot.loads),
+        "snapshot (uncompressed)": (lambda v: snapshot.dumps(v, compression="none"), snapshot.loads),
+        "pickle (protocol 5)": (lambda v: pickle.dumps(v, protocol=5), pickle.loads),
+        "orjson": (orjson.dumps, orjson.loads),
+        "msgspec (msgpack)": (msgspec.msgpack.encode, msgspec.msgpack.decode),
+    }
+    for name, (enc, dec) in peers.items():
+        assert dec(enc(docs)) == docs and dec(enc(docs[0])) == docs[0], name
+    sep = {n: [enc(d) for d in docs] for n, (enc, _) in peers.items()}
+    whole = {n: enc(docs) for n, (enc, _) in peers.items()}
+    cases = {}
+    for n, (enc, dec) in peers.items():
+        cases[(n, "sep-enc")] = lambda enc=enc: [enc(d) for d in docs]
+        cases[(n, "sep-dec")] = lambda dec=dec, n=n: [dec(b) for b in sep[n]]
+        cases[(n, "list-enc")] = lambda enc=enc: enc(docs)
+        cases[(n, "list-dec")] = lambda dec=dec, n=n: dec(whole[n])
+    r = interleaved(cases, rounds)
+    ours = "snapshot (default: lz4)"
+    print("#### 20,000 user maps: each one its own call, and all in one list")
+    print()
+    print("| | separate: encode | separate: decode | one list: encode | one list: decode | list bytes |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for n in peers:
+        print(
+            f"| {n} | {fmt(r[(n, 'sep-enc')])} | {fmt(r[(n, 'sep-dec')])} | {fmt(r[(n, 'list-enc')])} "
+            f"| {fmt(r[(n, 'list-dec')])} | {len(whole[n]):,} |"
+        )
+    print()
+
+    def ratio(kind: str, peer: str) -> str:
+        a, b = r[(ours, kind)], r[(peer, kind)]
+        return f"{a[0] / b[0]:.2f} ({a[1] / b[1]:.2f})"
+
+    print("| target (ours ÷ peer, medians; fastest in brackets) | measured | target |")
+    print("|---|---:|---:|")
+    print(f"| separate dicts, encode ÷ pickle | {ratio('sep-enc', 'pickle (protocol 5)')} | ≤ 1.5 |")
+    print(f"| separate dicts, decode ÷ pickle | {ratio('sep-dec', 'pickle (protocol 5)')} | ≤ 1.5 |")
+    print(f"| one list, encode ÷ orjson | {ratio('list-enc', 'orjson')} | ≤ 2.0 |")
+    print(f"| one list, decode ÷ pickle | {ratio('list-dec', 'pickle (protocol 5)')} | ≤ 1.0 |")
+    print(f"| separate dicts, encode ÷ msgspec | {ratio('sep-enc', 'msgspec (msgpack)')} | (peer) |")
+    print(f"| one list, decode ÷ msgspec | {ratio('list-dec', 'msgspec (msgpack)')} | (peer) |")
+    print()
+
+
+def arrays(rounds: int, mib: int, where: pathlib.Path) -> None:
+    n = mib * 1024 * 1024 // 4
+    a = np.random.default_rng(7).standard_normal(n, dtype=np.float32)
+    state_dir = where / "store"
+    npy = where / "array.npy"
+    manager = snapshot.SnapshotManager(state_dir)
+    keys: list = []
+
+    def ours_dump() -> None:
+        keys.append(manager.dump({"weights": a}))
+
+    def ours_load() -> None:
+        back = manager.load(keys[-1])
+        assert back["weights"].shape == a.shape
+
+    def np_save() -> None:
+        np.save(npy, a)
+
+    def np_save_fsync() -> None:
+        with open(npy, "wb") as f:
+            np.save(f, a)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def np_load() -> None:
+        back = np.load(npy)
+        assert back.shape == a.shape
+
+    ours_dump()
+    assert np.array_equal(manager.load(keys[-1])["weights"], a)
+    np_save()
+
+    def prune() -> None:
+        while len(keys) > 1:
+            manager.delete(keys.pop(0))
+
+    cases = {
+        "ours dump": lambda: (ours_dump(), prune()),
+        "np.save": np_save,
+        "np.save + fsync": np_save_fsync,
+        "ours load": ours_load,
+        "np.load": np_load,
+    }
+    r = interleaved(cases, rounds)
+    mb = a.nbytes / 1e6
+    print(f"#### A {mib} MiB float32 numpy array to a directory and back (same disk)")
+    print()
+    print("| | ms | MB/s | ours ÷ it (speed) | target |")
+    print("|---|---:|---:|---:|---:|")
+    for n in cases:
+        peer = {"np.save": "ours dump", "np.save + fsync": "ours dump", "np.load": "ours load"}.get(n)
+        speed = f"{r[n][0] / r[peer][0]:.2f}" if peer else ""
+        target = "≥ 0.8" if n in ("np.save", "np.load") else ""
+        print(f"| {n} | {fmt(r[n])} | {mb / r[n][0] * 1000:,.0f} | {speed} | {target} |")
+    print()
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def checkpoints(gib: float, url: str, label: str) -> None:
+    """The caller's blocked time for 1 GiB of arrays + 100,000 small objects, and how
+    much a Python loop slows down while the checkpoint is written."""
+    per = 64 * 1024 * 1024
+    count = max(1, int(gib * 1024**3 // per))
+    rng = np.random.default_rng(3)
+    state = {
+        "weights": [rng.standard_normal(per // 4, dtype=np.float32) for _ in range(count)],
+        "objects": [{"id": i, "name": f"item-{i}", "score": i * 0.5} for i in range(100_000)],
+    }
+    manager = snapshot.SnapshotManager(url)
+
+    def step() -> None:  # about a millisecond of pure-Python work
+        s = 0
+        for i in range(20_000):
+            s += i * i
+        return s
+
+    def steps_for(seconds: float) -> list:
+        out, end = [], time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            step()
+            out.append(time.perf_counter() - t)
+        return out
+
+    blocked, total, during, baseline = [], [], [], []
+    cp = manager.checkpointer()
+    for _ in range(3):
+        baseline += steps_for(1.0)
+        t0 = time.perf_counter()
+        handle = cp.checkpoint(state)
+        blocked.append(time.perf_counter() - t0)
+        while not handle.done():
+            t = time.perf_counter()
+            step()
+            during.append(time.perf_counter() - t)
+        handle.result()
+        total.append(time.perf_counter() - t0)
+    dumped = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        manager.dump(state)
+        dumped.append(time.perf_counter() - t0)
+    size = manager.list()[0].size
+    for info in manager.list():
+        manager.delete(info)
+    base, dur = statistics.median(baseline), statistics.median(during)
+    print(
+        f"| {label} | {gib:g} GiB + 100,000 objects ({size / 1e6:,.0f} MB stored) | "
+        f"{statistics.median(blocked) * 1000:,.0f} | {statistics.median(total) * 1000:,.0f} | "
+        f"{statistics.median(dumped) * 1000:,.0f} | {base * 1000:.2f} → {dur * 1000:.2f} ({dur / base:.2f}x) |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--array-mib", type=int, default=256)
+    parser.add_argument("--checkpoint-gib", type=float, default=1.0)
+    args = parser.parse_args()
+    print(
+        f"Python {platform.python_version()}, numpy {np.__version__}, orjson {orjson.__version__}, "
+        f"msgspec {msgspec.__version__}; {args.rounds} rounds, peers interleaved "
+        "(medians, fastest in brackets, ms; garbage collector off while timing)"
+    )
+    print()
+    per_call(args.rounds)
+    where = pathlib.Path(tempfile.mkdtemp(prefix="snapshot-bench-", dir=os.environ.get("SNAPSHOT_BENCH_DIR")))
+    try:
+        arrays(max(3, args.rounds // 3), args.array_mib, where)
+        print("#### Background checkpoints: what the caller waits for")
+        print()
+        print(
+            "| store | state | checkpoint() blocks, ms | until stored, ms | a blocking dump, ms "
+            "| 1 ms loop step: idle → while writing |"
+        )
+        print("|---|---|---:|---:|---:|---|")
+        checkpoints(args.checkpoint_gib, str(where / "ckpt"), "directory")
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            checkpoints(args.checkpoint_gib, f"s3://snapshots/bench-{uuid.uuid4().hex}", "S3 (local SeaweedFS)")
+        print()
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
