@@ -44,6 +44,10 @@ fn walk_body(
     }
 }
 
+/// Snapshots shorter than this are compressed, checked and decompressed with the GIL
+/// held: that takes microseconds, about what releasing and retaking the GIL costs.
+const SMALL: usize = 16 * 1024;
+
 /// `value` as snapshot bytes.
 pub(crate) fn encode(
     py: Python<'_>,
@@ -51,6 +55,10 @@ pub(crate) fn encode(
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Vec<u8>> {
     let body = walk_body(py, options, value)?;
+    if body.len() < SMALL {
+        // Releasing and taking back the GIL would cost more than compressing this.
+        return body.finish().map_err(|e| codec_error(None, &e));
+    }
     py.detach(|| body.finish())
         .map_err(|e| codec_error(None, &e))
 }
@@ -63,7 +71,11 @@ fn build<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     // Python objects cost more than their encoded bytes: they get the codec's default
     // memory limit of their own.
-    let builder = Builder::new(py, snapshot_state::codec::DEFAULT_MAX_MEMORY);
+    let builder = Builder::new(
+        py,
+        snapshot_state::codec::DEFAULT_MAX_MEMORY,
+        opened.body_len(),
+    );
     let result = opened.deserialize_seed(Build { builder: &builder });
     match result {
         Ok(value) => Ok(value),
@@ -79,9 +91,12 @@ pub(crate) fn decode<'py>(
     key: Option<SnapshotKey>,
     bytes: &[u8],
 ) -> PyResult<Bound<'py, PyAny>> {
-    let opened = py
-        .detach(|| options.open(bytes))
-        .map_err(|e| codec_error(key, &e))?;
+    let opened = if bytes.len() < SMALL {
+        options.open(bytes)
+    } else {
+        py.detach(|| options.open(bytes))
+    }
+    .map_err(|e| codec_error(key, &e))?;
     build(py, &opened, key)
 }
 

@@ -4,7 +4,7 @@ round. A benchmark, not a test: run it with a release build of the module.
 
     python snapshot-py/tests/bench_calls.py [--rounds N] [--array-mib 256] [--checkpoint-gib 1]
 
-S3 rows run when AWS_ENDPOINT_URL is set (scripts/bench-python.sh starts the local
+S3 rows run when AWS_ENDPOINT is set (scripts/bench-python.sh starts the local
 SeaweedFS server for them).
 """
 
@@ -236,7 +236,7 @@ def main() -> None:
         )
         print("|---|---|---:|---:|---:|---|")
         checkpoints(args.checkpoint_gib, str(where / "ckpt"), "directory")
-        if os.environ.get("AWS_ENDPOINT_URL"):
+        if os.environ.get("AWS_ENDPOINT"):
             checkpoints(args.checkpoint_gib, f"s3://snapshots/bench-{uuid.uuid4().hex}", "S3 (local SeaweedFS)")
         print()
     finally:

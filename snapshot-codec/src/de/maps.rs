@@ -16,7 +16,11 @@ impl<'de, I: Input<'de>> Reader<I> {
         let mut access = ShapeMapAccess {
             r: self,
             left: len,
-            keys: Default::default(),
+            // Sized for the entries up front (a length beyond the input was refused).
+            keys: indexmap::IndexSet::with_capacity_and_hasher(
+                len.min(crate::wire::MAX_SHAPE_KEYS_HINT),
+                Default::default(),
+            ),
         };
         let value = visitor.visit_map(&mut access)?;
         if access.left != 0 {

@@ -84,4 +84,7 @@ impl Output for Vec<u8> {
     }
 }
 
+/// The most entries a shape-defining map's key set is sized for before it is read.
+pub(crate) const MAX_SHAPE_KEYS_HINT: usize = 64;
+
 type KeySet = indexmap::IndexSet<Box<str>, foldhash::fast::RandomState>;

@@ -216,7 +216,8 @@ impl<O: Output> Writer<O> {
     pub(crate) fn new(out: O, opts: &crate::EncodeOptions) -> Self {
         Self {
             out,
-            keys: KeySet::default(),
+            // Sized for a small document's keys: growing from empty rehashed three times.
+            keys: KeySet::with_capacity_and_hasher(16, Default::default()),
             depth: 0,
             max_depth: opts.max_depth,
             deferred: Vec::new(),

@@ -25,7 +25,14 @@ pub(crate) struct Builder<'py> {
     /// one `str` per key (whose hash Python keeps) saves making, hashing and freeing one
     /// per entry.
     keys: RefCell<HashMap<Box<str>, Py<PyString>, FixedState>>,
+    /// Whether keys go through `keys` (not for small bodies: a document of a few
+    /// hundred bytes rarely repeats a key, and the cache then costs an allocation and a
+    /// hash per key for nothing).
+    cache_keys: bool,
 }
+
+/// Bodies at least this long cache their keys.
+const KEY_CACHE_FROM: usize = 4096;
 
 /// Keys longer than this are not kept; nor are more than [`KEY_CACHE_LIMIT`] keys.
 const KEY_CACHE_LEN: usize = 64;
@@ -35,12 +42,14 @@ const KEY_CACHE_LIMIT: usize = 4096;
 const OBJECT_COST: u64 = 24;
 
 impl<'py> Builder<'py> {
-    pub(crate) fn new(py: Python<'py>, max_memory: u64) -> Self {
+    /// A builder for a body of `body_len` bytes.
+    pub(crate) fn new(py: Python<'py>, max_memory: u64, body_len: usize) -> Self {
         Builder {
             py,
             error: RefCell::new(None),
             budget: Cell::new(max_memory),
             keys: RefCell::new(HashMap::with_hasher(FixedState::default())),
+            cache_keys: body_len >= KEY_CACHE_FROM,
         }
     }
 
@@ -201,7 +210,7 @@ impl<'de, 'py> Visitor<'de> for BuildKey<'_, 'py> {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         let builder = self.0.builder;
         let py = builder.py;
-        if v.len() > KEY_CACHE_LEN {
+        if v.len() > KEY_CACHE_LEN || !builder.cache_keys {
             return self.0.visit_str(v);
         }
         let mut keys = builder.keys.borrow_mut();

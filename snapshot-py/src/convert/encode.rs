@@ -76,7 +76,7 @@ impl<'py> Walker<'py> {
             error: RefCell::new(None),
             path: RefCell::new(Vec::new()),
             open: RefCell::new(Vec::new()),
-            keys: RefCell::new(HashMap::with_hasher(FixedState::default())),
+            keys: RefCell::new(HashMap::with_capacity_and_hasher(16, FixedState::default())),
             held: RefCell::new(Vec::new()),
             recent: RefCell::new([(0, ""); RECENT_KEYS]),
         }
