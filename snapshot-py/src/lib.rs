@@ -21,6 +21,13 @@ mod results;
 
 use errors::guard;
 
+/// The module's Rust allocations (encoded bodies, decoded buffers) come from mimalloc, as
+/// in other PyO3 packages (pydantic-core, polars): measured on a 256 MiB array, glibc's
+/// malloc maps every large buffer afresh and the process then takes a page fault per
+/// 4 KiB (BENCHMARKS.md, Python), where mimalloc keeps and reuses its memory.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The runtime every blocking call runs its store operations on: one per process (a
 /// child forked by `multiprocessing` has none of its parent's threads, so it gets its
 /// own; the parent's is left alone, never dropped, in the child).
