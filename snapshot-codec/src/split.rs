@@ -55,7 +55,32 @@ impl EncodeOptions {
     /// # Errors
     /// As [`to_vec`](Self::to_vec), but for compression and encryption.
     pub fn to_body<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<EncodedBody> {
-        let (out, header_len) = frame::write_body(self, |w| value.serialize(w))?;
+        self.to_body_with_capacity(value, 0)
+    }
+
+    /// [`to_body`](Self::to_body) into a buffer that starts with room for `capacity`
+    /// bytes of body: a caller that knows a value holds large blocks (the Python package
+    /// sums its numpy arrays) saves the buffer's growing by doubling, which copies what
+    /// was written so far each time. A wrong estimate costs nothing but memory or growth.
+    ///
+    /// ```
+    /// use snapshot_codec::{EncodeOptions, Value};
+    ///
+    /// let weights = vec![0.5f32; 100_000];
+    /// let body = EncodeOptions::new().to_body_with_capacity(&weights, 400_016)?;
+    /// let back: Vec<f32> = snapshot_codec::from_slice(&body.finish()?)?;
+    /// assert_eq!(back, weights);
+    /// # Ok::<(), snapshot_codec::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`to_body`](Self::to_body).
+    pub fn to_body_with_capacity<T: serde::Serialize + ?Sized>(
+        &self,
+        value: &T,
+        capacity: usize,
+    ) -> Result<EncodedBody> {
+        let (out, header_len) = frame::write_body(self, capacity, |w| value.serialize(w))?;
         Ok(EncodedBody {
             out,
             header_len,

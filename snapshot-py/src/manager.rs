@@ -11,7 +11,7 @@ use snapshot_state::{
     SnapshotKey,
 };
 
-use crate::convert::{Build, Builder, Walker, datetime_micros};
+use crate::convert::{Build, Builder, Walker, datetime_micros, numpy_bytes};
 use crate::errors::{InvalidKeyError, codec_error, guard, open_error, store_error};
 use crate::results::{ImportReport, RetentionPlan, RetentionPolicy, SnapshotInfo, VerifyReport};
 use crate::runtime;
@@ -38,7 +38,8 @@ fn walk_body(
     value: &Bound<'_, PyAny>,
 ) -> PyResult<EncodedBody> {
     let walker = Walker::new(py);
-    match options.to_body(&walker.value(value)) {
+    let capacity = numpy_bytes(value);
+    match options.to_body_with_capacity(&walker.value(value), capacity) {
         Ok(body) => Ok(body),
         Err(e) => Err(walker.into_error(e)),
     }

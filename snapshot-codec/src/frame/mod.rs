@@ -73,9 +73,14 @@ pub(crate) fn prefix(opts: &EncodeOptions) -> Result<Vec<u8>> {
 /// and the header's length.
 pub(crate) fn write_body(
     opts: &EncodeOptions,
+    capacity: usize,
     write: impl FnOnce(&mut Writer<Vec<u8>>) -> Result<()>,
 ) -> Result<(Vec<u8>, usize)> {
-    let out = prefix(opts)?;
+    let mut out = prefix(opts)?;
+    if capacity > 0 {
+        // Room for the end chunk and the trailer too, so finishing never moves the body.
+        out.reserve(capacity.saturating_add(CHUNK_HEADER_LEN + TRAILER_LEN));
+    }
     let header_len = out.len() - CHUNK_HEADER_LEN;
     let mut writer = Writer::new(out, opts);
     write(&mut writer)?;
@@ -87,7 +92,7 @@ pub(crate) fn encode_to_vec(
     opts: &EncodeOptions,
     write: impl FnOnce(&mut Writer<Vec<u8>>) -> Result<()>,
 ) -> Result<Vec<u8>> {
-    let (out, header_len) = write_body(opts, write)?;
+    let (out, header_len) = write_body(opts, 0, write)?;
     finish_frame(out, header_len, opts)
 }
 

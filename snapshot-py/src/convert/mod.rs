@@ -26,6 +26,7 @@ mod ndarray;
 
 pub(crate) use decode::{Build, Builder};
 pub(crate) use encode::Walker;
+pub(crate) use ndarray::numpy_bytes;
 
 /// `datetime.datetime`, `datetime.timedelta` and the aware epoch, looked up once.
 struct DateTimes {
