@@ -30,15 +30,17 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Walks `value` into a body (GIL held), then compresses, encrypts and checksums it with
-/// the GIL released.
+/// Walks `value` into a body (GIL held); `sized` first sums its numpy arrays to size
+/// the buffer (what dumps and checkpoints of states do; `dumps`, called per document,
+/// skips that look).
 fn walk_body(
     py: Python<'_>,
     options: &EncodeOptions,
     value: &Bound<'_, PyAny>,
+    sized: bool,
 ) -> PyResult<EncodedBody> {
     let walker = Walker::new(py);
-    let capacity = numpy_bytes(value);
+    let capacity = if sized { numpy_bytes(value) } else { 0 };
     match options.to_body_with_capacity(&walker.value(value), capacity) {
         Ok(body) => Ok(body),
         Err(e) => Err(walker.into_error(e)),
@@ -55,7 +57,7 @@ pub(crate) fn encode(
     options: &EncodeOptions,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Vec<u8>> {
-    let body = walk_body(py, options, value)?;
+    let body = walk_body(py, options, value, false)?;
     if body.len() < SMALL {
         // Releasing and taking back the GIL would cost more than compressing this.
         return body.finish().map_err(|e| codec_error(None, &e));
@@ -249,7 +251,7 @@ impl SnapshotManager {
         if let Some(step) = step {
             options = options.step(step);
         }
-        let body = walk_body(py, &self.inner.raw().encode_options(&options), state)?;
+        let body = walk_body(py, &self.inner.raw().encode_options(&options), state, true)?;
         Ok((body, options))
     }
 

@@ -4,7 +4,8 @@
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use serde::ser::{Serialize, Serializer};
 use snapshot_state::codec::{DType, Ext as CodecExt, NDARRAY_TYPE_ID, NdArray};
 
@@ -30,43 +31,41 @@ fn imported_numpy<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
 /// containers are looked into three levels deep, breadth first; a list or tuple of more
 /// than 64 items is estimated from its first 64 (but never above twice what was seen);
 /// at most 4,096 objects are looked at.
-pub(crate) fn numpy_bytes(value: &Bound<'_, PyAny>) -> usize {
+pub(crate) fn numpy_bytes<'py>(value: &Bound<'py, PyAny>) -> usize {
     const SAMPLE: usize = 64;
-    let py = value.py();
-    let Ok(Some(np)) = imported_numpy(py) else {
+    let Some(ndarray) = ndarray_type(value.py()) else {
         return 0;
     };
-    let Ok(ndarray) = np.getattr("ndarray") else {
-        return 0;
+    // Scalars are not queued at all: a small document costs a few type checks.
+    let plain = |o: &Bound<'_, PyAny>| {
+        o.is_exact_instance_of::<PyString>()
+            || o.is_exact_instance_of::<PyInt>()
+            || o.is_exact_instance_of::<PyFloat>()
+            || o.is_none()
     };
     let (mut total, mut seen) = (0f64, 0f64);
-    let mut budget = 4096usize;
-    let mut queue = std::collections::VecDeque::from([(value.clone(), 0u8, 1f64)]);
-    while let Some((obj, depth, weight)) = queue.pop_front() {
-        if budget == 0 {
-            break;
-        }
-        budget -= 1;
-        if obj.is_exact_instance_of::<PyString>()
-            || obj.is_exact_instance_of::<PyInt>()
-            || obj.is_exact_instance_of::<PyFloat>()
-        {
-            continue;
-        }
-        let items: Option<(usize, Vec<Bound<'_, PyAny>>)> = if depth >= 3 {
-            None
-        } else if let Ok(d) = obj.cast::<PyDict>() {
-            Some((d.len(), d.values().iter().take(SAMPLE).collect()))
-        } else if let Ok(l) = obj.cast::<PyList>() {
-            Some((l.len(), l.iter().take(SAMPLE).collect()))
-        } else if let Ok(t) = obj.cast::<PyTuple>() {
-            Some((t.len(), t.iter().take(SAMPLE).collect()))
-        } else {
-            None
+    let mut queue = vec![(value.clone(), 0u8, 1f64)];
+    let mut next = 0;
+    while next < queue.len() && next < 4096 {
+        let (obj, depth, weight) = queue[next].clone();
+        next += 1;
+        let mut sample = |len: usize, items: &mut dyn Iterator<Item = Bound<'py, PyAny>>| {
+            if depth >= 3 || len == 0 {
+                return;
+            }
+            let scale = weight * len as f64 / len.min(SAMPLE) as f64;
+            for item in items.take(SAMPLE) {
+                if !plain(&item) {
+                    queue.push((item, depth + 1, scale));
+                }
+            }
         };
-        if let Some((len, sample)) = items {
-            let scale = weight * len as f64 / sample.len().max(1) as f64;
-            queue.extend(sample.into_iter().map(|v| (v, depth + 1, scale)));
+        if let Ok(d) = obj.cast::<PyDict>() {
+            sample(d.len(), &mut d.iter().map(|(_, v)| v));
+        } else if let Ok(l) = obj.cast::<PyList>() {
+            sample(l.len(), &mut l.iter());
+        } else if let Ok(t) = obj.cast::<PyTuple>() {
+            sample(t.len(), &mut t.iter());
         } else if obj.is_instance(&ndarray).unwrap_or(false)
             && let Ok(n) = obj.getattr("nbytes").and_then(|n| n.extract::<usize>())
         {
@@ -77,6 +76,22 @@ pub(crate) fn numpy_bytes(value: &Bound<'_, PyAny>) -> usize {
     // Never more than twice the bytes of the arrays actually looked at: a sample that
     // misleads reserves at most that much, and the walk grows the buffer past it.
     total.min(2.0 * seen) as usize
+}
+
+/// `numpy.ndarray`, once the program has imported numpy (kept from then on).
+fn ndarray_type(py: Python<'_>) -> Option<Bound<'_, PyType>> {
+    static NDARRAY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    if let Some(t) = NDARRAY.get(py) {
+        return Some(t.bind(py).clone());
+    }
+    let t = imported_numpy(py)
+        .ok()??
+        .getattr("ndarray")
+        .ok()?
+        .cast_into::<PyType>()
+        .ok()?;
+    let _ = NDARRAY.set(py, t.clone().unbind());
+    Some(t)
 }
 
 /// Whether `obj` is a numpy array or scalar.
