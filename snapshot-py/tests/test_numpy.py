@@ -44,6 +44,15 @@ def test_arrays_keep_dtype_shape_and_bits(dtype, shape):
     assert back.flags.c_contiguous and back.flags.writeable
 
 
+def test_bool_arrays_viewed_from_other_bytes_still_load(tmp_path):
+    odd = np.array([0, 1, 2, 255], dtype=np.uint8).view(np.bool_)
+    back = snapshot.loads(snapshot.dumps(odd))
+    assert back.tolist() == [False, True, True, True]
+    manager = snapshot.SnapshotManager(tmp_path / "s")
+    manager.dump({"mask": odd})
+    assert manager.load()["mask"].tolist() == [False, True, True, True]
+
+
 def test_special_floats_keep_their_bits():
     a = np.array([np.nan, -0.0, np.inf, -np.inf, 1e-45], dtype=np.float32)
     back = snapshot.loads(snapshot.dumps(a))

@@ -40,11 +40,15 @@ pub(crate) fn compress_if_smaller(
     Ok((compressed.len() < body.len()).then_some((flag, compressed)))
 }
 
-/// zstd of `body` at `level`, with a compression context kept per thread (making one
-/// costs about 9 µs, more than encoding a small document does).
+/// zstd of `body` at `level`, with a compression context kept per thread for bodies
+/// under 1 MiB (making one costs about 9 µs, more than encoding a small document does;
+/// large bodies get a context of their own, so no thread keeps large tables).
 #[cfg(feature = "zstd")]
 fn zstd_compress(body: &[u8], level: i32) -> Result<Vec<u8>> {
     let err = |e: std::io::Error| Error::Compression(alloc::string::ToString::to_string(&e));
+    if body.len() >= 1 << 20 {
+        return zstd::bulk::compress(body, level).map_err(err);
+    }
     std::thread_local! {
         static CONTEXT: core::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
             const { core::cell::RefCell::new(None) };

@@ -159,6 +159,13 @@ fn payload(arr: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     out.resize(header + buffer.len_bytes(), 0);
     buffer.copy_to_slice(py, &mut out[header..])?;
     drop(buffer);
+    if element == DType::Bool {
+        // A bool array viewed from other bytes can hold any byte; stored as numpy reads
+        // it (nonzero is True), so the snapshot is one every reader accepts.
+        for b in &mut out[header..] {
+            *b = u8::from(*b != 0);
+        }
+    }
     Ok(out)
 }
 
