@@ -82,6 +82,8 @@ mod ser;
 mod split;
 #[cfg(feature = "std")]
 mod stream;
+#[cfg(feature = "std")]
+mod summary;
 mod value;
 #[cfg(feature = "serde")]
 mod value_serde;
@@ -107,6 +109,9 @@ pub use options::{
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use split::{EncodedBody, OpenedSnapshot};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use summary::{Numbers, Summary, SummaryNode, SummaryOptions};
 pub use value::{Integer, Value};
 pub use wire::{KEY_TABLE_LIMIT, MAX_INTERNED_KEY_LEN};
 

@@ -97,6 +97,8 @@ pub(crate) struct StreamInput<R> {
     buf: Vec<u8>,
     pos: usize,
     end: usize,
+    /// Bytes of earlier buffers, for [`Input::position`].
+    consumed: u64,
     scratch: Vec<u8>,
 }
 
@@ -107,6 +109,7 @@ impl<R: Read> StreamInput<R> {
             buf: vec![0; 64 * 1024],
             pos: 0,
             end: 0,
+            consumed: 0,
             scratch: Vec::new(),
         }
     }
@@ -117,6 +120,8 @@ impl<R: Read> StreamInput<R> {
         if self.pos < self.end {
             return Ok(true);
         }
+        self.consumed += self.end as u64;
+        self.end = 0;
         loop {
             match self.inner.read(&mut self.buf) {
                 Ok(n) => {
@@ -177,6 +182,11 @@ impl<'de, R: Read> Input<'de> for StreamInput<R> {
     #[inline]
     fn remaining(&self) -> Option<usize> {
         None
+    }
+
+    #[inline]
+    fn position(&self) -> u64 {
+        self.consumed + self.pos as u64
     }
 }
 

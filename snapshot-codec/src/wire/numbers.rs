@@ -32,6 +32,24 @@ pub(crate) enum Num {
 }
 
 impl Num {
+    /// The number widened to `f64` (a bool as 0 or 1).
+    #[cfg(feature = "std")]
+    pub(crate) fn as_f64(self) -> f64 {
+        match self {
+            Num::Bool(b) => f64::from(u8::from(b)),
+            Num::U8(v) => v.into(),
+            Num::I8(v) => v.into(),
+            Num::U16(v) => v.into(),
+            Num::I16(v) => v.into(),
+            Num::U32(v) => v.into(),
+            Num::I32(v) => v.into(),
+            Num::U64(v) => v as f64,
+            Num::I64(v) => v as f64,
+            Num::F32(v) => v.into(),
+            Num::F64(v) => v,
+        }
+    }
+
     #[inline(always)]
     fn ty(self) -> ElementType {
         match self {

@@ -28,6 +28,8 @@ pub(crate) trait Input<'de> {
     fn read_array<const N: usize>(&mut self) -> Result<[u8; N]>;
     /// How many bytes are left, when the input knows (used to reject hostile lengths).
     fn remaining(&self) -> Option<usize>;
+    /// How many bytes have been read so far.
+    fn position(&self) -> u64;
 }
 
 /// A complete body held in memory.
@@ -82,6 +84,11 @@ impl<'de> Input<'de> for SliceInput<'de> {
     #[inline]
     fn remaining(&self) -> Option<usize> {
         Some(self.data.len() - self.pos)
+    }
+
+    #[inline]
+    fn position(&self) -> u64 {
+        self.pos as u64
     }
 }
 

@@ -41,8 +41,9 @@ fn unique(name: &str) -> String {
 async fn conformance_suite(weed: &Target) {
     macro_rules! each_behaviour {
         ($($name:ident),*) => {$(
+            let started = std::time::Instant::now();
             conformance::$name(Arc::new(weed.store(&unique(stringify!($name))))).await;
-            println!("  conformance::{} ok", stringify!($name));
+            println!("  conformance::{} ok ({:.1?})", stringify!($name), started.elapsed());
         )*};
     }
     snapshot_store::for_each_store_behaviour!(each_behaviour);
@@ -50,7 +51,13 @@ async fn conformance_suite(weed: &Target) {
     let raw = RawObjects::of(&store);
     conformance::foreign_objects_are_ignored(Arc::new(store.clone()), &raw).await;
     println!("  conformance::foreign_objects_are_ignored ok");
-    // Through a trait object, the whole suite once more, on a bare bucket-level prefix.
+    // Through a trait object, the whole suite once more, on one prefix (each behaviour
+    // clearing what the one before left). What this adds is the suite's own clearing, not
+    // the server's behaviour, so it runs on SeaweedFS only: on moto and s3rver it doubled
+    // the suite's time (about 110 s each in CI).
+    if weed.name != "seaweedfs" {
+        return;
+    }
     let store = weed.store(&unique("whole-suite"));
     let raw = RawObjects::of(&store);
     let dynamic: DynStore = Arc::new(store);
