@@ -102,7 +102,7 @@ fn depth_and_node_limits_bound_the_summary() {
 
 fn bytes_of(value: &Value) -> u64 {
     // The encoded size of a value alone: a body with it at the root.
-    let bytes = snapshot_codec::encode(value).unwrap();
+    let bytes = snapshot_codec::encode(value).expect("encodes");
     let summary = summarize(&bytes, &SummaryOptions::new());
     summary.body_len
 }
