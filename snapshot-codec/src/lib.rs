@@ -65,6 +65,7 @@ mod array;
 mod crypt;
 #[cfg(feature = "serde")]
 mod de;
+mod diff;
 mod error;
 mod ext;
 mod frame;
@@ -95,6 +96,7 @@ pub use array::{Array, ElementType};
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use crypt::{EncryptionKey, Keyring, MAX_KEY_ID_LEN};
+pub use diff::{Brief, Change, Diff, diff};
 pub use error::{Error, Result};
 pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtType, FIRST_USER_TYPE_ID, Registry};
 pub use frame::{FLAG_ENCRYPTED, FLAG_LZ4, FLAG_METADATA, FLAG_ZSTD, FORMAT_VERSION, MAGIC};

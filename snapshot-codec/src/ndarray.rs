@@ -357,3 +357,61 @@ impl<'de> serde::Deserialize<'de> for NdArray {
         }
     }
 }
+
+/// Calls `f` with each element of `data` (little-endian elements of `dtype`) widened to
+/// `f64`; booleans and complex numbers have no such value and are passed over.
+#[cfg(feature = "std")]
+pub(crate) fn each_f64(dtype: DType, data: &[u8], mut f: impl FnMut(f64)) {
+    for chunk in data.chunks_exact(dtype.width()) {
+        match to_f64(dtype, chunk) {
+            Some(x) => f(x),
+            None => return,
+        }
+    }
+}
+
+/// One little-endian element of `dtype` widened to `f64` (`None` for booleans and
+/// complex numbers).
+#[inline]
+pub(crate) fn to_f64(dtype: DType, le: &[u8]) -> Option<f64> {
+    macro_rules! get {
+        ($t:ty) => {{
+            let mut raw = [0u8; core::mem::size_of::<$t>()];
+            raw.copy_from_slice(le.get(..core::mem::size_of::<$t>())?);
+            <$t>::from_le_bytes(raw)
+        }};
+    }
+    Some(match dtype {
+        DType::U8 => f64::from(get!(u8)),
+        DType::I8 => f64::from(get!(i8)),
+        DType::U16 => f64::from(get!(u16)),
+        DType::I16 => f64::from(get!(i16)),
+        DType::U32 => f64::from(get!(u32)),
+        DType::I32 => f64::from(get!(i32)),
+        DType::U64 => get!(u64) as f64,
+        DType::I64 => get!(i64) as f64,
+        DType::F16 => f16_to_f64(get!(u16)),
+        DType::F32 => f64::from(get!(f32)),
+        DType::F64 => get!(f64),
+        DType::Bool | DType::Complex64 | DType::Complex128 => return None,
+    })
+}
+
+/// An IEEE 754 half-precision value, widened.
+pub(crate) fn f16_to_f64(bits: u16) -> f64 {
+    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exponent = i32::from((bits >> 10) & 0x1F);
+    let fraction = f64::from(bits & 0x3FF);
+    let magnitude = match exponent {
+        0 => fraction * pow2(-24),
+        0x1F if fraction == 0.0 => f64::INFINITY,
+        0x1F => f64::NAN,
+        e => (1.0 + fraction / 1024.0) * pow2(e - 15),
+    };
+    sign * magnitude
+}
+
+/// 2 to the power `e` (no_std has no `powi`); exact for the exponents of half floats.
+fn pow2(e: i32) -> f64 {
+    f64::from_bits(((1023 + e) as u64) << 52)
+}

@@ -519,43 +519,7 @@ fn elements<'de, I: Input<'de>>(
 
 /// The numbers of an n-dimensional array's little-endian elements.
 fn ndarray_numbers(slot: &mut Option<Numbers>, dtype: DType, data: &[u8]) {
-    macro_rules! each {
-        ($t:ty, $n:expr, $to:expr) => {
-            for chunk in data.chunks_exact($n) {
-                let mut raw = [0u8; $n];
-                raw.copy_from_slice(chunk);
-                Numbers::add(slot, $to(<$t>::from_le_bytes(raw)));
-            }
-        };
-    }
-    match dtype {
-        DType::U8 => each!(u8, 1, f64::from),
-        DType::I8 => each!(i8, 1, f64::from),
-        DType::U16 => each!(u16, 2, f64::from),
-        DType::I16 => each!(i16, 2, f64::from),
-        DType::U32 => each!(u32, 4, f64::from),
-        DType::I32 => each!(i32, 4, f64::from),
-        DType::U64 => each!(u64, 8, |x| x as f64),
-        DType::I64 => each!(i64, 8, |x| x as f64),
-        DType::F16 => each!(u16, 2, f16_to_f64),
-        DType::F32 => each!(f32, 4, f64::from),
-        DType::F64 => each!(f64, 8, |x| x),
-        // Booleans and complex numbers have no range to show.
-        _ => {}
-    }
-}
-
-/// An IEEE 754 half-precision value, widened.
-fn f16_to_f64(bits: u16) -> f64 {
-    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exponent = i32::from((bits >> 10) & 0x1F);
-    let fraction = f64::from(bits & 0x3FF);
-    sign * match exponent {
-        0 => fraction * 2f64.powi(-24),
-        0x1F if fraction == 0.0 => f64::INFINITY,
-        0x1F => f64::NAN,
-        e => (1.0 + fraction / 1024.0) * 2f64.powi(e - 15),
-    }
+    crate::ndarray::each_f64(dtype, data, |x| Numbers::add(slot, x));
 }
 
 impl fmt::Display for Summary {
