@@ -57,14 +57,72 @@ pub enum Command {
         #[command(flatten)]
         filter: FilterArgs,
         /// Write the snapshot's bytes unchanged instead of JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "summary")]
         raw: bool,
+        /// Print the snapshot's structure instead of its values: one line per path
+        /// with kinds, counts, encoded size and number ranges (list items and maps
+        /// keyed by ids merged), read as it streams.
+        #[arg(long)]
+        summary: bool,
+        /// With --summary: how many levels below the root to list.
+        #[arg(long, value_name = "N", default_value_t = 6, requires = "summary")]
+        depth: usize,
     },
-    /// Describe a snapshot file: header, sizes, compression, checksum, value counts.
-    #[command(after_help = "Example:\n  snapshot inspect ./checkpoints/2024-01-15_10-30-00-000000")]
+    /// What changed between two snapshots: the paths added, removed and changed.
+    #[command(
+        after_help = "Without OLD and NEW: the latest snapshot against the one before it.\nPaths are JSON Pointers (/users/7/name). Numeric arrays of one type and shape are compared element by element.\n\nExamples:\n  snapshot diff ./checkpoints\n  snapshot diff ./checkpoints 2024-01-15_10-30-00-000000 2024-01-15_11-30-00-000000\n  snapshot diff ./checkpoints --before 2024-01-15 --json"
+    )]
+    Diff {
+        /// The store.
+        store: String,
+        /// The older snapshot: a key or any TIME form (exactly that instant).
+        #[arg(conflicts_with = "before")]
+        old: Option<String>,
+        /// The newer snapshot (default: the latest).
+        new: Option<String>,
+        /// Compare the newest snapshot at or before TIME with the latest.
+        #[arg(long, value_name = "TIME")]
+        before: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// One JSON document for machines.
+        #[arg(long)]
+        json: bool,
+        /// Print at most N changes (all of them with --json or 0).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        limit: usize,
+    },
+    /// Sizes and growth of a store: count, oldest and newest, total and per-snapshot
+    /// size, growth by day, compression.
+    #[command(
+        after_help = "Examples:\n  snapshot stats ./checkpoints\n  snapshot stats s3://pipelines/nightly --label run=42 --json\n  snapshot stats ./checkpoints --deep   # compression of every snapshot, not only the newest"
+    )]
+    Stats {
+        /// The store.
+        store: String,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// One JSON document for machines.
+        #[arg(long)]
+        json: bool,
+        /// Read every snapshot for the compression ratio (default: the newest only).
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Describe a snapshot: header, sizes, compression, checksum, value counts. Either a
+    /// file, or a store and a key (any store, S3 included).
+    #[command(
+        after_help = "Examples:\n  snapshot inspect ./checkpoints/2024-01-15/2024-01-15_10-30-00-000000\n  snapshot inspect s3://pipelines/nightly 2024-01-15_10-30-00-000000\n  snapshot inspect s3://pipelines/nightly 2024-01-15_10-30-00-000000 --header"
+    )]
     Inspect {
-        /// A snapshot file (`-` for standard input).
-        file: PathBuf,
+        /// A snapshot file (`-` for standard input), or a store when KEY is given.
+        file: String,
+        /// The snapshot's key (or any TIME form, exactly that instant) in the store.
+        key: Option<String>,
+        /// Read only the snapshot's header (format, flags, labels, step, creation time,
+        /// encryption key id), not its body.
+        #[arg(long, requires = "key")]
+        header: bool,
     },
     /// Read and verify every snapshot; exit non-zero if any is bad.
     #[command(after_help = "Example:\n  snapshot verify s3://pipelines/nightly")]

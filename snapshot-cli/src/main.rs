@@ -80,8 +80,42 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             which,
             filter,
             raw,
+            summary: true,
+            depth,
+        } if !raw => show::summary(&store, &which, &filter, depth).await?,
+        Command::Show {
+            store,
+            which,
+            filter,
+            raw,
+            ..
         } => show::show(&store, &which, &filter, raw).await?,
-        Command::Inspect { file } => inspect::run(&file)?,
+        Command::Diff {
+            store,
+            old,
+            new,
+            before,
+            filter,
+            json,
+            limit,
+        } => {
+            let pair = diff::Pair {
+                old: old.as_deref(),
+                new: new.as_deref(),
+                before: before.as_deref(),
+            };
+            diff::run(&store, &pair, &filter, json, limit).await?
+        }
+        Command::Stats {
+            store,
+            filter,
+            json,
+            deep,
+        } => stats::run(&store, &filter, json, deep).await?,
+        Command::Inspect { file, key, header } => match key {
+            Some(key) => inspect::stored(&file, &key, header).await?,
+            None => inspect::run(std::path::Path::new(&file))?,
+        },
         Command::Verify { store } => return verify::run(&store).await,
         Command::Doctor {
             store,

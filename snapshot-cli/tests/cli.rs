@@ -65,7 +65,8 @@ fn three(dir: &Path) {
 #[test]
 fn every_command_has_help_with_examples() {
     for cmd in [
-        "list", "show", "inspect", "verify", "prune", "put", "get", "copy", "keygen",
+        "list", "show", "inspect", "verify", "prune", "put", "get", "copy", "keygen", "diff",
+        "stats",
     ] {
         cli()
             .args([cmd, "--help"])

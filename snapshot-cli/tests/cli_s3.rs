@@ -69,6 +69,36 @@ fn main() {
         .success()
         .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
 
+    // Looking inside: stats, a summary streamed from S3, a diff, inspect by key (whole,
+    // and the header alone).
+    cli()
+        .args(["stats", &s3])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("snapshots      3"));
+    cli()
+        .args(["show", &s3, "--summary"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("batch: int, 1 B; 41"));
+    cli()
+        .args(["diff", &s3])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0 added, 0 removed, 0 changed, 5 unchanged",
+        ));
+    cli()
+        .args(["inspect", &s3, &keys[1]])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("checksum         ok"));
+    cli()
+        .args(["inspect", &s3, &keys[1], "--header"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("the body was not read"));
+
     // copy S3 -> disk -> another S3 prefix, verified on arrival
     let local = dir.path().join("local");
     let local = local.to_str().expect("utf-8");

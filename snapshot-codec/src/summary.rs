@@ -555,6 +555,12 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &SummaryNode, indent: usize) -> 
         if node.count > 1 {
             let each = node.len as f64 / node.count as f64;
             write!(f, ", {each:.1} {unit} each")?;
+        } else if node.len == 1 {
+            write!(
+                f,
+                ", 1 {}",
+                unit.trim_end_matches('s').replace("entrie", "entry")
+            )?;
         } else {
             write!(f, ", {} {unit}", node.len)?;
         }

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod copy;
+pub mod diff;
 pub mod doctor;
 pub mod import;
 pub mod inspect;
@@ -8,4 +9,5 @@ pub mod list;
 pub mod prune;
 pub mod put;
 pub mod show;
+pub mod stats;
 pub mod verify;

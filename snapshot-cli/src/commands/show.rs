@@ -121,3 +121,35 @@ pub async fn get(
         None => output::stdout(text),
     }
 }
+
+/// `show --summary`: the structure of the snapshot `which` selects, read as it streams.
+pub async fn summary(
+    store: &str,
+    which: &Which,
+    filter: &FilterArgs,
+    depth: usize,
+) -> anyhow::Result<()> {
+    if which.latest_valid {
+        bail!("--summary does not combine with --latest-valid (give the key, or --latest)");
+    }
+    let manager = crate::open(store)?.with_progress(output::bytes_bar("reading"));
+    let query = which.query(filter)?;
+    let meta = manager
+        .resolve(query.clone())
+        .await?
+        .ok_or_else(|| match query.lookup {
+            Lookup::Exact(key) if query.filter.is_empty() => {
+                anyhow!("snapshot {key} not found in {store}")
+            }
+            _ => anyhow!("no snapshot matches in {store}"),
+        })?;
+    let options = snapshot_state::codec::SummaryOptions::new().max_depth(depth);
+    let summary = manager.raw().summarize(meta.key, &options).await?;
+    let ratio = summary.body_len as f64 / meta.size.max(1) as f64;
+    output::stdout(format!(
+        "snapshot {}: {} stored, {} decoded ({ratio:.2}x)\n{summary}",
+        meta.key,
+        output::human(meta.size),
+        output::human(summary.body_len),
+    ))
+}

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use snapshot_codec::Value;
+use snapshot_codec::{DecodeOptions, Value};
 use tracing::Instrument;
 
 use super::pipe::{CHUNKS_IN_FLIGHT, Operation, PipeReader, forward};
@@ -258,17 +258,27 @@ impl SnapshotManager {
     /// everything a load checks, without building the value, so the memory taken is a
     /// few buffers whatever the snapshot holds (a compression bomb included).
     pub(super) async fn check_stream(&self, key: SnapshotKey) -> Result<()> {
+        self.read_streamed(key, |decode, reader| decode.check_from_reader(reader))
+            .await
+    }
+
+    /// Reads `key` from the store a chunk at a time into `read` on the blocking pool,
+    /// with the manager's decode options.
+    pub(super) async fn read_streamed<T: Send + 'static>(
+        &self,
+        key: SnapshotKey,
+        read: impl FnOnce(&DecodeOptions, PipeReader) -> snapshot_codec::Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (size, stream) = self.store.get_stream(key).await?;
         let reporter = self.reporter(Operation::Load, key);
         let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
         let decode = self.decode.clone();
-        let checker =
-            tokio::task::spawn_blocking(move || decode.check_from_reader(PipeReader::new(rx)));
+        let reader = tokio::task::spawn_blocking(move || read(&decode, PipeReader::new(rx)));
         forward(stream, tx, &reporter, size).await?;
-        let checked = checker
+        let read = reader
             .await
             .map_err(|e| Error::backend("task", e.to_string()))?;
-        checked.map_err(|source| Error::undecodable(key, source))
+        read.map_err(|source| Error::undecodable(key, source))
     }
 
     /// Loads the newest snapshot that loads as a `T`, passing over newer ones that are

@@ -192,6 +192,41 @@ impl<'a> Raw<'a> {
         self.0.load_encoded(query).await
     }
 
+    /// Summarises the snapshot `key` as it streams from the store: its structure path
+    /// by path, with kinds, counts, encoded sizes and number ranges (see
+    /// [`Summary`](snapshot_codec::Summary)). Memory stays a few buffers plus the
+    /// largest single string or array in the snapshot, whatever its size; everything a
+    /// load checks is checked.
+    ///
+    /// ```
+    /// use snapshot_store::{MemoryStore, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::{value, SummaryOptions};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let key = manager.dump(&value!({"step": 3, "weights": [0.5, -1.5]})).await?;
+    /// let summary = manager.raw().summarize(key, &SummaryOptions::new()).await?;
+    /// assert_eq!(summary.root.find("weights").unwrap().len, 2);
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// As [`SnapshotManager::load`]: a store error, [`Error::NotFound`](crate::Error::NotFound)
+    /// when `key` is not there, or the snapshot's damage.
+    pub async fn summarize(
+        &self,
+        key: SnapshotKey,
+        options: &snapshot_codec::SummaryOptions,
+    ) -> Result<snapshot_codec::Summary> {
+        let options = options.clone();
+        self.0
+            .read_streamed(key, move |decode, reader| {
+                decode.summarize_from_reader(reader, &options)
+            })
+            .await
+    }
+
     /// Encodes `state` to `writer` with the manager's options, outside any store;
     /// returns the number of bytes written. The argument order is the codec's
     /// (`to_writer(writer, value)`).
