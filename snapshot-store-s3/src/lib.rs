@@ -118,7 +118,7 @@ pub use builder::{S3StoreBuilder, WRITES_VARIABLE};
 pub use error::S3Error;
 pub use leftovers::Leftovers;
 pub use object_store;
-pub use protocol::{ProbeReport, WriteProtocol};
+pub use protocol::{PROBES_METRIC, ProbeReport, WriteProtocol};
 pub use write::{CLAIMS_DIR, PROBE_DIR};
 
 /// The backend's name in [`snapshot_store::Error::Backend`].

@@ -95,6 +95,12 @@ fn remember(store: &str, report: &ProbeReport) {
         .insert(store.to_owned(), report.clone());
 }
 
+/// The counter of probes ([`S3Store::probe`](crate::S3Store::probe), run before a
+/// store's first write), labelled `conditional_create` (`honoured` when a repeated and
+/// racing conditional creates were refused, else `ignored`) and `protocol` (the write
+/// protocol chosen: `conditional` or `claims`); see `snapshot_store::metrics`.
+pub const PROBES_METRIC: &str = "snapshot_s3_probes_total";
+
 /// What [`S3Store::probe`] found out about the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -218,6 +224,13 @@ impl S3Store {
         }
         let report = report?;
         tracing::info!(store = %self.describe, %report, "probed conditional creates");
+        let honoured = |b: bool| if b { "honoured" } else { "ignored" };
+        metrics::counter!(
+            PROBES_METRIC,
+            "conditional_create" => honoured(report.conditional_put && report.racing_puts),
+            "protocol" => report.protocol.as_str()
+        )
+        .increment(1);
         remember(&self.describe, &report);
         Ok(report)
     }

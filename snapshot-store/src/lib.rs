@@ -26,6 +26,7 @@ mod error;
 mod key;
 mod manager;
 mod memory;
+pub mod metrics;
 mod retention;
 mod store;
 mod stream;

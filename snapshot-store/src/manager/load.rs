@@ -194,9 +194,15 @@ impl SnapshotManager {
         span: tracing::Span,
     ) -> Result<Option<Snapshot<T>>> {
         let started = Instant::now();
-        let Some((meta, value)) = self.read_stream(lookup).await? else {
+        let found = self
+            .read_stream(lookup)
+            .await
+            .inspect_err(|_| crate::metrics::load_failed())?;
+        let Some((meta, value)) = found else {
+            crate::metrics::load_missed();
             return Ok(None);
         };
+        crate::metrics::loaded(meta.size, started.elapsed());
         span.record("key", tracing::field::display(meta.key));
         span.record("bytes", meta.size);
         tracing::info!(

@@ -234,6 +234,7 @@ impl SnapshotManager {
         let key = key.into_key()?;
         let span = tracing::info_span!(target: "snapshot", "snapshot.delete", %key);
         self.store.delete(key).instrument(span).await?;
+        crate::metrics::deleted();
         tracing::info!(target: "snapshot", %key, "delete");
         Ok(())
     }
@@ -318,7 +319,10 @@ impl SnapshotManager {
     /// # Errors
     /// A store error; snapshots deleted before it stay deleted.
     pub async fn apply(&self, policy: &RetentionPolicy) -> Result<RetentionPlan> {
-        let plan = self.plan(policy).await?;
+        let plan = self
+            .plan(policy)
+            .await
+            .inspect_err(|_| crate::metrics::retention_ran(false))?;
         self.apply_plan(&plan).await?;
         Ok(plan)
     }
@@ -335,16 +339,18 @@ impl SnapshotManager {
         let mut done = 0;
         for batch in remove.chunks(DELETE_BATCH) {
             // In bulk where the backend can (S3: one request per 1000 snapshots).
-            self.store
-                .delete_many(batch)
-                .instrument(span.clone())
-                .await?;
+            if let Err(e) = self.store.delete_many(batch).instrument(span.clone()).await {
+                crate::metrics::retention_ran(false);
+                return Err(e);
+            }
+            crate::metrics::retention_removed(batch.len());
             done += batch.len();
             if let Some(last) = batch.last() {
                 self.reporter(Operation::Delete, *last)
                     .report(done as u64, Some(remove.len() as u64));
             }
         }
+        crate::metrics::retention_ran(true);
         tracing::info!(
             target: "snapshot",
             kept = plan.keep.len(),

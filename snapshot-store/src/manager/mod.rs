@@ -472,7 +472,8 @@ impl SnapshotManager {
         } else {
             // A current-thread runtime has no other worker to hand its tasks to: encode
             // here, in memory (a `Checkpointer` streams on any runtime).
-            let bytes = encode_bytes(encode, state)?;
+            let bytes =
+                encode_bytes(encode, state).inspect_err(|_| crate::metrics::dump_failed())?;
             let reporter = self.reporter(Operation::Dump, first);
             let size = bytes.len() as u64;
             let placed = self
@@ -498,6 +499,7 @@ impl SnapshotManager {
         span: &tracing::Span,
     ) -> Result<DumpInfo> {
         let (placed, size) = stored.inspect_err(|e| {
+            crate::metrics::dump_failed();
             if let Error::NotDurable { key, .. } | Error::OutcomeUnknown { key, .. } = e {
                 self.note_dumped(*key);
             }
@@ -507,6 +509,7 @@ impl SnapshotManager {
         self.note_dumped(key);
         span.record("key", tracing::field::display(key));
         span.record("bytes", size);
+        crate::metrics::dumped(size, started.elapsed());
         let retention = self.retention_after_dump().await;
         tracing::info!(
             target: "snapshot",
