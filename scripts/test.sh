@@ -14,6 +14,8 @@ fi
 cargo build -p snapshot-codec --no-default-features --target thumbv7em-none-eabi
 cargo build -p snapshot-codec --no-default-features --features serde,chrono --target thumbv7em-none-eabi
 
+# The web page (`snapshot ui`) is tested in a headless chromium: installed if missing.
+bash scripts/install-chromium.sh
 cargo test --workspace --all-features
 
 # The Python package (snapshot-py): built as a wheel with maturin, installed into a

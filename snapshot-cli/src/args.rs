@@ -92,6 +92,18 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
     },
+    /// A local, read-only web page over a store: a timeline of sizes and steps, labels
+    /// as filters, snapshots as collapsible trees, the diff of two.
+    #[command(
+        after_help = "The page is served on 127.0.0.1 only, at the address printed first (a random free port unless --port is given); Ctrl-C stops it.\n\nExamples:\n  snapshot ui ./checkpoints\n  snapshot ui s3://pipelines/nightly --port 8700"
+    )]
+    Ui {
+        /// The store.
+        store: String,
+        /// The port to listen on (0: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Sizes and growth of a store: count, oldest and newest, total and per-snapshot
     /// size, growth by day, compression.
     #[command(

@@ -106,6 +106,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             diff::run(&store, &pair, &filter, json, limit).await?
         }
+        Command::Ui { store, port } => ui::run(&store, port).await?,
         Command::Stats {
             store,
             filter,

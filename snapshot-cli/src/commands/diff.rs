@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, bail};
 use serde_json::{Value as Json, json};
-use snapshot_state::codec::{Brief, Change, diff};
+use snapshot_state::codec::{Brief, Change, Diff, diff};
 use snapshot_state::{Lookup, Query, SnapshotKey, SnapshotManager, Value};
 
 use crate::args::{FilterArgs, parse_time};
@@ -51,43 +51,7 @@ pub async fn run(
     };
     let d = diff(&old, &new);
     if as_json {
-        let registry = crate::registry();
-        let brief = |b: &Brief| match &b.value {
-            Some(v) => json!({"kind": b.kind, "value": crate::json::to_json(v, &registry)}),
-            None => json!({"kind": b.kind, "len": b.len}),
-        };
-        let changes: Vec<Json> = d
-            .changes
-            .iter()
-            .map(|c| match c {
-                Change::Added { path, new } => json!({"op": "add", "path": path, "new": brief(new)}),
-                Change::Removed { path, old } => {
-                    json!({"op": "remove", "path": path, "old": brief(old)})
-                }
-                Change::Changed { path, old, new } => {
-                    json!({"op": "change", "path": path, "old": brief(old), "new": brief(new)})
-                }
-                Change::Elements {
-                    path,
-                    element_type,
-                    len,
-                    changed,
-                    max_abs_diff,
-                } => json!({
-                    "op": "elements", "path": path, "element_type": element_type, "len": len,
-                    "changed": changed,
-                    // JSON has no NaN: a one-sided NaN is null.
-                    "max_abs_diff": if max_abs_diff.is_nan() { Json::Null } else { json!(max_abs_diff) },
-                }),
-                _ => json!({"op": "other", "path": c.path(), "text": c.to_string()}),
-            })
-            .collect();
-        let doc = json!({
-            "old": old_key.to_string(),
-            "new": new_key.to_string(),
-            "unchanged": d.unchanged,
-            "changes": changes,
-        });
+        let doc = to_json(old_key, new_key, &d);
         return output::stdout(serde_json::to_string_pretty(&doc)? + "\n");
     }
     let mut out = format!("--- {old_key}\n+++ {new_key}\n");
@@ -119,6 +83,47 @@ pub async fn run(
         d.unchanged
     ));
     output::stdout(out)
+}
+
+/// A diff as one JSON document (what `--json` prints and the web page reads).
+pub fn to_json(old_key: SnapshotKey, new_key: SnapshotKey, d: &Diff) -> Json {
+    let registry = crate::registry();
+    let brief = |b: &Brief| match &b.value {
+        Some(v) => json!({"kind": b.kind, "value": crate::json::to_json(v, &registry)}),
+        None => json!({"kind": b.kind, "len": b.len}),
+    };
+    let changes: Vec<Json> = d
+        .changes
+        .iter()
+        .map(|c| match c {
+            Change::Added { path, new } => json!({"op": "add", "path": path, "new": brief(new)}),
+            Change::Removed { path, old } => {
+                json!({"op": "remove", "path": path, "old": brief(old)})
+            }
+            Change::Changed { path, old, new } => {
+                json!({"op": "change", "path": path, "old": brief(old), "new": brief(new)})
+            }
+            Change::Elements {
+                path,
+                element_type,
+                len,
+                changed,
+                max_abs_diff,
+            } => json!({
+                "op": "elements", "path": path, "element_type": element_type, "len": len,
+                "changed": changed,
+                // JSON has no NaN: a one-sided NaN is null.
+                "max_abs_diff": if max_abs_diff.is_nan() { Json::Null } else { json!(max_abs_diff) },
+            }),
+            _ => json!({"op": "other", "path": c.path(), "text": c.to_string()}),
+        })
+        .collect();
+    json!({
+        "old": old_key.to_string(),
+        "new": new_key.to_string(),
+        "unchanged": d.unchanged,
+        "changes": changes,
+    })
 }
 
 async fn load(

@@ -10,4 +10,5 @@ pub mod prune;
 pub mod put;
 pub mod show;
 pub mod stats;
+pub mod ui;
 pub mod verify;
