@@ -196,33 +196,9 @@ pub fn diff(old: &Value, new: &Value) -> Diff {
     out
 }
 
-fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Diff) {
+pub(crate) fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Diff) {
     match (old, new) {
-        (Value::Map(a), Value::Map(b)) => {
-            for (key, av) in a.iter() {
-                let at = path.len();
-                push_segment(path, &key.to_string());
-                match b.get(key) {
-                    Some(bv) => walk(av, bv, path, out),
-                    None => out.changes.push(Change::Removed {
-                        path: path.clone(),
-                        old: Brief::of(av),
-                    }),
-                }
-                path.truncate(at);
-            }
-            for (key, bv) in b.iter() {
-                if a.get(key).is_none() {
-                    let at = path.len();
-                    push_segment(path, &key.to_string());
-                    out.changes.push(Change::Added {
-                        path: path.clone(),
-                        new: Brief::of(bv),
-                    });
-                    path.truncate(at);
-                }
-            }
-        }
+        (Value::Map(a), Value::Map(b)) => walk_maps(a, b, path, out),
         (Value::List(a), Value::List(b)) => {
             for i in 0..a.len().max(b.len()) {
                 let at = path.len();
@@ -257,6 +233,34 @@ fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Diff) {
                     new: Brief::of(new),
                 });
             }
+        }
+    }
+}
+
+/// The entries of two maps: each key of `a` in order (changed or removed), then the keys
+/// only `b` has.
+pub(crate) fn walk_maps(a: &crate::Map, b: &crate::Map, path: &mut String, out: &mut Diff) {
+    for (key, av) in a.iter() {
+        let at = path.len();
+        push_segment(path, &key.to_string());
+        match b.get(key) {
+            Some(bv) => walk(av, bv, path, out),
+            None => out.changes.push(Change::Removed {
+                path: path.clone(),
+                old: Brief::of(av),
+            }),
+        }
+        path.truncate(at);
+    }
+    for (key, bv) in b.iter() {
+        if a.get(key).is_none() {
+            let at = path.len();
+            push_segment(path, &key.to_string());
+            out.changes.push(Change::Added {
+                path: path.clone(),
+                new: Brief::of(bv),
+            });
+            path.truncate(at);
         }
     }
 }
@@ -332,7 +336,7 @@ fn ndarray(value: &Value) -> Option<(DType, Vec<usize>, &[u8])> {
 }
 
 /// Appends `/key` to a JSON Pointer.
-fn push_segment(path: &mut String, key: &str) {
+pub(crate) fn push_segment(path: &mut String, key: &str) {
     path.push('/');
     for c in key.chars() {
         match c {

@@ -66,6 +66,8 @@ mod crypt;
 #[cfg(feature = "serde")]
 mod de;
 mod diff;
+#[cfg(feature = "std")]
+mod diff_stream;
 mod error;
 mod ext;
 mod frame;

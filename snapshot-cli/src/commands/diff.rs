@@ -2,8 +2,8 @@
 
 use anyhow::{anyhow, bail};
 use serde_json::{Value as Json, json};
-use snapshot_state::codec::{Brief, Change, Diff, diff};
-use snapshot_state::{Lookup, Query, SnapshotKey, SnapshotManager, Value};
+use snapshot_state::codec::{Brief, Change, Diff};
+use snapshot_state::{Lookup, SnapshotKey};
 
 use crate::args::{FilterArgs, parse_time};
 use crate::output;
@@ -29,9 +29,11 @@ pub async fn run(
         None => Lookup::Latest,
     };
     let new_query = new_lookup.matching(filter.clone());
-    let (new_key, new) = load(&manager, new_query)
+    let new_key = manager
+        .resolve(new_query)
         .await?
-        .ok_or_else(|| not_found(store, new_lookup, filter.is_empty()))?;
+        .ok_or_else(|| not_found(store, new_lookup, filter.is_empty()))?
+        .key;
     let old_lookup = match (pair.old, pair.before) {
         (Some(t), _) => Lookup::Exact(parse_time(t)?),
         (None, Some(t)) => Lookup::AtOrBefore(parse_time(t)?),
@@ -42,14 +44,15 @@ pub async fn run(
         },
     };
     let exact = filter.is_empty();
-    let (old_key, old) = match load(&manager, old_lookup.matching(filter)).await? {
-        Some(found) => found,
+    let old_key = match manager.resolve(old_lookup.matching(filter)).await? {
+        Some(found) => found.key,
         None if pair.old.is_none() && pair.before.is_none() => {
             bail!("{new_key} is the only snapshot that matches in {store}: nothing to compare")
         }
         None => return Err(not_found(store, old_lookup, exact)),
     };
-    let d = diff(&old, &new);
+    // Both stream side by side: memory near the largest single string or array.
+    let d = manager.raw().diff(old_key, new_key).await?;
     if as_json {
         let doc = to_json(old_key, new_key, &d);
         return output::stdout(serde_json::to_string_pretty(&doc)? + "\n");
@@ -124,14 +127,6 @@ pub fn to_json(old_key: SnapshotKey, new_key: SnapshotKey, d: &Diff) -> Json {
         "unchanged": d.unchanged,
         "changes": changes,
     })
-}
-
-async fn load(
-    manager: &SnapshotManager,
-    query: Query,
-) -> anyhow::Result<Option<(SnapshotKey, Value)>> {
-    let found = manager.load_snapshot::<Value>(query).await?;
-    Ok(found.map(|s| (s.meta.key, s.value)))
 }
 
 fn not_found(store: &str, lookup: Lookup, exact: bool) -> anyhow::Error {

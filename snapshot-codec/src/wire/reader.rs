@@ -134,6 +134,7 @@ impl ReadKey<'_, '_> {
 }
 
 /// What a value tag says, with its inline length or payload read.
+#[derive(Clone, Copy)]
 pub(crate) enum Head {
     Null,
     Bool(bool),
@@ -482,7 +483,14 @@ impl<'de, I: Input<'de>> Reader<I> {
     }
 
     pub(crate) fn read_value(&mut self) -> Result<Value> {
-        Ok(match self.read_head()? {
+        let head = self.read_head()?;
+        self.value_from_head(head)
+    }
+
+    /// Reads the rest of a value whose head has been read.
+    #[inline(always)]
+    pub(crate) fn value_from_head(&mut self, head: Head) -> Result<Value> {
+        Ok(match head {
             Head::Null => Value::Null,
             Head::Bool(b) => Value::Bool(b),
             Head::UInt(u) => Value::Int(u.into()),

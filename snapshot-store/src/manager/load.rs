@@ -287,6 +287,43 @@ impl SnapshotManager {
         read.map_err(|source| Error::undecodable(key, source))
     }
 
+    /// Streams the snapshots `old` and `new` from the store side by side into a diff on
+    /// the blocking pool. When either is damaged, the error names the damaged one.
+    pub(super) async fn diff_streamed(
+        &self,
+        old: SnapshotKey,
+        new: SnapshotKey,
+    ) -> Result<snapshot_codec::Diff> {
+        let (old_size, old_stream) = self.store.get_stream(old).await?;
+        let (new_size, new_stream) = self.store.get_stream(new).await?;
+        let (old_tx, old_rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+        let (new_tx, new_rx) = tokio::sync::mpsc::channel(CHUNKS_IN_FLIGHT);
+        let decode = self.decode.clone();
+        let differ = tokio::task::spawn_blocking(move || {
+            decode.diff_from_readers(PipeReader::new(old_rx), PipeReader::new(new_rx))
+        });
+        let old_reporter = self.reporter(Operation::Load, old);
+        let new_reporter = self.reporter(Operation::Load, new);
+        let (sent_old, sent_new) = futures::join!(
+            forward(old_stream, old_tx, &old_reporter, old_size),
+            forward(new_stream, new_tx, &new_reporter, new_size)
+        );
+        sent_old?;
+        sent_new?;
+        let diffed = differ
+            .await
+            .map_err(|e| Error::backend("task", e.to_string()))?;
+        match diffed {
+            Ok(d) => Ok(d),
+            // Which one is damaged: each is checked alone.
+            Err(source) => {
+                self.check_stream(old).await?;
+                self.check_stream(new).await?;
+                Err(Error::undecodable(new, source))
+            }
+        }
+    }
+
     /// Loads the newest snapshot that loads as a `T`, passing over newer ones that are
     /// damaged (corrupt, or not a `T`) or vanish while being read, and reporting each
     /// with its reason. Nothing is deleted.

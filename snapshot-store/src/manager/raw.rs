@@ -204,7 +204,7 @@ impl<'a> Raw<'a> {
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let manager = SnapshotManager::new(MemoryStore::new());
-    /// let key = manager.dump(&value!({"step": 3, "weights": [0.5, -1.5]})).await?;
+    /// let key = manager.dump(&value!({"step": 3, "weights": [0.5, -1.5]})).await?.key;
     /// let summary = manager.raw().summarize(key, &SummaryOptions::new()).await?;
     /// assert_eq!(summary.root.find("weights").unwrap().len, 2);
     /// # Ok::<(), snapshot_store::Error>(())
@@ -225,6 +225,34 @@ impl<'a> Raw<'a> {
                 decode.summarize_from_reader(reader, &options)
             })
             .await
+    }
+
+    /// What changed from the snapshot `old` to the snapshot `new` (see
+    /// [`diff`](snapshot_codec::diff)), computed while both stream from the store: memory
+    /// stays near the largest single string or array of the two, not their size, as
+    /// long as their maps keep their keys in one order (a part where they do not is
+    /// compared in memory).
+    ///
+    /// ```
+    /// use snapshot_store::{MemoryStore, SnapshotManager};
+    /// use snapshot_store::snapshot_codec::value;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let manager = SnapshotManager::new(MemoryStore::new());
+    /// let old = manager.dump(&value!({"step": 1, "loss": 0.5})).await?.key;
+    /// let new = manager.dump(&value!({"step": 2, "loss": 0.5})).await?.key;
+    /// let d = manager.raw().diff(old, new).await?;
+    /// assert_eq!(d.changes[0].to_string(), "~ /step: 1 -> 2");
+    /// assert_eq!(d.unchanged, 1);
+    /// # Ok::<(), snapshot_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// A store error, [`Error::NotFound`](crate::Error::NotFound) for a missing key, or
+    /// the damage of the snapshot that is damaged (named by its key).
+    pub async fn diff(&self, old: SnapshotKey, new: SnapshotKey) -> Result<snapshot_codec::Diff> {
+        self.0.diff_streamed(old, new).await
     }
 
     /// Encodes `state` to `writer` with the manager's options, outside any store;
