@@ -384,6 +384,7 @@ mod guide {
         Backends = "backends.md",
         Reliability = "reliability.md",
         Cli = "cli.md",
+        Inspecting = "inspecting.md",
         Python = "python.md",
         Format = "format.md",
         WritingABackend = "writing-a-backend.md",

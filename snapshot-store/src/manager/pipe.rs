@@ -111,8 +111,12 @@ impl PipeWriter {
     fn send(&mut self, piece: Piece) -> io::Result<()> {
         // Waits for room without tokio's blocking check, which refuses any thread that
         // entered a runtime: the encoder may run on `Runtime::block_on`'s thread, which
-        // is no worker (the store's side runs on the workers).
-        futures::executor::block_on(self.tx.send(piece))
+        // is no worker (the store's side runs on the workers). Unconstrained: on that
+        // thread the whole encode happens inside one poll of the caller's future, whose
+        // cooperative budget would run out after a few thousand waits for room; from
+        // then on every send would be told to yield, forever (a dump of 1 GiB from
+        // `#[tokio::main]` hung at 512 MiB that way).
+        futures::executor::block_on(tokio::task::unconstrained(self.tx.send(piece)))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the store stopped reading"))
     }
 
