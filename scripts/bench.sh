@@ -16,6 +16,7 @@ if [ "$mode" != "report" ]; then
 fi
 cargo build --release -q -p snapshot-bench --bins -p snapshot-cli
 memory=$(target/release/memory)
+look=$(target/release/look)
 dump_cost=$(target/release/dump_cost)
 encryption=$(target/release/encryption)
 # Lookups at a million snapshots (a simulated S3 prefix, and a directory of hard links).
@@ -74,6 +75,12 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   echo "## Memory"
   echo
   echo "$memory"
+  echo
+  echo "## Looking inside a 1 GiB checkpoint"
+  echo
+  cat BENCHMARKS.look.md
+  echo
+  echo "$look"
   echo
   echo "## Lookups at scale"
   echo

@@ -1,4 +1,5 @@
-//! The guide's shell blocks (`docs/cli.md`, `docs/migrating.md`), run as written: each
+//! The guide's shell blocks (`docs/cli.md`, `docs/migrating.md`, `docs/inspecting.md`),
+//! run as written, and the outputs `docs/inspecting.md` shows, compared: each
 //! block is one bash session (`set -e`: every command must succeed) with the `snapshot`
 //! binary of this build on `PATH`, in a directory holding what the blocks name
 //! (`./checkpoints` with four snapshots of January 2024, `config.json`, `state.json`, a
@@ -139,6 +140,53 @@ fn run(page: &str, work: &Path, weed: &support::Weed, s3_root: &str) -> usize {
     blocks.len()
 }
 
+/// The outputs a page shows (`text` blocks starting with `$ snapshot ... ./checkpoints`)
+/// are what the command prints here, byte for byte; returns how many were checked.
+fn outputs_match(page: &str, work: &Path) -> usize {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_snapshot"));
+    let text = std::fs::read_to_string(repo().join(page)).expect("read the guide page");
+    let mut checked = 0;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim_end() != "```text" {
+            continue;
+        }
+        let block: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| l.trim_end() != "```")
+            .collect();
+        let Some(command) = block.first().and_then(|l| l.strip_prefix("$ snapshot ")) else {
+            continue;
+        };
+        if !command.contains("./checkpoints") || command.starts_with("ui ") {
+            continue;
+        }
+        let out = Command::new(&bin)
+            .args(command.split_whitespace())
+            .current_dir(work)
+            .env("SNAPSHOT_CACHE_DIR", work.join(".cache"))
+            .output()
+            .expect("snapshot runs");
+        let expected: String = block[1..].iter().map(|l| format!("{l}\n")).collect();
+        let got = String::from_utf8_lossy(&out.stdout);
+        // SNAPSHOT_GUIDE_BLESS=1 writes what was printed into the page (then review the diff).
+        if std::env::var_os("SNAPSHOT_GUIDE_BLESS").is_some() && out.status.success() {
+            let page_text = std::fs::read_to_string(repo().join(page)).expect("read");
+            let old = format!("$ snapshot {command}\n{expected}");
+            let new = format!("$ snapshot {command}\n{got}");
+            std::fs::write(repo().join(page), page_text.replacen(&old, &new, 1)).expect("bless");
+            checked += 1;
+            continue;
+        }
+        assert!(
+            out.status.success() && got == expected,
+            "{page}: `snapshot {command}` printed\n{got}\nbut the page shows\n{expected}"
+        );
+        checked += 1;
+    }
+    checked
+}
+
 fn main() {
     let weed = support::Weed::start();
     let s3_root = format!("{}/guide-{}", support::BUCKET, std::process::id());
@@ -177,5 +225,13 @@ fn main() {
     assert_eq!(imported, 3, "import-py brings the three py-snapshot files");
 
     assert_eq!(run("docs/migrating.md", work, &weed, &s3_root), 1);
-    println!("guide shell blocks: docs/cli.md and docs/migrating.md ran");
+    assert_eq!(run("docs/inspecting.md", work, &weed, &s3_root), 1);
+    let shown = outputs_match("docs/inspecting.md", work);
+    assert!(
+        shown >= 4,
+        "only {shown} outputs of docs/inspecting.md were checked"
+    );
+    println!(
+        "guide shell blocks: docs/cli.md, docs/migrating.md and docs/inspecting.md ran; {shown} outputs match"
+    );
 }

@@ -554,7 +554,10 @@ fn write_node(f: &mut fmt::Formatter<'_>, node: &SummaryNode, indent: usize) -> 
     if let Some(unit) = unit {
         if node.count > 1 {
             let each = node.len as f64 / node.count as f64;
-            write!(f, ", {each:.1} {unit} each")?;
+            match node.len % node.count {
+                0 => write!(f, ", {each:.0} {unit} each")?,
+                _ => write!(f, ", {each:.1} {unit} each")?,
+            }
         } else if node.len == 1 {
             write!(
                 f,
