@@ -98,6 +98,39 @@ fn main() {
         .assert()
         .success()
         .stdout(predicate::str::contains("the body was not read"));
+    // The web page's server over S3: the list it shows, a tree, a diff.
+    let mut ui = std::process::Command::new(assert_cmd::cargo::cargo_bin("snapshot"));
+    ui.args(["ui", &s3])
+        .env("AWS_ENDPOINT", weed.endpoint())
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", support::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", support::SECRET_KEY)
+        .stdout(std::process::Stdio::piped());
+    let mut server = ui.spawn().expect("snapshot ui starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("its address");
+    let addr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .map(|w| w.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let listed = http_get(&addr, "/api/snapshots");
+    assert_eq!(
+        listed["snapshots"].as_array().map(Vec::len),
+        Some(3),
+        "{listed}"
+    );
+    let tree = http_get(&addr, &format!("/api/tree?key={}&path=/done", keys[0]));
+    assert_eq!(tree["children"].as_array().map(Vec::len), Some(3), "{tree}");
+    let d = http_get(&addr, &format!("/api/diff?old={}&new={}", keys[0], keys[2]));
+    assert_eq!(d["unchanged"], 5, "{d}");
+    let _ = server.kill();
+    let _ = server.wait();
 
     // copy S3 -> disk -> another S3 prefix, verified on arrival
     let local = dir.path().join("local");
@@ -331,4 +364,20 @@ fn main() {
         .success()
         .stdout(predicate::str::contains("3 snapshots checked, 0 bad"));
     println!("and against s3rver at {}", t.endpoint);
+}
+
+/// GET `path` from the server at `addr` (HTTP/1.1, one request), its body as JSON.
+fn http_get(addr: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+    let body = response.split("\r\n\r\n").nth(1).expect("a body");
+    serde_json::from_str(body).expect("JSON")
 }

@@ -43,6 +43,7 @@ pub use snapshot_codec::{
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use snapshot_codec::{EncryptionKey, Keyring};
+pub use snapshot_store::metrics;
 pub use snapshot_store::{
     ByteStream, CalendarDuration, Checkpoint, Checkpointer, Copied, CopyReport,
     DEFAULT_COMPRESSION, DumpInfo, DumpOptions, DurationError, Error, Filter, IntoKey, KeepReason,
