@@ -216,3 +216,93 @@ fn inspect_reads_a_stored_snapshot_or_only_its_header() {
         .failure()
         .stderr(predicate::str::contains("not found"));
 }
+
+/// GET `path` from the server at `addr` (HTTP/1.1, one request): status line and body.
+fn http_get(addr: &str, path: &str) -> (String, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response.lines().next().unwrap_or_default().to_owned();
+    let body = response.split("\r\n\r\n").nth(1).expect("a body");
+    (status, serde_json::from_str(body).expect("JSON"))
+}
+
+/// `snapshot ui ARGS`, its address, and the process (killed when the test ends).
+struct Ui(std::process::Child, String);
+
+impl Ui {
+    fn start(args: &[&str]) -> Ui {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("snapshot"))
+            .arg("ui")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("snapshot ui starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("its address");
+        let addr = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http://"))
+            .map(|w| w.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Ui(child, addr)
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_web_page_reads_encrypted_stores_with_their_key_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("k.key");
+    let key = key.to_str().expect("utf-8");
+    let store = url(&dir.path().join("store"));
+    cli()
+        .args(["keygen", "--id", "ui", "-o", key])
+        .assert()
+        .success();
+    let put = stdout(
+        cli()
+            .args(["put", &store, "-", "--key-file", key, "--label", "run=x"])
+            .write_stdin(r#"{"secret": "s3cret", "step": 4}"#),
+    );
+    let snapshot = put.trim();
+
+    let with_key = Ui::start(&[&store, "--key-file", key]);
+    let (status, listed) = http_get(&with_key.1, "/api/snapshots");
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(listed["snapshots"][0]["labels"]["run"], "x", "{listed}");
+    let (status, tree) = http_get(&with_key.1, &format!("/api/tree?key={snapshot}"));
+    assert!(status.contains("200"), "{status} {tree}");
+    assert_eq!(tree["children"][0]["preview"], "\"s3cret\"", "{tree}");
+
+    // Without the key: listed (sealed), never opened; the error names the key.
+    let without = Ui::start(&[&store]);
+    let (_, listed) = http_get(&without.1, "/api/snapshots");
+    assert_eq!(listed["snapshots"][0]["sealed"], true, "{listed}");
+    let (status, answer) = http_get(&without.1, &format!("/api/tree?key={snapshot}"));
+    assert!(!status.contains("200"), "{status}");
+    assert!(
+        answer["error"].as_str().unwrap_or_default().contains("ui"),
+        "{answer}"
+    );
+    // A key that is not there, and a path that is not there.
+    let (status, _) = http_get(&with_key.1, "/api/tree?key=2020-01-01_00-00-00-000000");
+    assert!(status.contains("404"), "{status}");
+    let (status, _) = http_get(&with_key.1, &format!("/api/tree?key={snapshot}&path=/nope"));
+    assert!(status.contains("404"), "{status}");
+}

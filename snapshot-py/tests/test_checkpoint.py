@@ -138,13 +138,20 @@ def test_a_process_killed_mid_upload_leaves_nothing_partial(kind, tmp_path, requ
     else:
         url = str(tmp_path / "s")
     started = 0
-    for round_, delay in enumerate([0.1, 0.5, 1.5, 4.0]):
+    # The last kill waits for a first stored checkpoint (however slow the server is under
+    # load), then lands while the next ones are being written.
+    for round_, delay in enumerate([0.1, 0.5, 1.5, None]):
         writer = subprocess.Popen(
             [sys.executable, "-c", KILLED_WRITER, url, str(round_)],
             stdout=subprocess.PIPE, text=True,
         )
         assert writer.stdout is not None
         assert writer.stdout.readline().strip() == "started"
+        if delay is None:
+            deadline = time.monotonic() + 60
+            while not snapshot.SnapshotManager(url).list() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            delay = 0.5
         time.sleep(delay)
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=30)
@@ -156,6 +163,6 @@ def test_a_process_killed_mid_upload_leaves_nothing_partial(kind, tmp_path, requ
         assert back["w"].shape == (4_000_000,) and back["n"] >= 1
     report = manager.verify()
     assert report.ok and report.checked == len(listed), report
-    assert listed, "no checkpoint was stored in 6 s of writing"
+    assert listed, "no checkpoint was stored in a minute of writing"
     assert started > len(listed), "every kill came between checkpoints"
     print(f"{kind}: {started} handed over, {len(listed)} stored whole, 4 kills")

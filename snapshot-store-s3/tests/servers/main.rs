@@ -307,6 +307,10 @@ async fn on_every_server(target: &Target) {
     .await;
 }
 
+/// What the process's metrics recorder holds.
+pub(crate) static METRICS: std::sync::OnceLock<metrics_util::debugging::Snapshotter> =
+    std::sync::OnceLock::new();
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -319,6 +323,10 @@ fn main() {
         Ok(other) => panic!("unknown child role {other}"),
         Err(_) => {}
     }
+    // Metrics are read back by the probe's test (writes.rs).
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let _ = METRICS.set(recorder.snapshotter());
+    recorder.install().expect("the only recorder");
     let started = Instant::now();
     let servers = std::env::var("SNAPSHOT_S3_TEST_SERVERS")
         .unwrap_or_else(|_| "seaweedfs,moto,s3rver".into());

@@ -118,6 +118,25 @@ pub(crate) async fn probe_finds_what_the_server_does(target: &Target) {
     );
     let leftovers = store.stale(Duration::ZERO).await.expect("stale");
     assert!(leftovers.is_empty(), "the probe left {leftovers:?}");
+    // The probe is counted, with what it found.
+    let metrics = crate::METRICS
+        .get()
+        .expect("a recorder")
+        .snapshot()
+        .into_vec();
+    let counted = metrics.iter().any(|(key, _, _, value)| {
+        let key = key.key();
+        key.name() == snapshot_store_s3::PROBES_METRIC
+            && key
+                .labels()
+                .any(|l| l.key() == "protocol" && l.value() == report.protocol.as_str())
+            && matches!(value, metrics_util::debugging::DebugValue::Counter(n) if *n >= 1)
+    });
+    assert!(
+        counted,
+        "no {} counted: {metrics:?}",
+        snapshot_store_s3::PROBES_METRIC
+    );
 }
 
 /// `conditional` forced on a server that ignores conditional creates refuses to write
