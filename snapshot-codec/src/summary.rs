@@ -262,10 +262,8 @@ impl DecodeOptions {
             };
             let mut root = SummaryNode::named("$".to_string());
             value(r, &mut root, 0, &mut walk)?;
+            // (The stream reader refuses bytes after the root value.)
             let body_len = r.input.position();
-            if r.input.peek_u8()?.is_some() {
-                return Err(Error::TrailingBytes);
-            }
             Ok(Summary { root, body_len })
         })
     }
