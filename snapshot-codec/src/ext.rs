@@ -74,6 +74,57 @@ impl fmt::Debug for Ext {
     }
 }
 
+/// An extension value whose payload is written from borrowed pieces, one after the
+/// other, without joining them first: for payloads too large to copy twice, such as an
+/// array's elements after a small header of its own. This crate's serializer writes
+/// exactly the [`Ext`] of the joined payload; other serde formats see the tuple
+/// `(type_id, length, piece, piece, ...)`.
+///
+/// ```
+/// use snapshot_codec::{Ext, ExtParts, Value, from_slice, to_vec};
+///
+/// let header = [7u8, 1];
+/// let elements = vec![0u8; 1000];
+/// let written = to_vec(&ExtParts::new(200, &[&header, &elements]))?;
+/// let value: Value = from_slice(&written)?;
+/// let mut joined = header.to_vec();
+/// joined.extend_from_slice(&elements);
+/// assert_eq!(value, Value::from(Ext::new(200, joined)));
+/// # Ok::<(), snapshot_codec::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ExtParts<'a> {
+    type_id: u64,
+    parts: &'a [&'a [u8]],
+}
+
+impl<'a> ExtParts<'a> {
+    /// An extension value of type `type_id` whose payload is `parts`, in order.
+    pub fn new(type_id: u64, parts: &'a [&'a [u8]]) -> Self {
+        Self { type_id, parts }
+    }
+
+    /// The type identifier.
+    pub fn type_id(&self) -> u64 {
+        self.type_id
+    }
+
+    /// The payload's length: the pieces' lengths together.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[cfg(feature = "serde")]
+    pub(crate) fn parts(&self) -> &'a [&'a [u8]] {
+        self.parts
+    }
+}
+
 /// A custom type that can live inside a snapshot as an extension value.
 ///
 /// The identifier must be unique within a program (a [`Registry`] checks that) and must
@@ -258,6 +309,11 @@ impl Registry {
                 reason,
             }),
         }
+    }
+
+    /// Whether `type_id` is registered.
+    pub(crate) fn knows(&self, type_id: u64) -> bool {
+        self.handlers.contains_key(&type_id)
     }
 
     /// Checks one extension payload against its registered type; unknown types pass.

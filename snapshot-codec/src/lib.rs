@@ -100,7 +100,7 @@ pub use array::{Array, ElementType};
 pub use crypt::{EncryptionKey, Keyring, MAX_KEY_ID_LEN};
 pub use diff::{Brief, Change, Diff, diff};
 pub use error::{Error, Result};
-pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtType, FIRST_USER_TYPE_ID, Registry};
+pub use ext::{CHRONO_DATETIME_TYPE_ID, Ext, ExtParts, ExtType, FIRST_USER_TYPE_ID, Registry};
 pub use frame::{FLAG_ENCRYPTED, FLAG_LZ4, FLAG_METADATA, FLAG_ZSTD, FORMAT_VERSION, MAGIC};
 pub use inspect::{Inspection, ValueCounts, inspect};
 pub use map::{IntoIter as MapIntoIter, Iter as MapIter, IterMut as MapIterMut, Key, KeyRef, Map};
@@ -295,7 +295,8 @@ impl DecodeOptions {
     /// # Errors
     /// Each malformation has its own [`Error`] variant.
     pub fn decode(&self, bytes: &[u8]) -> Result<Value> {
-        frame::decode_slice(bytes, self, |r| r.read_value())
+        let (body, version) = frame::open_slice(bytes, self)?;
+        frame::read_opened!(&body, version, self, |r| r.read_value())
     }
 
     /// Decodes one snapshot from `reader`; the value is returned only after the
@@ -341,7 +342,8 @@ impl DecodeOptions {
     #[cfg(feature = "serde")]
     #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
     pub fn from_slice<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T> {
-        frame::decode_slice(bytes, self, |r| T::deserialize(r))
+        let (body, version) = frame::open_slice(bytes, self)?;
+        frame::read_opened!(&body, version, self, |r| T::deserialize(r))
     }
 
     /// Deserializes a `T` from one snapshot read from `reader`.

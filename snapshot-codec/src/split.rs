@@ -2,10 +2,9 @@
 //! their values but not while bytes are compressed, checksummed or encrypted (a Python
 //! binding holding the GIL, say).
 
-use alloc::{borrow::Cow, vec::Vec};
+use alloc::vec::Vec;
 
 use crate::frame;
-use crate::wire::{Reader, SliceInput};
 use crate::{DecodeOptions, EncodeOptions, Result, Value};
 
 /// A body serialized by [`EncodeOptions::to_body`], not yet a snapshot: compression,
@@ -105,7 +104,7 @@ impl EncodeOptions {
 /// ```
 #[derive(Debug)]
 pub struct OpenedSnapshot<'a> {
-    body: Cow<'a, [u8]>,
+    body: frame::Body<'a>,
     version: u8,
     opts: DecodeOptions,
 }
@@ -131,7 +130,7 @@ impl OpenedSnapshot<'_> {
     /// unencrypted), so it outlives the bytes it was opened from.
     pub fn into_owned(self) -> OpenedSnapshot<'static> {
         OpenedSnapshot {
-            body: Cow::Owned(self.body.into_owned()),
+            body: self.body.into_owned(),
             version: self.version,
             opts: self.opts,
         }
@@ -142,25 +141,12 @@ impl OpenedSnapshot<'_> {
         self.body.len()
     }
 
-    fn read<'s, T>(
-        &'s self,
-        read: impl FnOnce(&mut Reader<SliceInput<'s>>) -> Result<T>,
-    ) -> Result<T> {
-        frame::read_body(
-            &self.body,
-            frame::held(&self.body),
-            self.version,
-            &self.opts,
-            read,
-        )
-    }
-
     /// Reads the value as a dynamic [`Value`].
     ///
     /// # Errors
     /// As [`DecodeOptions::decode`].
     pub fn decode(&self) -> Result<Value> {
-        self.read(|r| r.read_value())
+        frame::read_opened!(&self.body, self.version, &self.opts, |r| r.read_value())
     }
 
     /// Reads the value through a serde seed: a [`DeserializeSeed`](serde::de::DeserializeSeed)
@@ -172,6 +158,7 @@ impl OpenedSnapshot<'_> {
         &'s self,
         seed: S,
     ) -> Result<S::Value> {
-        self.read(|r| seed.deserialize(r))
+        frame::read_opened!(&self.body, self.version, &self.opts, |r| seed
+            .deserialize(r))
     }
 }

@@ -136,6 +136,30 @@ impl Serialize for Ext {
     }
 }
 
+/// An [`ExtParts`](crate::ExtParts) passes serde as a newtype struct around
+/// `(type_id, length, piece...)`, which this crate's serializer writes as one extension.
+impl Serialize for crate::ExtParts<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_newtype_struct(crate::ser::EXT_PARTS_NEWTYPE, &PartsTuple(self))
+    }
+}
+
+struct PartsTuple<'a, 'b>(&'a crate::ExtParts<'b>);
+
+impl Serialize for PartsTuple<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let parts = self.0.parts();
+        let mut t = s.serialize_tuple(2 + parts.len())?;
+        t.serialize_element(&self.0.type_id())?;
+        t.serialize_element(&(self.0.len() as u64))?;
+        for part in parts {
+            t.serialize_element(&Payload(part))?;
+        }
+        t.end()
+    }
+}
+
 struct Payload<'a>(&'a [u8]);
 
 impl Serialize for Payload<'_> {

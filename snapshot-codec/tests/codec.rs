@@ -486,3 +486,46 @@ fn format_md_golden_examples_are_pinned() {
         .collect();
     assert_eq!(shown, plain(&Value::Null));
 }
+
+/// A streamed, uncompressed snapshot is several chunks; read from memory it is read
+/// where it lies, chunk by chunk, and gives what the one-chunk form gives, whatever
+/// falls across a chunk boundary (a key, a string, a number, a large byte string).
+#[test]
+fn chunked_bodies_in_memory_read_as_the_same_value_on_every_path() {
+    use snapshot_codec::{Compression, DecodeOptions, EncodeOptions, Value, value};
+    let opts = EncodeOptions::new().with_compression(Compression::None);
+    let big: Vec<u8> = (0..400_000u32).map(|i| (i % 253) as u8).collect();
+    let text: String = (0..50_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let v = value!({
+        "users": (users(3000)),
+        "blob": (Value::Bytes(big)),
+        "text": (text),
+        "n": 42,
+    });
+    let mut streamed = Vec::new();
+    opts.to_writer(&mut streamed, &v).expect("streams");
+    let whole = opts.to_vec(&v).expect("encodes");
+    assert_ne!(
+        streamed, whole,
+        "the streamed form should be in several chunks"
+    );
+    for bytes in [&streamed, &whole] {
+        let decoded = DecodeOptions::new().decode(bytes).expect("decodes");
+        assert_eq!(decoded, v);
+        let via_serde: Value = snapshot_codec::from_slice(bytes).expect("deserializes");
+        let whole_serde: Value = snapshot_codec::from_slice(&whole).expect("deserializes");
+        assert_eq!(via_serde, whole_serde);
+        let opened = DecodeOptions::new().open(bytes).expect("opens");
+        assert_eq!(opened.decode().expect("reads"), v);
+        assert_eq!(opened.into_owned().decode().expect("reads owned"), v);
+    }
+    // Every truncation is refused by the frame (checksum or length), never misread.
+    for cut in [streamed.len() - 1, streamed.len() / 2, 300_000] {
+        assert!(
+            DecodeOptions::new().decode(&streamed[..cut]).is_err(),
+            "{cut}"
+        );
+    }
+}

@@ -135,3 +135,99 @@ fn chrono_datetimes_round_trip() {
             .is_err()
     );
 }
+
+#[test]
+fn ext_parts_write_exactly_the_joined_ext_in_memory_and_streamed() {
+    use snapshot_codec::ExtParts;
+    // Large enough that a streamed writer passes the elements straight through.
+    let header = [3u8, 1, 0x80, 0x40];
+    let elements: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    let mut joined = header.to_vec();
+    joined.extend_from_slice(&elements);
+    let parts: [&[u8]; 3] = [&header, &elements[..1000], &elements[1000..]];
+    for compression in [
+        Compression::None,
+        Compression::Lz4,
+        Compression::Zstd { level: 1 },
+    ] {
+        let opts = EncodeOptions::new().with_compression(compression);
+        let from_parts = opts
+            .to_vec(&value_with(ExtParts::new(300, &parts)))
+            .expect("encodes");
+        let from_ext = opts
+            .to_vec(&value_with(Ext::new(300, joined.clone())))
+            .expect("encodes");
+        assert_eq!(from_parts, from_ext, "{compression:?}");
+        let mut streamed = Vec::new();
+        opts.to_writer(&mut streamed, &value_with(ExtParts::new(300, &parts)))
+            .expect("streams");
+        let back: Value = snapshot_codec::from_slice(&streamed).expect("decodes");
+        assert_eq!(back["a"], Value::from(Ext::new(300, joined.clone())));
+        assert_eq!(back["z"], Value::from(7));
+        if compression == Compression::None {
+            // The large payload, its tag and length and what came before: one chunk, so
+            // a reader of the snapshot in memory finds the payload in one piece.
+            let chunks = chunk_lengths(&streamed);
+            assert!(chunks.len() <= 2, "{chunks:?}");
+            assert!(chunks[0] > joined.len(), "{chunks:?}");
+        }
+    }
+}
+
+/// `{"a": ext, "z": 7}` through serde, the extension inside a map.
+fn value_with<T: serde::Serialize>(ext: T) -> impl serde::Serialize {
+    struct Doc<T>(T);
+    impl<T: serde::Serialize> serde::Serialize for Doc<T> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(Some(2))?;
+            m.serialize_entry("a", &self.0)?;
+            m.serialize_entry("z", &7)?;
+            m.end()
+        }
+    }
+    Doc(ext)
+}
+
+#[test]
+fn ext_parts_are_checked_by_a_registry_whole() {
+    use snapshot_codec::ExtParts;
+    let mut registry = Registry::new();
+    registry.register::<Celsius>().expect("registers");
+    let opts = EncodeOptions::new().with_registry(registry.into());
+    let good = opts
+        .to_vec(&ExtParts::new(100, &[&[0xD8], &[0xFF]]))
+        .expect("a valid payload in two pieces");
+    let back = snapshot_codec::decode(&good).expect("decodes");
+    assert_eq!(
+        back.to_ext::<Celsius>().transpose().expect("valid"),
+        Some(Celsius(-40))
+    );
+    let bad = opts.to_vec(&ExtParts::new(100, &[&[1, 2], &[3]]));
+    assert!(
+        matches!(bad, Err(Error::InvalidExtension { type_id: 100, .. })),
+        "{bad:?}"
+    );
+    // Unregistered types pass unchecked, pieces and all.
+    let other = opts
+        .to_vec(&ExtParts::new(101, &[&[1, 2], &[3]]))
+        .expect("encodes");
+    assert_eq!(
+        snapshot_codec::decode(&other).expect("decodes"),
+        Value::from(Ext::new(101, vec![1, 2, 3]))
+    );
+}
+
+/// The chunk lengths of a snapshot without a metadata section.
+fn chunk_lengths(snapshot: &[u8]) -> Vec<usize> {
+    let mut at = 6;
+    let mut out = Vec::new();
+    loop {
+        let len = u32::from_le_bytes(snapshot[at..at + 4].try_into().expect("4 bytes")) as usize;
+        if len == 0 {
+            return out;
+        }
+        out.push(len);
+        at += 4 + len;
+    }
+}

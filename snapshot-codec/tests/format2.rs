@@ -425,3 +425,38 @@ impl Num {
         }
     }
 }
+
+/// A streamed state that is a few bytes in front of one large byte string: whether to
+/// compress is judged on pieces of that string, not on the few bytes before it.
+#[test]
+fn a_streamed_state_of_one_large_payload_is_compressed_when_the_payload_compresses() {
+    for compression in [Compression::Lz4, Compression::Zstd { level: -1 }] {
+        let opts = EncodeOptions::new().with_compression(compression);
+        let zeros = Value::Bytes(vec![0; 1 << 20]);
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let noise = Value::Bytes(
+            (0..1 << 20)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 32) as u8
+                })
+                .collect(),
+        );
+        for (data, compresses) in [(zeros, true), (noise, false)] {
+            let state = value!({"w": (data.clone())});
+            let mut streamed = Vec::new();
+            opts.to_writer(&mut streamed, &state).expect("streams");
+            let flagged = streamed[5] & (snapshot_codec::FLAG_LZ4 | snapshot_codec::FLAG_ZSTD) != 0;
+            assert_eq!(
+                flagged, compresses,
+                "{compression:?}, compresses: {compresses}"
+            );
+            if compresses {
+                assert!(streamed.len() < 64 * 1024, "{}", streamed.len());
+            }
+            assert_eq!(snapshot_codec::decode(&streamed).expect("decodes"), state);
+        }
+    }
+}

@@ -1,14 +1,16 @@
 //! `SnapshotManager` (the classes its methods return are in `results`).
 
 use std::future::IntoFuture;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
+use serde::{Serialize, Serializer};
 use snapshot_state::codec::{EncodedBody, OpenedSnapshot};
 use snapshot_state::{
-    Create, DecodeOptions, DumpOptions, EncodeOptions, Filter, Keyring, Lookup, Order, Query,
-    SnapshotKey,
+    Create, DecodeOptions, DumpOptions, EncodeOptions, Filter, FsStore, Keyring, Lookup, Order,
+    Query, SnapshotKey, SnapshotStore, StoreUrl,
 };
 
 use crate::convert::{Build, Builder, Walker, datetime_micros, numpy_bytes};
@@ -44,6 +46,58 @@ fn walk_body(
     match options.to_body_with_capacity(&walker.value(value), capacity) {
         Ok(body) => Ok(body),
         Err(e) => Err(walker.into_error(e)),
+    }
+}
+
+/// States holding at least this many bytes of numpy arrays are dumped as a stream
+/// (`SnapshotManager::dump_streamed`): the arrays go to the store a chunk at a time
+/// while the walk goes on, instead of into a body as large as the state first.
+const STREAM_FROM: usize = 8 << 20;
+
+/// The options of a dump at `at` with `labels` and `step`.
+fn dump_options(
+    at: Option<&Bound<'_, PyAny>>,
+    labels: Option<&Bound<'_, PyDict>>,
+    step: Option<u64>,
+) -> PyResult<DumpOptions> {
+    let mut options = DumpOptions::new();
+    if let Some(at) = at {
+        options = options
+            .at(key_of(at)?)
+            .map_err(|e| InvalidKeyError::new_err(e.to_string()))?;
+    }
+    if let Some(labels) = labels {
+        for (k, v) in labels.iter() {
+            options = options.label(k.extract::<String>()?, v.extract::<String>()?);
+        }
+    }
+    if let Some(step) = step {
+        options = options.step(step);
+    }
+    Ok(options)
+}
+
+/// A Python state that takes the GIL for as long as it is being serialized, so a dump
+/// can run with the GIL released around it. A failure of the walk (with the path to
+/// the value) is kept in `failure`, with whether Python raised it.
+struct Attached<'a> {
+    state: &'a Py<PyAny>,
+    failure: &'a Mutex<Option<(PyErr, bool)>>,
+}
+
+impl Serialize for Attached<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Python::attach(|py| {
+            let walker = Walker::new(py);
+            let result = walker.value(self.state.bind(py)).serialize(s);
+            if let Err(e) = &result {
+                let python = walker.failed();
+                let codec = <snapshot_state::codec::Error as serde::ser::Error>::custom(e);
+                *self.failure.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((walker.into_error(codec), python));
+            }
+            result
+        })
     }
 }
 
@@ -237,22 +291,44 @@ impl SnapshotManager {
         labels: Option<&Bound<'_, PyDict>>,
         step: Option<u64>,
     ) -> PyResult<(EncodedBody, DumpOptions)> {
-        let mut options = DumpOptions::new();
-        if let Some(at) = at {
-            options = options
-                .at(key_of(at)?)
-                .map_err(|e| InvalidKeyError::new_err(e.to_string()))?;
-        }
-        if let Some(labels) = labels {
-            for (k, v) in labels.iter() {
-                options = options.label(k.extract::<String>()?, v.extract::<String>()?);
-            }
-        }
-        if let Some(step) = step {
-            options = options.step(step);
-        }
+        let options = dump_options(at, labels, step)?;
         let body = walk_body(py, &self.inner.raw().encode_options(&options), state, true)?;
         Ok((body, options))
+    }
+
+    /// A dump streamed to the store as the state is walked: the GIL released, taken
+    /// back on this thread only while the objects are read (the store writes on the I/O
+    /// runtime meanwhile); the arrays are copied a chunk at a time, never whole.
+    fn dump_streamed(
+        &self,
+        py: Python<'_>,
+        state: &Bound<'_, PyAny>,
+        options: &DumpOptions,
+    ) -> PyResult<SnapshotInfo> {
+        let state = state.clone().unbind();
+        let failure = Mutex::new(None);
+        let manager = self.inner.clone();
+        let outcome = py.detach(|| -> PyResult<_> {
+            let attached = Attached {
+                state: &state,
+                failure: &failure,
+            };
+            Ok(runtime()?.block_on(manager.dump_with(&attached, options)))
+        })?;
+        match outcome {
+            Ok(info) => Ok(SnapshotInfo::from(info)),
+            // The walk's own error (a type that cannot be stored, with its path) comes
+            // first; a stream that stopped because the store failed is the store's.
+            Err(e) => {
+                let walked = failure.into_inner().unwrap_or_else(|p| p.into_inner());
+                let encoder = matches!(&e, snapshot_state::Error::Codec(c)
+                    if !matches!(c, snapshot_state::codec::Error::Io(_)));
+                match walked {
+                    Some((err, python)) if python || encoder => Err(err),
+                    _ => Err(store_error(e)),
+                }
+            }
+        }
     }
 
     fn store(
@@ -285,15 +361,18 @@ impl SnapshotManager {
     /// Opens the store at `path`: a directory (created if missing unless
     /// `create=False`), `file://...`, `s3://bucket/prefix` (endpoint and credentials
     /// from the `AWS_*` variables) or `memory:`. `keys` is the text of a key file (one
-    /// `snapshot-key:ID:HEX` per line; the first encrypts, all decrypt).
+    /// `snapshot-key:ID:HEX` per line; the first encrypts, all decrypt). `fsync=False`
+    /// (directories only) writes as `numpy.save` does, to the page cache: a crashed
+    /// process still leaves every saved snapshot whole, a power loss may not.
     #[new]
-    #[pyo3(signature = (path=None, *, create=true, keys=None, compression="lz4"))]
+    #[pyo3(signature = (path=None, *, create=true, keys=None, compression="lz4", fsync=true))]
     fn new(
         py: Python<'_>,
         path: Option<&Bound<'_, PyAny>>,
         create: bool,
         keys: Option<&str>,
         compression: &str,
+        fsync: bool,
     ) -> PyResult<Self> {
         guard(|| {
             let url: String = match path {
@@ -308,9 +387,23 @@ impl SnapshotManager {
             } else {
                 Create::No
             };
-            let store = py
-                .detach(|| snapshot_state::open_store(&url, create))
-                .map_err(open_error)?;
+            let store = if fsync {
+                py.detach(|| snapshot_state::open_store(&url, create))
+                    .map_err(open_error)?
+            } else {
+                let Ok(StoreUrl::Dir(dir)) = StoreUrl::parse(&url) else {
+                    return Err(PyValueError::new_err(format!(
+                        "fsync=False applies to directories, not to {url:?}"
+                    )));
+                };
+                let opened = py.detach(|| {
+                    FsStore::builder(dir)
+                        .with_create(create == Create::IfMissing)
+                        .with_fsync(false)
+                        .build()
+                });
+                Arc::new(opened.map_err(|e| open_error(e.into()))?) as Arc<dyn SnapshotStore>
+            };
             let mut inner = snapshot_state::SnapshotManager::new(store)
                 .with_compression(crate::compression(compression)?);
             if let Some(keys) = keys {
@@ -345,6 +438,10 @@ impl SnapshotManager {
         step: Option<u64>,
     ) -> PyResult<SnapshotInfo> {
         guard(|| {
+            if numpy_bytes(state) >= STREAM_FROM {
+                let options = dump_options(at, labels, step)?;
+                return self.dump_streamed(py, state, &options);
+            }
             let (body, options) = self.prepare(py, state, at, labels, step)?;
             self.store(py, body, options)
         })

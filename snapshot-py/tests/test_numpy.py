@@ -126,3 +126,92 @@ def test_without_numpy_arrays_load_as_lists():
         "assert snapshot.loads(snapshot.dumps(v))['c'] == v['c']\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# float32 elements: 12 MiB of arrays, above the size from which a dump streams the state
+# to the store as it is walked instead of building the whole snapshot first.
+BIG = 3 * 1024 * 1024
+
+
+def big_state(seed: int = 5) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "step": seed,
+        "weights": rng.standard_normal(BIG, dtype=np.float32).reshape(1024, -1),
+        "mask": rng.integers(0, 2, 1 << 16).astype(np.bool_),
+        "layers": [{"name": f"layer{i}", "scale": i / 3} for i in range(100)],
+    }
+
+
+def assert_same(back: dict, state: dict) -> None:
+    assert back.keys() == state.keys()
+    for k, v in state.items():
+        if isinstance(v, np.ndarray):
+            assert back[k].dtype == v.dtype and back[k].shape == v.shape, k
+            assert back[k].tobytes() == v.tobytes(), k
+            assert back[k].flags.writeable, k
+        else:
+            assert back[k] == v, k
+
+
+def test_large_states_stream_to_every_store_and_load_whole(manager):
+    state = big_state()
+    info = manager.dump(state, labels={"run": "a"}, step=5)
+    assert info.size > 12 * 1024 * 1024
+    assert_same(manager.load(info.key), state)
+    assert_same(manager.load(labels={"run": "a"}, step=5), state)
+    assert manager.verify().ok
+
+
+def test_a_large_state_that_cannot_be_stored_fails_as_a_small_one_and_stores_nothing(tmp_path):
+    m = snapshot.SnapshotManager(tmp_path / "s")
+    errors = []
+    for weights in (np.ones(4, np.float32), np.ones(BIG, np.float32)):
+        with pytest.raises(TypeError) as caught:
+            m.dump({"weights": weights, "bad": [1, object()]})
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1] and "bad" in errors[1], errors
+    assert m.list() == []
+
+
+def test_a_large_state_dumped_at_a_taken_time_moves_to_the_next_free_one(tmp_path):
+    m = snapshot.SnapshotManager(tmp_path / "s")
+    at = "2024-01-01_00-00-00-000000"
+    first, second = big_state(1), big_state(2)
+    a = m.dump(first, at=at)
+    b = m.dump(second, at=at)
+    assert (a.key, b.key) == (at, "2024-01-01_00-00-00-000001")
+    assert_same(m.load(a.key), first)
+    assert_same(m.load(b.key), second)
+
+
+def test_a_large_array_that_compresses_is_compressed_when_streamed(tmp_path):
+    m = snapshot.SnapshotManager(tmp_path / "s")
+    info = m.dump({"zeros": np.zeros(BIG, np.float32)})
+    assert info.size < BIG * 4 // 50, info.size
+    assert_same(m.load(), {"zeros": np.zeros(BIG, np.float32)})
+
+
+def test_a_large_encrypted_state_streams_and_needs_its_key(tmp_path):
+    key = "snapshot-key:big:" + "33" * 32
+    m = snapshot.SnapshotManager(tmp_path / "s", keys=key)
+    state = big_state(3)
+    m.dump(state)
+    assert_same(m.load(), state)
+    raw = b"".join(p.read_bytes() for p in sorted((tmp_path / "s").rglob("*")) if p.is_file())
+    assert state["weights"].tobytes()[:4096] not in raw
+    with pytest.raises(snapshot.EncryptionKeyError):
+        snapshot.SnapshotManager(tmp_path / "s").load()
+
+
+def test_fsync_off_is_for_directories_and_keeps_every_dump_whole(tmp_path):
+    m = snapshot.SnapshotManager(tmp_path / "s", fsync=False)
+    state = big_state(4)
+    first = m.dump(state)
+    m.dump({"small": 1})
+    assert m.load() == {"small": 1}
+    assert_same(m.load(first.key), state)
+    assert snapshot.open(str(tmp_path / "s"), fsync=False).verify().ok
+    for url in ("memory:", "s3://bucket/prefix"):
+        with pytest.raises(ValueError, match="directories"):
+            snapshot.SnapshotManager(url, fsync=False)

@@ -20,6 +20,20 @@ pub fn frame_versioned(body: &[u8], flags: u8, version: u8) -> Vec<u8> {
     out
 }
 
+/// [`frame_versioned`] with the body in several chunks, one per piece (empty pieces
+/// are left out: a zero length ends the body).
+pub fn frame_chunked(pieces: &[&[u8]], flags: u8, version: u8) -> Vec<u8> {
+    let mut out = vec![0x89, b'S', b'N', b'P', version, flags];
+    for piece in pieces.iter().filter(|p| !p.is_empty()) {
+        out.extend_from_slice(&(piece.len() as u32).to_le_bytes());
+        out.extend_from_slice(piece);
+    }
+    out.extend_from_slice(&[0; 4]);
+    let checksum = xxhash_rust::xxh3::xxh3_64(&out);
+    out.extend_from_slice(&checksum.to_le_bytes());
+    out
+}
+
 fn varint(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);

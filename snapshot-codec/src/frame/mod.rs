@@ -9,7 +9,7 @@
 use alloc::{borrow::Cow, vec::Vec};
 
 use crate::options::{DecodeOptions, EncodeOptions};
-use crate::wire::{Input, Reader, SliceInput, Writer};
+use crate::wire::{Input, Reader, Writer};
 use crate::{Error, Result};
 
 mod compress;
@@ -286,12 +286,13 @@ impl Layout {
         match self.chunks.as_slice() {
             [] => Cow::Borrowed(&[][..]),
             [(start, end)] => Cow::Borrowed(&bytes[*start..*end]),
-            many => Cow::Owned(
-                many.iter()
-                    .flat_map(|(s, e)| &bytes[*s..*e])
-                    .copied()
-                    .collect(),
-            ),
+            many => {
+                let mut body = Vec::with_capacity(many.iter().map(|(s, e)| e - s).sum());
+                for (start, end) in many {
+                    body.extend_from_slice(&bytes[*start..*end]);
+                }
+                Cow::Owned(body)
+            }
         }
     }
 }
@@ -334,19 +335,6 @@ pub(crate) fn scan_frame(bytes: &[u8]) -> Result<Layout> {
         stored: u64::from_le_bytes(s),
         computed: xxhash_rust::xxh3::xxh3_64(&bytes[..pos]),
     })
-}
-
-/// Verifies a complete snapshot in memory and returns its layout and (compressed) body.
-pub(crate) fn open_frame(bytes: &[u8]) -> Result<(Layout, Cow<'_, [u8]>)> {
-    let layout = scan_frame(bytes)?;
-    if layout.stored != layout.computed {
-        return Err(Error::ChecksumMismatch {
-            stored: layout.stored,
-            computed: layout.computed,
-        });
-    }
-    let body = layout.body(bytes);
-    Ok((layout, body))
 }
 
 /// The key that decrypts the body of the snapshot whose header is `header` (the bytes
@@ -402,14 +390,66 @@ pub(crate) fn decompress_body<'a>(
     })
 }
 
-/// Verifies a snapshot in memory and reads its body through `read`.
-pub(crate) fn decode_slice<T>(
-    bytes: &[u8],
-    opts: &DecodeOptions,
-    read: impl for<'a> FnOnce(&mut Reader<SliceInput<'a>>) -> Result<T>,
-) -> Result<T> {
-    let (body, version) = open_slice(bytes, opts)?;
-    read_body(&body, held(&body), version, opts, read)
+/// Verifies a snapshot in memory and reads its body through `read`, a closure that is
+/// given a `&mut Reader<_>` over the body (a slice or chunks of one).
+macro_rules! read_opened {
+    ($body:expr, $version:expr, $opts:expr, |$r:ident| $read:expr) => {
+        match $body {
+            $crate::frame::Body::Whole(whole) => $crate::frame::read_body(
+                $crate::wire::SliceInput::new(whole),
+                $crate::frame::held(whole),
+                $version,
+                $opts,
+                |$r| $read,
+            ),
+            $crate::frame::Body::Chunks { bytes, chunks } => $crate::frame::read_body(
+                $crate::wire::ChunksInput::new(bytes, chunks),
+                0,
+                $version,
+                $opts,
+                |$r| $read,
+            ),
+        }
+    };
+}
+pub(crate) use read_opened;
+
+/// A body as [`open_slice`] returns it.
+#[derive(Debug)]
+pub(crate) enum Body<'a> {
+    /// In one piece: read in place, or decrypted, decompressed or gathered.
+    Whole(Cow<'a, [u8]>),
+    /// Uncompressed and unencrypted in several chunks of the snapshot (as a streaming
+    /// writer leaves it), read where it lies.
+    Chunks {
+        bytes: &'a [u8],
+        chunks: Vec<(usize, usize)>,
+    },
+}
+
+#[cfg_attr(not(feature = "serde"), allow(dead_code))]
+impl Body<'_> {
+    /// The body's length.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Body::Whole(b) => b.len(),
+            Body::Chunks { chunks, .. } => chunks.iter().map(|(s, e)| e - s).sum(),
+        }
+    }
+
+    /// The body in one owned piece.
+    pub(crate) fn into_owned(self) -> Body<'static> {
+        match self {
+            Body::Whole(b) => Body::Whole(Cow::Owned(b.into_owned())),
+            Body::Chunks { bytes, chunks } => {
+                let mut body = Vec::with_capacity(chunks.iter().map(|(s, e)| e - s).sum());
+                for (start, end) in chunks {
+                    body.extend_from_slice(&bytes[start..end]);
+                }
+                Body::Whole(Cow::Owned(body))
+            }
+        }
+    }
 }
 
 /// What a body [`open_slice`] returned holds in memory: nothing when it is read in place,
@@ -424,23 +464,39 @@ pub(crate) fn held(body: &Cow<'_, [u8]>) -> u64 {
 
 /// Checks a snapshot in memory (frame, checksum), decrypts and decompresses its body;
 /// returns the body and the format version.
-pub(crate) fn open_slice<'a>(bytes: &'a [u8], opts: &DecodeOptions) -> Result<(Cow<'a, [u8]>, u8)> {
-    let (layout, body) = open_frame(bytes)?;
+pub(crate) fn open_slice<'a>(bytes: &'a [u8], opts: &DecodeOptions) -> Result<(Body<'a>, u8)> {
+    let layout = scan_frame(bytes)?;
+    if layout.stored != layout.computed {
+        return Err(Error::ChecksumMismatch {
+            stored: layout.stored,
+            computed: layout.computed,
+        });
+    }
+    if layout.flags & (FLAG_ZSTD | FLAG_LZ4 | FLAG_ENCRYPTED) == 0 && layout.chunks.len() > 1 {
+        return Ok((
+            Body::Chunks {
+                bytes,
+                chunks: layout.chunks,
+            },
+            layout.version,
+        ));
+    }
+    let body = layout.body(bytes);
     let body = decrypt_body(&layout, bytes, body, opts)?;
     let body = decompress_body(layout.flags, body, opts)?;
-    Ok((body, layout.version))
+    Ok((Body::Whole(body), layout.version))
 }
 
 /// Reads a body [`open_slice`] returned through `read`, which must consume all of it.
 /// `spent` is the memory the body itself holds ([`held`]).
-pub(crate) fn read_body<'b, T>(
-    body: &'b [u8],
+pub(crate) fn read_body<'b, I: Input<'b>, T>(
+    input: I,
     spent: u64,
     version: u8,
     opts: &DecodeOptions,
-    read: impl FnOnce(&mut Reader<SliceInput<'b>>) -> Result<T>,
+    read: impl FnOnce(&mut Reader<I>) -> Result<T>,
 ) -> Result<T> {
-    let mut reader = Reader::new(SliceInput::new(body), opts.max_depth, version)
+    let mut reader = Reader::new(input, opts.max_depth, version)
         .with_memory_budget(opts.max_memory, spent)
         .with_registry(opts.registry.clone());
     let value = read(&mut reader)?;

@@ -1,5 +1,7 @@
 //! Capturing an extension value (`Ext`) as it passes through serde.
 
+use alloc::vec::Vec;
+
 use super::*;
 
 /// Writes the `(type_id, payload)` pair that an [`Ext`](crate::Ext) serializes as
@@ -9,6 +11,48 @@ pub(super) struct ExtCapture<'a, O> {
     pub(super) w: &'a mut Writer<O>,
     pub(super) type_id: Option<u64>,
     pub(super) written: bool,
+    /// For an [`ExtParts`](crate::ExtParts): the payload's announced length, then what
+    /// is still to come; `joined` gathers the pieces when a registry must check them.
+    pub(super) parts: Option<PartsState>,
+}
+
+pub(super) struct PartsState {
+    total: Option<u64>,
+    left: u64,
+    joined: Option<Vec<u8>>,
+}
+
+impl PartsState {
+    pub(super) fn new() -> Self {
+        Self {
+            total: None,
+            left: 0,
+            joined: None,
+        }
+    }
+}
+
+impl<O: Output> ExtCapture<'_, O> {
+    /// Ends an `ExtParts`: every announced byte arrived (and, when a registry checks
+    /// this type, the joined payload is checked and written now).
+    pub(super) fn end_parts(&mut self) -> Result<()> {
+        let Some(state) = self.parts.take() else {
+            return Ok(());
+        };
+        let (Some(type_id), Some(_)) = (self.type_id, state.total) else {
+            return Err(not_ext());
+        };
+        if state.left != 0 {
+            return Err(Error::Message(
+                "an extension's pieces are shorter than its announced length".into(),
+            ));
+        }
+        if let Some(joined) = state.joined {
+            self.w.write_ext(type_id, &joined)?;
+        }
+        self.written = true;
+        Ok(())
+    }
 }
 
 fn not_ext() -> Error {
@@ -27,10 +71,43 @@ impl<O: Output> ser::Serializer for &mut ExtCapture<'_, O> {
     type SerializeStructVariant = ser::Impossible<(), Error>;
 
     fn serialize_u64(self, v: u64) -> Result<()> {
+        if let Some(state) = &mut self.parts
+            && self.type_id.is_some()
+        {
+            // The second number of an `ExtParts`: the payload's length. The header
+            // goes out now unless a registry needs the whole payload first.
+            let type_id = self.type_id.unwrap_or_default();
+            if state.total.is_some() {
+                return Err(not_ext());
+            }
+            state.total = Some(v);
+            state.left = v;
+            if self.w.registry_knows(type_id) {
+                state.joined = Some(Vec::new());
+            } else {
+                self.w.write_ext_header(type_id, v)?;
+            }
+            return Ok(());
+        }
         self.type_id = Some(v);
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<()> {
+        if let Some(state) = &mut self.parts {
+            if state.total.is_none() || v.len() as u64 > state.left {
+                return Err(Error::Message(
+                    "an extension's pieces are longer than its announced length".into(),
+                ));
+            }
+            state.left -= v.len() as u64;
+            return match &mut state.joined {
+                Some(joined) => {
+                    joined.extend_from_slice(v);
+                    Ok(())
+                }
+                None => self.w.put(v),
+            };
+        }
         match self.type_id {
             Some(type_id) if !self.written => {
                 self.written = true;

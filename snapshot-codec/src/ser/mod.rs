@@ -18,6 +18,9 @@ use probe::Probe;
 /// The newtype-struct name through which [`Ext`](crate::Ext) values pass serde: our
 /// serializer and deserializer turn it into the extension encoding.
 pub(crate) const EXT_NEWTYPE: &str = "$snapshot_codec::Ext";
+/// The newtype-struct name of an [`ExtParts`](crate::ExtParts): `(type_id, length,
+/// piece, piece, ...)`, written as one extension value.
+pub(crate) const EXT_PARTS_NEWTYPE: &str = "$snapshot_codec::ExtParts";
 
 impl ser::Error for Error {
     fn custom<T: core::fmt::Display>(msg: T) -> Self {
@@ -463,8 +466,23 @@ impl<'a, O: Output> ser::Serializer for &'a mut Writer<O> {
                 w: self,
                 type_id: None,
                 written: false,
+                parts: None,
             };
             value.serialize(&mut ext)?;
+            if !ext.written {
+                return Err(Error::Message("malformed extension value".into()));
+            }
+            return Ok(());
+        }
+        if name == EXT_PARTS_NEWTYPE {
+            let mut ext = ExtCapture {
+                w: self,
+                type_id: None,
+                written: false,
+                parts: Some(ext::PartsState::new()),
+            };
+            value.serialize(&mut ext)?;
+            ext.end_parts()?;
             if !ext.written {
                 return Err(Error::Message("malformed extension value".into()));
             }

@@ -101,7 +101,7 @@ impl ser::Serializer for Probe {
         Err(NotNumber)
     }
     fn serialize_newtype_struct<T: ?Sized + Serialize>(self, name: &'static str, value: &T) -> R {
-        if name == super::EXT_NEWTYPE {
+        if name == super::EXT_NEWTYPE || name == super::EXT_PARTS_NEWTYPE {
             return Err(NotNumber);
         }
         value.serialize(self)

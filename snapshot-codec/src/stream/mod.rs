@@ -87,6 +87,48 @@ impl<W: Write> ChunkWriter<W> {
     }
 }
 
+impl<W: Write> ChunkWriter<W> {
+    /// Writes what `buf` holds, then `bytes` copied through `buf` a [`CHUNK_SIZE`]
+    /// piece at a time (`buf` is left empty): unencrypted, as one chunk when it fits
+    /// one (4 GiB).
+    fn write_through(&mut self, buf: &mut Vec<u8>, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(feature = "encryption")]
+        let sealed = self.seal.is_some();
+        #[cfg(not(feature = "encryption"))]
+        let sealed = false;
+        let total = buf.len() + bytes.len();
+        if sealed || total > u32::MAX as usize {
+            if !buf.is_empty() {
+                self.write_all(buf)?;
+            }
+            for chunk in bytes.chunks(u32::MAX as usize) {
+                if !sealed {
+                    self.out.write_all(&(chunk.len() as u32).to_le_bytes())?;
+                }
+                for piece in chunk.chunks(CHUNK_SIZE) {
+                    buf.clear();
+                    buf.extend_from_slice(piece);
+                    if sealed {
+                        self.write_all(buf)?;
+                    } else {
+                        self.out.write_all(buf)?;
+                    }
+                }
+            }
+        } else {
+            self.out.write_all(&(total as u32).to_le_bytes())?;
+            self.out.write_all(buf)?;
+            for piece in bytes.chunks(CHUNK_SIZE) {
+                buf.clear();
+                buf.extend_from_slice(piece);
+                self.out.write_all(buf)?;
+            }
+        }
+        buf.clear();
+        Ok(())
+    }
+}
+
 fn write_chunk(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     out.write_all(&(bytes.len() as u32).to_le_bytes())?;
     out.write_all(bytes)
@@ -167,6 +209,12 @@ impl<W: Write> StreamOutput<W> {
     }
 
     fn downstream(&mut self) -> Result<&mut dyn Write> {
+        self.downstream_before(&[])
+    }
+
+    /// The sink, started if it is pending; `upcoming` is what will be written next, a
+    /// sample when the buffer holds too little body to judge compression by.
+    fn downstream_before(&mut self, upcoming: &[u8]) -> Result<&mut dyn Write> {
         if let Sink::Pending(_) = self.sink {
             let Sink::Pending(w) = std::mem::replace(&mut self.sink, Sink::Poisoned) else {
                 unreachable!("checked above")
@@ -177,8 +225,16 @@ impl<W: Write> StreamOutput<W> {
                 written: 0,
             };
             // A body that outgrew the buffer: the buffered part is the sample that says
-            // whether compressing is worth it.
-            if !frame::pays(&self.buf[self.header_len + 4..], self.compression) {
+            // whether compressing is worth it, unless the body so far is a few bytes in
+            // front of a large string or array (a state of one big array): then pieces
+            // spread over that say it.
+            let buffered = &self.buf[self.header_len + 4..];
+            let pays = if buffered.len() < 16 * 1024 && upcoming.len() >= frame::SAMPLE_FROM {
+                frame::sample_pays(upcoming, self.compression)
+            } else {
+                frame::pays(buffered, self.compression)
+            };
+            if !pays {
                 self.compression = Compression::None;
             }
             self.buf[5] |= match self.compression {
@@ -215,9 +271,9 @@ impl<W: Write> StreamOutput<W> {
         }
     }
 
-    fn spill(&mut self) -> Result<()> {
+    fn spill(&mut self, upcoming: &[u8]) -> Result<()> {
         // Start the stream first: that writes the header and drops the prefix.
-        self.downstream()?;
+        self.downstream_before(upcoming)?;
         let buf = std::mem::take(&mut self.buf);
         let result = self.downstream().and_then(|w| Ok(w.write_all(&buf)?));
         self.buf = buf;
@@ -238,7 +294,7 @@ impl<W: Write> StreamOutput<W> {
             sink => {
                 self.sink = sink;
                 if !self.buf.is_empty() {
-                    self.spill()?;
+                    self.spill(&[])?;
                 }
                 let chunked = match std::mem::replace(&mut self.sink, Sink::Poisoned) {
                     Sink::Plain(w) => w,
@@ -269,11 +325,24 @@ impl<W: Write> Output for StreamOutput<W> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
         if self.buf.len() + bytes.len() > CHUNK_SIZE {
-            self.spill()?;
             if bytes.len() >= CHUNK_SIZE {
-                // Large strings and byte strings go straight through, uncopied.
+                // Starts the sink if it is pending, judging compression by `bytes` when
+                // too little body came before them.
+                self.downstream_before(bytes)?;
+                if let Sink::Plain(chunks) = &mut self.sink {
+                    // Uncompressed, what is written is hashed as it passes: it goes
+                    // through the buffer a piece at a time, so the bytes hashed are the
+                    // bytes written even if the caller's memory changes meanwhile (a
+                    // Python array that another thread writes to with the GIL released).
+                    // Unencrypted, the buffered bytes and these are one chunk, so a
+                    // reader finds a large value, its tag and length in one piece.
+                    return Ok(chunks.write_through(&mut self.buf, bytes)?);
+                }
+                // A compressor reads them once and writes what it made of them.
+                self.spill(&[])?;
                 return Ok(self.downstream()?.write_all(bytes)?);
             }
+            self.spill(&[])?;
         }
         self.buf.extend_from_slice(bytes);
         Ok(())
@@ -282,7 +351,7 @@ impl<W: Write> Output for StreamOutput<W> {
     #[inline]
     fn put_u8(&mut self, byte: u8) -> Result<()> {
         if self.buf.len() >= CHUNK_SIZE {
-            self.spill()?;
+            self.spill(&[])?;
         }
         self.buf.push(byte);
         Ok(())

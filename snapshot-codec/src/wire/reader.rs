@@ -92,6 +92,125 @@ impl<'de> Input<'de> for SliceInput<'de> {
     }
 }
 
+/// A body held in memory as several chunks of one snapshot (a streamed, uncompressed
+/// snapshot read whole): read where it lies; only a value that crosses from one chunk
+/// into the next is copied, into a scratch buffer.
+pub(crate) struct ChunksInput<'de> {
+    data: &'de [u8],
+    chunks: &'de [(usize, usize)],
+    /// The chunk being read and where in `data` it ends.
+    index: usize,
+    end: usize,
+    pos: usize,
+    /// Body bytes in the chunks before the current one.
+    before: u64,
+    total: u64,
+    scratch: Vec<u8>,
+}
+
+impl<'de> ChunksInput<'de> {
+    /// `chunks` are ranges of `data`, none empty, in order.
+    pub(crate) fn new(data: &'de [u8], chunks: &'de [(usize, usize)]) -> Self {
+        let (pos, end) = chunks.first().copied().unwrap_or((0, 0));
+        Self {
+            data,
+            chunks,
+            index: 0,
+            end,
+            pos,
+            before: 0,
+            total: chunks.iter().map(|(s, e)| (e - s) as u64).sum(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Moves to the next chunk when the current one is read out; false at the end.
+    #[inline]
+    fn ready(&mut self) -> bool {
+        while self.pos == self.end {
+            let Some(&(start, end)) = self.chunks.get(self.index + 1) else {
+                return false;
+            };
+            self.before += (self.end - self.chunks[self.index].0) as u64;
+            self.index += 1;
+            self.pos = start;
+            self.end = end;
+        }
+        true
+    }
+
+    /// Copies the next `len` bytes, across chunks, into the scratch buffer.
+    fn gather(&mut self, len: usize) -> Result<()> {
+        if self.remaining().is_none_or(|r| r < len) {
+            return Err(Error::Truncated);
+        }
+        self.scratch.clear();
+        self.scratch.reserve(len);
+        let mut left = len;
+        while left > 0 {
+            if !self.ready() {
+                return Err(Error::Truncated);
+            }
+            let take = left.min(self.end - self.pos);
+            self.scratch
+                .extend_from_slice(&self.data[self.pos..self.pos + take]);
+            self.pos += take;
+            left -= take;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Input<'de> for ChunksInput<'de> {
+    #[inline]
+    fn next_u8(&mut self) -> Result<u8> {
+        if !self.ready() {
+            return Err(Error::Truncated);
+        }
+        let b = self.data[self.pos];
+        self.pos += 1;
+        Ok(b)
+    }
+
+    #[inline]
+    fn peek_u8(&mut self) -> Result<Option<u8>> {
+        Ok(self.ready().then(|| self.data[self.pos]))
+    }
+
+    #[inline]
+    fn read_bytes(&mut self, len: usize) -> Result<Bytes<'de, '_>> {
+        if len == 0 {
+            return Ok(Bytes::Borrowed(&[]));
+        }
+        if self.ready() && self.end - self.pos >= len {
+            let data: &'de [u8] = self.data;
+            let bytes = &data[self.pos..self.pos + len];
+            self.pos += len;
+            return Ok(Bytes::Borrowed(bytes));
+        }
+        self.gather(len)?;
+        Ok(Bytes::Copied(&self.scratch))
+    }
+
+    #[inline]
+    fn read_array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.read_bytes(N)?.get());
+        Ok(out)
+    }
+
+    #[inline]
+    fn remaining(&self) -> Option<usize> {
+        Some((self.total - self.position()) as usize)
+    }
+
+    #[inline]
+    fn position(&self) -> u64 {
+        let start = self.chunks.get(self.index).map_or(0, |c| c.0);
+        self.before + (self.pos - start) as u64
+    }
+}
+
 /// A map key as read: from the key table, or written out in place.
 pub(crate) enum Key<'de, 's> {
     Table(&'s str),

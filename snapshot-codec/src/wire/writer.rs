@@ -624,6 +624,19 @@ impl<O: Output> Writer<O> {
         self.put(b)
     }
 
+    /// Whether a registry checks payloads of `type_id`.
+    pub(crate) fn registry_knows(&self, type_id: u64) -> bool {
+        self.registry.as_ref().is_some_and(|r| r.knows(type_id))
+    }
+
+    /// An extension's tag, type and length; its `len` payload bytes follow through
+    /// [`put`](Self::put).
+    pub(crate) fn write_ext_header(&mut self, type_id: u64, len: u64) -> Result<()> {
+        self.put_u8(EXT)?;
+        self.write_varint(type_id)?;
+        self.write_varint(len)
+    }
+
     pub(crate) fn write_ext(&mut self, type_id: u64, data: &[u8]) -> Result<()> {
         if let Some(registry) = &self.registry {
             registry.check(type_id, data)?;

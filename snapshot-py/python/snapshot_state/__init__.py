@@ -166,8 +166,11 @@ def open(
     create: bool = False,
     keys: Optional[str] = None,
     compression: str = "lz4",
+    fsync: bool = True,
 ) -> SnapshotManager:
     """Opens the store ``url`` names: a path or ``file://`` URL (an existing directory
     unless ``create=True``), ``s3://bucket/prefix`` (endpoint, region and credentials
-    from the ``AWS_*`` variables) or ``memory:`` (a new, empty store)."""
-    return SnapshotManager(url, create=create, keys=keys, compression=compression)
+    from the ``AWS_*`` variables) or ``memory:`` (a new, empty store). ``fsync=False``
+    (directories only) skips the fsyncs, as ``numpy.save`` does: a crashed process
+    still leaves every saved snapshot whole, a power loss may not."""
+    return SnapshotManager(url, create=create, keys=keys, compression=compression, fsync=fsync)

@@ -149,6 +149,7 @@ class SnapshotManager:
         create: bool = True,
         keys: Optional[str] = None,
         compression: str = "lz4",
+        fsync: bool = True,
     ) -> None: ...
     def dump(
         self,

@@ -130,6 +130,12 @@ impl<'py> Walker<'py> {
 
     /// The Python exception for a failed walk: the one a value raised, or the codec's
     /// error, with the path to the value.
+    /// Whether the walk stopped on a Python error (which [`into_error`](Self::into_error)
+    /// returns), rather than on its output.
+    pub(crate) fn failed(&self) -> bool {
+        self.error.borrow().is_some()
+    }
+
     pub(crate) fn into_error(self, codec: snapshot_state::codec::Error) -> PyErr {
         let at = self.path_text();
         let py = self.py;

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 use serde::ser::{Serialize, Serializer};
-use snapshot_state::codec::{DType, Ext as CodecExt, NDARRAY_TYPE_ID, NdArray};
+use snapshot_state::codec::{DType, ExtParts, NDARRAY_TYPE_ID, NdArray};
 
 use super::*;
 
@@ -129,9 +129,44 @@ fn dtype_of(kind: &str, size: usize) -> Option<DType> {
     })
 }
 
-/// The payload of a numpy array: the `NdArray` header, then its elements copied once
-/// from the array's buffer (little-endian, C order; other layouts are converted first).
-fn payload(arr: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+/// A numpy array as the `NdArray` extension: its header, then its elements written
+/// from the array's own buffer (little-endian, C order; other layouts are converted
+/// first). The writer copies them once, into the body or a stream's buffer, before
+/// anything is computed over them.
+pub(super) fn serialize_ndarray<S: Serializer>(
+    w: &Walker<'_>,
+    arr: &Bound<'_, PyAny>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let (header, element, buffer) = elements(arr).map_err(|e| w.fail(e))?;
+    if !buffer.is_c_contiguous() || buffer.item_size() != 1 {
+        return Err(w.fail(PyTypeError::new_err(
+            "numpy gave a non-contiguous buffer for a contiguous array",
+        )));
+    }
+    // SAFETY: `buffer` holds the array's memory (a contiguous run of `len_bytes`
+    // bytes, checked above) alive and in place until it is dropped after the write.
+    // The GIL is held; numpy code in another thread that released it could still
+    // write these bytes meanwhile (as it could under `numpy.save`): the codec only
+    // copies them, into the body or a stream's buffer, before it hashes anything, so
+    // such a write tears the stored array's values but never its checksum.
+    #[allow(unsafe_code)]
+    let data =
+        unsafe { std::slice::from_raw_parts(buffer.buf_ptr().cast::<u8>(), buffer.len_bytes()) };
+    let result = if element == DType::Bool {
+        // A bool array viewed from other bytes can hold any byte; stored as numpy reads
+        // it (nonzero is True), so the snapshot is one every reader accepts.
+        let normal: Vec<u8> = data.iter().map(|&b| u8::from(b != 0)).collect();
+        ExtParts::new(NDARRAY_TYPE_ID, &[&header, &normal]).serialize(s)
+    } else {
+        ExtParts::new(NDARRAY_TYPE_ID, &[&header, data]).serialize(s)
+    };
+    drop(buffer);
+    result
+}
+
+/// A numpy array's `NdArray` header, element type and a buffer of its elements.
+fn elements(arr: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, DType, PyBuffer<u8>)> {
     let py = arr.py();
     let np = py.import("numpy")?;
     let dtype = arr.getattr("dtype")?;
@@ -152,31 +187,9 @@ fn payload(arr: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
         .call_method1("reshape", (-1,))?
         .call_method1("view", (np.getattr("uint8")?,))?;
     let buffer = PyBuffer::<u8>::get(&bytes)?;
-    let mut out = Vec::with_capacity(buffer.len_bytes() + 2 + 10 * shape.len());
-    NdArray::write_header(element, &shape, &mut out);
-    let header = out.len();
-    // Zeroing first costs little beside the page faults the copy would take anyway.
-    out.resize(header + buffer.len_bytes(), 0);
-    buffer.copy_to_slice(py, &mut out[header..])?;
-    drop(buffer);
-    if element == DType::Bool {
-        // A bool array viewed from other bytes can hold any byte; stored as numpy reads
-        // it (nonzero is True), so the snapshot is one every reader accepts.
-        for b in &mut out[header..] {
-            *b = u8::from(*b != 0);
-        }
-    }
-    Ok(out)
-}
-
-/// A numpy array as the `NdArray` extension.
-pub(super) fn serialize_ndarray<S: Serializer>(
-    w: &Walker<'_>,
-    arr: &Bound<'_, PyAny>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    let data = payload(arr).map_err(|e| w.fail(e))?;
-    CodecExt::new(NDARRAY_TYPE_ID, data).serialize(s)
+    let mut header = Vec::with_capacity(2 + 10 * shape.len());
+    NdArray::write_header(element, &shape, &mut header);
+    Ok((header, element, buffer))
 }
 
 /// An `NdArray` payload as a numpy array (one copy, into the new array), or as nested

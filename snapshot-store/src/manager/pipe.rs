@@ -152,14 +152,18 @@ impl PipeWriter {
 }
 
 impl Write for PipeWriter {
+    /// Takes at most what fills the current chunk: a large write (an array's elements,
+    /// passed straight through by the codec) goes out a chunk at a time, each one
+    /// hashed by the codec while it is still in cache, never gathered whole.
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
+        let take = data.len().min(CHUNK - self.buf.len().min(CHUNK));
+        self.buf.extend_from_slice(&data[..take]);
         if self.buf.len() >= CHUNK {
             let chunk = self.buf.split().freeze();
             self.buf.reserve(CHUNK);
             self.send(Piece::Chunk(chunk))?;
         }
-        Ok(data.len())
+        Ok(take)
     }
 
     fn flush(&mut self) -> io::Result<()> {
