@@ -325,7 +325,17 @@ impl serde::Serialize for Slow {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let mut seq = serializer.serialize_seq(Some(self.parts))?;
-        let part = "x".repeat(1 << 20);
+        // Letters in no order: LZ4 finds nothing to shrink, so the bytes written keep
+        // pace with the parts (a run of one letter compresses to almost nothing).
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let part: String = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect();
         for _ in 0..self.parts {
             std::thread::sleep(Duration::from_millis(5));
             seq.serialize_element(&part)?;
@@ -355,7 +365,13 @@ fn a_runtime_shut_down_mid_checkpoint_leaves_nothing() {
         let checkpoints = manager.checkpointer();
         let _handle = checkpoints.checkpoint(Arc::new(Slow { parts: 400 })).await;
         // Wait until bytes are being written, then pull the runtime away.
+        let waited = std::time::Instant::now();
         while progress.load(std::sync::atomic::Ordering::Relaxed) < 8 << 20 {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "the checkpoint wrote {} bytes in a minute",
+                progress.load(std::sync::atomic::Ordering::Relaxed)
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert!(
