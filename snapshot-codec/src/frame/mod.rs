@@ -286,15 +286,18 @@ impl Layout {
         match self.chunks.as_slice() {
             [] => Cow::Borrowed(&[][..]),
             [(start, end)] => Cow::Borrowed(&bytes[*start..*end]),
-            many => {
-                let mut body = Vec::with_capacity(many.iter().map(|(s, e)| e - s).sum());
-                for (start, end) in many {
-                    body.extend_from_slice(&bytes[*start..*end]);
-                }
-                Cow::Owned(body)
-            }
+            many => Cow::Owned(gather(bytes, many)),
         }
     }
+}
+
+/// The `chunks` of `bytes`, joined.
+fn gather(bytes: &[u8], chunks: &[(usize, usize)]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(chunks.iter().map(|(s, e)| e - s).sum());
+    for (start, end) in chunks {
+        body.extend_from_slice(&bytes[*start..*end]);
+    }
+    body
 }
 
 /// Reads the header, the chunk lengths and the trailer of a snapshot in memory.
@@ -441,13 +444,7 @@ impl Body<'_> {
     pub(crate) fn into_owned(self) -> Body<'static> {
         match self {
             Body::Whole(b) => Body::Whole(Cow::Owned(b.into_owned())),
-            Body::Chunks { bytes, chunks } => {
-                let mut body = Vec::with_capacity(chunks.iter().map(|(s, e)| e - s).sum());
-                for (start, end) in chunks {
-                    body.extend_from_slice(&bytes[start..end]);
-                }
-                Body::Whole(Cow::Owned(body))
-            }
+            Body::Chunks { bytes, chunks } => Body::Whole(Cow::Owned(gather(bytes, &chunks))),
         }
     }
 }
